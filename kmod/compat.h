@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Differences between the kernels uvirtio builds for, in one place.
+ * Lanes: Debian 6.1 and 6.12 (ENV.md lists what moved between them).
+ */
+#ifndef UVIRTIO_COMPAT_H
+#define UVIRTIO_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/eventfd.h>
+#include <linux/mm.h>
+
+/*
+ * Without DMA ops support set_dma_ops() is an empty stub: every buffer would
+ * then go straight to the driver's pages and the emulator would see none.
+ */
+#if !defined(CONFIG_DMA_OPS) && !defined(CONFIG_ARCH_HAS_DMA_OPS)
+#error "uvirtio needs CONFIG_DMA_OPS (<= 6.9) or CONFIG_ARCH_HAS_DMA_OPS (>= 6.10)"
+#endif
+
+/* eventfd_signal() lost its count argument in 6.8. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define uv_eventfd_signal(ctx)	eventfd_signal(ctx)
+#else
+#define uv_eventfd_signal(ctx)	eventfd_signal(ctx, 1)
+#endif
+
+/* vm_flags became read-only behind accessors in 6.3. */
+static inline void uv_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+/* find_vqs takes an array of struct virtqueue_info since 6.11. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+#define UV_FIND_VQS_INFO 1
+#endif
+
+#endif /* UVIRTIO_COMPAT_H */

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Events the emulator read()s from its fd. The kernel never waits for them
+ * to be read: when the ring is full, new events are dropped and the reader
+ * gets UVIRTIO_EV_OVERFLOW, after which it re-reads state with ioctls.
+ */
+#include <linux/poll.h>
+#include <linux/uaccess.h>
+#include "uv.h"
+
+/**
+ * uv_event() - queue an event for the emulator (any context)
+ * @dev:	the device
+ * @type:	UVIRTIO_EV_*
+ * @a:		first payload word (u64[0])
+ * @b:		second payload word (u64[1])
+ */
+void uv_event(struct uv_dev *dev, u32 type, u64 a, u64 b)
+{
+	struct uvirtio_event *ev;
+	unsigned long flags;
+
+	spin_lock_irqsave(&dev->ev_lock, flags);
+	if (dev->ev_count == UV_EVENTS) {
+		dev->ev_overflow = true;
+		dev->ev_seq++;
+	} else {
+		ev = &dev->events[(dev->ev_head + dev->ev_count++) % UV_EVENTS];
+		memset(ev, 0, sizeof(*ev));
+		ev->type = type;
+		ev->seq = dev->ev_seq++;
+		ev->u64[0] = a;
+		ev->u64[1] = b;
+	}
+	spin_unlock_irqrestore(&dev->ev_lock, flags);
+	wake_up_interruptible_poll(&dev->ev_wait, EPOLLIN);
+}
+
+/* Take one event off the ring; false if there is none. */
+static bool uv_event_pop(struct uv_dev *dev, struct uvirtio_event *ev)
+{
+	unsigned long flags;
+	bool got = true;
+
+	spin_lock_irqsave(&dev->ev_lock, flags);
+	if (dev->ev_overflow) {
+		memset(ev, 0, sizeof(*ev));
+		ev->type = UVIRTIO_EV_OVERFLOW;
+		ev->seq = dev->ev_seq;
+		dev->ev_overflow = false;
+	} else if (dev->ev_count) {
+		*ev = dev->events[dev->ev_head];
+		dev->ev_head = (dev->ev_head + 1) % UV_EVENTS;
+		dev->ev_count--;
+	} else {
+		got = false;
+	}
+	spin_unlock_irqrestore(&dev->ev_lock, flags);
+	return got;
+}
+
+static bool uv_event_ready(struct uv_dev *dev)
+{
+	return READ_ONCE(dev->ev_count) || READ_ONCE(dev->ev_overflow) ||
+	       test_bit(UV_GONE, &dev->flags);
+}
+
+/**
+ * uv_events_read() - read() of the device fd
+ * @dev:	the device
+ * @buf:	user buffer
+ * @count:	its size; at least one struct uvirtio_event
+ * @nonblock:	O_NONBLOCK
+ *
+ * Return: bytes read (whole events), 0 once the device is gone and every
+ * event was read, or -EINVAL, -EAGAIN, -ERESTARTSYS, -EFAULT.
+ */
+ssize_t uv_events_read(struct uv_dev *dev, char __user *buf, size_t count,
+		       bool nonblock)
+{
+	struct uvirtio_event ev;
+	size_t done = 0;
+	int ret;
+
+	if (count < sizeof(ev))
+		return -EINVAL;
+	while (done + sizeof(ev) <= count) {
+		if (!uv_event_pop(dev, &ev)) {
+			if (done || test_bit(UV_GONE, &dev->flags))
+				break;
+			if (nonblock)
+				return -EAGAIN;
+			ret = wait_event_interruptible(dev->ev_wait, uv_event_ready(dev));
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (copy_to_user(buf + done, &ev, sizeof(ev)))
+			return done ? done : -EFAULT;
+		done += sizeof(ev);
+	}
+	return done;
+}
+
+/**
+ * uv_events_poll() - poll() of the device fd
+ * @dev:	the device
+ * @file:	the fd's file
+ * @pt:		poll table
+ *
+ * Return: EPOLLIN while events are queued, EPOLLHUP once the device is gone.
+ */
+__poll_t uv_events_poll(struct uv_dev *dev, struct file *file, poll_table *pt)
+{
+	__poll_t mask = 0;
+
+	poll_wait(file, &dev->ev_wait, pt);
+	if (READ_ONCE(dev->ev_count) || READ_ONCE(dev->ev_overflow))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (test_bit(UV_GONE, &dev->flags))
+		mask |= EPOLLHUP;
+	return mask;
+}

@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /dev/uvirtio: one open file describes, maps and serves one virtio device.
+ *
+ * Every value from userspace is checked here, where it enters, and nowhere
+ * else: reserved fields zero, sizes bounded, queue indices clamped with
+ * array_index_nospec().
+ */
+#include <linux/atomic.h>
+#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
+#include <linux/file.h>
+#include <linux/idr.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
+#include "compat.h"
+#include "uv.h"
+
+static unsigned short dev_mode = 0600;
+module_param(dev_mode, ushort, 0444);
+MODULE_PARM_DESC(dev_mode, "file mode of /dev/uvirtio (default 0600)");
+
+static unsigned int max_devices = 64;
+module_param(max_devices, uint, 0644);
+MODULE_PARM_DESC(max_devices, "most devices that may exist at once (default 64)");
+
+unsigned int uv_remove_timeout_secs = 30;
+module_param_named(remove_timeout, uv_remove_timeout_secs, uint, 0644);
+MODULE_PARM_DESC(remove_timeout,
+		 "seconds UVIRTIO_REMOVE may take before outstanding I/O fails (default 30)");
+
+struct workqueue_struct *uv_wq;
+static struct miscdevice uv_misc;
+static DEFINE_IDA(uv_ida);
+static atomic_t uv_live = ATOMIC_INIT(0);
+static atomic_long_t uv_pages = ATOMIC_LONG_INIT(0);
+
+/**
+ * struct uv_file - one open /dev/uvirtio
+ * @lock:	serialises UVIRTIO_CREATE
+ * @dev:	the device, set once (release store, acquire loads)
+ */
+struct uv_file {
+	struct mutex lock;
+	struct uv_dev *dev;
+};
+
+static struct uv_dev *uv_file_dev(struct file *file)
+{
+	struct uv_file *uf = file->private_data;
+
+	return smp_load_acquire(&uf->dev);
+}
+
+static bool uv_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+/* The last reference is gone: free everything. */
+static void uv_parent_release(struct device *d)
+{
+	struct uv_dev *dev = parent_to_uv(d);
+	unsigned int i;
+
+	atomic_long_sub(dev->dom.npages, &uv_pages);
+	uv_domain_free(&dev->dom);
+	for (i = 0; dev->queues && i < dev->num_queues; i++)
+		uv_queue_free(&dev->queues[i]);
+	kfree(dev->queues);
+	kfree(dev->config);
+	ida_free(&uv_ida, dev->index);
+	kfree(dev);
+	atomic_dec(&uv_live);
+	module_put(THIS_MODULE);
+}
+
+/* The virtio device's memory is in uv_dev: it held a reference on us. */
+static void uv_vdev_release(struct device *d)
+{
+	struct uv_dev *dev = vdev_to_uv(dev_to_virtio(d));
+
+	put_device(&dev->parent);
+}
+
+/* Feature bits a device may offer: device-type bits and ring bits we do. */
+#define UV_DEVICE_BITS	(GENMASK_ULL(23, 0) | GENMASK_ULL(63, 50))
+#define UV_RING_BITS	(BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
+			 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
+			 BIT_ULL(VIRTIO_F_VERSION_1) | \
+			 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
+/*
+ * virtio_net busy-waits for control queue replies: until the module answers
+ * that queue itself, a net device may not offer it or what depends on it.
+ */
+#define UV_NET_CVQ_BITS	(BIT_ULL(VIRTIO_NET_F_CTRL_VQ) | \
+			 BIT_ULL(VIRTIO_NET_F_CTRL_RX) | \
+			 BIT_ULL(VIRTIO_NET_F_CTRL_VLAN) | \
+			 BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) | \
+			 BIT_ULL(VIRTIO_NET_F_MQ) | \
+			 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
+			 BIT_ULL(52) | BIT_ULL(53) | BIT_ULL(60))
+
+static int uv_check_create(const struct uvirtio_create *c)
+{
+	if (!uv_zero(c->reserved, sizeof(c->reserved)) || c->flags)
+		return -EINVAL;
+	if (c->device_id != VIRTIO_ID_BLOCK && c->device_id != VIRTIO_ID_NET)
+		return -EPROTONOSUPPORT;
+	if (!c->num_queues || c->num_queues > UVIRTIO_MAX_QUEUES)
+		return -EINVAL;
+	if (c->device_id == VIRTIO_ID_NET && c->num_queues < 2)
+		return -EINVAL;
+	if (c->queue_size < 2 || c->queue_size > UVIRTIO_MAX_QUEUE_SIZE ||
+	    !is_power_of_2(c->queue_size))
+		return -EINVAL;
+	if (c->config_size > UVIRTIO_MAX_CONFIG_SIZE)
+		return -EINVAL;
+	if (c->features & ~(UV_DEVICE_BITS | UV_RING_BITS))
+		return -EINVAL;
+	if (c->device_id == VIRTIO_ID_NET && (c->features & UV_NET_CVQ_BITS))
+		return -EINVAL;
+	if (c->bounce_size && (!PAGE_ALIGNED(c->bounce_size) ||
+			       c->bounce_size < UVIRTIO_MIN_BOUNCE_SIZE ||
+			       c->bounce_size > UVIRTIO_MAX_BOUNCE_SIZE))
+		return -EINVAL;
+	return 0;
+}
+
+static int uv_ioctl_create(struct file *file, void __user *argp)
+{
+	struct uv_file *uf = file->private_data;
+	struct uvirtio_create c;
+	struct uv_dev *dev;
+	unsigned int i;
+	int err;
+
+	if (copy_from_user(&c, argp, sizeof(c)))
+		return -EFAULT;
+	err = uv_check_create(&c);
+	if (err)
+		return err;
+
+	mutex_lock(&uf->lock);
+	err = -EBUSY;
+	if (uf->dev)
+		goto err_unlock;
+	err = -ENOSPC;
+	if (atomic_inc_return(&uv_live) > READ_ONCE(max_devices))
+		goto err_live;
+	err = -ENOMEM;
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT);
+	if (!dev)
+		goto err_live;
+	err = ida_alloc(&uv_ida, GFP_KERNEL);
+	if (err < 0) {
+		kfree(dev);
+		goto err_live;
+	}
+	dev->index = err;
+	__module_get(THIS_MODULE);
+
+	/* From here on, put_device() undoes everything (uv_parent_release). */
+	device_initialize(&dev->parent);
+	dev->parent.release = uv_parent_release;
+	dev->parent.parent = uv_misc.this_device;
+	dev->device_id = c.device_id;
+	dev->num_queues = c.num_queues;
+	dev->queue_size = c.queue_size;
+	dev->features = c.features | BIT_ULL(VIRTIO_F_VERSION_1) |
+			BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
+	dev->owner = current_fsuid();
+	dev->creator = task_tgid_vnr(current);
+	mutex_init(&dev->lock);
+	spin_lock_init(&dev->config_lock);
+	spin_lock_init(&dev->ev_lock);
+	init_waitqueue_head(&dev->ev_wait);
+	INIT_WORK(&dev->start_work, uv_start_work);
+	INIT_WORK(&dev->remove_work, uv_remove_work);
+	INIT_DELAYED_WORK(&dev->remove_timeout, uv_remove_timeout);
+
+	err = -ENOMEM;
+	dev->config_size = c.config_size;
+	dev->config = kzalloc(max(c.config_size, 1U), GFP_KERNEL_ACCOUNT);
+	dev->queues = kcalloc(c.num_queues, sizeof(*dev->queues), GFP_KERNEL_ACCOUNT);
+	if (!dev->config || !dev->queues)
+		goto err_put;
+	err = -EFAULT;
+	if (copy_from_user(dev->config, u64_to_user_ptr(c.config_addr), c.config_size))
+		goto err_put;
+	for (i = 0; i < c.num_queues; i++) {
+		uv_queue_init(&dev->queues[i], dev, i);
+		err = uv_queue_alloc(&dev->queues[i], c.queue_size);
+		if (err)
+			goto err_put;
+	}
+	err = uv_domain_init(dev, c.bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE);
+	atomic_long_add(dev->dom.npages, &uv_pages);
+	if (err)
+		goto err_put;
+
+	dev->parent.dma_mask = &dev->parent.coherent_dma_mask;
+	set_dma_ops(&dev->parent, &uv_dma_ops);
+	err = dma_set_mask_and_coherent(&dev->parent, DMA_BIT_MASK(64));
+	if (err)
+		goto err_put;
+
+	dev->vdev.dev.parent = &dev->parent;
+	dev->vdev.dev.release = uv_vdev_release;
+	dev->vdev.config = &uv_config_ops;
+	dev->vdev.id.device = c.device_id;
+	dev->vdev.id.vendor = 0x5576;	/* "uv" */
+
+	err = dev_set_name(&dev->parent, UV_NAME "-%u", dev->index);
+	if (err)
+		goto err_put;
+	err = device_add(&dev->parent);
+	if (err)
+		goto err_put;
+
+	c.index = dev->index;
+	c.domain_size = dev->dom.size;
+	if (copy_to_user(argp, &c, sizeof(c))) {
+		err = -EFAULT;
+		goto err_del;
+	}
+	smp_store_release(&uf->dev, dev);
+	mutex_unlock(&uf->lock);
+	return 0;
+
+err_del:
+	device_del(&dev->parent);
+err_put:
+	put_device(&dev->parent);
+	mutex_unlock(&uf->lock);
+	return err;
+err_live:
+	atomic_dec(&uv_live);
+err_unlock:
+	mutex_unlock(&uf->lock);
+	return err;
+}
+
+static int uv_ioctl_layout(struct uv_dev *dev, void __user *argp)
+{
+	struct uvirtio_layout l = {
+		.domain_size = dev->dom.size,
+		.ctrl_offset = 0,
+		.bounce_offset = dev->dom.bounce_off,
+		.bounce_size = dev->dom.bounce_size,
+		.num_queues = dev->num_queues,
+		.queue_size = dev->queue_size,
+	};
+
+	return copy_to_user(argp, &l, sizeof(l)) ? -EFAULT : 0;
+}
+
+static int uv_ioctl_queue(struct uv_dev *dev, void __user *argp)
+{
+	struct uvirtio_queue_info qi;
+	struct uv_domain *dom = &dev->dom;
+	struct uv_queue *q;
+	unsigned long flags;
+
+	if (copy_from_user(&qi, argp, sizeof(qi)))
+		return -EFAULT;
+	if (!uv_zero(qi.reserved, sizeof(qi.reserved)) || qi.state || qi.num ||
+	    qi.epoch || qi.desc_offset || qi.avail_offset || qi.used_offset ||
+	    qi.shadow_offset)
+		return -EINVAL;
+	if (qi.index >= dev->num_queues)
+		return -EINVAL;
+	q = &dev->queues[array_index_nospec(qi.index, dev->num_queues)];
+
+	qi.shadow_offset = dom->shadow_off + (u64)q->index * dom->shadow_bytes;
+	spin_lock_irqsave(&q->lock, flags);
+	if (q->ready) {
+		qi.state = UVIRTIO_QUEUE_READY;
+		qi.num = q->num;
+		qi.epoch = q->epoch;
+		qi.desc_offset = virtqueue_get_desc_addr(q->vq);
+		qi.avail_offset = virtqueue_get_avail_addr(q->vq);
+		qi.used_offset = virtqueue_get_used_addr(q->vq);
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	return copy_to_user(argp, &qi, sizeof(qi)) ? -EFAULT : 0;
+}
+
+static int uv_ioctl_eventfd(struct uv_dev *dev, void __user *argp, bool kick)
+{
+	struct uvirtio_vq_eventfd e;
+	unsigned int index;
+	int err;
+
+	if (copy_from_user(&e, argp, sizeof(e)))
+		return -EFAULT;
+	if (!uv_zero(e.reserved, sizeof(e.reserved)) || e.fd < -1)
+		return -EINVAL;
+	if (e.index >= dev->num_queues)
+		return -EINVAL;
+	index = array_index_nospec(e.index, dev->num_queues);
+	mutex_lock(&dev->lock);
+	err = kick ? uv_set_kick(dev, index, e.fd) : uv_set_call(dev, index, e.fd);
+	mutex_unlock(&dev->lock);
+	return err;
+}
+
+static int uv_ioctl_irq(struct uv_dev *dev, void __user *argp)
+{
+	struct uvirtio_queue_irq r;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	if (r.reserved0 || !uv_zero(r.reserved, sizeof(r.reserved)))
+		return -EINVAL;
+	if (r.index >= dev->num_queues)
+		return -EINVAL;
+	irq_work_queue(&dev->queues[array_index_nospec(r.index, dev->num_queues)].irq_work);
+	return 0;
+}
+
+static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
+{
+	struct uvirtio_config_update u;
+	unsigned long flags;
+	void *buf;
+
+	if (copy_from_user(&u, argp, sizeof(u)))
+		return -EFAULT;
+	if (!uv_zero(u.reserved, sizeof(u.reserved)))
+		return -EINVAL;
+	if (!u.len || u.offset > dev->config_size || u.len > dev->config_size - u.offset)
+		return -EINVAL;
+	buf = memdup_user(u64_to_user_ptr(u.data_addr), u.len);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+
+	spin_lock_irqsave(&dev->config_lock, flags);
+	memcpy(dev->config + u.offset, buf, u.len);
+	WRITE_ONCE(dev->generation, dev->generation + 1);
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+	kfree(buf);
+
+	/*
+	 * The virtio core's config state exists only once registered; a
+	 * registration under way re-checks the generation (uv_start_work()).
+	 */
+	smp_mb__after_spinlock();
+	if (test_bit(UV_REGISTERED, &dev->flags) && !uv_dead(dev))
+		virtio_config_changed(&dev->vdev);
+	return 0;
+}
+
+static int uv_ioctl_get_config(struct uv_dev *dev, void __user *argp)
+{
+	struct uvirtio_config_read r;
+	unsigned long flags;
+	void *buf;
+	int err = 0;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	if (!uv_zero(r.reserved, sizeof(r.reserved)))
+		return -EINVAL;
+	if (!r.len || r.offset > dev->config_size || r.len > dev->config_size - r.offset)
+		return -EINVAL;
+	buf = kmalloc(r.len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	spin_lock_irqsave(&dev->config_lock, flags);
+	memcpy(buf, dev->config + r.offset, r.len);
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+	if (copy_to_user(u64_to_user_ptr(r.data_addr), buf, r.len))
+		err = -EFAULT;
+	kfree(buf);
+	return err;
+}
+
+static int uv_ioctl_status(struct uv_dev *dev, void __user *argp)
+{
+	struct uvirtio_status s = {};
+	unsigned long flags;
+
+	spin_lock_irqsave(&dev->config_lock, flags);
+	s.driver_features = dev->driver_features;
+	s.status = dev->status;
+	s.config_generation = dev->generation;
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+	if (uv_dead(dev))
+		s.dead_reason = READ_ONCE(dev->dead_reason);
+	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
+}
+
+static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	void __user *argp = (void __user *)arg;
+	struct uv_dev *dev;
+
+	switch (cmd) {
+	case UVIRTIO_GET_API_VERSION:
+		return put_user((u64)UVIRTIO_API_VERSION, (u64 __user *)argp);
+	case UVIRTIO_CREATE:
+		return uv_ioctl_create(file, argp);
+	}
+
+	dev = uv_file_dev(file);
+	if (!dev)
+		return _IOC_TYPE(cmd) == UVIRTIO_IOC_MAGIC ? -ENODEV : -ENOTTY;
+
+	switch (cmd) {
+	case UVIRTIO_GET_LAYOUT:
+		return uv_ioctl_layout(dev, argp);
+	case UVIRTIO_GET_QUEUE:
+		return uv_ioctl_queue(dev, argp);
+	case UVIRTIO_SET_KICK_FD:
+		return uv_ioctl_eventfd(dev, argp, true);
+	case UVIRTIO_SET_CALL_FD:
+		return uv_ioctl_eventfd(dev, argp, false);
+	case UVIRTIO_START:
+		if (uv_dead(dev))
+			return -ENODEV;
+		if (test_and_set_bit(UV_STARTED, &dev->flags))
+			return -EBUSY;
+		uv_start(dev);
+		return 0;
+	case UVIRTIO_QUEUE_IRQ:
+		return uv_ioctl_irq(dev, argp);
+	case UVIRTIO_SET_CONFIG:
+		return uv_ioctl_set_config(dev, argp);
+	case UVIRTIO_GET_CONFIG:
+		return uv_ioctl_get_config(dev, argp);
+	case UVIRTIO_GET_STATUS:
+		return uv_ioctl_status(dev, argp);
+	case UVIRTIO_REMOVE:
+		return uv_remove(dev);
+	}
+	return -ENOTTY;
+}
+
+static int uv_open(struct inode *inode, struct file *file)
+{
+	struct uv_file *uf = kzalloc(sizeof(*uf), GFP_KERNEL_ACCOUNT);
+
+	if (!uf)
+		return -ENOMEM;
+	mutex_init(&uf->lock);
+	file->private_data = uf;
+	return nonseekable_open(inode, file);
+}
+
+static int uv_release(struct inode *inode, struct file *file)
+{
+	struct uv_file *uf = file->private_data;
+	struct uv_dev *dev = uf->dev;
+
+	if (dev) {
+		uv_kill(dev, UVIRTIO_DEAD_CLOSED);
+		/* Bounded: every request of a dead device fails at once. */
+		flush_work(&dev->remove_work);
+		cancel_delayed_work_sync(&dev->remove_timeout);
+		uv_detach_eventfds(dev);
+		device_del(&dev->parent);
+		put_device(&dev->parent);
+	}
+	kfree(uf);
+	return 0;
+}
+
+static ssize_t uv_read(struct file *file, char __user *buf, size_t count,
+		       loff_t *ppos)
+{
+	struct uv_dev *dev = uv_file_dev(file);
+
+	if (!dev)
+		return -ENODEV;
+	return uv_events_read(dev, buf, count, file->f_flags & O_NONBLOCK);
+}
+
+static __poll_t uv_poll(struct file *file, poll_table *pt)
+{
+	struct uv_dev *dev = uv_file_dev(file);
+
+	if (!dev)
+		return EPOLLERR;
+	return uv_events_poll(dev, file, pt);
+}
+
+static int uv_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct uv_dev *dev = uv_file_dev(file);
+	unsigned long pages = vma_pages(vma);
+
+	if (!dev)
+		return -ENODEV;
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff >= dev->dom.npages || pages > dev->dom.npages - vma->vm_pgoff)
+		return -EINVAL;
+	uv_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &uv_vm_ops;
+	vma->vm_private_data = dev;
+	get_device(&dev->parent);	/* dropped by uv_vm_ops.close */
+	return 0;
+}
+
+static const struct file_operations uv_fops = {
+	.owner = THIS_MODULE,
+	.open = uv_open,
+	.release = uv_release,
+	.unlocked_ioctl = uv_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.read = uv_read,
+	.poll = uv_poll,
+	.mmap = uv_mmap,
+};
+
+static ssize_t devices_show(struct device *d, struct device_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%d\n", atomic_read(&uv_live));
+}
+static DEVICE_ATTR_RO(devices);
+
+static ssize_t domain_pages_show(struct device *d, struct device_attribute *attr,
+				 char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&uv_pages));
+}
+static DEVICE_ATTR_RO(domain_pages);
+
+static struct attribute *uv_misc_attrs[] = {
+	&dev_attr_devices.attr,
+	&dev_attr_domain_pages.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(uv_misc);
+
+static struct miscdevice uv_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = UV_NAME,
+	.fops = &uv_fops,
+	.groups = uv_misc_groups,
+};
+
+static int __init uv_init(void)
+{
+	int err;
+
+	uv_wq = alloc_workqueue(UV_NAME, WQ_UNBOUND, 0);
+	if (!uv_wq)
+		return -ENOMEM;
+	uv_misc.mode = dev_mode & 0666;
+	err = misc_register(&uv_misc);
+	if (err) {
+		destroy_workqueue(uv_wq);
+		return err;
+	}
+	return 0;
+}
+
+static void __exit uv_exit(void)
+{
+	misc_deregister(&uv_misc);
+	destroy_workqueue(uv_wq);
+	ida_destroy(&uv_ida);
+}
+
+module_init(uv_init);
+module_exit(uv_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("virtio devices emulated by unprivileged userspace processes");
+MODULE_AUTHOR("The uvirtio authors");

@@ -1,0 +1,531 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Kicks and calls: what happens between the driver and the emulator.
+ *
+ * Kick (driver -> emulator): virtio_ring calls uv_notify(), which signals the
+ * queue's kick eventfd unless the emulator has said it is polling.
+ *
+ * Call (emulator -> driver): the emulator writes completions into its shadow
+ * ring and writes its call eventfd. The eventfd's wake-up runs uv_call_wake()
+ * under the eventfd's lock, which only queues the queue's irq_work. The
+ * irq_work (hard-irq context, like a real device interrupt) checks every new
+ * shadow entry against the heads the driver made available, copies the good
+ * ones into the driver's used ring and runs vring_interrupt(). A bad entry
+ * kills the device instead of reaching virtio_ring (DESIGN.md 4a).
+ *
+ * Once the device is dead, the same irq_work completes every outstanding
+ * head with an error instead (DESIGN.md 5); uv_notify() queues it for each
+ * new request, so the driver never waits for a dead emulator.
+ */
+#include <linux/file.h>
+#include <linux/slab.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include "compat.h"
+#include "uv.h"
+
+/**
+ * uv_queue_init() - set up a queue's constant parts
+ * @q:		the queue
+ * @dev:	its device
+ * @index:	its index
+ */
+void uv_queue_init(struct uv_queue *q, struct uv_dev *dev, unsigned int index)
+{
+	q->dev = dev;
+	q->index = index;
+	spin_lock_init(&q->lock);
+	init_irq_work(&q->irq_work, uv_queue_irq_work);
+}
+
+/**
+ * uv_queue_alloc() - allocate the per-head bookkeeping of a queue
+ * @q:		the queue
+ * @num:	the largest ring size the driver may choose
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int uv_queue_alloc(struct uv_queue *q, unsigned int num)
+{
+	q->outstanding = bitmap_zalloc(num, GFP_KERNEL_ACCOUNT);
+	q->wlen = kcalloc(num, sizeof(*q->wlen), GFP_KERNEL_ACCOUNT);
+	q->status_off = kcalloc(num, sizeof(*q->status_off), GFP_KERNEL_ACCOUNT);
+	if (!q->outstanding || !q->wlen || !q->status_off)
+		return -ENOMEM;
+	return 0;
+}
+
+/**
+ * uv_queue_free() - free what uv_queue_alloc() allocated
+ * @q:		the queue
+ */
+void uv_queue_free(struct uv_queue *q)
+{
+	kfree(q->status_off);
+	kfree(q->wlen);
+	bitmap_free(q->outstanding);
+}
+
+/* Kernel address of a ring the driver allocated from one of our slots. */
+static void *uv_ring_va(struct uv_domain *dom, u64 off)
+{
+	u64 slot = (off - dom->slot_off) / dom->slot_bytes;
+
+	return dom->slot_va[slot] + (off - dom->slot_off - slot * dom->slot_bytes);
+}
+
+/**
+ * uv_queue_start() - a driver's virtqueue goes live on @q
+ * @q:		the queue
+ * @vq:		the virtqueue virtio_ring created; its rings are in our slots
+ */
+void uv_queue_start(struct uv_queue *q, struct virtqueue *vq)
+{
+	struct uv_domain *dom = &q->dev->dom;
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	q->vq = vq;
+	q->num = virtqueue_get_vring_size(vq);
+	q->vring.num = q->num;
+	q->vring.desc = uv_ring_va(dom, virtqueue_get_desc_addr(vq));
+	q->vring.avail = uv_ring_va(dom, virtqueue_get_avail_addr(vq));
+	q->vring.used = uv_ring_va(dom, virtqueue_get_used_addr(vq));
+	q->shadow = dom->shadow_va[q->index];
+	/* Starts at 1: a zeroed shadow ring never belongs to a live epoch. */
+	q->epoch++;
+	q->last_avail = 0;
+	q->used_idx = 0;
+	q->shadow_last = 0;
+	q->inflight = 0;
+	bitmap_zero(q->outstanding, q->dev->queue_size);
+	q->ready = true;
+	spin_unlock_irqrestore(&q->lock, flags);
+}
+
+/**
+ * uv_queue_stop() - stop touching a queue's rings (reset, del_vqs)
+ * @q:		the queue
+ *
+ * Return with no irq_work running on it, so the virtqueue may be freed.
+ */
+void uv_queue_stop(struct uv_queue *q)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	q->ready = false;
+	q->vq = NULL;
+	spin_unlock_irqrestore(&q->lock, flags);
+	irq_work_sync(&q->irq_work);
+}
+
+/*
+ * Record what the driver needs to know about a head it just made available:
+ * how many bytes of its chain the device may write, and where its last
+ * writable byte is (the virtio-blk status byte). The descriptor table is
+ * read-only to the emulator, and indirect tables are read from the driver's
+ * own copy, never from the bounce pool.
+ */
+static void uv_chain_scan(struct uv_queue *q, unsigned int head)
+{
+	struct virtio_device *vdev = &q->dev->vdev;
+	struct vring_desc *tbl = q->vring.desc;
+	unsigned int n = q->num, i = head, steps = 0;
+	u64 wlen = 0, status = 0;
+
+	for (;;) {
+		u16 flags = virtio16_to_cpu(vdev, tbl[i].flags);
+		u64 addr = virtio64_to_cpu(vdev, tbl[i].addr);
+		u32 len = virtio32_to_cpu(vdev, tbl[i].len);
+		void *va;
+
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (tbl != q->vring.desc || !len || len % sizeof(*tbl) ||
+			    !uv_bounce_orig(&q->dev->dom, addr, len, &va))
+				break;
+			tbl = va;
+			n = len / sizeof(*tbl);
+			i = 0;
+			steps = 0;
+			continue;
+		}
+		if (flags & VRING_DESC_F_WRITE) {
+			wlen += len;
+			status = addr + len;
+		}
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		i = virtio16_to_cpu(vdev, tbl[i].next);
+		if (i >= n || ++steps >= n)
+			break;
+	}
+	q->wlen[head] = min_t(u64, wlen, U32_MAX);
+	q->status_off[head] = status;
+}
+
+/* Take note of every head the driver made available since the last call. */
+static void uv_avail_scan(struct uv_queue *q)
+{
+	struct virtio_device *vdev = &q->dev->vdev;
+	u16 avail = virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->idx));
+
+	/* Entries and descriptors were written before the index. */
+	virtio_rmb(true);
+	while (q->last_avail != avail) {
+		unsigned int head = virtio16_to_cpu(vdev,
+			q->vring.avail->ring[q->last_avail & (q->num - 1)]);
+
+		q->last_avail++;
+		if (head >= q->num || test_bit(head, q->outstanding))
+			continue;	/* not from virtio_ring: cannot happen */
+		__set_bit(head, q->outstanding);
+		q->inflight++;
+		uv_chain_scan(q, head);
+	}
+}
+
+static void uv_used_push(struct uv_queue *q, u32 id, u32 len)
+{
+	struct virtio_device *vdev = &q->dev->vdev;
+	struct vring_used_elem *e = &q->vring.used->ring[q->used_idx & (q->num - 1)];
+
+	e->id = cpu_to_virtio32(vdev, id);
+	e->len = cpu_to_virtio32(vdev, len);
+	q->used_idx++;
+	__clear_bit(id, q->outstanding);
+	q->inflight--;
+}
+
+/*
+ * Make the entries pushed since @old visible and tell whether the driver
+ * wants an interrupt for them (the device side of VIRTIO_RING_F_EVENT_IDX).
+ */
+static bool uv_used_publish(struct uv_queue *q, u16 old)
+{
+	struct virtio_device *vdev = &q->dev->vdev;
+
+	if (q->used_idx == old)
+		return false;
+	virtio_wmb(true);
+	WRITE_ONCE(q->vring.used->idx, cpu_to_virtio16(vdev, q->used_idx));
+	/* Pairs with the driver's barrier between used_event and used->idx. */
+	virtio_mb(true);
+	if (virtio_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX))
+		return vring_need_event(virtio16_to_cpu(vdev,
+					READ_ONCE(vring_used_event(&q->vring))),
+					q->used_idx, old);
+	return !(virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->flags)) &
+		 VRING_AVAIL_F_NO_INTERRUPT);
+}
+
+/*
+ * Take the emulator's new completions. Returns whether to interrupt; sets
+ * *reason when an entry is bad (entries before it are kept).
+ */
+static bool uv_harvest(struct uv_queue *q, u32 *reason)
+{
+	struct uvirtio_shadow *sh = q->shadow;
+	u16 old = q->used_idx, sidx, n;
+
+	/* The emulator stores idx = 0 before it stores a new epoch. */
+	if (smp_load_acquire(&sh->epoch) != q->epoch)
+		return false;
+	sidx = smp_load_acquire(&sh->idx);
+	/*
+	 * Only now look at the avail ring: the emulator read it before it
+	 * wrote these entries, so every head they name is visible to us.
+	 */
+	uv_avail_scan(q);
+	n = sidx - q->shadow_last;
+	if (n > q->num) {
+		*reason = UVIRTIO_DEAD_BAD_IDX;
+		return false;
+	}
+	while (n--) {
+		struct uvirtio_used_elem *e = &sh->ring[q->shadow_last & (q->num - 1)];
+		u32 id = READ_ONCE(e->id), len = READ_ONCE(e->len);
+
+		if (id >= q->num || !test_bit(id, q->outstanding)) {
+			*reason = UVIRTIO_DEAD_BAD_ID;
+			break;
+		}
+		if (len > q->wlen[id]) {
+			*reason = UVIRTIO_DEAD_BAD_LEN;
+			break;
+		}
+		uv_used_push(q, id, len);
+		q->shadow_last++;
+	}
+	return uv_used_publish(q, old);
+}
+
+/* The device is dead: complete every outstanding head with an error. */
+static bool uv_fail_all(struct uv_queue *q)
+{
+	struct uv_dev *dev = q->dev;
+	u16 old = q->used_idx;
+	unsigned int head;
+
+	uv_avail_scan(q);
+	for_each_set_bit(head, q->outstanding, q->num) {
+		u32 len = 0;
+
+		if (dev->device_id == VIRTIO_ID_BLOCK && q->status_off[head]) {
+			u8 *status = uv_domain_va(&dev->dom, q->status_off[head] - 1, 1);
+
+			if (status) {
+				*status = VIRTIO_BLK_S_IOERR;
+				len = 1;
+			}
+		}
+		uv_used_push(q, head, len);
+	}
+	/* Nobody is left to complete them: interrupt whatever was asked. */
+	uv_used_publish(q, old);
+	return q->used_idx != old;
+}
+
+/**
+ * uv_queue_irq_work() - deliver completions to the driver (hard-irq context)
+ * @work:	the queue's irq_work
+ */
+void uv_queue_irq_work(struct irq_work *work)
+{
+	struct uv_queue *q = container_of(work, struct uv_queue, irq_work);
+	struct virtqueue *vq;
+	u32 reason = 0;
+	bool irq;
+
+	spin_lock(&q->lock);
+	if (!q->ready) {
+		spin_unlock(&q->lock);
+		return;
+	}
+	if (uv_dead(q->dev))
+		irq = uv_fail_all(q);
+	else
+		irq = uv_harvest(q, &reason);
+	vq = q->vq;
+	if (irq)
+		q->irqs++;
+	spin_unlock(&q->lock);
+
+	/* del_vqs waits for this work (uv_queue_stop()), so vq is still alive. */
+	if (irq)
+		vring_interrupt(0, vq);
+	if (reason)
+		uv_kill(q->dev, reason);
+}
+
+/*
+ * Keep the driver kicking at every new batch. With EVENT_IDX the driver only
+ * calls uv_notify() when avail_event lies in the batch it just added, so
+ * avail_event must follow the avail index. Another CPU may add a batch while
+ * this runs (virtio drivers notify outside their queue lock); re-reading after
+ * a full barrier guarantees that either that CPU sees the new avail_event and
+ * kicks, or this kick covers its batch.
+ */
+static void uv_avail_event_update(struct uv_queue *q)
+{
+	__virtio16 *event = &vring_avail_event(&q->vring);
+	__virtio16 idx = READ_ONCE(q->vring.avail->idx), now;
+
+	for (;;) {
+		WRITE_ONCE(*event, idx);
+		virtio_mb(true);
+		now = READ_ONCE(q->vring.avail->idx);
+		if (now == idx)
+			break;
+		idx = now;
+	}
+}
+
+/**
+ * uv_notify() - the driver kicked a queue
+ * @vq:		the virtqueue
+ *
+ * Return: true always; false would mark the virtqueue broken for good.
+ */
+bool uv_notify(struct virtqueue *vq)
+{
+	struct uv_queue *q = vq->priv;
+	struct uv_dev *dev = q->dev;
+	struct eventfd_ctx *kick;
+
+	if (unlikely(uv_dead(dev))) {
+		irq_work_queue(&q->irq_work);
+		return true;
+	}
+	if (virtio_has_feature(&dev->vdev, VIRTIO_RING_F_EVENT_IDX))
+		uv_avail_event_update(q);
+	/* Pairs with the emulator's barrier between clearing POLLING and its
+	 * last look at the avail ring.
+	 */
+	smp_mb();
+	if (READ_ONCE(dev->dom.ctrl->queue[q->index].flags) & UVIRTIO_QF_POLLING)
+		return true;
+	rcu_read_lock();
+	kick = rcu_dereference(q->kick);
+	if (kick) {
+		uv_eventfd_signal(kick);
+		WRITE_ONCE(q->kicks, q->kicks + 1);
+	}
+	rcu_read_unlock();
+	return true;
+}
+
+static bool uv_is_kick(struct uv_dev *dev, struct eventfd_ctx *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->num_queues; i++)
+		if (rcu_dereference_protected(dev->queues[i].kick,
+					      lockdep_is_held(&dev->lock)) == ctx)
+			return true;
+	return false;
+}
+
+static bool uv_is_call(struct uv_dev *dev, struct eventfd_ctx *ctx)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->num_queues; i++)
+		if (dev->queues[i].call == ctx)
+			return true;
+	return false;
+}
+
+/**
+ * uv_set_kick() - set or clear a queue's kick eventfd
+ * @dev:	the device; dev->lock held
+ * @index:	queue index, already bounds-checked
+ * @fd:		an eventfd or -1
+ *
+ * A new eventfd is signalled once at once, so that a kick which arrived
+ * while none was set is not lost.
+ *
+ * Return: 0, -EBADF, or -EINVAL (not an eventfd, or a call eventfd).
+ */
+int uv_set_kick(struct uv_dev *dev, unsigned int index, int fd)
+{
+	struct uv_queue *q = &dev->queues[index];
+	struct eventfd_ctx *new = NULL, *old;
+
+	lockdep_assert_held(&dev->lock);
+	if (fd >= 0) {
+		new = eventfd_ctx_fdget(fd);
+		if (IS_ERR(new))
+			return PTR_ERR(new);
+		if (uv_is_call(dev, new)) {
+			eventfd_ctx_put(new);
+			return -EINVAL;
+		}
+	}
+	old = rcu_replace_pointer(q->kick, new, lockdep_is_held(&dev->lock));
+	if (old) {
+		synchronize_rcu();
+		eventfd_ctx_put(old);
+	}
+	if (new)
+		uv_eventfd_signal(new);
+	return 0;
+}
+
+static int uv_call_wake(wait_queue_entry_t *wait, unsigned int mode, int sync,
+			void *key)
+{
+	struct uv_queue *q = container_of(wait, struct uv_queue, call_wait);
+	u64 cnt;
+
+	if (key_to_poll(key) & EPOLLIN) {
+		/* Under the eventfd's lock: keep its counter from filling up. */
+		eventfd_ctx_do_read(q->call, &cnt);
+		irq_work_queue(&q->irq_work);
+	}
+	return 0;
+}
+
+static void uv_call_ptable(struct file *file, wait_queue_head_t *wqh,
+			   poll_table *pt)
+{
+	struct uv_queue *q = container_of(pt, struct uv_queue, call_pt);
+
+	add_wait_queue(wqh, &q->call_wait);
+}
+
+static void uv_call_detach(struct uv_queue *q)
+{
+	u64 cnt;
+
+	if (!q->call)
+		return;
+	eventfd_ctx_remove_wait_queue(q->call, &q->call_wait, &cnt);
+	eventfd_ctx_put(q->call);
+	q->call = NULL;
+}
+
+/**
+ * uv_set_call() - set or clear a queue's call eventfd
+ * @dev:	the device; dev->lock held
+ * @index:	queue index, already bounds-checked
+ * @fd:		an eventfd or -1
+ *
+ * Like KVM's irqfd: a wait-queue entry on the eventfd runs on every write.
+ *
+ * Return: 0, -EBADF, or -EINVAL (not an eventfd, or a kick eventfd).
+ */
+int uv_set_call(struct uv_dev *dev, unsigned int index, int fd)
+{
+	struct uv_queue *q = &dev->queues[index];
+	struct eventfd_ctx *ctx;
+	struct file *file;
+	__poll_t events;
+
+	lockdep_assert_held(&dev->lock);
+	uv_call_detach(q);
+	if (fd < 0)
+		return 0;
+
+	file = fget(fd);
+	if (!file)
+		return -EBADF;
+	ctx = eventfd_ctx_fileget(file);
+	if (IS_ERR(ctx)) {
+		fput(file);
+		return PTR_ERR(ctx);
+	}
+	if (uv_is_kick(dev, ctx)) {
+		eventfd_ctx_put(ctx);
+		fput(file);
+		return -EINVAL;
+	}
+	q->call = ctx;
+	init_waitqueue_func_entry(&q->call_wait, uv_call_wake);
+	init_poll_funcptr(&q->call_pt, uv_call_ptable);
+	events = vfs_poll(file, &q->call_pt);
+	fput(file);
+	/* Written before we listened: take those completions now. */
+	if (events & EPOLLIN)
+		irq_work_queue(&q->irq_work);
+	return 0;
+}
+
+/**
+ * uv_detach_eventfds() - drop every eventfd of a device
+ * @dev:	the device; its fd is being released
+ */
+void uv_detach_eventfds(struct uv_dev *dev)
+{
+	unsigned int i;
+
+	mutex_lock(&dev->lock);
+	for (i = 0; i < dev->num_queues; i++) {
+		uv_set_kick(dev, i, -1);
+		uv_call_detach(&dev->queues[i]);
+	}
+	mutex_unlock(&dev->lock);
+	for (i = 0; i < dev->num_queues; i++)
+		irq_work_sync(&dev->queues[i].irq_work);
+}

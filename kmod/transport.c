@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The uvirtio virtio transport: what the virtio core and the driver ask of a
+ * device, answered from state the emulator gave at creation or from the
+ * module's own state. Nothing here waits for the emulator (DESIGN.md 2);
+ * what the emulator must know is queued as an event.
+ *
+ * Start and removal also live here. Removal follows the one order measured
+ * not to hang in del_gendisk() (DESIGN.md 5): mark the device dead, complete
+ * every outstanding request with an error (notify.c), keep failing new ones,
+ * and only then unregister the virtio device.
+ */
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+#include "compat.h"
+#include "uv.h"
+
+static void uv_get(struct virtio_device *vdev, unsigned int offset, void *buf,
+		   unsigned int len)
+{
+	struct uv_dev *dev = vdev_to_uv(vdev);
+	unsigned long flags;
+
+	spin_lock_irqsave(&dev->config_lock, flags);
+	if (offset <= dev->config_size && len <= dev->config_size - offset)
+		memcpy(buf, dev->config + offset, len);
+	else
+		memset(buf, 0, len);
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+}
+
+static void uv_set(struct virtio_device *vdev, unsigned int offset,
+		   const void *buf, unsigned int len)
+{
+	struct uv_dev *dev = vdev_to_uv(vdev);
+	unsigned long flags;
+	bool ok;
+
+	spin_lock_irqsave(&dev->config_lock, flags);
+	ok = offset <= dev->config_size && len <= dev->config_size - offset;
+	if (ok)
+		memcpy(dev->config + offset, buf, len);
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+	if (ok)
+		uv_event(dev, UVIRTIO_EV_CONFIG_WRITE, offset | ((u64)len << 32), 0);
+}
+
+static u32 uv_generation(struct virtio_device *vdev)
+{
+	return READ_ONCE(vdev_to_uv(vdev)->generation);
+}
+
+static u8 uv_get_status(struct virtio_device *vdev)
+{
+	return READ_ONCE(vdev_to_uv(vdev)->status);
+}
+
+static void uv_set_status(struct virtio_device *vdev, u8 status)
+{
+	struct uv_dev *dev = vdev_to_uv(vdev);
+	unsigned long flags;
+	u8 old;
+
+	spin_lock_irqsave(&dev->config_lock, flags);
+	old = dev->status;
+	WRITE_ONCE(dev->status, status);
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+	if ((status & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK))
+		uv_event(dev, UVIRTIO_EV_DRIVER_OK, 0, 0);
+}
+
+static void uv_reset(struct virtio_device *vdev)
+{
+	struct uv_dev *dev = vdev_to_uv(vdev);
+	unsigned long flags;
+	unsigned int i;
+
+	/* After reset the driver expects no interrupt and no ring access. */
+	for (i = 0; i < dev->num_queues; i++)
+		uv_queue_stop(&dev->queues[i]);
+	spin_lock_irqsave(&dev->config_lock, flags);
+	WRITE_ONCE(dev->status, 0);
+	dev->driver_features = 0;
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+	uv_event(dev, UVIRTIO_EV_RESET, 0, 0);
+}
+
+static u64 uv_get_features(struct virtio_device *vdev)
+{
+	return vdev_to_uv(vdev)->features;
+}
+
+static int uv_finalize_features(struct virtio_device *vdev)
+{
+	struct uv_dev *dev = vdev_to_uv(vdev);
+	unsigned long flags;
+
+	/* Drop transport bits this transport does not implement. */
+	vring_transport_features(vdev);
+	if (!__virtio_test_bit(vdev, VIRTIO_F_VERSION_1) ||
+	    !__virtio_test_bit(vdev, VIRTIO_F_ACCESS_PLATFORM))
+		return -EINVAL;
+	spin_lock_irqsave(&dev->config_lock, flags);
+	dev->driver_features = vdev->features;
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+	uv_event(dev, UVIRTIO_EV_FEATURES, vdev->features, 0);
+	return 0;
+}
+
+static void uv_del_vqs(struct virtio_device *vdev)
+{
+	struct virtqueue *vq, *n;
+
+	list_for_each_entry_safe(vq, n, &vdev->vqs, list) {
+		uv_queue_stop(vq->priv);
+		vring_del_virtqueue(vq);
+	}
+}
+
+/* Create queue @qi for the driver's queue slot; NULL on failure. */
+static struct virtqueue *uv_setup_vq(struct uv_dev *dev, unsigned int qi,
+				     vq_callback_t *callback, const char *name,
+				     bool ctx)
+{
+	struct uv_queue *q = &dev->queues[qi];
+	struct virtqueue *vq;
+
+	/* The ring allocation that follows takes this queue's slot. */
+	WRITE_ONCE(dev->dom.slot_hint, qi);
+	vq = vring_create_virtqueue(qi, dev->queue_size, PAGE_SIZE, &dev->vdev,
+				    true, false, ctx, uv_notify, callback, name);
+	if (!vq)
+		return NULL;
+	vq->priv = q;
+	uv_queue_start(q, vq);
+	return vq;
+}
+
+#ifdef UV_FIND_VQS_INFO
+static int uv_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
+		       struct virtqueue *vqs[], struct virtqueue_info vqs_info[],
+		       struct irq_affinity *desc)
+{
+	struct uv_dev *dev = vdev_to_uv(vdev);
+	unsigned int i, qi = 0;
+
+	for (i = 0; i < nvqs; i++) {
+		if (!vqs_info[i].name) {
+			vqs[i] = NULL;
+			continue;
+		}
+		if (qi >= dev->num_queues)
+			goto err_nodev;
+		vqs[i] = uv_setup_vq(dev, qi++, vqs_info[i].callback,
+				     vqs_info[i].name, vqs_info[i].ctx);
+		if (!vqs[i])
+			goto err_nomem;
+	}
+	return 0;
+err_nodev:
+	uv_del_vqs(vdev);
+	return -ENOENT;
+err_nomem:
+	uv_del_vqs(vdev);
+	return -ENOMEM;
+}
+#else
+static int uv_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
+		       struct virtqueue *vqs[], vq_callback_t *callbacks[],
+		       const char * const names[], const bool *ctx,
+		       struct irq_affinity *desc)
+{
+	struct uv_dev *dev = vdev_to_uv(vdev);
+	unsigned int i, qi = 0;
+
+	for (i = 0; i < nvqs; i++) {
+		if (!names[i]) {
+			vqs[i] = NULL;
+			continue;
+		}
+		if (qi >= dev->num_queues)
+			goto err_nodev;
+		vqs[i] = uv_setup_vq(dev, qi++, callbacks[i], names[i],
+				     ctx ? ctx[i] : false);
+		if (!vqs[i])
+			goto err_nomem;
+	}
+	return 0;
+err_nodev:
+	uv_del_vqs(vdev);
+	return -ENOENT;
+err_nomem:
+	uv_del_vqs(vdev);
+	return -ENOMEM;
+}
+#endif
+
+static void uv_synchronize_cbs(struct virtio_device *vdev)
+{
+	struct uv_dev *dev = vdev_to_uv(vdev);
+	unsigned int i;
+
+	for (i = 0; i < dev->num_queues; i++)
+		irq_work_sync(&dev->queues[i].irq_work);
+}
+
+static const char *uv_bus_name(struct virtio_device *vdev)
+{
+	return dev_name(&vdev_to_uv(vdev)->parent);
+}
+
+const struct virtio_config_ops uv_config_ops = {
+	.get = uv_get,
+	.set = uv_set,
+	.generation = uv_generation,
+	.get_status = uv_get_status,
+	.set_status = uv_set_status,
+	.reset = uv_reset,
+	.find_vqs = uv_find_vqs,
+	.del_vqs = uv_del_vqs,
+	.synchronize_cbs = uv_synchronize_cbs,
+	.get_features = uv_get_features,
+	.finalize_features = uv_finalize_features,
+	.bus_name = uv_bus_name,
+};
+
+/* Queue @work with a reference on the device for it to drop. */
+static void uv_queue_dev_work(struct uv_dev *dev, struct work_struct *work)
+{
+	get_device(&dev->parent);
+	if (!queue_work(uv_wq, work))
+		put_device(&dev->parent);
+}
+
+/**
+ * uv_start_work() - register the virtio device; the driver probes here
+ * @work:	the device's start_work
+ *
+ * Runs after UVIRTIO_START returned, so the emulator is free to serve the
+ * I/O the driver issues while probing (the partition table read).
+ */
+void uv_start_work(struct work_struct *work)
+{
+	struct uv_dev *dev = container_of(work, struct uv_dev, start_work);
+	u32 generation = READ_ONCE(dev->generation);
+	int err;
+
+	if (!uv_dead(dev)) {
+		/* The virtio device's memory is ours: it pins us until released. */
+		get_device(&dev->parent);
+		err = register_virtio_device(&dev->vdev);
+		if (err) {
+			dev_err(&dev->parent, "cannot register virtio device: %d\n", err);
+			put_device(&dev->vdev.dev);
+			uv_kill(dev, UVIRTIO_DEAD_START_FAILED);
+		} else {
+			set_bit(UV_REGISTERED, &dev->flags);
+			/* Pairs with UVIRTIO_SET_CONFIG: one of us reports it. */
+			smp_mb__after_atomic();
+			if (READ_ONCE(dev->generation) != generation)
+				virtio_config_changed(&dev->vdev);
+		}
+	}
+	put_device(&dev->parent);
+}
+
+/**
+ * uv_remove_work() - unregister the virtio device and tell the emulator
+ * @work:	the device's remove_work
+ *
+ * Queued by uv_kill() (dead: every request fails at once, so the driver's
+ * removal cannot wait on the emulator) or by UVIRTIO_REMOVE (alive: the
+ * emulator serves the final writeback; remove_timeout bounds it).
+ */
+void uv_remove_work(struct work_struct *work)
+{
+	struct uv_dev *dev = container_of(work, struct uv_dev, remove_work);
+
+	flush_work(&dev->start_work);
+	if (test_and_clear_bit(UV_REGISTERED, &dev->flags))
+		unregister_virtio_device(&dev->vdev);
+	cancel_delayed_work(&dev->remove_timeout);
+	if (!test_and_set_bit(UV_DEAD, &dev->flags))
+		WRITE_ONCE(dev->dead_reason, UVIRTIO_DEAD_REMOVED);
+	if (!test_and_set_bit(UV_GONE, &dev->flags))
+		uv_event(dev, UVIRTIO_EV_REMOVED, READ_ONCE(dev->dead_reason), 0);
+	put_device(&dev->parent);
+}
+
+/**
+ * uv_remove_timeout() - a graceful removal took too long
+ * @work:	the device's remove_timeout
+ */
+void uv_remove_timeout(struct work_struct *work)
+{
+	struct uv_dev *dev = container_of(to_delayed_work(work), struct uv_dev,
+					  remove_timeout);
+
+	uv_kill(dev, UVIRTIO_DEAD_TIMEOUT);
+}
+
+/**
+ * uv_remove() - start a graceful removal (UVIRTIO_REMOVE)
+ * @dev:	the device
+ *
+ * Return: 0, or -EALREADY if a removal is already under way.
+ */
+int uv_remove(struct uv_dev *dev)
+{
+	if (test_and_set_bit(UV_REMOVING, &dev->flags) || uv_dead(dev))
+		return -EALREADY;
+	mod_delayed_work(uv_wq, &dev->remove_timeout,
+			 READ_ONCE(uv_remove_timeout_secs) * HZ);
+	uv_queue_dev_work(dev, &dev->remove_work);
+	return 0;
+}
+
+/**
+ * uv_start() - register the device asynchronously (UVIRTIO_START)
+ * @dev:	the device
+ */
+void uv_start(struct uv_dev *dev)
+{
+	uv_queue_dev_work(dev, &dev->start_work);
+}
+
+static const char *const uv_dead_why[] = {
+	[UVIRTIO_DEAD_BAD_ID] = "used id is not an outstanding head",
+	[UVIRTIO_DEAD_BAD_LEN] = "used length exceeds the buffer",
+	[UVIRTIO_DEAD_BAD_IDX] = "shadow used index moved by more than the ring size",
+	[UVIRTIO_DEAD_TIMEOUT] = "removal timed out",
+	[UVIRTIO_DEAD_START_FAILED] = "start failed",
+};
+
+/**
+ * uv_kill() - the device is dead: fail its I/O and remove it (any context)
+ * @dev:	the device
+ * @reason:	UVIRTIO_DEAD_*
+ */
+void uv_kill(struct uv_dev *dev, u32 reason)
+{
+	unsigned int i;
+
+	if (test_and_set_bit(UV_DEAD, &dev->flags))
+		return;
+	WRITE_ONCE(dev->dead_reason, reason);
+	if (reason < ARRAY_SIZE(uv_dead_why) && uv_dead_why[reason])
+		dev_warn_ratelimited(&dev->parent, "%s, removing the device\n",
+				     uv_dead_why[reason]);
+	for (i = 0; i < dev->num_queues; i++)
+		irq_work_queue(&dev->queues[i].irq_work);
+	uv_queue_dev_work(dev, &dev->remove_work);
+}

@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * uvirtio internals shared by the files of uvirtio.ko.
+ *
+ * main.c       /dev/uvirtio: open/release, ioctls, mmap, read/poll
+ * transport.c  the virtio transport (virtio_config_ops), start and removal
+ * domain.c     the per-device memory domain and its DMA ops (bounce buffers)
+ * notify.c     kick (driver -> emulator) and call (emulator -> driver),
+ *              including the check of every completion (DESIGN.md 4, 4a)
+ * events.c     the event queue the emulator read()s
+ *
+ * Lock order (outer first); no other nesting exists:
+ *
+ *   uv_dev.lock (mutex)  ->  uv_queue.lock (spinlock, irq-safe)
+ *                        ->  uv_dev.ev_lock (spinlock, irq-safe)
+ *                        ->  uv_dev.config_lock (spinlock, irq-safe)
+ *
+ * uv_queue.lock is taken in hard-irq context (irq_work) and never held while
+ * calling into the virtio driver (vring_interrupt()) or into eventfd code.
+ */
+#ifndef UVIRTIO_UV_H
+#define UVIRTIO_UV_H
+
+#include <linux/device.h>
+#include <linux/eventfd.h>
+#include <linux/genalloc.h>
+#include <linux/irq_work.h>
+#include <linux/mutex.h>
+#include <linux/poll.h>
+#include <linux/spinlock.h>
+#include <linux/virtio.h>
+#include <linux/virtio_ring.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/uvirtio.h>
+
+#define UV_NAME "uvirtio"
+
+/* Bounce pool granule: the smallest piece a mapping occupies. */
+#define UV_BOUNCE_SHIFT		9
+#define UV_BOUNCE_GRANULE	(1U << UV_BOUNCE_SHIFT)
+/* Largest single DMA mapping; shows up as the disk's max_segment_size. */
+#define UV_MAX_MAPPING		(256U << 10)
+
+/**
+ * struct uv_bounce_map - one live mapping, kept at its first granule
+ * @page:	the driver's page the data belongs to (NULL: no mapping here)
+ * @offset:	offset of the data in @page (may exceed PAGE_SIZE)
+ * @size:	bytes mapped
+ */
+struct uv_bounce_map {
+	struct page *page;
+	unsigned int offset;
+	unsigned int size;
+};
+
+/**
+ * struct uv_domain - the memory a device shares with its emulator
+ *
+ * Layout, in domain offsets (page aligned, fixed at creation):
+ * [ctrl page][shadow ring per queue][vring slot per queue][bounce pool].
+ * Every page is allocated at creation and lives until the device is freed,
+ * so the emulator's mapping never changes and never points at freed memory.
+ */
+struct uv_domain {
+	u64 size;
+	unsigned int npages;
+	struct page **pages;		/* domain page number -> page */
+	u64 ro_start, ro_end;		/* read-only for the emulator */
+
+	struct uvirtio_ctrl *ctrl;
+
+	unsigned int nslots;
+	unsigned int shadow_bytes;	/* per queue, page aligned */
+	unsigned int slot_bytes;	/* per vring slot, page aligned */
+	u64 shadow_off;			/* of queue 0; queue i at + i * shadow_bytes */
+	u64 slot_off;			/* likewise for vring slots */
+	void **shadow_va;
+	void **slot_va;
+	unsigned long *slot_busy;	/* under slot_lock */
+	spinlock_t slot_lock;		/* protects slot_busy */
+	int slot_hint;			/* slot to prefer in the next dma alloc */
+
+	u64 bounce_off, bounce_size;
+	void *bounce_va;		/* vmap of the pool's pages */
+	struct gen_pool *pool;		/* allocates bounce ranges; lock-free */
+	struct uv_bounce_map *maps;	/* per granule; written by map/unmap */
+};
+
+/**
+ * struct uv_queue - one virtqueue as the module sees it
+ *
+ * @lock protects every field below it. The driver's rings (desc, avail) are
+ * only read here; the used ring is written only under @lock.
+ */
+struct uv_queue {
+	struct uv_dev *dev;
+	unsigned int index;
+
+	/* Set and cleared under uv_dev.lock; read under RCU in uv_notify(). */
+	struct eventfd_ctx __rcu *kick;
+
+	/* Attached under uv_dev.lock; the wait entry runs uv_call_wake(). */
+	struct eventfd_ctx *call;
+	wait_queue_entry_t call_wait;
+	poll_table call_pt;
+
+	struct irq_work irq_work;	/* takes completions, interrupts */
+
+	spinlock_t lock;
+	bool ready;
+	u32 epoch;
+	unsigned int num;
+	struct virtqueue *vq;
+	struct vring vring;		/* kernel addresses of the driver's rings */
+	struct uvirtio_shadow *shadow;
+	u16 last_avail;			/* avail entries already recorded */
+	u16 used_idx;			/* next free slot of the driver's used ring */
+	u16 shadow_last;		/* shadow entries already taken */
+	unsigned int inflight;		/* heads the driver gave and got no reply for */
+	unsigned long *outstanding;	/* bitmap by head */
+	u32 *wlen;			/* by head: device-writable bytes of the chain */
+	u64 *status_off;		/* by head: domain offset of its last writable
+					 * byte (+1), 0 when it has none */
+	unsigned long irqs, kicks;	/* counters, for diagnosis */
+};
+
+/* uv_dev.flags bits */
+enum {
+	UV_STARTED,		/* UVIRTIO_START accepted */
+	UV_REGISTERED,		/* register_virtio_device() succeeded */
+	UV_DEAD,		/* fail every request, removal under way */
+	UV_REMOVING,		/* UVIRTIO_REMOVE accepted */
+	UV_GONE,		/* unregistered; UVIRTIO_EV_REMOVED queued */
+};
+
+#define UV_EVENTS 64
+
+/**
+ * struct uv_dev - one emulated device
+ *
+ * Lifetime: @parent's reference count. The fd, the registered virtio device
+ * (through the driver core's parent reference), every mmap() and every queued
+ * work item hold one. The last put frees everything (uv_parent_release()).
+ */
+struct uv_dev {
+	struct device parent;		/* DMA device, parent of @vdev */
+	struct virtio_device vdev;
+	struct uv_domain dom;
+	unsigned int index;
+	u32 device_id;
+	u64 features;			/* offered, transport bits included */
+	unsigned int num_queues;
+	unsigned int queue_size;
+	kuid_t owner;
+	pid_t creator;
+
+	struct mutex lock;		/* ioctls, eventfd attach/detach, start/remove */
+	unsigned long flags;		/* UV_* bits, atomic */
+	u32 dead_reason;		/* UVIRTIO_DEAD_*; set once, with UV_DEAD */
+	struct work_struct start_work;
+	struct work_struct remove_work;
+	struct delayed_work remove_timeout;
+
+	spinlock_t config_lock;		/* config, config_size, generation, status */
+	u8 *config;
+	unsigned int config_size;
+	u32 generation;
+	u8 status;
+	u64 driver_features;
+
+	spinlock_t ev_lock;		/* the event ring below */
+	struct uvirtio_event events[UV_EVENTS];
+	unsigned int ev_head, ev_count;
+	u64 ev_seq;
+	bool ev_overflow;
+	wait_queue_head_t ev_wait;
+
+	struct uv_queue *queues;
+};
+
+static inline struct uv_dev *vdev_to_uv(struct virtio_device *vdev)
+{
+	return container_of(vdev, struct uv_dev, vdev);
+}
+
+static inline struct uv_dev *parent_to_uv(struct device *dev)
+{
+	return container_of(dev, struct uv_dev, parent);
+}
+
+static inline bool uv_dead(struct uv_dev *dev)
+{
+	return test_bit(UV_DEAD, &dev->flags);
+}
+
+/* domain.c */
+int uv_domain_init(struct uv_dev *dev, u64 bounce_size);
+void uv_domain_free(struct uv_domain *dom);
+void *uv_domain_va(struct uv_domain *dom, u64 off, u64 len);
+struct page *uv_domain_page(struct uv_domain *dom, u64 off);
+bool uv_bounce_orig(struct uv_domain *dom, u64 off, u64 len, void **va);
+extern const struct dma_map_ops uv_dma_ops;
+extern const struct vm_operations_struct uv_vm_ops;
+
+/* main.c */
+extern struct workqueue_struct *uv_wq;
+extern unsigned int uv_remove_timeout_secs;
+
+/* transport.c */
+extern const struct virtio_config_ops uv_config_ops;
+void uv_start(struct uv_dev *dev);
+int uv_remove(struct uv_dev *dev);
+void uv_start_work(struct work_struct *work);
+void uv_remove_work(struct work_struct *work);
+void uv_remove_timeout(struct work_struct *work);
+void uv_kill(struct uv_dev *dev, u32 reason);
+
+/* notify.c */
+bool uv_notify(struct virtqueue *vq);
+void uv_queue_init(struct uv_queue *q, struct uv_dev *dev, unsigned int index);
+int uv_queue_alloc(struct uv_queue *q, unsigned int num);
+void uv_queue_free(struct uv_queue *q);
+void uv_queue_start(struct uv_queue *q, struct virtqueue *vq);
+void uv_queue_stop(struct uv_queue *q);
+int uv_set_kick(struct uv_dev *dev, unsigned int index, int fd);
+int uv_set_call(struct uv_dev *dev, unsigned int index, int fd);
+void uv_detach_eventfds(struct uv_dev *dev);
+void uv_queue_irq_work(struct irq_work *work);
+
+/* events.c */
+void uv_event(struct uv_dev *dev, u32 type, u64 a, u64 b);
+ssize_t uv_events_read(struct uv_dev *dev, char __user *buf, size_t count,
+		       bool nonblock);
+__poll_t uv_events_poll(struct uv_dev *dev, struct file *file, poll_table *pt);
+
+#endif /* UVIRTIO_UV_H */

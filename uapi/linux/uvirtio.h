@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * uvirtio: virtio devices emulated by an unprivileged userspace process.
+ *
+ * A process opens /dev/uvirtio, describes one device with UVIRTIO_CREATE,
+ * maps the device's memory domain with one mmap() of the same fd, sets a
+ * kick and a call eventfd per queue and asks for the device to be started
+ * (UVIRTIO_START). The kernel's own virtio driver (virtio_blk, virtio_net)
+ * then binds to it. One fd holds one device; closing the fd removes it.
+ *
+ * The memory domain (offsets are what descriptors carry as addresses):
+ *
+ *   ctrl page      read-write  struct uvirtio_ctrl: per-queue flags
+ *   shadow rings   read-write  struct uvirtio_shadow per queue: the emulator's
+ *                              completions, checked and copied by the kernel
+ *   vring slots    read-only   the driver's split rings (desc, avail, used)
+ *   bounce pool    read-write  every data buffer and indirect table
+ *
+ * Writing to a read-only page raises SIGBUS. Every offset is reported by
+ * UVIRTIO_GET_LAYOUT and UVIRTIO_GET_QUEUE.
+ *
+ * Completion protocol: the emulator writes struct uvirtio_used_elem entries
+ * into its shadow ring, publishes them by storing shadow.idx (release), and
+ * writes 1 to the queue's call eventfd. The kernel checks every new entry (id
+ * is an outstanding head, len fits the chain's device-writable part) and
+ * copies it into the driver's used ring, then interrupts the driver when the
+ * driver asked for it (VIRTIO_RING_F_EVENT_IDX is implemented by the kernel,
+ * where the real rings are). A bad entry removes the device.
+ *
+ * Kick protocol: the driver's kick signals the queue's kick eventfd unless the
+ * emulator has set UVIRTIO_QF_POLLING in the queue's ctrl flags. Before it
+ * sleeps, an emulator clears the flag, issues a full barrier and checks the
+ * avail ring once more.
+ *
+ * Events: read() returns whole struct uvirtio_event records; poll() reports
+ * EPOLLIN while events are queued and EPOLLHUP once the device is removed.
+ *
+ * Every struct has explicit padding; reserved fields and padding must be zero
+ * on input (EINVAL otherwise) and are zero on output. Sizes do not depend on
+ * the ABI (checked below).
+ */
+#ifndef _UAPI_LINUX_UVIRTIO_H
+#define _UAPI_LINUX_UVIRTIO_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define UVIRTIO_API_VERSION	1
+
+#define UVIRTIO_MAX_QUEUES	64
+#define UVIRTIO_MAX_QUEUE_SIZE	1024
+#define UVIRTIO_MAX_CONFIG_SIZE	4096
+/* Bounce pool size limits, in bytes; 0 in uvirtio_create picks the default. */
+#define UVIRTIO_MIN_BOUNCE_SIZE	(1ULL << 20)
+#define UVIRTIO_MAX_BOUNCE_SIZE	(256ULL << 20)
+#define UVIRTIO_DEF_BOUNCE_SIZE	(16ULL << 20)
+
+/**
+ * struct uvirtio_create - describe a device (UVIRTIO_CREATE)
+ * @device_id:	virtio device id: VIRTIO_ID_BLOCK (2) or VIRTIO_ID_NET (1)
+ * @num_queues:	number of virtqueues, 1..UVIRTIO_MAX_QUEUES
+ * @queue_size:	maximum size of each queue, a power of two, 2..1024
+ * @config_size: bytes of device config space at @config_addr, 0..4096
+ * @features:	device feature bits offered to the driver. Transport bits
+ *		(VERSION_1, ACCESS_PLATFORM) are always added; ring layout bits
+ *		the transport does not implement (RING_PACKED, RING_RESET,
+ *		NOTIFICATION_DATA, ...) are rejected with EINVAL.
+ * @config_addr: user pointer to the initial config space
+ * @bounce_size: bytes of bounce pool (multiple of the page size), 0 = default
+ * @flags:	must be 0
+ * @index:	out: the device's index (its sysfs name is "uvirtio-<index>")
+ * @domain_size: out: bytes to mmap() at offset 0
+ * @reserved:	must be 0
+ */
+struct uvirtio_create {
+	__u32 device_id;
+	__u32 num_queues;
+	__u32 queue_size;
+	__u32 config_size;
+	__u64 features;
+	__u64 config_addr;
+	__u64 bounce_size;
+	__u32 flags;
+	__u32 index;
+	__u64 domain_size;
+	__u64 reserved[4];
+};
+
+/**
+ * struct uvirtio_layout - where things live in the domain (UVIRTIO_GET_LAYOUT)
+ * @domain_size: bytes of the whole domain
+ * @ctrl_offset: offset of struct uvirtio_ctrl (one page, read-write)
+ * @bounce_offset: offset of the bounce pool (read-write)
+ * @bounce_size: bytes of the bounce pool
+ * @num_queues:	as created
+ * @queue_size:	as created
+ * @reserved:	zero
+ */
+struct uvirtio_layout {
+	__u64 domain_size;
+	__u64 ctrl_offset;
+	__u64 bounce_offset;
+	__u64 bounce_size;
+	__u32 num_queues;
+	__u32 queue_size;
+	__u64 reserved[4];
+};
+
+/* uvirtio_queue_info.state */
+#define UVIRTIO_QUEUE_UNUSED	0	/* the driver has not set it up */
+#define UVIRTIO_QUEUE_READY	1	/* rings are live, serve them */
+
+/**
+ * struct uvirtio_queue_info - one queue's rings (UVIRTIO_GET_QUEUE)
+ * @index:	in: queue index
+ * @state:	out: UVIRTIO_QUEUE_*
+ * @num:	out: ring size chosen by the driver (0 unless READY)
+ * @epoch:	out: changes every time the driver sets the queue up anew;
+ *		the emulator copies it into uvirtio_shadow.epoch before
+ *		completing anything, so late completions of an older set-up
+ *		are ignored instead of being taken for new ones
+ * @desc_offset: out: descriptor table (read-only)
+ * @avail_offset: out: avail ring (read-only)
+ * @used_offset: out: the driver's used ring (read-only; the kernel writes it)
+ * @shadow_offset: out: this queue's struct uvirtio_shadow (read-write);
+ *		valid whatever the state
+ * @reserved:	in: must be 0; out: zero
+ */
+struct uvirtio_queue_info {
+	__u32 index;
+	__u32 state;
+	__u32 num;
+	__u32 epoch;
+	__u64 desc_offset;
+	__u64 avail_offset;
+	__u64 used_offset;
+	__u64 shadow_offset;
+	__u64 reserved[4];
+};
+
+/**
+ * struct uvirtio_vq_eventfd - set or clear a queue's kick or call eventfd
+ * @index:	queue index
+ * @fd:		an eventfd, or -1 to detach
+ * @reserved:	must be 0
+ *
+ * The same eventfd may not be both a kick fd and a call fd (EINVAL).
+ */
+struct uvirtio_vq_eventfd {
+	__u32 index;
+	__s32 fd;
+	__u64 reserved[2];
+};
+
+/**
+ * struct uvirtio_queue_irq - UVIRTIO_QUEUE_IRQ: take completions, interrupt
+ * @index:	queue index
+ * @reserved:	must be 0
+ *
+ * Does what a call eventfd write does, for clients without eventfds.
+ */
+struct uvirtio_queue_irq {
+	__u32 index;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+/**
+ * struct uvirtio_config_update - change config space, notify the driver
+ * @offset:	first byte to change
+ * @len:	bytes to change; offset + len <= config_size
+ * @data_addr:	user pointer to @len bytes
+ * @reserved:	must be 0
+ */
+struct uvirtio_config_update {
+	__u32 offset;
+	__u32 len;
+	__u64 data_addr;
+	__u64 reserved[2];
+};
+
+/**
+ * struct uvirtio_status - what the driver has done (UVIRTIO_GET_STATUS)
+ * @driver_features: features the driver accepted (valid after FEATURES_OK)
+ * @status:	virtio device status byte as the driver last wrote it
+ * @config_generation: increments on every config update
+ * @dead_reason: UVIRTIO_DEAD_* once the device is being removed, else 0
+ * @reserved:	zero
+ */
+struct uvirtio_status {
+	__u64 driver_features;
+	__u32 status;
+	__u32 config_generation;
+	__u32 dead_reason;
+	__u32 reserved0;
+	__u64 reserved[4];
+};
+
+/* Why a device is gone (uvirtio_status.dead_reason, UVIRTIO_EV_REMOVED). */
+#define UVIRTIO_DEAD_NONE		0
+#define UVIRTIO_DEAD_REMOVED		1	/* UVIRTIO_REMOVE finished */
+#define UVIRTIO_DEAD_CLOSED		2	/* the fd was closed */
+#define UVIRTIO_DEAD_BAD_ID		3	/* used id not an outstanding head */
+#define UVIRTIO_DEAD_BAD_LEN		4	/* used len beyond writable part */
+#define UVIRTIO_DEAD_BAD_IDX		5	/* shadow idx moved by more than num */
+#define UVIRTIO_DEAD_TIMEOUT		6	/* UVIRTIO_REMOVE did not finish */
+#define UVIRTIO_DEAD_START_FAILED	7	/* the virtio device could not register */
+
+/* Events, read() from the device fd. */
+#define UVIRTIO_EV_FEATURES	1	/* u64[0]: features the driver accepted */
+#define UVIRTIO_EV_DRIVER_OK	2	/* queues are set up: UVIRTIO_GET_QUEUE */
+#define UVIRTIO_EV_RESET	3	/* stop serving every queue */
+#define UVIRTIO_EV_CONFIG_WRITE	4	/* u32[0] offset, u32[1] len: driver wrote
+					 * config space (read it back with
+					 * UVIRTIO_GET_CONFIG) */
+#define UVIRTIO_EV_REMOVED	5	/* u32[0]: UVIRTIO_DEAD_*; last event */
+#define UVIRTIO_EV_OVERFLOW	6	/* events were dropped: re-read state */
+
+/**
+ * struct uvirtio_event - one record of the device fd's read()
+ * @type:	UVIRTIO_EV_*
+ * @reserved0:	zero
+ * @seq:	sequence number, increments per event (gaps after OVERFLOW)
+ * @u64:	payload, by type
+ * @u32:	payload, by type
+ */
+struct uvirtio_event {
+	__u32 type;
+	__u32 reserved0;
+	__u64 seq;
+	union {
+		__u64 u64[2];
+		__u32 u32[4];
+	};
+};
+
+/**
+ * struct uvirtio_config_read - UVIRTIO_GET_CONFIG
+ * @offset:	first byte
+ * @len:	bytes; offset + len <= config_size
+ * @data_addr:	user buffer of @len bytes
+ * @reserved:	must be 0
+ */
+struct uvirtio_config_read {
+	__u32 offset;
+	__u32 len;
+	__u64 data_addr;
+	__u64 reserved[2];
+};
+
+/* Per-queue control, in the ctrl page. */
+#define UVIRTIO_QF_POLLING	(1U << 0)	/* emulator polls: kicks not needed */
+
+/**
+ * struct uvirtio_ctrl_queue - one queue's slot in the ctrl page
+ * @flags:	UVIRTIO_QF_*, written by the emulator
+ * @reserved:	zero; one cache line per queue
+ */
+struct uvirtio_ctrl_queue {
+	__u32 flags;
+	__u32 reserved[15];
+};
+
+struct uvirtio_ctrl {
+	struct uvirtio_ctrl_queue queue[UVIRTIO_MAX_QUEUES];
+};
+
+/**
+ * struct uvirtio_used_elem - one completion in a shadow ring
+ * @id:		head index of the completed chain
+ * @len:	bytes written into the chain's device-writable buffers
+ */
+struct uvirtio_used_elem {
+	__u32 id;
+	__u32 len;
+};
+
+/**
+ * struct uvirtio_shadow - the emulator's completion ring for one queue
+ * @idx:	free-running count of entries written (mod 2^16); store with
+ *		release after the entries
+ * @reserved0:	zero
+ * @epoch:	the queue epoch these entries belong to (uvirtio_queue_info)
+ * @reserved:	zero; the header is one cache line
+ * @ring:	queue_size entries, indexed by idx mod num
+ */
+struct uvirtio_shadow {
+	__u16 idx;
+	__u16 reserved0;
+	__u32 epoch;
+	__u32 reserved[14];
+	struct uvirtio_used_elem ring[];
+};
+
+#define UVIRTIO_IOC_MAGIC	0xBE
+
+#define UVIRTIO_GET_API_VERSION	_IOR(UVIRTIO_IOC_MAGIC, 0x00, __u64)
+#define UVIRTIO_CREATE		_IOWR(UVIRTIO_IOC_MAGIC, 0x01, struct uvirtio_create)
+#define UVIRTIO_GET_LAYOUT	_IOR(UVIRTIO_IOC_MAGIC, 0x02, struct uvirtio_layout)
+#define UVIRTIO_GET_QUEUE	_IOWR(UVIRTIO_IOC_MAGIC, 0x03, struct uvirtio_queue_info)
+#define UVIRTIO_SET_KICK_FD	_IOW(UVIRTIO_IOC_MAGIC, 0x04, struct uvirtio_vq_eventfd)
+#define UVIRTIO_SET_CALL_FD	_IOW(UVIRTIO_IOC_MAGIC, 0x05, struct uvirtio_vq_eventfd)
+/* Register the virtio device: the driver binds asynchronously. */
+#define UVIRTIO_START		_IO(UVIRTIO_IOC_MAGIC, 0x06)
+#define UVIRTIO_QUEUE_IRQ	_IOW(UVIRTIO_IOC_MAGIC, 0x07, struct uvirtio_queue_irq)
+#define UVIRTIO_SET_CONFIG	_IOW(UVIRTIO_IOC_MAGIC, 0x08, struct uvirtio_config_update)
+#define UVIRTIO_GET_CONFIG	_IOW(UVIRTIO_IOC_MAGIC, 0x09, struct uvirtio_config_read)
+#define UVIRTIO_GET_STATUS	_IOR(UVIRTIO_IOC_MAGIC, 0x0a, struct uvirtio_status)
+/*
+ * Remove the device while the emulator keeps serving: the driver unbinds
+ * (flushing dirty data through the emulator), then UVIRTIO_EV_REMOVED
+ * arrives. If removal takes longer than the module's remove_timeout, the
+ * device is killed: outstanding requests fail.
+ */
+#define UVIRTIO_REMOVE		_IO(UVIRTIO_IOC_MAGIC, 0x0b)
+
+/* The ABI is the same for 32- and 64-bit processes. */
+#ifdef __KERNEL__
+#include <linux/build_bug.h>
+#define __UVIRTIO_SIZE_CHECK(t, n) static_assert(sizeof(t) == (n), #t " size")
+#elif defined(__cplusplus)
+#define __UVIRTIO_SIZE_CHECK(t, n) static_assert(sizeof(t) == (n), #t " size")
+#else
+#define __UVIRTIO_SIZE_CHECK(t, n) _Static_assert(sizeof(t) == (n), #t " size")
+#endif
+__UVIRTIO_SIZE_CHECK(struct uvirtio_create, 88);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_layout, 72);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_queue_info, 80);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_vq_eventfd, 24);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_queue_irq, 24);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_config_update, 32);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_config_read, 32);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_status, 56);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_event, 32);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl_queue, 64);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl, 4096);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_used_elem, 8);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_shadow, 64);
+#undef __UVIRTIO_SIZE_CHECK
+
+#endif /* _UAPI_LINUX_UVIRTIO_H */
