@@ -186,6 +186,26 @@ static void uv_avail_scan(struct uv_queue *q)
 	}
 }
 
+/*
+ * Fail a head the device answers without data: for virtio-blk, write
+ * VIRTIO_BLK_S_IOERR into its status byte (a zeroed status byte would read
+ * as success). A real virtio-blk completion always writes the status byte,
+ * so its used length is never 0. Returns the used length to report.
+ */
+static u32 uv_blk_ioerr(struct uv_queue *q, unsigned int head)
+{
+	struct uv_dev *dev = q->dev;
+	u8 *status;
+
+	if (dev->device_id != VIRTIO_ID_BLOCK || !q->status_off[head])
+		return 0;
+	status = uv_domain_va(&dev->dom, q->status_off[head] - 1, 1);
+	if (!status)
+		return 0;
+	*status = VIRTIO_BLK_S_IOERR;
+	return 1;
+}
+
 static void uv_used_push(struct uv_queue *q, u32 id, u32 len)
 {
 	struct virtio_device *vdev = &q->dev->vdev;
@@ -255,6 +275,8 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 			*reason = UVIRTIO_DEAD_BAD_LEN;
 			break;
 		}
+		if (!len)
+			len = uv_blk_ioerr(q, id);
 		uv_used_push(q, id, len);
 		q->shadow_last++;
 	}
@@ -264,24 +286,12 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 /* The device is dead: complete every outstanding head with an error. */
 static bool uv_fail_all(struct uv_queue *q)
 {
-	struct uv_dev *dev = q->dev;
 	u16 old = q->used_idx;
 	unsigned int head;
 
 	uv_avail_scan(q);
-	for_each_set_bit(head, q->outstanding, q->num) {
-		u32 len = 0;
-
-		if (dev->device_id == VIRTIO_ID_BLOCK && q->status_off[head]) {
-			u8 *status = uv_domain_va(&dev->dom, q->status_off[head] - 1, 1);
-
-			if (status) {
-				*status = VIRTIO_BLK_S_IOERR;
-				len = 1;
-			}
-		}
-		uv_used_push(q, head, len);
-	}
+	for_each_set_bit(head, q->outstanding, q->num)
+		uv_used_push(q, head, uv_blk_ioerr(q, head));
 	/* Nobody is left to complete them: interrupt whatever was asked. */
 	uv_used_publish(q, old);
 	return q->used_idx != old;
@@ -518,14 +528,21 @@ int uv_set_call(struct uv_dev *dev, unsigned int index, int fd)
  */
 void uv_detach_eventfds(struct uv_dev *dev)
 {
+	struct eventfd_ctx *kick[UVIRTIO_MAX_QUEUES];
 	unsigned int i;
 
 	mutex_lock(&dev->lock);
 	for (i = 0; i < dev->num_queues; i++) {
-		uv_set_kick(dev, i, -1);
+		kick[i] = rcu_replace_pointer(dev->queues[i].kick, NULL,
+					      lockdep_is_held(&dev->lock));
 		uv_call_detach(&dev->queues[i]);
 	}
 	mutex_unlock(&dev->lock);
-	for (i = 0; i < dev->num_queues; i++)
+	/* One grace period for all queues: no uv_notify() still uses them. */
+	synchronize_rcu();
+	for (i = 0; i < dev->num_queues; i++) {
+		if (kick[i])
+			eventfd_ctx_put(kick[i]);
 		irq_work_sync(&dev->queues[i].irq_work);
+	}
 }

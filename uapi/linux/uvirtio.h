@@ -26,11 +26,22 @@
  * copies it into the driver's used ring, then interrupts the driver when the
  * driver asked for it (VIRTIO_RING_F_EVENT_IDX is implemented by the kernel,
  * where the real rings are). A bad entry removes the device.
+ * For virtio-blk, an entry with len 0 fails its request: the kernel writes
+ * VIRTIO_BLK_S_IOERR into the status byte (a served request always reports
+ * at least the status byte). That is how an emulator refuses a bad chain.
+ *
+ * Queue epochs: when a queue is (re)started by the driver, the kernel
+ * expects shadow entries from index 0 on. The emulator stores shadow.idx = 0
+ * and then the new epoch (release); the kernel loads the epoch (acquire)
+ * before idx and ignores the shadow ring while the epoch differs.
  *
  * Kick protocol: the driver's kick signals the queue's kick eventfd unless the
  * emulator has set UVIRTIO_QF_POLLING in the queue's ctrl flags. Before it
  * sleeps, an emulator clears the flag, issues a full barrier and checks the
- * avail ring once more.
+ * avail ring once more. With EVENT_IDX the kernel keeps the used ring's
+ * avail_event at the avail index, so the driver calls into the module for
+ * every batch; that call is cheap, and the flag decides whether it wakes the
+ * emulator.
  *
  * Events: read() returns whole struct uvirtio_event records; poll() reports
  * EPOLLIN while events are queued and EPOLLHUP once the device is removed.
