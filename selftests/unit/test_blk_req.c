@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * test_blk_req.c - the virtio-blk request code over hand-made iovecs,
+ * its backends, the size parser, and one request through a real ring
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "backend.h"
+#include "req.h"
+#include "tap.h"
+#include "vq.h"
+
+#define SECTORS		64
+#define CAP		16
+
+static struct backend be;
+static struct blk_dev bd;
+static struct iovec scratch[CAP];
+
+/**
+ * hdr() - a request header
+ * @type:	VIRTIO_BLK_T_*
+ * @sector:	first sector
+ *
+ * Return: the header, little-endian
+ */
+static struct virtio_blk_outhdr hdr(uint32_t type, uint64_t sector)
+{
+	struct virtio_blk_outhdr h = {
+		.type = htole32(type), .sector = htole64(sector),
+	};
+	return h;
+}
+
+/**
+ * serve() - run one request
+ * @out:	readable iovecs
+ * @on:	count
+ * @in:		writable iovecs
+ * @inn:	count
+ * @used:	out: used length
+ *
+ * Return: blk_req_serve()'s result
+ */
+static int serve(struct iovec *out, unsigned int on, struct iovec *in,
+		 unsigned int inn, uint32_t *used)
+{
+	return blk_req_serve(&bd, out, on, in, inn, scratch, CAP, used);
+}
+
+/**
+ * fill() - a recognisable pattern
+ * @p:		buffer
+ * @len:	bytes
+ * @seed:	pattern seed
+ */
+static void fill(uint8_t *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)(seed * 31 + i * 7);
+}
+
+static bool t_read_split_header(void)
+{
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_IN, 3);
+	uint8_t data[1024], status = 0xff;
+	struct iovec out[2] = { { &h, 10 }, { (uint8_t *)&h + 10, 6 } };
+	struct iovec in[4] = {
+		{ data, 100 }, { data + 100, 900 }, { data + 1000, 24 },
+		{ &status, 1 },
+	};
+	uint32_t used;
+
+	fill(be.ram + 3 * 512, 1024, 1);
+	CHECK(serve(out, 2, in, 4, &used) == VIRTIO_BLK_S_OK);
+	CHECK(status == VIRTIO_BLK_S_OK);
+	CHECK(used == 1025);
+	CHECK(!memcmp(data, be.ram + 3 * 512, 1024));
+	return true;
+}
+
+static bool t_write_shared_buffer(void)
+{
+	/* Header and data in one buffer, status alone. */
+	uint8_t buf[16 + 512], status = 0xff;
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_OUT, 10);
+	struct iovec out[1] = { { buf, sizeof(buf) } };
+	struct iovec in[1] = { { &status, 1 } };
+	uint32_t used;
+
+	memcpy(buf, &h, 16);
+	fill(buf + 16, 512, 2);
+	CHECK(serve(out, 1, in, 1, &used) == VIRTIO_BLK_S_OK);
+	CHECK(status == VIRTIO_BLK_S_OK && used == 1);
+	CHECK(!memcmp(be.ram + 10 * 512, buf + 16, 512));
+	return true;
+}
+
+static bool t_status_shares_data(void)
+{
+	/* Last writable buffer holds the end of the data and the status. */
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_IN, 0);
+	uint8_t data[1025];
+	struct iovec out[1] = { { &h, 16 } };
+	struct iovec in[2] = { { data, 300 }, { data + 300, 725 } };
+	uint32_t used;
+
+	memset(data, 0xee, sizeof(data));
+	fill(be.ram, 1024, 3);
+	CHECK(serve(out, 1, in, 2, &used) == VIRTIO_BLK_S_OK);
+	CHECK(used == 1025 && data[1024] == VIRTIO_BLK_S_OK);
+	CHECK(!memcmp(data, be.ram, 1024));
+	return true;
+}
+
+static bool t_flush(void)
+{
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_FLUSH, 0);
+	struct iovec out[1] = { { &h, 16 } };
+	uint8_t status = 0xff;
+	struct iovec in[1] = { { &status, 1 } };
+	uint32_t used;
+
+	CHECK(serve(out, 1, in, 1, &used) == VIRTIO_BLK_S_OK);
+	CHECK(status == VIRTIO_BLK_S_OK && used == 1);
+	return true;
+}
+
+static bool t_get_id(void)
+{
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_GET_ID, 0);
+	struct iovec out[1] = { { &h, 16 } };
+	uint8_t id[21], small[5];
+	struct iovec in[1] = { { id, sizeof(id) } };
+	uint32_t used;
+
+	memset(id, 0xee, sizeof(id));
+	CHECK(serve(out, 1, in, 1, &used) == VIRTIO_BLK_S_OK);
+	CHECK(used == 21 && id[20] == VIRTIO_BLK_S_OK);
+	CHECK(!memcmp(id, "serial-1\0\0\0\0\0\0\0\0\0\0\0\0", 20));
+	in[0] = (struct iovec){ small, sizeof(small) };
+	CHECK(serve(out, 1, in, 1, &used) == VIRTIO_BLK_S_OK);
+	CHECK(used == 5 && !memcmp(small, "seri", 4) && small[4] == 0);
+	return true;
+}
+
+static bool t_unsupported(void)
+{
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_DISCARD, 0);
+	struct iovec out[1] = { { &h, 16 } };
+	uint8_t status = 0xff;
+	struct iovec in[1] = { { &status, 1 } };
+	uint32_t used;
+
+	CHECK(serve(out, 1, in, 1, &used) == VIRTIO_BLK_S_UNSUPP);
+	CHECK(status == VIRTIO_BLK_S_UNSUPP && used == 1);
+	h = hdr(0x12345, 0);
+	CHECK(serve(out, 1, in, 1, &used) == VIRTIO_BLK_S_UNSUPP);
+	return true;
+}
+
+/**
+ * read_at() - an IN request of @len bytes at @sector
+ * @sector:	first sector
+ * @len:	data bytes
+ * @used:	out: used length
+ *
+ * Return: status, or -errno
+ */
+static int read_at(uint64_t sector, size_t len, uint32_t *used)
+{
+	static uint8_t data[SECTORS * 512 + 1];
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_IN, sector);
+	struct iovec out[1] = { { &h, 16 } };
+	struct iovec in[1] = { { data, len + 1 } };
+	int ret = serve(out, 1, in, 1, used);
+
+	if (ret >= 0 && data[len] != ret)
+		return -EPROTO;
+	return ret;
+}
+
+static bool t_range(void)
+{
+	uint32_t used;
+
+	CHECK(read_at(SECTORS - 1, 512, &used) == VIRTIO_BLK_S_OK);
+	CHECK(read_at(0, SECTORS * 512, &used) == VIRTIO_BLK_S_OK);
+	CHECK(read_at(SECTORS - 1, 1024, &used) == VIRTIO_BLK_S_IOERR);
+	CHECK(used == 1);
+	CHECK(read_at(SECTORS, 512, &used) == VIRTIO_BLK_S_IOERR);
+	CHECK(read_at(SECTORS, 0, &used) == VIRTIO_BLK_S_OK);
+	CHECK(read_at(SECTORS + 1, 0, &used) == VIRTIO_BLK_S_IOERR);
+	CHECK(read_at(UINT64_MAX, 512, &used) == VIRTIO_BLK_S_IOERR);
+	CHECK(read_at(UINT64_MAX / 512 + 1, 512, &used) == VIRTIO_BLK_S_IOERR);
+	return true;
+}
+
+static bool t_partial_sector(void)
+{
+	uint32_t used;
+
+	CHECK(read_at(0, 100, &used) == VIRTIO_BLK_S_IOERR);
+	CHECK(read_at(0, 513, &used) == VIRTIO_BLK_S_IOERR);
+	return true;
+}
+
+static bool t_readonly_write(void)
+{
+	uint8_t buf[16 + 512], status = 0xff;
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_OUT, 0);
+	struct iovec out[1] = { { buf, sizeof(buf) } };
+	struct iovec in[1] = { { &status, 1 } };
+	uint32_t used;
+	bool ok;
+
+	memcpy(buf, &h, 16);
+	memset(buf + 16, 0xab, 512);
+	memset(be.ram, 0, 512);
+	bd.readonly = true;
+	ok = serve(out, 1, in, 1, &used) == VIRTIO_BLK_S_IOERR &&
+	     status == VIRTIO_BLK_S_IOERR && be.ram[0] == 0;
+	bd.readonly = false;
+	CHECK(ok);
+	return true;
+}
+
+static bool t_malformed(void)
+{
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_IN, 0);
+	uint8_t data[512];
+	struct iovec out[1] = { { &h, 15 } };
+	struct iovec in[1] = { { data, sizeof(data) } };
+	uint32_t used = 99;
+
+	CHECK(serve(out, 1, in, 1, &used) == -EBADMSG && used == 0);
+	out[0].iov_len = 16;
+	CHECK(serve(out, 1, in, 0, &used) == -EBADMSG && used == 0);
+	return true;
+}
+
+static bool t_file_backend(void)
+{
+	char path[] = "/tmp/uvirtio-unit-XXXXXX";
+	struct blk_dev fbd;
+	struct backend fb;
+	uint8_t w[16 + 1024], r[1025], status = 0xff;
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_OUT, 2);
+	struct iovec out[1] = { { w, sizeof(w) } };
+	struct iovec in[1] = { { &status, 1 } };
+	uint32_t used;
+	int fd = mkstemp(path);
+	bool ok = false;
+
+	if (fd < 0 || ftruncate(fd, 8 * 512) < 0)
+		return false;
+	close(fd);
+	if (backend_open_file(&fb, path, false))
+		goto out;
+	fbd = bd;
+	fbd.be = &fb;
+	fbd.sectors = 8;
+	memcpy(w, &h, 16);
+	fill(w + 16, 1024, 4);
+	if (blk_req_serve(&fbd, out, 1, in, 1, scratch, CAP, &used) != 0)
+		goto out_close;
+	h = hdr(VIRTIO_BLK_T_IN, 2);
+	out[0] = (struct iovec){ &h, 16 };
+	in[0] = (struct iovec){ r, sizeof(r) };
+	if (blk_req_serve(&fbd, out, 1, in, 1, scratch, CAP, &used) != 0 ||
+	    used != 1025 || memcmp(r, w + 16, 1024))
+		goto out_close;
+	h = hdr(VIRTIO_BLK_T_FLUSH, 0);
+	if (blk_req_serve(&fbd, out, 1, in, 1, scratch, CAP, &used) != 0)
+		goto out_close;
+	/* The file shrinks behind our back: reads past its end fail. */
+	if (truncate(path, 512) < 0)
+		goto out_close;
+	h = hdr(VIRTIO_BLK_T_IN, 4);
+	ok = blk_req_serve(&fbd, out, 1, in, 1, scratch, CAP, &used) ==
+	     VIRTIO_BLK_S_IOERR && r[1024] == VIRTIO_BLK_S_IOERR;
+out_close:
+	backend_close(&fb);
+out:
+	unlink(path);
+	return ok;
+}
+
+static bool t_parse_size(void)
+{
+	uint64_t v;
+
+	CHECK(!args_parse_size("512", &v) && v == 512);
+	CHECK(!args_parse_size("64M", &v) && v == 64ULL << 20);
+	CHECK(!args_parse_size("1k", &v) && v == 1024);
+	CHECK(!args_parse_size("2G", &v) && v == 2ULL << 30);
+	CHECK(!args_parse_size("16T", &v) && v == 16ULL << 40);
+	CHECK(!args_parse_size("18446744073709551615", &v) && v == UINT64_MAX);
+	CHECK(args_parse_size("18446744073709551616", &v) == -ERANGE);
+	CHECK(args_parse_size("16777216T", &v) == -ERANGE);
+	CHECK(args_parse_size("", &v) == -EINVAL);
+	CHECK(args_parse_size("-1", &v) == -EINVAL);
+	CHECK(args_parse_size(" 1", &v) == -EINVAL);
+	CHECK(args_parse_size("1KB", &v) == -EINVAL);
+	CHECK(args_parse_size("0x10", &v) == -EINVAL);
+	CHECK(args_parse_u64("256", &v) == 0 && v == 256);
+	CHECK(args_parse_u64("256k", &v) == -EINVAL);
+	return true;
+}
+
+static bool t_through_ring(void)
+{
+	/*
+	 * A read request as virtio_blk sends it, through uvq_pop(): the
+	 * used length written to the shadow ring is data + status.
+	 */
+	enum { DESC = 4096, AVAIL = 8192, USED = 12288, SHADOW = 16384,
+	       BOUNCE = 65536, SIZE = 1 << 20 };
+	uint8_t *mem = aligned_alloc(4096, SIZE);
+	struct vring_desc *d = (void *)(mem + DESC);
+	struct uvirtio_shadow *sh = (void *)(mem + SHADOW);
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_IN, 1);
+	struct uvq_params p = {
+		.base = mem, .size = SIZE, .bounce_offset = BOUNCE,
+		.bounce_size = SIZE - BOUNCE, .num = 4, .epoch = 1,
+		.desc_offset = DESC, .avail_offset = AVAIL,
+		.used_offset = USED, .shadow_offset = SHADOW, .call_fd = -1,
+	};
+	struct iovec iov[8];
+	struct uvq_elem e;
+	struct uvq vq;
+	uint32_t used;
+	uint16_t one = htole16(1);
+	bool ok;
+
+	if (!mem)
+		return false;
+	memset(mem, 0, SIZE);
+	memcpy(mem + BOUNCE, &h, 16);
+	d[0] = (struct vring_desc){ htole64(BOUNCE), htole32(16),
+				    htole16(VRING_DESC_F_NEXT), htole16(1) };
+	d[1] = (struct vring_desc){ htole64(BOUNCE + 4096), htole32(512),
+				    htole16(VRING_DESC_F_NEXT |
+					    VRING_DESC_F_WRITE), htole16(2) };
+	d[2] = (struct vring_desc){ htole64(BOUNCE + 8192), htole32(1),
+				    htole16(VRING_DESC_F_WRITE), 0 };
+	memcpy(mem + AVAIL + 2, &one, 2);	/* idx 1, ring[0] = head 0 */
+	fill(be.ram + 512, 512, 5);
+
+	uvq_elem_init(&e, iov, 8);
+	ok = !uvq_init(&vq, &p) && uvq_pop(&vq, &e) == 1 && !e.err &&
+	     blk_req_serve(&bd, e.iov, e.out_num, uvq_elem_in(&e), e.in_num,
+			   scratch, CAP, &used) == VIRTIO_BLK_S_OK &&
+	     !uvq_push(&vq, &e, used) && uvq_flush(&vq) == 1 &&
+	     sh->idx == 1 && sh->ring[0].id == 0 && sh->ring[0].len == 513 &&
+	     !memcmp(mem + BOUNCE + 4096, be.ram + 512, 512) &&
+	     mem[BOUNCE + 8192] == VIRTIO_BLK_S_OK;
+	free(mem);
+	return ok;
+}
+
+static const struct tap_test tests[] = {
+	{ t_read_split_header,	"read, header split over two buffers" },
+	{ t_write_shared_buffer, "write, header and data in one buffer" },
+	{ t_status_shares_data,	"status byte shares a buffer with data" },
+	{ t_flush,		"flush" },
+	{ t_get_id,		"GET_ID, full and short buffer" },
+	{ t_unsupported,	"unknown types -> UNSUPP" },
+	{ t_range,		"out-of-range sectors -> IOERR, no overflow" },
+	{ t_partial_sector,	"length not a multiple of 512 -> IOERR" },
+	{ t_readonly_write,	"write to a read-only disk -> IOERR" },
+	{ t_malformed,		"no whole header or no status byte -> EBADMSG" },
+	{ t_file_backend,	"file backend: write, read, flush, short file" },
+	{ t_parse_size,		"size and number parsing" },
+	{ t_through_ring,	"a read request through the ring" },
+};
+
+/**
+ * main() - run the table
+ *
+ * Return: 0 if all passed, else 1
+ */
+int main(void)
+{
+	int ret;
+
+	if (backend_open_ram(&be, SECTORS * 512)) {
+		printf("Bail out! no memory\n");
+		return 1;
+	}
+	bd.be = &be;
+	bd.sectors = SECTORS;
+	memcpy(bd.serial, "serial-1", 8);
+
+	ret = tap_run_table(tests, sizeof(tests) / sizeof(tests[0]));
+	backend_close(&be);
+	return ret;
+}

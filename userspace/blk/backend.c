@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * backend.c - RAM, file and block device backing stores (synchronous)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <linux/fs.h>
+
+#include "backend.h"
+
+/**
+ * backend_open_ram() - a zero-filled RAM disk
+ * @b:		backend
+ * @size:	bytes
+ *
+ * Pages are allocated on first write (MAP_NORESERVE), so a large sparse
+ * RAM disk costs only what is written to it.
+ *
+ * Return: 0, -EINVAL for size 0, -ENOMEM
+ */
+int backend_open_ram(struct backend *b, uint64_t size)
+{
+	void *p;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	if (!size)
+		return -EINVAL;
+	if ((size_t)size != size)
+		return -ENOMEM;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	b->type = BACKEND_RAM;
+	b->ram = p;
+	b->size = size;
+	return 0;
+}
+
+/**
+ * backend_open_file() - a regular file or a block device
+ * @b:		backend
+ * @path:	file
+ * @readonly:	open read-only
+ *
+ * Return: 0; -errno from open() or fstat(); -EROFS if @readonly is false
+ * but the file can only be opened for reading; -EINVAL if it is neither a
+ * regular file nor a block device
+ */
+int backend_open_file(struct backend *b, const char *path, bool readonly)
+{
+	struct stat st;
+	int fd, ret;
+
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		if (!readonly && (ret == -EACCES || ret == -EROFS ||
+				  ret == -EPERM)) {
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0) {
+				close(fd);
+				return -EROFS;
+			}
+		}
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	if (S_ISREG(st.st_mode)) {
+		b->type = BACKEND_FILE;
+		b->size = st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		b->type = BACKEND_BDEV;
+		if (ioctl(fd, BLKGETSIZE64, &b->size) < 0) {
+			ret = -errno;
+			goto err_close;
+		}
+	} else {
+		ret = -EINVAL;
+		goto err_close;
+	}
+	b->fd = fd;
+	b->readonly = readonly;
+	return 0;
+
+err_close:
+	close(fd);
+	return ret;
+}
+
+/**
+ * iov_advance() - drop @n bytes from the front of an iovec array
+ * @iov:	array, modified
+ * @cnt:	entries, updated
+ * @n:		bytes already transferred
+ *
+ * Return: the new first entry
+ */
+static struct iovec *iov_advance(struct iovec *iov, unsigned int *cnt,
+				 size_t n)
+{
+	while (*cnt && n >= iov->iov_len) {
+		n -= iov->iov_len;
+		iov++;
+		(*cnt)--;
+	}
+	if (*cnt) {
+		iov->iov_base = (uint8_t *)iov->iov_base + n;
+		iov->iov_len -= n;
+	}
+	return iov;
+}
+
+/**
+ * backend_rw() - transfer a whole iovec array at an offset
+ * @b:		backend
+ * @off:	byte offset
+ * @iov:	buffers (modified while the transfer is short)
+ * @cnt:	entries
+ * @write:	direction
+ *
+ * Return: 0, -errno, or -EIO at end of file
+ */
+static int backend_rw(struct backend *b, uint64_t off, struct iovec *iov,
+		      unsigned int cnt, bool write)
+{
+	unsigned int i;
+	ssize_t n;
+
+	if (b->type == BACKEND_RAM) {
+		for (i = 0; i < cnt; i++) {
+			if (off > b->size || iov[i].iov_len > b->size - off)
+				return -EIO;
+			if (write)
+				memcpy(b->ram + off, iov[i].iov_base,
+				       iov[i].iov_len);
+			else
+				memcpy(iov[i].iov_base, b->ram + off,
+				       iov[i].iov_len);
+			off += iov[i].iov_len;
+		}
+		return 0;
+	}
+
+	while (cnt) {
+		if (write)
+			n = pwritev(b->fd, iov, cnt > IOV_MAX ? IOV_MAX : cnt,
+				    off);
+		else
+			n = preadv(b->fd, iov, cnt > IOV_MAX ? IOV_MAX : cnt,
+				   off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		off += n;
+		iov = iov_advance(iov, &cnt, n);
+	}
+	return 0;
+}
+
+/**
+ * backend_read() - read into a whole iovec array
+ * @b:		backend
+ * @off:	byte offset
+ * @iov:	buffers (contents of the array are changed)
+ * @cnt:	entries
+ *
+ * Return: 0 or -errno
+ */
+int backend_read(struct backend *b, uint64_t off, struct iovec *iov,
+		 unsigned int cnt)
+{
+	return backend_rw(b, off, iov, cnt, false);
+}
+
+/**
+ * backend_write() - write a whole iovec array
+ * @b:		backend
+ * @off:	byte offset
+ * @iov:	buffers (contents of the array are changed)
+ * @cnt:	entries
+ *
+ * Return: 0, -EROFS if read-only, or -errno
+ */
+int backend_write(struct backend *b, uint64_t off, struct iovec *iov,
+		  unsigned int cnt)
+{
+	if (b->readonly)
+		return -EROFS;
+	return backend_rw(b, off, iov, cnt, true);
+}
+
+/**
+ * backend_flush() - make written data durable
+ * @b:		backend
+ *
+ * Return: 0 or -errno
+ */
+int backend_flush(struct backend *b)
+{
+	if (b->type == BACKEND_RAM)
+		return 0;
+	return fdatasync(b->fd) < 0 ? -errno : 0;
+}
+
+/**
+ * backend_close() - release the backing store
+ * @b:		backend
+ */
+void backend_close(struct backend *b)
+{
+	if (b->ram)
+		munmap(b->ram, b->size);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->ram = NULL;
+	b->fd = -1;
+}

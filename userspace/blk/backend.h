@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * backend.h - where uvirtio-blk's bytes live: RAM, a file or a block device
+ *
+ * A backend knows its I/O, not virtio: byte offsets and iovecs in, -errno out.
+ */
+#ifndef UVIRTIO_BLK_BACKEND_H
+#define UVIRTIO_BLK_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+enum backend_type {
+	BACKEND_RAM,
+	BACKEND_FILE,
+	BACKEND_BDEV,
+};
+
+/**
+ * struct backend - an open backing store
+ * @type:	BACKEND_*
+ * @fd:		file or block device, -1 for RAM
+ * @ram:	RAM disk contents, NULL otherwise
+ * @size:	bytes
+ * @readonly:	opened read-only
+ */
+struct backend {
+	enum backend_type type;
+	int fd;
+	uint8_t *ram;
+	uint64_t size;
+	bool readonly;
+};
+
+int backend_open_ram(struct backend *b, uint64_t size);
+int backend_open_file(struct backend *b, const char *path, bool readonly);
+int backend_read(struct backend *b, uint64_t off, struct iovec *iov,
+		 unsigned int cnt);
+int backend_write(struct backend *b, uint64_t off, struct iovec *iov,
+		  unsigned int cnt);
+int backend_flush(struct backend *b);
+void backend_close(struct backend *b);
+
+#endif /* UVIRTIO_BLK_BACKEND_H */

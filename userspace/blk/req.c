@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * req.c - serve one virtio-blk request described by iovecs
+ *
+ * A request is a 16-byte struct virtio_blk_outhdr at the start of the
+ * device-readable bytes, data (readable for writes, writable for reads),
+ * and a status byte as the very last writable byte. Nothing is assumed
+ * about how those pieces fall on buffers: the header may be split, or share
+ * a buffer with the data, so everything goes through an iovec cursor.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "iovc.h"
+#include "req.h"
+
+/**
+ * blk_range_ok() - is a transfer inside the disk
+ * @bd:		disk
+ * @sector:	first sector
+ * @len:	bytes
+ *
+ * Return: true if @len is whole sectors and all of them exist
+ */
+static bool blk_range_ok(const struct blk_dev *bd, uint64_t sector,
+			 uint64_t len)
+{
+	if (len % BLK_SECTOR_SIZE)
+		return false;
+	return sector <= bd->sectors && len / BLK_SECTOR_SIZE <= bd->sectors - sector;
+}
+
+/**
+ * blk_transfer() - read or write the data part of a request
+ * @bd:		disk
+ * @c:		cursor at the first data byte
+ * @len:	data bytes
+ * @sector:	first sector
+ * @write:	OUT (true) or IN
+ * @scratch:	iovecs for the data part
+ * @cap:	entries in @scratch
+ *
+ * Return: VIRTIO_BLK_S_OK or VIRTIO_BLK_S_IOERR
+ */
+static int blk_transfer(struct blk_dev *bd, struct iovc *c, uint64_t len,
+			uint64_t sector, bool write, struct iovec *scratch,
+			unsigned int cap)
+{
+	int n, ret;
+
+	if (!blk_range_ok(bd, sector, len))
+		return VIRTIO_BLK_S_IOERR;
+	if (!len)
+		return VIRTIO_BLK_S_OK;
+	n = iovc_slice(c, len, scratch, cap);
+	if (n < 0)
+		return VIRTIO_BLK_S_IOERR;
+	if (write)
+		ret = backend_write(bd->be, sector * BLK_SECTOR_SIZE, scratch, n);
+	else
+		ret = backend_read(bd->be, sector * BLK_SECTOR_SIZE, scratch, n);
+	return ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+}
+
+/**
+ * blk_req_serve() - execute one request and write its status byte
+ * @bd:		disk
+ * @out:	device-readable buffers
+ * @out_num:	entries in @out
+ * @in:		device-writable buffers
+ * @in_num:	entries in @in
+ * @scratch:	iovecs to describe the data part; at least as many as the
+ *		larger of @out_num and @in_num
+ * @scratch_cap: entries in @scratch
+ * @used_len:	out: bytes written into @in, status byte included
+ *
+ * Unknown request types get VIRTIO_BLK_S_UNSUPP; a transfer outside the
+ * disk, of a length that is not whole sectors, a write to a read-only disk
+ * and any backend error get VIRTIO_BLK_S_IOERR.
+ *
+ * Return: the VIRTIO_BLK_S_* status written, or -EBADMSG if there is no
+ * whole header or no writable byte for the status: then nothing was
+ * written and *@used_len is 0
+ */
+int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
+		  unsigned int out_num, const struct iovec *in,
+		  unsigned int in_num, struct iovec *scratch,
+		  unsigned int scratch_cap, uint32_t *used_len)
+{
+	struct virtio_blk_outhdr hdr;
+	size_t in_len = iovc_size(in, in_num);
+	size_t data_in = 0, id_len;
+	struct iovc oc, ic;
+	uint64_t sector;
+	uint8_t status;
+
+	*used_len = 0;
+	iovc_init(&oc, out, out_num);
+	if (!in_len || iovc_read(&oc, &hdr, sizeof(hdr)) != sizeof(hdr))
+		return -EBADMSG;
+	sector = le64toh(hdr.sector);
+	iovc_init(&ic, in, in_num);
+
+	switch (le32toh(hdr.type)) {
+	case VIRTIO_BLK_T_IN:
+		status = blk_transfer(bd, &ic, in_len - 1, sector, false,
+				      scratch, scratch_cap);
+		if (status == VIRTIO_BLK_S_OK)
+			data_in = in_len - 1;
+		break;
+	case VIRTIO_BLK_T_OUT:
+		if (bd->readonly) {
+			status = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		status = blk_transfer(bd, &oc, iovc_left(&oc), sector, true,
+				      scratch, scratch_cap);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		status = backend_flush(bd->be) ? VIRTIO_BLK_S_IOERR :
+						 VIRTIO_BLK_S_OK;
+		break;
+	case VIRTIO_BLK_T_GET_ID:
+		id_len = in_len - 1;
+		if (id_len > sizeof(bd->serial))
+			id_len = sizeof(bd->serial);
+		data_in = iovc_write(&ic, bd->serial, id_len);
+		status = VIRTIO_BLK_S_OK;
+		break;
+	default:
+		status = VIRTIO_BLK_S_UNSUPP;
+		break;
+	}
+
+	/* The status byte is the last writable byte, wherever data ended. */
+	iovc_init(&ic, in, in_num);
+	iovc_skip(&ic, in_len - 1);
+	iovc_write(&ic, &status, 1);
+	*used_len = data_in + 1;
+	return status;
+}

@@ -1,0 +1,486 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * dev.c - a uvirtio device: /dev/uvirtio, its domain, events and queues
+ *
+ * Order of set-up: open, check the API version, UVIRTIO_CREATE,
+ * UVIRTIO_GET_LAYOUT, mmap() the domain, one kick and one call eventfd per
+ * queue, UVIRTIO_START. The rings exist only once the driver says
+ * DRIVER_OK; UVIRTIO_EV_RESET takes them away again.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+
+#include "dev.h"
+
+/**
+ * uvdev_open() - open the uvirtio control device and check its API
+ * @d:		device to initialise
+ * @path:	device node, NULL for UVDEV_PATH
+ *
+ * Return: 0; -errno from open() or ioctl(); -EPROTONOSUPPORT if the module
+ * speaks another API version (@d->api_version says which)
+ */
+int uvdev_open(struct uvdev *d, const char *path)
+{
+	unsigned int i;
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->map = MAP_FAILED;
+	for (i = 0; i < UVIRTIO_MAX_QUEUES; i++) {
+		d->q[i].kick_fd = d->q[i].call_fd = -1;
+		d->q[i].vq.call_fd = -1;
+	}
+
+	d->fd = open(path ? path : UVDEV_PATH, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (d->fd < 0)
+		return -errno;
+	if (ioctl(d->fd, UVIRTIO_GET_API_VERSION, &d->api_version) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	if (d->api_version != UVIRTIO_API_VERSION) {
+		ret = -EPROTONOSUPPORT;
+		goto err_close;
+	}
+	return 0;
+
+err_close:
+	close(d->fd);
+	d->fd = -1;
+	return ret;
+}
+
+/**
+ * uvdev_set_fd() - attach one eventfd to a queue
+ * @d:		device
+ * @req:	UVIRTIO_SET_KICK_FD or UVIRTIO_SET_CALL_FD
+ * @i:		queue index
+ * @fd:		eventfd
+ *
+ * Return: 0 or -errno
+ */
+static int uvdev_set_fd(struct uvdev *d, unsigned long req, unsigned int i,
+			int fd)
+{
+	struct uvirtio_vq_eventfd e;
+
+	memset(&e, 0, sizeof(e));
+	e.index = i;
+	e.fd = fd;
+	return ioctl(d->fd, req, &e) < 0 ? -errno : 0;
+}
+
+/**
+ * uvdev_create() - create the device, map its domain, attach eventfds
+ * @d:		device from uvdev_open()
+ * @c:		what to create
+ *
+ * Nothing is visible to the kernel's drivers until uvdev_start().
+ *
+ * Return: 0 or -errno (the fd is left as it is: uvdev_close() cleans up)
+ */
+int uvdev_create(struct uvdev *d, const struct uvdev_config *c)
+{
+	struct uvirtio_create cr;
+	unsigned int i;
+	int ret;
+
+	if (c->num_queues == 0 || c->num_queues > UVIRTIO_MAX_QUEUES)
+		return -EINVAL;
+
+	memset(&cr, 0, sizeof(cr));
+	cr.device_id = c->device_id;
+	cr.num_queues = c->num_queues;
+	cr.queue_size = c->queue_size;
+	cr.config_size = c->config_size;
+	cr.features = c->features;
+	cr.config_addr = (uintptr_t)c->config;
+	cr.bounce_size = c->bounce_size;
+	if (ioctl(d->fd, UVIRTIO_CREATE, &cr) < 0)
+		return -errno;
+	d->index = cr.index;
+	d->num_queues = c->num_queues;
+
+	memset(&d->layout, 0, sizeof(d->layout));
+	if (ioctl(d->fd, UVIRTIO_GET_LAYOUT, &d->layout) < 0)
+		return -errno;
+	if (d->layout.domain_size == 0 ||
+	    (size_t)d->layout.domain_size != d->layout.domain_size)
+		return -EPROTO;
+
+	d->map = mmap(NULL, d->layout.domain_size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED, d->fd, 0);
+	if (d->map == MAP_FAILED)
+		return -errno;
+
+	for (i = 0; i < d->num_queues; i++) {
+		struct uvdev_queue *q = &d->q[i];
+
+		q->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (q->kick_fd < 0)
+			return -errno;
+		q->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (q->call_fd < 0)
+			return -errno;
+		ret = uvdev_set_fd(d, UVIRTIO_SET_KICK_FD, i, q->kick_fd);
+		if (ret)
+			return ret;
+		ret = uvdev_set_fd(d, UVIRTIO_SET_CALL_FD, i, q->call_fd);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/**
+ * uvdev_start() - register the virtio device: the driver binds (async)
+ * @d:		device
+ *
+ * Return: 0 or -errno
+ */
+int uvdev_start(struct uvdev *d)
+{
+	return ioctl(d->fd, UVIRTIO_START) < 0 ? -errno : 0;
+}
+
+/**
+ * uvdev_read_event() - read one event from the device fd
+ * @d:		device
+ * @ev:		event
+ *
+ * Return: 1 with @ev filled, 0 if none is queued, -errno on error
+ */
+int uvdev_read_event(struct uvdev *d, struct uvirtio_event *ev)
+{
+	ssize_t n;
+
+	do
+		n = read(d->fd, ev, sizeof(*ev));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (n == 0)
+		return 0;
+	if (n != sizeof(*ev))
+		return -EPROTO;
+	return 1;
+}
+
+/**
+ * uvdev_queue_start() - take up the rings the driver has set up for a queue
+ * @d:		device
+ * @i:		queue index
+ *
+ * A queue the driver did not set up stays stopped (not an error).
+ *
+ * Return: 0 or -errno (-EPROTO if the kernel reported a layout that does
+ * not fit the domain)
+ */
+int uvdev_queue_start(struct uvdev *d, unsigned int i)
+{
+	struct uvirtio_queue_info qi;
+	struct uvq_params p;
+
+	if (i >= d->num_queues)
+		return -EINVAL;
+	uvdev_queue_stop(d, i);
+
+	memset(&qi, 0, sizeof(qi));
+	qi.index = i;
+	if (ioctl(d->fd, UVIRTIO_GET_QUEUE, &qi) < 0)
+		return -errno;
+	if (qi.state != UVIRTIO_QUEUE_READY)
+		return 0;
+
+	memset(&p, 0, sizeof(p));
+	p.base = d->map;
+	p.size = d->layout.domain_size;
+	p.bounce_offset = d->layout.bounce_offset;
+	p.bounce_size = d->layout.bounce_size;
+	p.ctrl_offset = d->layout.ctrl_offset;
+	p.index = i;
+	p.num = qi.num;
+	p.epoch = qi.epoch;
+	p.desc_offset = qi.desc_offset;
+	p.avail_offset = qi.avail_offset;
+	p.used_offset = qi.used_offset;
+	p.shadow_offset = qi.shadow_offset;
+	p.features = d->driver_features;
+	p.call_fd = d->q[i].call_fd;
+	return uvq_init(&d->q[i].vq, &p) ? -EPROTO : 0;
+}
+
+/**
+ * uvdev_queue_stop() - stop serving a queue
+ * @d:		device
+ * @i:		queue index
+ */
+void uvdev_queue_stop(struct uvdev *d, unsigned int i)
+{
+	if (i < d->num_queues)
+		uvq_stop(&d->q[i].vq);
+}
+
+/**
+ * uvdev_queues_start() - take up every queue after DRIVER_OK
+ * @d:		device
+ *
+ * The accepted features are read back first: the FEATURES event may have
+ * been lost to an overflow.
+ *
+ * Return: 0 or -errno
+ */
+static int uvdev_queues_start(struct uvdev *d)
+{
+	struct uvirtio_status st;
+	unsigned int i;
+	int ret;
+
+	ret = uvdev_get_status(d, &st);
+	if (ret)
+		return ret;
+	d->driver_features = st.driver_features;
+	for (i = 0; i < d->num_queues; i++) {
+		ret = uvdev_queue_start(d, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/**
+ * uvdev_queues_stop() - stop every queue
+ * @d:		device
+ */
+static void uvdev_queues_stop(struct uvdev *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->num_queues; i++)
+		uvdev_queue_stop(d, i);
+}
+
+/**
+ * uvdev_handle_event() - do what every emulator does for an event
+ * @d:		device
+ * @ev:		event from uvdev_read_event()
+ *
+ * FEATURES records the accepted features, DRIVER_OK starts the queues,
+ * RESET stops them, REMOVED stops them and records why, OVERFLOW re-reads
+ * the status to find out which of these was missed. The caller still sees
+ * the event and acts on the device-specific part (and, after DRIVER_OK,
+ * serves the queues at once: kicks sent before it may be latched already).
+ *
+ * Return: 0 or -errno
+ */
+int uvdev_handle_event(struct uvdev *d, const struct uvirtio_event *ev)
+{
+	struct uvirtio_status st;
+	int ret;
+
+	switch (ev->type) {
+	case UVIRTIO_EV_FEATURES:
+		d->driver_features = ev->u64[0];
+		return 0;
+	case UVIRTIO_EV_DRIVER_OK:
+		return uvdev_queues_start(d);
+	case UVIRTIO_EV_RESET:
+		uvdev_queues_stop(d);
+		return 0;
+	case UVIRTIO_EV_REMOVED:
+		uvdev_queues_stop(d);
+		d->dead_reason = ev->u32[0];
+		d->removed = true;
+		return 0;
+	case UVIRTIO_EV_OVERFLOW:
+		ret = uvdev_get_status(d, &st);
+		if (ret)
+			return ret;
+		if (st.dead_reason) {
+			uvdev_queues_stop(d);
+			d->dead_reason = st.dead_reason;
+			return 0;
+		}
+		/* A reset and set-up may both have been missed: start anew. */
+		uvdev_queues_stop(d);
+		if (st.status & VIRTIO_CONFIG_S_DRIVER_OK)
+			return uvdev_queues_start(d);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/**
+ * uvdev_kick_clear() - consume the kicks signalled on a queue's eventfd
+ * @d:		device
+ * @i:		queue index
+ *
+ * Return: 0 or -errno
+ */
+int uvdev_kick_clear(struct uvdev *d, unsigned int i)
+{
+	uint64_t v;
+
+	if (i >= d->num_queues)
+		return -EINVAL;
+	if (read(d->q[i].kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+/**
+ * uvdev_get_status() - what the driver has done so far
+ * @d:		device
+ * @st:		status
+ *
+ * Return: 0 or -errno
+ */
+int uvdev_get_status(struct uvdev *d, struct uvirtio_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	return ioctl(d->fd, UVIRTIO_GET_STATUS, st) < 0 ? -errno : 0;
+}
+
+/**
+ * uvdev_remove() - ask for removal; keep serving until UVIRTIO_EV_REMOVED
+ * @d:		device
+ *
+ * Return: 0 or -errno
+ */
+int uvdev_remove(struct uvdev *d)
+{
+	return ioctl(d->fd, UVIRTIO_REMOVE) < 0 ? -errno : 0;
+}
+
+/**
+ * uvdev_sysfs_dir() - the device's sysfs directory
+ * @d:		device
+ * @buf:	buffer
+ * @len:	its size
+ *
+ * Return: 0, or -ENAMETOOLONG
+ */
+int uvdev_sysfs_dir(const struct uvdev *d, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/uvirtio-%u", UVDEV_SYSFS, d->index);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/**
+ * uvdev_child_name() - name of what the driver made of the device
+ * @d:		device
+ * @subsys:	sysfs class directory under the virtio device: "block"
+ *		(virtio_blk's disk) or "net" (virtio_net's interface)
+ * @name:	out: the first entry found, e.g. "vda" or "eth1"
+ * @len:	size of @name
+ *
+ * Looks at <sysfs dir>/virtio<N>/<subsys>/. The entry appears once the
+ * driver's probe has registered it; the /dev node may come a little later.
+ *
+ * Return: 0, -ENOENT if there is none (yet), -ENAMETOOLONG
+ */
+int uvdev_child_name(const struct uvdev *d, const char *subsys, char *name,
+		     size_t len)
+{
+	char dir[128], path[512];
+	struct dirent *de, *ce;
+	int ret = -ENOENT;
+	DIR *dd, *cd;
+
+	if (uvdev_sysfs_dir(d, dir, sizeof(dir)))
+		return -ENAMETOOLONG;
+	dd = opendir(dir);
+	if (!dd)
+		return -ENOENT;
+	while (ret == -ENOENT && (de = readdir(dd))) {
+		int n;
+
+		if (strncmp(de->d_name, "virtio", 6))
+			continue;
+		n = snprintf(path, sizeof(path), "%s/%s/%s", dir, de->d_name,
+			     subsys);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			continue;
+		cd = opendir(path);
+		if (!cd)
+			continue;
+		while ((ce = readdir(cd))) {
+			if (ce->d_name[0] == '.')
+				continue;
+			if (strlen(ce->d_name) >= len) {
+				ret = -ENAMETOOLONG;
+				break;
+			}
+			strcpy(name, ce->d_name);
+			ret = 0;
+			break;
+		}
+		closedir(cd);
+	}
+	closedir(dd);
+	return ret;
+}
+
+/**
+ * uvdev_close() - unmap, close every fd (removes the device if still there)
+ * @d:		device
+ */
+void uvdev_close(struct uvdev *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < UVIRTIO_MAX_QUEUES; i++) {
+		d->q[i].vq.ready = false;
+		if (d->q[i].kick_fd >= 0)
+			close(d->q[i].kick_fd);
+		if (d->q[i].call_fd >= 0)
+			close(d->q[i].call_fd);
+		d->q[i].kick_fd = d->q[i].call_fd = -1;
+	}
+	if (d->map != MAP_FAILED)
+		munmap(d->map, d->layout.domain_size);
+	d->map = MAP_FAILED;
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+/**
+ * uvdev_dead_str() - a UVIRTIO_DEAD_* reason in words
+ * @reason:	UVIRTIO_DEAD_*
+ *
+ * Return: a static string
+ */
+const char *uvdev_dead_str(uint32_t reason)
+{
+	switch (reason) {
+	case UVIRTIO_DEAD_NONE:
+		return "not dead";
+	case UVIRTIO_DEAD_REMOVED:
+		return "removed";
+	case UVIRTIO_DEAD_CLOSED:
+		return "device fd closed";
+	case UVIRTIO_DEAD_BAD_ID:
+		return "completion named a head that was not outstanding";
+	case UVIRTIO_DEAD_BAD_LEN:
+		return "completion length beyond the writable buffers";
+	case UVIRTIO_DEAD_BAD_IDX:
+		return "shadow used index moved by more than the ring size";
+	case UVIRTIO_DEAD_TIMEOUT:
+		return "removal timed out";
+	default:
+		return "unknown reason";
+	}
+}
