@@ -364,12 +364,13 @@ bool uv_notify(struct virtqueue *vq)
 	struct uv_dev *dev = q->dev;
 	struct eventfd_ctx *kick;
 
+	/* Also when dead: the driver must keep kicking so its I/O is failed. */
+	if (virtio_has_feature(&dev->vdev, VIRTIO_RING_F_EVENT_IDX))
+		uv_avail_event_update(q);
 	if (unlikely(uv_dead(dev))) {
 		irq_work_queue(&q->irq_work);
 		return true;
 	}
-	if (virtio_has_feature(&dev->vdev, VIRTIO_RING_F_EVENT_IDX))
-		uv_avail_event_update(q);
 	/* Pairs with the emulator's barrier between clearing POLLING and its
 	 * last look at the avail ring.
 	 */

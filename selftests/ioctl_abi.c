@@ -6,7 +6,6 @@
  * refusal is checked for its documented errno; the harness checks that the
  * kernel log stays clean. Runs as root or as an ordinary user.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * bad_completion - a completion the kernel must refuse kills only its device.
+ *
+ * For each kind of bad completion (an id that is not outstanding, an id out
+ * of range, the same id twice, a length beyond the chain's writable part,
+ * a shadow index that jumps by more than the ring size) an emulator serves
+ * a RAM disk while a reader does O_DIRECT reads, then misbehaves once.
+ * Checked: the reader gets an I/O error within 5 s, the device is removed
+ * within 5 s with the matching reason, the disk disappears, and the kernel
+ * log has exactly one line for the device, naming the reason. Needs root
+ * (it reads /dev/kmsg).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testemu.h"
+#include "unit/tap.h"
+
+#define DISK_BYTES	(16u << 20)
+#define LIMIT_MS	5000
+#define READER_EIO	3
+
+struct mode {
+	const char *name;
+	uint32_t reason;
+	const char *log;	/* what the kernel's line must say */
+	bool (*hook)(struct temu *t, struct uvq *vq, struct uvq_elem *e,
+		     uint32_t len);
+};
+
+static long fired_ms;
+
+/* Append raw entries after what the library published, publish, signal. */
+static void shadow_raw(struct uvq *vq, const struct uvirtio_used_elem *ents,
+		       unsigned int n, uint16_t extra)
+{
+	uint16_t idx = vq->shadow_idx;
+	uint64_t one = 1;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		vq->shadow->ring[(uint16_t)(idx + i) & (vq->num - 1)] = ents[i];
+	__atomic_store_n(&vq->shadow->idx, (uint16_t)(idx + n + extra),
+			 __ATOMIC_RELEASE);
+	if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
+		perror("call eventfd");
+	fired_ms = temu_now_ms();
+}
+
+static bool hook_unknown(struct temu *t, struct uvq *vq, struct uvq_elem *e,
+			 uint32_t len)
+{
+	/* The reader keeps one request in flight: head ^ 1 is not outstanding. */
+	struct uvirtio_used_elem bad = { .id = e->head ^ 1u, .len = 0 };
+
+	(void)t; (void)len;
+	uvq_flush(vq);
+	shadow_raw(vq, &bad, 1, 0);
+	return true;
+}
+
+static bool hook_range(struct temu *t, struct uvq *vq, struct uvq_elem *e,
+		       uint32_t len)
+{
+	struct uvirtio_used_elem bad = { .id = vq->num + 7, .len = 0 };
+
+	(void)t; (void)e; (void)len;
+	uvq_flush(vq);
+	shadow_raw(vq, &bad, 1, 0);
+	return true;
+}
+
+static bool hook_repeat(struct temu *t, struct uvq *vq, struct uvq_elem *e,
+			uint32_t len)
+{
+	struct uvirtio_used_elem again = { .id = e->head, .len = len };
+
+	(void)t;
+	uvq_flush(vq);
+	/* The good completion and its twin go out in one publication. */
+	if (uvq_push(vq, e, len))
+		return false;
+	shadow_raw(vq, &again, 1, 0);
+	return true;
+}
+
+static bool hook_long(struct temu *t, struct uvq *vq, struct uvq_elem *e,
+		      uint32_t len)
+{
+	struct uvirtio_used_elem bad = { .id = e->head, .len = e->in_len + 1 };
+
+	(void)t; (void)len;
+	uvq_flush(vq);
+	shadow_raw(vq, &bad, 1, 0);
+	return true;
+}
+
+static bool hook_jump(struct temu *t, struct uvq *vq, struct uvq_elem *e,
+		      uint32_t len)
+{
+	(void)t; (void)e; (void)len;
+	uvq_flush(vq);
+	shadow_raw(vq, NULL, 0, vq->num + 1);
+	return true;
+}
+
+static const struct mode modes[] = {
+	{ "id not outstanding", UVIRTIO_DEAD_BAD_ID, "used id is not an outstanding head", hook_unknown },
+	{ "id out of range", UVIRTIO_DEAD_BAD_ID, "used id is not an outstanding head", hook_range },
+	{ "id completed twice", UVIRTIO_DEAD_BAD_ID, "used id is not an outstanding head", hook_repeat },
+	{ "length beyond the writable part", UVIRTIO_DEAD_BAD_LEN, "used length exceeds the buffer", hook_long },
+	{ "shadow index jumps past the ring", UVIRTIO_DEAD_BAD_IDX, "shadow used index moved", hook_jump },
+};
+
+/* O_DIRECT reads, one at a time, until one fails (exit 3) or 60 s pass. */
+static void reader(const char *node)
+{
+	long end = temu_now_ms() + 60000;
+	unsigned int i = 0;
+	void *buf;
+	int fd;
+
+	fd = open(node, O_RDONLY | O_DIRECT);
+	if (fd < 0 || posix_memalign(&buf, 4096, 4096))
+		_exit(2);
+	while (temu_now_ms() < end) {
+		if (pread(fd, buf, 4096, (off_t)(i++ % (DISK_BYTES / 4096)) * 4096) < 0)
+			_exit(errno == EIO ? READER_EIO : 4);
+	}
+	_exit(0);
+}
+
+/* Wait up to @ms for @pid; its exit status, or -1 (then it is killed). */
+static int wait_child(pid_t pid, long ms)
+{
+	long end = temu_now_ms() + ms;
+	int st;
+
+	while (temu_now_ms() < end) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* Kernel log lines since @fd was opened that name @dev; the last in @line. */
+static int kmsg_lines(int fd, const char *dev, char *line, size_t len)
+{
+	char rec[1024];
+	int n = 0;
+	ssize_t r;
+
+	while ((r = read(fd, rec, sizeof(rec) - 1)) > 0 || (r < 0 && errno == EPIPE)) {
+		if (r <= 0)
+			continue;
+		rec[r] = 0;
+		if (strstr(rec, dev)) {
+			n++;
+			snprintf(line, len, "%s", strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
+		}
+	}
+	return n;
+}
+
+static void run(const struct mode *m)
+{
+	char dev[32], line[1024] = "", sys[96];
+	struct temu t = { 0 };
+	unsigned long start;
+	int kmsg, st, n;
+	bool gone = false;
+	long end;
+	pid_t pid;
+
+	tap_diag("mode: %s", m->name);
+	if (temu_create(&t, DISK_BYTES, 128) || temu_wait_disk(&t, 30000)) {
+		tap_ok(false, "%s: disk appears", m->name);
+		tap_ok(false, "%s: reader gets EIO within 5 s", m->name);
+		tap_ok(false, "%s: device removed within 5 s for the right reason", m->name);
+		tap_ok(false, "%s: disk node gone, one log line names device and reason", m->name);
+		temu_close(&t);
+		return;
+	}
+	tap_ok(true, "%s: disk appears (%s)", m->name, t.node);
+	snprintf(dev, sizeof(dev), "uvirtio-%u", t.d.index);
+	snprintf(sys, sizeof(sys), "/sys/block/%.40s", t.node + 5);
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg >= 0)
+		lseek(kmsg, 0, SEEK_END);
+
+	fired_ms = 0;
+	pid = fork();
+	if (pid == 0)
+		reader(t.node);
+	/* Let good I/O flow first, then misbehave on the next request. */
+	start = t.served;
+	end = temu_now_ms() + 20000;
+	while (t.served < start + 20 && temu_now_ms() < end)
+		temu_serve(&t, 50);
+	t.hook = m->hook;
+	while (!fired_ms && temu_now_ms() < end)
+		temu_serve(&t, 50);
+
+	st = wait_child(pid, LIMIT_MS + (fired_ms ? fired_ms - temu_now_ms() : 0));
+	tap_ok(fired_ms && st == READER_EIO, "%s: reader gets EIO within 5 s (exit %d)",
+	       m->name, st);
+	tap_ok(!temu_wait_removed(&t, LIMIT_MS) && t.d.dead_reason == m->reason,
+	       "%s: device removed within 5 s for the right reason (%s)", m->name,
+	       uvdev_dead_str(t.d.dead_reason));
+
+	for (end = temu_now_ms() + LIMIT_MS; temu_now_ms() < end; usleep(20000)) {
+		struct stat sb;
+
+		if (stat(sys, &sb)) {
+			gone = true;
+			break;
+		}
+	}
+	n = kmsg >= 0 ? kmsg_lines(kmsg, dev, line, sizeof(line)) : -1;
+	tap_ok(gone && n == 1 && strstr(line, m->log),
+	       "%s: disk node gone, one log line names device and reason", m->name);
+	if (n != 1 || !strstr(line, m->log))
+		tap_diag("%d log lines for %s, last: %s", n, dev, line);
+	if (kmsg >= 0)
+		close(kmsg);
+	temu_close(&t);
+}
+
+int main(void)
+{
+	unsigned int i, n = sizeof(modes) / sizeof(modes[0]);
+
+	if (geteuid()) {
+		printf("1..0 # SKIP needs root to read /dev/kmsg\n");
+		return 4;
+	}
+	tap_plan(4 * n);
+	for (i = 0; i < n; i++) {
+		run(&modes[i]);
+		/* The kernel line is rate-limited: keep runs apart. */
+		sleep(1);
+	}
+	return tap_done();
+}
