@@ -220,6 +220,30 @@ bool uv_bounce_orig(struct uv_domain *dom, u64 off, u64 len, void **va)
 	return true;
 }
 
+/**
+ * uv_bounce_force() - decide one byte of a mapped range for the driver
+ * @dom:	the domain
+ * @off:	domain offset of the byte
+ * @val:	its value
+ *
+ * The byte reaches the driver's copy at unmap time, after the bounce data:
+ * an emulator that keeps writing the bounce pool cannot change it.
+ *
+ * Return: true if @off is inside a live mapping.
+ */
+bool uv_bounce_force(struct uv_domain *dom, u64 off, u8 val)
+{
+	struct uv_bounce_map *m;
+	u64 start;
+
+	m = uv_map_find(dom, off, 1, &start);
+	if (!m)
+		return false;
+	m->force_val = val;
+	m->force_at = off - start + 1;
+	return true;
+}
+
 /* Copy between a driver buffer (page + offset, may span pages) and @buf. */
 static void uv_copy(struct page *page, size_t offset, void *buf, size_t len,
 		    bool to_page)
@@ -269,6 +293,7 @@ static dma_addr_t uv_map_page(struct device *d, struct page *page,
 	m = &dom->maps[(addr - dom->bounce_off) >> UV_BOUNCE_SHIFT];
 	m->offset = offset;
 	m->size = size;
+	m->force_at = 0;
 	/* Publish last: uv_map_find() keys on ->page. */
 	smp_store_release(&m->page, page);
 	return addr;
@@ -290,6 +315,10 @@ static void uv_unmap_page(struct device *d, dma_addr_t addr, size_t size,
 	if (dir != DMA_TO_DEVICE && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
 		uv_copy(m->page, m->offset, dom->bounce_va + (addr - dom->bounce_off),
 			m->size, true);
+	if (m->force_at) {
+		uv_copy(m->page, m->offset + m->force_at - 1, &m->force_val, 1, true);
+		m->force_at = 0;
+	}
 	size = m->size;
 	WRITE_ONCE(m->page, NULL);
 	gen_pool_free(dom->pool, addr, size);

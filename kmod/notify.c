@@ -187,23 +187,21 @@ static void uv_avail_scan(struct uv_queue *q)
 }
 
 /*
- * Fail a head the device answers without data: for virtio-blk, write
- * VIRTIO_BLK_S_IOERR into its status byte (a zeroed status byte would read
- * as success). A real virtio-blk completion always writes the status byte,
- * so its used length is never 0. Returns the used length to report.
+ * Fail a head the device answers without data: for virtio-blk, the driver
+ * must read VIRTIO_BLK_S_IOERR in its status byte (a zeroed status byte
+ * would read as success). The value is forced at unmap time, so an emulator
+ * still writing the bounce pool cannot turn the failure into a success. A
+ * real virtio-blk completion always writes the status byte, so its used
+ * length is never 0. Returns the used length to report.
  */
 static u32 uv_blk_ioerr(struct uv_queue *q, unsigned int head)
 {
 	struct uv_dev *dev = q->dev;
-	u8 *status;
 
 	if (dev->device_id != VIRTIO_ID_BLOCK || !q->status_off[head])
 		return 0;
-	status = uv_domain_va(&dev->dom, q->status_off[head] - 1, 1);
-	if (!status)
-		return 0;
-	*status = VIRTIO_BLK_S_IOERR;
-	return 1;
+	return uv_bounce_force(&dev->dom, q->status_off[head] - 1,
+			       VIRTIO_BLK_S_IOERR) ? 1 : 0;
 }
 
 static void uv_used_push(struct uv_queue *q, u32 id, u32 len)

@@ -345,8 +345,8 @@ void uv_kill(struct uv_dev *dev, u32 reason)
 		return;
 	WRITE_ONCE(dev->dead_reason, reason);
 	if (reason < ARRAY_SIZE(uv_dead_why) && uv_dead_why[reason])
-		dev_warn_ratelimited(&dev->parent, "%s, removing the device\n",
-				     uv_dead_why[reason]);
+		pr_warn_ratelimited(UV_NAME " %s: %s, removing the device\n",
+				    dev_name(&dev->parent), uv_dead_why[reason]);
 	for (i = 0; i < dev->num_queues; i++)
 		irq_work_queue(&dev->queues[i].irq_work);
 	uv_queue_dev_work(dev, &dev->remove_work);

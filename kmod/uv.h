@@ -47,11 +47,17 @@
  * @page:	the driver's page the data belongs to (NULL: no mapping here)
  * @offset:	offset of the data in @page (may exceed PAGE_SIZE)
  * @size:	bytes mapped
+ * @force_at:	0, or 1 + offset of a byte whose value the module decided
+ *		(a failed request's status): written to the driver's copy at
+ *		unmap, after the bounce data, whatever the emulator wrote
+ * @force_val:	that byte's value
  */
 struct uv_bounce_map {
 	struct page *page;
 	unsigned int offset;
 	unsigned int size;
+	unsigned int force_at;
+	u8 force_val;
 };
 
 /**
@@ -200,6 +206,7 @@ void uv_domain_free(struct uv_domain *dom);
 void *uv_domain_va(struct uv_domain *dom, u64 off, u64 len);
 struct page *uv_domain_page(struct uv_domain *dom, u64 off);
 bool uv_bounce_orig(struct uv_domain *dom, u64 off, u64 len, void **va);
+bool uv_bounce_force(struct uv_domain *dom, u64 off, u8 val);
 extern const struct dma_map_ops uv_dma_ops;
 extern const struct vm_operations_struct uv_vm_ops;
 

@@ -6,7 +6,7 @@
  * of range, the same id twice, a length beyond the chain's writable part,
  * a shadow index that jumps by more than the ring size) an emulator serves
  * a RAM disk while a reader does O_DIRECT reads, then misbehaves once.
- * Checked: the reader gets an I/O error within 5 s, the device is removed
+ * Checked: the reader's I/O fails within 5 s, the device is removed
  * within 5 s with the matching reason, the disk disappears, and the kernel
  * log has exactly one line for the device, naming the reason. Needs root
  * (it reads /dev/kmsg).
@@ -27,6 +27,7 @@
 #define DISK_BYTES	(16u << 20)
 #define LIMIT_MS	5000
 #define READER_EIO	3
+#define READER_GONE	5
 
 struct mode {
 	const char *name;
@@ -48,8 +49,10 @@ static void shadow_raw(struct uvq *vq, const struct uvirtio_used_elem *ents,
 
 	for (i = 0; i < n; i++)
 		vq->shadow->ring[(uint16_t)(idx + i) & (vq->num - 1)] = ents[i];
-	__atomic_store_n(&vq->shadow->idx, (uint16_t)(idx + n + extra),
-			 __ATOMIC_RELEASE);
+	idx += n + extra;
+	__atomic_store_n(&vq->shadow->idx, idx, __ATOMIC_RELEASE);
+	/* Or the library's next flush would store its older index again. */
+	vq->shadow_idx = vq->published = vq->signalled = idx;
 	if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
 		perror("call eventfd");
 	fired_ms = temu_now_ms();
@@ -120,11 +123,16 @@ static const struct mode modes[] = {
 	{ "shadow index jumps past the ring", UVIRTIO_DEAD_BAD_IDX, "shadow used index moved", hook_jump },
 };
 
-/* O_DIRECT reads, one at a time, until one fails (exit 3) or 60 s pass. */
+/*
+ * O_DIRECT reads, one at a time, until one fails or 60 s pass. A read fails
+ * with EIO (exit 3), or returns 0 when the disk was already removed between
+ * two reads: its capacity is then 0 (exit 5; the same verdict for a reader).
+ */
 static void reader(const char *node)
 {
 	long end = temu_now_ms() + 60000;
 	unsigned int i = 0;
+	ssize_t r;
 	void *buf;
 	int fd;
 
@@ -132,8 +140,11 @@ static void reader(const char *node)
 	if (fd < 0 || posix_memalign(&buf, 4096, 4096))
 		_exit(2);
 	while (temu_now_ms() < end) {
-		if (pread(fd, buf, 4096, (off_t)(i++ % (DISK_BYTES / 4096)) * 4096) < 0)
+		r = pread(fd, buf, 4096, (off_t)(i++ % (DISK_BYTES / 4096)) * 4096);
+		if (r < 0)
 			_exit(errno == EIO ? READER_EIO : 4);
+		if (r != 4096)
+			_exit(READER_GONE);
 	}
 	_exit(0);
 }
@@ -142,6 +153,8 @@ static void reader(const char *node)
 static int wait_child(pid_t pid, long ms)
 {
 	long end = temu_now_ms() + ms;
+	char path[64], line[256];
+	FILE *f;
 	int st;
 
 	while (temu_now_ms() < end) {
@@ -149,6 +162,13 @@ static int wait_child(pid_t pid, long ms)
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 		usleep(20000);
 	}
+	tap_diag("reader %d still runs after %ld ms; its kernel stack:", pid, ms);
+	snprintf(path, sizeof(path), "/proc/%d/stack", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		tap_diag("  %s", strtok(line, "\n"));
+	if (f)
+		fclose(f);
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
 	return -1;
@@ -186,7 +206,7 @@ static void run(const struct mode *m)
 	tap_diag("mode: %s", m->name);
 	if (temu_create(&t, DISK_BYTES, 128) || temu_wait_disk(&t, 30000)) {
 		tap_ok(false, "%s: disk appears", m->name);
-		tap_ok(false, "%s: reader gets EIO within 5 s", m->name);
+		tap_ok(false, "%s: reader's I/O fails within 5 s", m->name);
 		tap_ok(false, "%s: device removed within 5 s for the right reason", m->name);
 		tap_ok(false, "%s: disk node gone, one log line names device and reason", m->name);
 		temu_close(&t);
@@ -213,9 +233,11 @@ static void run(const struct mode *m)
 		temu_serve(&t, 50);
 
 	st = wait_child(pid, LIMIT_MS + (fired_ms ? fired_ms - temu_now_ms() : 0));
-	tap_ok(fired_ms && st == READER_EIO, "%s: reader gets EIO within 5 s (exit %d)",
-	       m->name, st);
-	tap_ok(!temu_wait_removed(&t, LIMIT_MS) && t.d.dead_reason == m->reason,
+	tap_ok(fired_ms && (st == READER_EIO || st == READER_GONE),
+	       "%s: reader's I/O fails within 5 s (%s)", m->name,
+	       st == READER_EIO ? "EIO" : st == READER_GONE ? "disk gone" : "no error");
+	st = temu_wait_removed(&t, LIMIT_MS);
+	tap_ok(!st && t.d.dead_reason == m->reason,
 	       "%s: device removed within 5 s for the right reason (%s)", m->name,
 	       uvdev_dead_str(t.d.dead_reason));
 
@@ -237,16 +259,21 @@ static void run(const struct mode *m)
 	temu_close(&t);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	unsigned int i, n = sizeof(modes) / sizeof(modes[0]);
+	unsigned int i, n = sizeof(modes) / sizeof(modes[0]), first = 0;
 
+	/* bad_completion [N]: only mode N (0-based), to chase one case. */
+	if (argc > 1) {
+		first = atoi(argv[1]) % n;
+		n = first + 1;
+	}
 	if (geteuid()) {
 		printf("1..0 # SKIP needs root to read /dev/kmsg\n");
 		return 4;
 	}
-	tap_plan(4 * n);
-	for (i = 0; i < n; i++) {
+	tap_plan(4 * (n - first));
+	for (i = first; i < n; i++) {
 		run(&modes[i]);
 		/* The kernel line is rate-limited: keep runs apart. */
 		sleep(1);

@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# uvirtio-blk's command line: each bad one fails with exactly one line on
+# stderr; --help lists every option; --readonly and --serial show up in
+# the disk's sysfs.
+. "$(dirname "$0")/lib.sh"
+
+uv_need uvirtio-blk setpriv
+uv_tmpdir
+failures=0
+
+# bad DESCRIPTION ARG... - uvirtio-blk ARG... as uid 1000 must exit non-zero
+# with one line on stderr (a disk it creates by mistake is removed by the
+# timeout's SIGTERM)
+bad() {
+	local what=$1 rc lines
+	shift
+	timeout 10 setpriv --reuid=$UV_USER_UID --regid=$UV_USER_UID --clear-groups -- \
+		uvirtio-blk "$@" > "$UV_TMP/out" 2> "$UV_TMP/err" < /dev/null
+	rc=$?
+	lines=$(wc -l < "$UV_TMP/err")
+	if [ $rc = 0 ] || [ $rc = 124 ] || [ "$lines" != 1 ]; then
+		echo "not ok: $what: 'uvirtio-blk $*' exited $rc with $lines stderr lines:"
+		sed 's/^/    /' "$UV_TMP/err"
+		failures=$((failures + 1))
+	else
+		echo "ok: $what: exit $rc: $(cat "$UV_TMP/err")"
+	fi
+}
+
+printf '%1000s' '' > "$UV_TMP/odd.img"
+truncate -s 16M "$UV_TMP/ro.img"
+chown $UV_USER_UID:$UV_USER_UID "$UV_TMP/odd.img" "$UV_TMP/ro.img"
+chmod 0444 "$UV_TMP/ro.img"
+
+bad "unknown option" --no-such-option ram:64M
+bad "missing file" "$UV_TMP/does-not-exist.img"
+bad "size not a multiple of 512" "$UV_TMP/odd.img"
+bad "empty RAM disk" ram:0
+bad "bad RAM size" ram:abc
+bad "read-only file without --readonly" "$UV_TMP/ro.img"
+bad "queue size not a power of two" --queue-size 3 ram:64M
+
+if uvirtio-blk --help > "$UV_TMP/help" 2>&1; then
+	missing=""
+	for opt in --queue-size --serial --readonly --help ram:; do
+		grep -qe "$opt" "$UV_TMP/help" || missing="$missing $opt"
+	done
+	if [ -n "$missing" ]; then
+		echo "not ok: --help does not mention:$missing"
+		failures=$((failures + 1))
+	else
+		echo "ok: --help exits 0 and mentions every option"
+	fi
+else
+	echo "not ok: --help exited non-zero"
+	failures=$((failures + 1))
+fi
+
+if uv_blk_start --user --readonly --serial uvtest-serial-1 "$UV_TMP/ro.img"; then
+	ro=$(cat "/sys/block/$UV_DISK/ro")
+	serial=$(cat "/sys/block/$UV_DISK/serial" 2>/dev/null)
+	if [ "$ro" = 1 ]; then
+		echo "ok: --readonly: /sys/block/$UV_DISK/ro is 1"
+	else
+		echo "not ok: --readonly: /sys/block/$UV_DISK/ro is '$ro'"
+		failures=$((failures + 1))
+	fi
+	if [ "$serial" = uvtest-serial-1 ]; then
+		echo "ok: --serial: /sys/block/$UV_DISK/serial is $serial"
+	else
+		echo "not ok: --serial: /sys/block/$UV_DISK/serial is '$serial'"
+		failures=$((failures + 1))
+	fi
+	if dd if=/dev/zero of="$UV_NODE" bs=4k count=1 oflag=direct status=none 2>/dev/null; then
+		echo "not ok: writing to the read-only disk succeeded"
+		failures=$((failures + 1))
+	else
+		echo "ok: writing to the read-only disk fails"
+	fi
+	if uv_blk_stop; then
+		echo "ok: read-only disk stopped cleanly"
+	else
+		failures=$((failures + 1))
+	fi
+else
+	echo "not ok: --readonly on a 0444 file did not start"
+	failures=$((failures + 1))
+fi
+
+[ $failures = 0 ] || uv_fail "$failures command line checks failed"
+uv_pass

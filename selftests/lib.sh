@@ -1,0 +1,252 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# Helpers of the uvirtio selftest scripts, sourced inside the test VM (bash).
+# A test prints what it checks, exits 0 (pass), 1 (fail) or 4 (skip), and
+# cleans up on exit through uv_defer.
+
+UV_NAME=${0##*/}
+UV_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Where selftests/vm/run puts the module; elsewhere modprobe is tried.
+UV_KO=${UV_KO:-/uvirtio/uvirtio.ko}
+UV_USER_UID=1000
+# Seconds an emulator gets to print its disk node, and to exit on SIGTERM.
+UV_START_TIMEOUT=${UV_START_TIMEOUT:-30}
+UV_STOP_TIMEOUT=${UV_STOP_TIMEOUT:-30}
+
+UV_KSFT_PASS=0
+UV_KSFT_FAIL=1
+UV_KSFT_SKIP=4
+
+# uv_log MSG... - say what is being checked
+uv_log() {
+	echo "$UV_NAME: $*"
+}
+
+# uv_fail MSG... - report a failure and exit 1 (cleanup runs on exit)
+uv_fail() {
+	echo "FAIL: $*"
+	exit $UV_KSFT_FAIL
+}
+
+# uv_skip MSG... - report why the test cannot run and exit 4
+uv_skip() {
+	echo "SKIP: $*"
+	exit $UV_KSFT_SKIP
+}
+
+# uv_pass [MSG...] - report success and exit 0
+uv_pass() {
+	echo "PASS${1:+: $*}"
+	exit $UV_KSFT_PASS
+}
+
+# uv_need CMD... - fail unless every CMD is in PATH (all are part of the
+# test image, so a missing one is a harness or build problem, not a skip)
+uv_need() {
+	local c
+	for c in "$@"; do
+		command -v "$c" > /dev/null || uv_fail "$c not found in PATH ($PATH)"
+	done
+}
+
+UV_DEFERRED=()
+UV_EMULATORS=()
+# uv_defer CMD - run the shell command CMD when the test exits, the latest
+# registered first
+uv_defer() {
+	UV_DEFERRED=("$1" "${UV_DEFERRED[@]}")
+}
+
+# Deferred commands run first (a filesystem is unmounted while its disk
+# still works), then emulators the test did not stop are stopped.
+uv_run_deferred() {
+	local rc=$? c pid
+	set +e
+	for c in "${UV_DEFERRED[@]}"; do
+		eval "$c" > /dev/null 2>&1
+	done
+	UV_DEFERRED=()
+	for pid in "${UV_EMULATORS[@]}"; do
+		uv_proc_alive "$pid" || continue
+		kill -TERM "$pid" 2>/dev/null
+		uv_wait_exit "$pid" 5 > /dev/null || kill -KILL "$pid" 2>/dev/null
+	done
+	return $rc
+}
+trap uv_run_deferred EXIT
+trap 'exit 130' INT TERM
+
+# uv_tmpdir - create a scratch directory removed on exit, into UV_TMP; it is
+# world-readable so an unprivileged emulator can reach files inside
+uv_tmpdir() {
+	UV_TMP=$(mktemp -d "/tmp/$UV_NAME.XXXXXX") || uv_fail "mktemp"
+	chmod 0755 "$UV_TMP"
+	uv_defer "rm -rf '$UV_TMP'"
+}
+
+# uv_as_user CMD [ARG]... - run CMD as uid/gid 1000 without supplementary
+# groups (a function: in the background, $! is a subshell, not CMD)
+uv_as_user() {
+	HOME=/tmp USER=user LOGNAME=user \
+		setpriv --reuid=$UV_USER_UID --regid=$UV_USER_UID --clear-groups -- "$@"
+}
+
+# uv_module_loaded - true if uvirtio is loaded
+uv_module_loaded() {
+	[ -d /sys/module/uvirtio ]
+}
+
+# uv_module_refcount - uvirtio's use count as lsmod shows it
+uv_module_refcount() {
+	lsmod | awk '$1 == "uvirtio" { print $3 }'
+}
+
+# uv_module_load [MODE] - load uvirtio with dev_mode=MODE (default 0666) and
+# wait for /dev/uvirtio
+uv_module_load() {
+	local mode=${1:-0666}
+	if [ -f "$UV_KO" ]; then
+		insmod "$UV_KO" dev_mode="$mode" || return 1
+	else
+		modprobe uvirtio dev_mode="$mode" || return 1
+	fi
+	for _ in $(seq 50); do
+		[ -c /dev/uvirtio ] && return 0
+		sleep 0.1
+	done
+	echo "/dev/uvirtio did not appear"
+	return 1
+}
+
+# uv_module_unload [SECS] - rmmod uvirtio, retrying for up to SECS (default
+# 5) while it is still busy
+uv_module_unload() {
+	local end=$((SECONDS + ${1:-5}))
+	until rmmod uvirtio 2> "${UV_TMP:-/tmp}/.rmmod.err"; do
+		if [ $SECONDS -ge $end ]; then
+			cat "${UV_TMP:-/tmp}/.rmmod.err"
+			return 1
+		fi
+		sleep 0.2
+	done
+	return 0
+}
+
+# uv_proc_alive PID - true while PID runs (a zombie counts as gone)
+uv_proc_alive() {
+	local stat
+	read -r stat 2>/dev/null < "/proc/$1/stat" || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
+# uv_blk_start [--user] ARG... - start uvirtio-blk ARG... in the background
+# (as uid 1000 with --user) and wait until it prints its disk node.
+# Sets UV_PID, UV_NODE (/dev/vdX), UV_DISK (vdX), UV_OUT and UV_ERR (its
+# stdout and stderr files). Returns 1, with its stderr shown, if it exits or
+# prints no node within UV_START_TIMEOUT seconds. The emulator is killed at
+# exit if the test has not stopped it (after the uv_defer commands).
+uv_blk_start() {
+	local user=0 end last
+	if [ "${1:-}" = --user ]; then
+		user=1
+		shift
+	fi
+	[ -n "${UV_TMP:-}" ] || uv_tmpdir
+	UV_OUT=$(mktemp "$UV_TMP/blk.out.XXXXXX")
+	UV_ERR=$(mktemp "$UV_TMP/blk.err.XXXXXX")
+	UV_NODE=
+	UV_DISK=
+	# exec all the way down, so that $! is the emulator itself
+	(
+		[ $user = 0 ] || exec env HOME=/tmp USER=user LOGNAME=user \
+			setpriv --reuid=$UV_USER_UID --regid=$UV_USER_UID \
+			--clear-groups -- uvirtio-blk "$@"
+		exec uvirtio-blk "$@"
+	) > "$UV_OUT" 2> "$UV_ERR" < /dev/null &
+	UV_PID=$!
+	UV_EMULATORS+=("$UV_PID")
+	end=$((SECONDS + UV_START_TIMEOUT))
+	while [ $SECONDS -lt $end ]; do
+		last=$(tail -n 1 "$UV_OUT")
+		case "$last" in
+		/dev/*)
+			if [ -b "$last" ]; then
+				UV_NODE=$last
+				UV_DISK=${last#/dev/}
+				return 0
+			fi
+			;;
+		esac
+		if ! uv_proc_alive "$UV_PID"; then
+			wait "$UV_PID"
+			echo "uvirtio-blk $* exited with $? before printing a disk node; stderr:"
+			sed 's/^/  /' "$UV_ERR"
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "uvirtio-blk $* printed no disk node within $UV_START_TIMEOUT s; stdout, stderr:"
+	sed 's/^/  /' "$UV_OUT" "$UV_ERR"
+	return 1
+}
+
+# uv_wait_exit PID SECS - wait up to SECS for PID (a child of this shell) to
+# exit; returns its exit status, or 255 if it still runs
+uv_wait_exit() {
+	local pid=$1 end=$((SECONDS + $2))
+	while uv_proc_alive "$pid"; do
+		[ $SECONDS -lt $end ] || return 255
+		sleep 0.1
+	done
+	wait "$pid"
+}
+
+# uv_blk_stop [PID] - SIGTERM the emulator (default UV_PID) and check that
+# it exits 0 within UV_STOP_TIMEOUT seconds; returns 1 with its stderr shown
+# otherwise
+uv_blk_stop() {
+	local pid=${1:-$UV_PID} rc
+	kill -TERM "$pid" 2>/dev/null
+	uv_wait_exit "$pid" "$UV_STOP_TIMEOUT"
+	rc=$?
+	if [ $rc = 255 ]; then
+		echo "uvirtio-blk (pid $pid) still runs $UV_STOP_TIMEOUT s after SIGTERM"
+		kill -KILL "$pid" 2>/dev/null
+		return 1
+	fi
+	if [ $rc != 0 ]; then
+		echo "uvirtio-blk (pid $pid) exited with $rc after SIGTERM; stderr:"
+		sed 's/^/  /' "$UV_ERR"
+		return 1
+	fi
+	return 0
+}
+
+# uv_wait_gone DISK SECS - wait up to SECS for /sys/block/DISK and
+# /dev/DISK to disappear
+uv_wait_gone() {
+	local disk=${1#/dev/} end=$((SECONDS + $2))
+	while [ -e "/sys/block/$disk" ] || [ -e "/dev/$disk" ]; do
+		[ $SECONDS -lt $end ] || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# uv_sha256 FILE - the SHA-256 of FILE's contents
+uv_sha256() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+# uv_dmesg_errors - kernel log lines since the test started that match
+# selftests/vm/log-patterns (the VM's runner clears the log before each test)
+uv_dmesg_errors() {
+	local pats=$UV_DIR/vm/log-patterns tmp
+	[ -f "$pats" ] || { echo "uv_dmesg_errors: $pats is missing"; return 0; }
+	tmp=$(mktemp) || return 0
+	sed -e '/^#/d' -e '/^[[:space:]]*$/d' "$pats" > "$tmp"
+	dmesg | grep -E -f "$tmp"
+	rm -f "$tmp"
+}
