@@ -9,6 +9,7 @@
 #include <linux/version.h>
 #include <linux/eventfd.h>
 #include <linux/mm.h>
+#include <linux/virtio_config.h>
 
 /*
  * Without DMA ops support set_dma_ops() is an empty stub: every buffer would
@@ -35,9 +36,19 @@ static inline void uv_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)
 #endif
 }
 
-/* find_vqs takes an array of struct virtqueue_info since 6.11. */
+/*
+ * find_vqs takes an array of struct virtqueue_info since 6.11; older
+ * kernels pass three arrays, which the transport packs into the same shape.
+ */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
 #define UV_FIND_VQS_INFO 1
+#define uv_vq_info virtqueue_info
+#else
+struct uv_vq_info {
+	const char *name;
+	vq_callback_t *callback;
+	bool ctx;
+};
 #endif
 
 #endif /* UVIRTIO_COMPAT_H */

@@ -10,6 +10,7 @@
  * every outstanding request with an error (notify.c), keep failing new ones,
  * and only then unregister the virtio device.
  */
+#include <linux/slab.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include "compat.h"
@@ -136,33 +137,39 @@ static struct virtqueue *uv_setup_vq(struct uv_dev *dev, unsigned int qi,
 	return vq;
 }
 
+/* Create the queues the driver named; a NULL name leaves a slot empty. */
+static int uv_find_vqs_info(struct virtio_device *vdev, unsigned int nvqs,
+			    struct virtqueue *vqs[], const struct uv_vq_info info[])
+{
+	struct uv_dev *dev = vdev_to_uv(vdev);
+	unsigned int i, qi = 0;
+	int err = 0;
+
+	for (i = 0; i < nvqs; i++) {
+		vqs[i] = NULL;
+		if (!info[i].name)
+			continue;
+		err = -ENOENT;
+		if (qi >= dev->num_queues)
+			goto err;
+		err = -ENOMEM;
+		vqs[i] = uv_setup_vq(dev, qi++, info[i].callback, info[i].name,
+				     info[i].ctx);
+		if (!vqs[i])
+			goto err;
+	}
+	return 0;
+err:
+	uv_del_vqs(vdev);
+	return err;
+}
+
 #ifdef UV_FIND_VQS_INFO
 static int uv_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 		       struct virtqueue *vqs[], struct virtqueue_info vqs_info[],
 		       struct irq_affinity *desc)
 {
-	struct uv_dev *dev = vdev_to_uv(vdev);
-	unsigned int i, qi = 0;
-
-	for (i = 0; i < nvqs; i++) {
-		if (!vqs_info[i].name) {
-			vqs[i] = NULL;
-			continue;
-		}
-		if (qi >= dev->num_queues)
-			goto err_nodev;
-		vqs[i] = uv_setup_vq(dev, qi++, vqs_info[i].callback,
-				     vqs_info[i].name, vqs_info[i].ctx);
-		if (!vqs[i])
-			goto err_nomem;
-	}
-	return 0;
-err_nodev:
-	uv_del_vqs(vdev);
-	return -ENOENT;
-err_nomem:
-	uv_del_vqs(vdev);
-	return -ENOMEM;
+	return uv_find_vqs_info(vdev, nvqs, vqs, vqs_info);
 }
 #else
 static int uv_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
@@ -170,28 +177,21 @@ static int uv_find_vqs(struct virtio_device *vdev, unsigned int nvqs,
 		       const char * const names[], const bool *ctx,
 		       struct irq_affinity *desc)
 {
-	struct uv_dev *dev = vdev_to_uv(vdev);
-	unsigned int i, qi = 0;
+	struct uv_vq_info *info;
+	unsigned int i;
+	int err;
 
+	info = kcalloc(nvqs, sizeof(*info), GFP_KERNEL);
+	if (!info)
+		return -ENOMEM;
 	for (i = 0; i < nvqs; i++) {
-		if (!names[i]) {
-			vqs[i] = NULL;
-			continue;
-		}
-		if (qi >= dev->num_queues)
-			goto err_nodev;
-		vqs[i] = uv_setup_vq(dev, qi++, callbacks[i], names[i],
-				     ctx ? ctx[i] : false);
-		if (!vqs[i])
-			goto err_nomem;
+		info[i].name = names[i];
+		info[i].callback = callbacks[i];
+		info[i].ctx = ctx ? ctx[i] : false;
 	}
-	return 0;
-err_nodev:
-	uv_del_vqs(vdev);
-	return -ENOENT;
-err_nomem:
-	uv_del_vqs(vdev);
-	return -ENOMEM;
+	err = uv_find_vqs_info(vdev, nvqs, vqs, info);
+	kfree(info);
+	return err;
 }
 #endif
 

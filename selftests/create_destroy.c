@@ -25,19 +25,6 @@
 #define SLAB_SLACK_KB	(2 * 1024)
 #define AVAIL_SLACK_KB	(16 * 1024)
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 static long meminfo_kb(const char *key)
 {
 	char line[256];
@@ -113,7 +100,7 @@ static int cycle(unsigned int how)
 	}
 	temu_close(&t);
 	/* Release of the fd is synchronous; allow for late references. */
-	for (end = temu_now_ms() + 5000; read_long("/sys/class/misc/uvirtio/devices") &&
+	for (end = temu_now_ms() + 5000; temu_read_long("/sys/class/misc/uvirtio/devices") &&
 	     temu_now_ms() < end; usleep(10000))
 		;
 	return ret;
@@ -146,8 +133,8 @@ int main(void)
 		}
 	}
 	tap_ok(!failed, "%u create/destroy cycles, four kinds of end", CYCLES);
-	tap_ok(read_long("/sys/class/misc/uvirtio/devices") == 0 &&
-	       read_long("/sys/class/misc/uvirtio/domain_pages") == 0,
+	tap_ok(temu_read_long("/sys/class/misc/uvirtio/devices") == 0 &&
+	       temu_read_long("/sys/class/misc/uvirtio/domain_pages") == 0,
 	       "no device and no domain page left");
 	tap_eq(virtio_devices(), bus0, "virtio bus back to its device count");
 	settle();

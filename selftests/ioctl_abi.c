@@ -25,6 +25,7 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
+#include "testemu.h"
 #include "unit/tap.h"
 
 static const char *devpath = "/dev/uvirtio";
@@ -75,15 +76,7 @@ static long try_create(struct uvirtio_create c)
 
 static long live_devices(void)
 {
-	FILE *f = fopen("/sys/class/misc/uvirtio/devices", "r");
-	long n = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &n) != 1)
-			n = -1;
-		fclose(f);
-	}
-	return n;
+	return temu_read_long("/sys/class/misc/uvirtio/devices");
 }
 
 static sigjmp_buf fault_jmp;

@@ -188,3 +188,22 @@ void temu_close(struct temu *t)
 	uvdev_close(&t->d);
 	backend_close(&t->be);
 }
+
+/**
+ * temu_read_long() - read one number from a sysfs or proc file
+ * @path:	the file
+ *
+ * Return: the number, or -1 if the file cannot be read
+ */
+long temu_read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}

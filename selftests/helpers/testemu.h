@@ -57,5 +57,6 @@ int temu_wait_disk(struct temu *t, int timeout_ms);
 int temu_wait_removed(struct temu *t, int timeout_ms);
 void temu_close(struct temu *t);
 long temu_now_ms(void);
+long temu_read_long(const char *path);
 
 #endif /* UVIRTIO_TESTEMU_H */
