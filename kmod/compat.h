@@ -12,10 +12,14 @@
 #include <linux/virtio_config.h>
 
 /*
- * Without DMA ops support set_dma_ops() is an empty stub: every buffer would
+ * Since 7.0 (struct virtio_map_ops) a transport maps buffers for virtio_ring
+ * itself (map.c). Before, it goes through DMA ops on the parent device, and
+ * without DMA ops support set_dma_ops() is an empty stub: every buffer would
  * then go straight to the driver's pages and the emulator would see none.
  */
-#if !defined(CONFIG_DMA_OPS) && !defined(CONFIG_ARCH_HAS_DMA_OPS)
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(7, 0, 0)
+#define UV_VIRTIO_MAP_OPS 1
+#elif !defined(CONFIG_DMA_OPS) && !defined(CONFIG_ARCH_HAS_DMA_OPS)
 #error "uvirtio needs CONFIG_DMA_OPS (<= 6.9) or CONFIG_ARCH_HAS_DMA_OPS (>= 6.10)"
 #endif
 
@@ -24,6 +28,11 @@
 #define uv_eventfd_signal(ctx)	eventfd_signal(ctx)
 #else
 #define uv_eventfd_signal(ctx)	eventfd_signal(ctx, 1)
+#endif
+
+/* nth_page() went away once struct pages of a folio became contiguous. */
+#ifndef nth_page
+#define nth_page(page, n)	((page) + (n))
 #endif
 
 /* vm_flags became read-only behind accessors in 6.3. */

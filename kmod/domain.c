@@ -9,7 +9,7 @@
  * offsets, and the emulator reaches all of it through one mmap() of its fd.
  * Only pages allocated for this device are ever mapped into the emulator.
  */
-#include <linux/dma-map-ops.h>
+#include <linux/dma-mapping.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -19,11 +19,6 @@
 #include "uv.h"
 
 #define UV_GFP (GFP_KERNEL_ACCOUNT | __GFP_ZERO)
-
-static struct uv_domain *uv_dom(struct device *d)
-{
-	return &parent_to_uv(d)->dom;
-}
 
 /* Bytes of one split vring of @num entries, used ring on its own page. */
 static unsigned int uv_vring_bytes(unsigned int num)
@@ -108,11 +103,9 @@ int uv_domain_init(struct uv_dev *dev, u64 bounce_size)
 	if (!dom->bounce_va)
 		return -ENOMEM;
 
-	/* Offsets are the pool's addresses; offset 0 (ctrl) is never in it. */
-	dom->pool = gen_pool_create(UV_BOUNCE_SHIFT, NUMA_NO_NODE);
-	if (!dom->pool)
-		return -ENOMEM;
-	if (gen_pool_add(dom->pool, dom->bounce_off, bounce_size, NUMA_NO_NODE))
+	spin_lock_init(&dom->pool_lock);
+	dom->pool_map = bitmap_zalloc(bounce_size >> UV_BOUNCE_SHIFT, GFP_KERNEL_ACCOUNT);
+	if (!dom->pool_map)
 		return -ENOMEM;
 	return 0;
 }
@@ -128,15 +121,6 @@ void uv_domain_free(struct uv_domain *dom)
 {
 	unsigned int i, bounce_first = dom->bounce_off >> PAGE_SHIFT;
 
-	if (dom->pool) {
-		/* gen_pool_destroy() BUGs on live ranges: return any left. */
-		for (i = 0; dom->maps && i < dom->bounce_size >> UV_BOUNCE_SHIFT; i++)
-			if (dom->maps[i].page)
-				gen_pool_free(dom->pool, dom->bounce_off +
-					      ((u64)i << UV_BOUNCE_SHIFT),
-					      dom->maps[i].size);
-		gen_pool_destroy(dom->pool);
-	}
 	if (dom->bounce_va)
 		vunmap(dom->bounce_va);
 	for (i = 0; dom->pages && i < dom->bounce_size >> PAGE_SHIFT; i++)
@@ -151,6 +135,7 @@ void uv_domain_free(struct uv_domain *dom)
 	if (dom->ctrl)
 		free_pages_exact(dom->ctrl, PAGE_SIZE);
 	kvfree(dom->maps);
+	bitmap_free(dom->pool_map);
 	bitmap_free(dom->slot_busy);
 	kfree(dom->slot_va);
 	kfree(dom->shadow_va);
@@ -265,19 +250,62 @@ static void uv_copy(struct page *page, size_t offset, void *buf, size_t len,
 	}
 }
 
-static dma_addr_t uv_map_page(struct device *d, struct page *page,
-			      unsigned long offset, size_t size,
-			      enum dma_data_direction dir, unsigned long attrs)
+/*
+ * Take @size bytes of the pool, next-fit from where the last search ended
+ * (the common case finds room at once). Returns a domain offset or 0.
+ */
+static u64 uv_pool_alloc(struct uv_domain *dom, size_t size)
 {
-	struct uv_domain *dom = uv_dom(d);
+	unsigned long nbits = dom->bounce_size >> UV_BOUNCE_SHIFT;
+	unsigned long n = DIV_ROUND_UP(size, UV_BOUNCE_GRANULE), g;
+	unsigned long flags;
+
+	spin_lock_irqsave(&dom->pool_lock, flags);
+	g = bitmap_find_next_zero_area(dom->pool_map, nbits, dom->pool_next, n, 0);
+	if (g >= nbits)
+		g = bitmap_find_next_zero_area(dom->pool_map, nbits, 0, n, 0);
+	if (g < nbits) {
+		bitmap_set(dom->pool_map, g, n);
+		dom->pool_next = g + n < nbits ? g + n : 0;
+	}
+	spin_unlock_irqrestore(&dom->pool_lock, flags);
+	return g < nbits ? dom->bounce_off + ((u64)g << UV_BOUNCE_SHIFT) : 0;
+}
+
+static void uv_pool_free(struct uv_domain *dom, u64 off, size_t size)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&dom->pool_lock, flags);
+	bitmap_clear(dom->pool_map, (off - dom->bounce_off) >> UV_BOUNCE_SHIFT,
+		     DIV_ROUND_UP(size, UV_BOUNCE_GRANULE));
+	spin_unlock_irqrestore(&dom->pool_lock, flags);
+}
+
+/**
+ * uv_bounce_map() - give the device a copy of a driver buffer
+ * @dom:	the domain
+ * @page:	the buffer's first page
+ * @offset:	its offset in @page (may exceed PAGE_SIZE)
+ * @size:	its length
+ * @dir:	DMA direction
+ *
+ * Return: the copy's domain offset, or DMA_MAPPING_ERROR when the size is
+ * out of bounds or the pool is exhausted (back-pressure: virtio_ring turns
+ * it into -ENOMEM and the block layer retries).
+ */
+dma_addr_t uv_bounce_map(struct uv_domain *dom, struct page *page,
+			 unsigned long offset, size_t size,
+			 enum dma_data_direction dir)
+{
 	struct uv_bounce_map *m;
-	unsigned long addr;
 	void *buf;
+	u64 addr;
 
 	if (!size || size > UV_MAX_MAPPING)
 		return DMA_MAPPING_ERROR;
-	/* Exhaustion is back-pressure: virtio_ring turns it into -ENOMEM. */
-	addr = gen_pool_alloc(dom->pool, size);
+	/* Offset 0 is the ctrl page, never in the pool: 0 means full. */
+	addr = uv_pool_alloc(dom, size);
 	if (!addr)
 		return DMA_MAPPING_ERROR;
 	buf = dom->bounce_va + (addr - dom->bounce_off);
@@ -299,20 +327,27 @@ static dma_addr_t uv_map_page(struct device *d, struct page *page,
 	return addr;
 }
 
-static void uv_unmap_page(struct device *d, dma_addr_t addr, size_t size,
-			  enum dma_data_direction dir, unsigned long attrs)
+/**
+ * uv_bounce_unmap() - end a mapping, copying the device's data back
+ * @dom:	the domain
+ * @addr:	what uv_bounce_map() returned
+ * @size:	the mapped length
+ * @dir:	DMA direction
+ * @sync:	copy device-written data back (false: DMA_ATTR_SKIP_CPU_SYNC)
+ */
+void uv_bounce_unmap(struct uv_domain *dom, dma_addr_t addr, size_t size,
+		     enum dma_data_direction dir, bool sync)
 {
-	struct uv_domain *dom = uv_dom(d);
 	struct uv_bounce_map *m;
 	u64 start;
 
 	m = uv_map_find(dom, addr, size, &start);
 	if (!m || start != addr) {
-		dev_err_ratelimited(d, "unmap of %#llx+%zu: no such mapping\n",
-				    (u64)addr, size);
+		pr_err_ratelimited(UV_NAME ": unmap of %#llx+%zu: no such mapping\n",
+				   (u64)addr, size);
 		return;
 	}
-	if (dir != DMA_TO_DEVICE && !(attrs & DMA_ATTR_SKIP_CPU_SYNC))
+	if (dir != DMA_TO_DEVICE && sync)
 		uv_copy(m->page, m->offset, dom->bounce_va + (addr - dom->bounce_off),
 			m->size, true);
 	if (m->force_at) {
@@ -321,76 +356,47 @@ static void uv_unmap_page(struct device *d, dma_addr_t addr, size_t size,
 	}
 	size = m->size;
 	WRITE_ONCE(m->page, NULL);
-	gen_pool_free(dom->pool, addr, size);
+	uv_pool_free(dom, addr, size);
 }
 
-static int uv_map_sg(struct device *d, struct scatterlist *sgl, int nents,
-		     enum dma_data_direction dir, unsigned long attrs)
+/**
+ * uv_bounce_sync() - bring a mapped range up to date on one side
+ * @dom:	the domain
+ * @addr:	domain offset inside a live mapping
+ * @size:	bytes
+ * @dir:	the mapping's DMA direction
+ * @for_cpu:	true: device data to the driver; false: driver data to device
+ */
+void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
+		    enum dma_data_direction dir, bool for_cpu)
 {
-	struct scatterlist *sg;
-	int i, mapped;
-
-	for_each_sg(sgl, sg, nents, i) {
-		sg->dma_address = uv_map_page(d, sg_page(sg), sg->offset,
-					      sg->length, dir, attrs);
-		if (sg->dma_address == DMA_MAPPING_ERROR)
-			goto err;
-		sg_dma_len(sg) = sg->length;
-	}
-	return nents;
-err:
-	mapped = i;
-	for_each_sg(sgl, sg, mapped, i)
-		uv_unmap_page(d, sg->dma_address, sg_dma_len(sg), dir, attrs);
-	return -ENOMEM;
-}
-
-static void uv_unmap_sg(struct device *d, struct scatterlist *sgl, int nents,
-			enum dma_data_direction dir, unsigned long attrs)
-{
-	struct scatterlist *sg;
-	int i;
-
-	for_each_sg(sgl, sg, nents, i)
-		uv_unmap_page(d, sg->dma_address, sg_dma_len(sg), dir, attrs);
-}
-
-static void uv_sync(struct device *d, dma_addr_t addr, size_t size,
-		    bool to_driver)
-{
-	struct uv_domain *dom = uv_dom(d);
 	struct uv_bounce_map *m;
 	u64 start;
 
+	if (dir == (for_cpu ? DMA_TO_DEVICE : DMA_FROM_DEVICE))
+		return;
 	m = uv_map_find(dom, addr, size, &start);
 	if (!m) {
-		dev_err_ratelimited(d, "sync of %#llx+%zu: no such mapping\n",
-				    (u64)addr, size);
+		pr_err_ratelimited(UV_NAME ": sync of %#llx+%zu: no such mapping\n",
+				   (u64)addr, size);
 		return;
 	}
 	uv_copy(m->page, m->offset + (addr - start),
-		dom->bounce_va + (addr - dom->bounce_off), size, to_driver);
+		dom->bounce_va + (addr - dom->bounce_off), size, for_cpu);
 }
 
-static void uv_sync_for_cpu(struct device *d, dma_addr_t addr, size_t size,
-			    enum dma_data_direction dir)
+/**
+ * uv_ring_alloc() - ring memory for the queue being created
+ * @dom:	the domain
+ * @size:	bytes virtio_ring wants
+ * @handle:	out: domain offset
+ *
+ * One slot per queue, preferring the slot of the queue being set up.
+ *
+ * Return: kernel address of zeroed memory, or NULL
+ */
+void *uv_ring_alloc(struct uv_domain *dom, size_t size, dma_addr_t *handle)
 {
-	if (dir != DMA_TO_DEVICE)
-		uv_sync(d, addr, size, true);
-}
-
-static void uv_sync_for_device(struct device *d, dma_addr_t addr, size_t size,
-			       enum dma_data_direction dir)
-{
-	if (dir != DMA_FROM_DEVICE)
-		uv_sync(d, addr, size, false);
-}
-
-/* Ring memory: one slot per queue, handed out in queue order. */
-static void *uv_dma_alloc(struct device *d, size_t size, dma_addr_t *handle,
-			  gfp_t gfp, unsigned long attrs)
-{
-	struct uv_domain *dom = uv_dom(d);
 	unsigned int slot;
 
 	if (PAGE_ALIGN(size) > dom->slot_bytes)
@@ -410,44 +416,25 @@ static void *uv_dma_alloc(struct device *d, size_t size, dma_addr_t *handle,
 	return dom->slot_va[slot];
 }
 
-static void uv_dma_free(struct device *d, size_t size, void *va,
-			dma_addr_t handle, unsigned long attrs)
+/**
+ * uv_ring_free() - give a ring slot back
+ * @dom:	the domain
+ * @va:		what uv_ring_alloc() returned
+ * @handle:	and its domain offset
+ */
+void uv_ring_free(struct uv_domain *dom, void *va, dma_addr_t handle)
 {
-	struct uv_domain *dom = uv_dom(d);
 	u64 slot = (handle - dom->slot_off) / dom->slot_bytes;
 
 	if (handle < dom->slot_off || slot >= dom->nslots ||
 	    dom->slot_va[slot] != va) {
-		dev_err_ratelimited(d, "free of unknown ring %#llx\n", (u64)handle);
+		pr_err_ratelimited(UV_NAME ": free of unknown ring %#llx\n", (u64)handle);
 		return;
 	}
 	spin_lock(&dom->slot_lock);
 	clear_bit(slot, dom->slot_busy);
 	spin_unlock(&dom->slot_lock);
 }
-
-static size_t uv_max_mapping_size(struct device *d)
-{
-	return UV_MAX_MAPPING;
-}
-
-static int uv_dma_supported(struct device *d, u64 mask)
-{
-	return 1;
-}
-
-const struct dma_map_ops uv_dma_ops = {
-	.alloc = uv_dma_alloc,
-	.free = uv_dma_free,
-	.map_page = uv_map_page,
-	.unmap_page = uv_unmap_page,
-	.map_sg = uv_map_sg,
-	.unmap_sg = uv_unmap_sg,
-	.sync_single_for_cpu = uv_sync_for_cpu,
-	.sync_single_for_device = uv_sync_for_device,
-	.max_mapping_size = uv_max_mapping_size,
-	.dma_supported = uv_dma_supported,
-};
 
 /* The emulator's mapping: pages come from the domain's table. */
 static vm_fault_t uv_vm_fault(struct vm_fault *vmf)

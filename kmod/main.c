@@ -7,8 +7,6 @@
  * array_index_nospec().
  */
 #include <linux/atomic.h>
-#include <linux/dma-map-ops.h>
-#include <linux/dma-mapping.h>
 #include <linux/file.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
@@ -204,9 +202,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	if (err)
 		goto err_put;
 
-	dev->parent.dma_mask = &dev->parent.coherent_dma_mask;
-	set_dma_ops(&dev->parent, &uv_dma_ops);
-	err = dma_set_mask_and_coherent(&dev->parent, DMA_BIT_MASK(64));
+	err = uv_map_setup(dev);
 	if (err)
 		goto err_put;
 

@@ -4,7 +4,9 @@
  *
  * main.c       /dev/uvirtio: open/release, ioctls, mmap, read/poll
  * transport.c  the virtio transport (virtio_config_ops), start and removal
- * domain.c     the per-device memory domain and its DMA ops (bounce buffers)
+ * domain.c     the per-device memory domain: bounce pool, ring slots, mmap
+ * map.c        how virtio_ring reaches the domain: device DMA ops (<= 6.x)
+ *              or the virtio core's map ops (7.x)
  * notify.c     kick (driver -> emulator) and call (emulator -> driver),
  *              including the check of every completion (DESIGN.md 4, 4a)
  * events.c     the event queue the emulator read()s
@@ -14,6 +16,8 @@
  *   uv_dev.lock (mutex)  ->  uv_queue.lock (spinlock, irq-safe)
  *                        ->  uv_dev.ev_lock (spinlock, irq-safe)
  *                        ->  uv_dev.config_lock (spinlock, irq-safe)
+ *   uv_domain.pool_lock and uv_domain.slot_lock are leaves, taken by DMA
+ *   mapping calls from any context.
  *
  * uv_queue.lock is taken in hard-irq context (irq_work) and never held while
  * calling into the virtio driver (vring_interrupt()) or into eventfd code.
@@ -23,7 +27,6 @@
 
 #include <linux/device.h>
 #include <linux/eventfd.h>
-#include <linux/genalloc.h>
 #include <linux/irq_work.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
@@ -89,7 +92,9 @@ struct uv_domain {
 
 	u64 bounce_off, bounce_size;
 	void *bounce_va;		/* vmap of the pool's pages */
-	struct gen_pool *pool;		/* allocates bounce ranges; lock-free */
+	spinlock_t pool_lock;		/* pool_map, pool_next (irq-safe) */
+	unsigned long *pool_map;	/* busy granules of the pool */
+	unsigned long pool_next;	/* granule where the next search starts */
 	struct uv_bounce_map *maps;	/* per granule; written by map/unmap */
 };
 
@@ -207,7 +212,18 @@ void *uv_domain_va(struct uv_domain *dom, u64 off, u64 len);
 struct page *uv_domain_page(struct uv_domain *dom, u64 off);
 bool uv_bounce_orig(struct uv_domain *dom, u64 off, u64 len, void **va);
 bool uv_bounce_force(struct uv_domain *dom, u64 off, u8 val);
-extern const struct dma_map_ops uv_dma_ops;
+dma_addr_t uv_bounce_map(struct uv_domain *dom, struct page *page,
+			 unsigned long offset, size_t size,
+			 enum dma_data_direction dir);
+void uv_bounce_unmap(struct uv_domain *dom, dma_addr_t addr, size_t size,
+		     enum dma_data_direction dir, bool sync);
+void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
+		    enum dma_data_direction dir, bool for_cpu);
+void *uv_ring_alloc(struct uv_domain *dom, size_t size, dma_addr_t *handle);
+void uv_ring_free(struct uv_domain *dom, void *va, dma_addr_t handle);
+
+/* map.c */
+int uv_map_setup(struct uv_dev *dev);
 extern const struct vm_operations_struct uv_vm_ops;
 
 /* main.c */
