@@ -2,14 +2,18 @@
 #
 # make            userspace (build/bin, build/lib), uvirtio.ko for every kernel
 #                 lane whose headers are installed (build/kmod/<release>/),
-#                 the C selftests (build/selftests/)
+#                 the C selftests (build/selftests/); for a debug kernel
+#                 (KASAN) also the test-only selftests/debugmod module
+#                 (build/debugmod/<release>/uvdebug_bad.ko), never part of
+#                 uvirtio.ko
 # make check      host unit tests, then the VM tests on every lane; the last
 #                 line is "N passed, N failed, N skipped"
 # make bench      benchmarks
 # make clean      remove build/
 #
-# KERNELS="6.12"  lanes to build and test (default: every lane of
-#                 selftests/vm/kernels.conf with headers installed)
+# KERNELS="6.12 debug"  lanes to build and test (default: every lane of
+#                 selftests/vm/kernels.conf with headers installed; the
+#                 debug lane's tree comes from selftests/vm/build-debug-kernel)
 # KDIR=<tree>     build the module against this kernel tree only
 # W=1, C=1        passed on to kbuild
 
@@ -22,10 +26,13 @@ RELEASES	:= $(shell cat $(KDIR_ABS)/include/config/kernel.release 2>/dev/null)
 ifeq ($(RELEASES),)
 $(error KDIR=$(KDIR): no include/config/kernel.release, is it a prepared kernel tree?)
 endif
+TREES		:= $(KDIR_ABS)
 else
+# "LANE RELEASE TREE" triples
 LANE_RELEASES	:= $(shell $(LANES_CMD) --headers $(KERNELS))
-LANES		:= $(foreach i,$(shell seq 1 2 $(words $(LANE_RELEASES))),$(word $(i),$(LANE_RELEASES)))
-RELEASES	:= $(foreach i,$(shell seq 2 2 $(words $(LANE_RELEASES))),$(word $(i),$(LANE_RELEASES)))
+LANES		:= $(foreach i,$(shell seq 1 3 $(words $(LANE_RELEASES))),$(word $(i),$(LANE_RELEASES)))
+RELEASES	:= $(foreach i,$(shell seq 2 3 $(words $(LANE_RELEASES))),$(word $(i),$(LANE_RELEASES)))
+TREES		:= $(foreach i,$(shell seq 3 3 $(words $(LANE_RELEASES))),$(word $(i),$(LANE_RELEASES)))
 endif
 
 # Test lanes: the ones asked for, else every lane we can build for.
@@ -39,13 +46,14 @@ userspace:
 
 # One kbuild tree per kernel release: kbuild writes objects next to the
 # sources, so each release builds from its own copy (cp -a keeps mtimes, so
-# rebuilds stay incremental).
+# rebuilds stay incremental). A kernel with KASAN (the debug lane) also gets
+# the deliberately broken selftests/debugmod module, built on its own.
 modules:
 	@test -n "$(RELEASES)" || { echo "no kernel headers for lanes '$(KERNELS)' (run: sudo selftests/vm/setup)" >&2; exit 1; }
 	@test -f Kbuild || { echo "Kbuild is missing" >&2; exit 1; }
-	@set -e; for rel in $(RELEASES); do \
+	@set -e; set -- $(TREES); for rel in $(RELEASES); do \
 		dir=$(BUILD)/kmod/$$rel; \
-		kdir=$(if $(KDIR_ABS),$(KDIR_ABS),/usr/src/linux-headers-$$rel); \
+		kdir=$$1; shift; \
 		echo "  MODULE  $$rel ($$kdir)"; \
 		mkdir -p $$dir; \
 		cp -a Kbuild kmod uapi $$dir/; \
@@ -53,6 +61,13 @@ modules:
 		ko=$$(sed -n 's/\.o$$/.ko/; /uvirtio\.ko$$/p' $$dir/modules.order); \
 		case "$$ko" in /*) ;; ?*) ko=$$dir/$$ko ;; esac; \
 		[ -z "$$ko" ] || [ "$$ko" = $$dir/uvirtio.ko ] || cp -p $$ko $$dir/uvirtio.ko; \
+		if grep -qx CONFIG_KASAN=y $$kdir/.config 2>/dev/null; then \
+			dbg=$(BUILD)/debugmod/$$rel; \
+			echo "  MODULE  $$rel debugmod (test-only)"; \
+			mkdir -p $$dbg; \
+			cp -a selftests/debugmod/Kbuild selftests/debugmod/*.c $$dbg/; \
+			$(MAKE) -C $$kdir M=$$dbg modules; \
+		fi; \
 	done
 
 selftests: userspace

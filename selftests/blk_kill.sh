@@ -25,7 +25,17 @@ uv_log "disk $UV_NODE (emulator pid $UV_PID); fio randrw 4k QD16 with $engine"
 fio --name=k --filename="$UV_NODE" --direct=1 --rw=randrw --bs=4k --iodepth=16 \
     --ioengine=$engine --time_based --runtime=60 > "$UV_TMP/fio.out" 2>&1 &
 fio_pid=$!
-sleep 2
+# Kill under load: wait until fio's I/O flows (fio takes seconds to start
+# on a debug kernel), then give it a moment more.
+ios=0
+for _ in $(seq 300); do
+	read -r ios _ < "/sys/block/$UV_DISK/stat" || ios=0
+	[ "$ios" -lt 200 ] || break
+	uv_proc_alive $fio_pid || break
+	sleep 0.1
+done
+[ "$ios" -ge 200 ] || { cat "$UV_TMP/fio.out"; uv_fail "fio did no I/O within 30 s ($ios reads)"; }
+sleep 1
 uv_proc_alive $fio_pid || { cat "$UV_TMP/fio.out"; uv_fail "fio ended before the kill"; }
 uv_proc_alive $UV_PID || { cat "$UV_ERR"; uv_fail "emulator ended before the kill"; }
 

@@ -172,10 +172,13 @@ uv_blk_start() {
 		last=$(tail -n 1 "$UV_OUT")
 		case "$last" in
 		/dev/*)
+			# The emulator's contract: a printed node can be opened.
 			if [ -b "$last" ]; then
 				UV_NODE=$last
 				UV_DISK=${last#/dev/}
-				return 0
+				{ : < "$last"; } 2> /dev/null && return 0
+				echo "uvirtio-blk printed $last before it could be opened"
+				return 1
 			fi
 			;;
 		esac

@@ -386,8 +386,11 @@ int uvdev_sysfs_dir(const struct uvdev *d, char *buf, size_t len)
  * @name:	out: the first entry found, e.g. "vda" or "eth1"
  * @len:	size of @name
  *
- * Looks at <sysfs dir>/virtio<N>/<subsys>/. The entry appears once the
- * driver's probe has registered it; the /dev node may come a little later.
+ * Looks at <sysfs dir>/virtio<N>/<subsys>/, and only once the driver's
+ * probe has returned (the virtio device's "driver" link exists): the entry
+ * itself appears earlier, while the disk cannot be opened yet (ENXIO) and
+ * its /dev node may be missing. Nothing here opens the disk: that could wait
+ * on I/O this process has to serve.
  *
  * Return: 0, -ENOENT if there is none (yet), -ENAMETOOLONG
  */
@@ -408,6 +411,9 @@ int uvdev_child_name(const struct uvdev *d, const char *subsys, char *name,
 		int n;
 
 		if (strncmp(de->d_name, "virtio", 6))
+			continue;
+		n = snprintf(path, sizeof(path), "%s/%s/driver", dir, de->d_name);
+		if (n < 0 || (size_t)n >= sizeof(path) || access(path, F_OK))
 			continue;
 		n = snprintf(path, sizeof(path), "%s/%s/%s", dir, de->d_name,
 			     subsys);
