@@ -173,11 +173,16 @@ uv_blk_start() {
 		case "$last" in
 		/dev/*)
 			# The emulator's contract: a printed node can be opened.
+			# Allowance: the previous disk with the same number may
+			# still be going away (its stale inode gives ENXIO).
 			if [ -b "$last" ]; then
 				UV_NODE=$last
 				UV_DISK=${last#/dev/}
-				{ : < "$last"; } 2> /dev/null && return 0
-				echo "uvirtio-blk printed $last before it could be opened"
+				for _ in $(seq 100); do
+					{ : < "$last"; } 2> /dev/null && return 0
+					sleep 0.1
+				done
+				echo "uvirtio-blk printed $last, which cannot be opened for 10 s"
 				return 1
 			fi
 			;;
