@@ -316,8 +316,6 @@ void uv_queue_irq_work(struct irq_work *work)
 	else
 		irq = uv_harvest(q, &reason);
 	vq = q->vq;
-	if (irq)
-		q->irqs++;
 	spin_unlock(&q->lock);
 
 	/* del_vqs waits for this work (uv_queue_stop()), so vq is still alive. */
@@ -377,10 +375,8 @@ bool uv_notify(struct virtqueue *vq)
 		return true;
 	rcu_read_lock();
 	kick = rcu_dereference(q->kick);
-	if (kick) {
+	if (kick)
 		uv_eventfd_signal(kick);
-		WRITE_ONCE(q->kicks, q->kicks + 1);
-	}
 	rcu_read_unlock();
 	return true;
 }

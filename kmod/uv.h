@@ -133,7 +133,6 @@ struct uv_queue {
 	u32 *wlen;			/* by head: device-writable bytes of the chain */
 	u64 *status_off;		/* by head: domain offset of its last writable
 					 * byte (+1), 0 when it has none */
-	unsigned long irqs, kicks;	/* counters, for diagnosis */
 };
 
 /* uv_dev.flags bits */
@@ -209,7 +208,6 @@ static inline bool uv_dead(struct uv_dev *dev)
 int uv_domain_init(struct uv_dev *dev, u64 bounce_size);
 void uv_domain_free(struct uv_domain *dom);
 void *uv_domain_va(struct uv_domain *dom, u64 off, u64 len);
-struct page *uv_domain_page(struct uv_domain *dom, u64 off);
 bool uv_bounce_orig(struct uv_domain *dom, u64 off, u64 len, void **va);
 bool uv_bounce_force(struct uv_domain *dom, u64 off, u8 val);
 dma_addr_t uv_bounce_map(struct uv_domain *dom, struct page *page,
