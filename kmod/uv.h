@@ -165,7 +165,7 @@ struct uv_dev {
 	kuid_t owner;
 	pid_t creator;
 
-	struct mutex lock;		/* ioctls, eventfd attach/detach, start/remove */
+	struct mutex lock;		/* queues' kick and call eventfds: attach/detach */
 	unsigned long flags;		/* UV_* bits, atomic */
 	u32 dead_reason;		/* UVIRTIO_DEAD_*; set once, with UV_DEAD */
 	struct work_struct start_work;
