@@ -53,7 +53,16 @@ module_param_named(remove_timeout, uv_remove_timeout_secs, uint, 0644);
 MODULE_PARM_DESC(remove_timeout,
 		 "seconds UVIRTIO_REMOVE may take before outstanding I/O fails (default 30)");
 
+static unsigned int recovery_timeout = 30;
+module_param(recovery_timeout, uint, 0644);
+MODULE_PARM_DESC(recovery_timeout,
+		 "seconds a recovery-mode device waits for a new emulator (default 30)");
+
 struct workqueue_struct *uv_wq;
+/* Recovery-mode devices whose emulator is gone, by index; the xarray's own
+ * lock decides who takes one: UVIRTIO_ATTACH or the timeout.
+ */
+static DEFINE_XARRAY(uv_orphans);
 static struct miscdevice uv_misc;
 static DEFINE_IDA(uv_ida);
 static atomic_t uv_live = ATOMIC_INIT(0);
@@ -243,6 +252,8 @@ static ssize_t state_show(struct device *d, struct device_attribute *attr, char 
 
 	if (test_bit(UV_GONE, &dev->flags))
 		state = "dead";
+	else if (test_bit(UV_RECOVERING, &dev->flags))
+		state = "recovering";
 	else if (uv_dead(dev) || test_bit(UV_REMOVING, &dev->flags))
 		state = "removing";
 	else if (test_bit(UV_REGISTERED, &dev->flags))
@@ -287,6 +298,22 @@ ATTRIBUTE_GROUPS(uv_dev);
 #define UV_NET_NO_BITS	(BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT_ULL(50) | \
 			 BIT_ULL(52) | BIT_ULL(53) | BIT_ULL(57) | BIT_ULL(60))
 
+/*
+ * virtio_net trusts the config status word: with VIRTIO_NET_S_ANNOUNCE set
+ * it acks the announcement on the control queue, and without one it
+ * BUG()s (found by selftests/fuzz_emu). The module implements no guest
+ * announce, so only LINK_UP may reach the driver. Called with config_lock
+ * held, or before the device is visible.
+ */
+static void uv_config_sanitize(struct uv_dev *dev)
+{
+	size_t off = offsetof(struct virtio_net_config, status);
+	__le16 *status = (__le16 *)(dev->config + off);
+
+	if (dev->device_id == VIRTIO_ID_NET && dev->config_size >= off + sizeof(*status))
+		*status &= cpu_to_le16(VIRTIO_NET_S_LINK_UP);
+}
+
 /* A net device's queue count must match what virtio_net will ask for. */
 static int uv_check_net(const struct uvirtio_create *c, const u8 *config)
 {
@@ -307,7 +334,8 @@ static int uv_check_net(const struct uvirtio_create *c, const u8 *config)
 
 static int uv_check_create(const struct uvirtio_create *c)
 {
-	if (!uv_zero(c->reserved, sizeof(c->reserved)) || c->flags)
+	if (!uv_zero(c->reserved, sizeof(c->reserved)) ||
+	    (c->flags & ~UVIRTIO_CREATE_F_RECOVERY))
 		return -EINVAL;
 	if (c->device_id != VIRTIO_ID_BLOCK && c->device_id != VIRTIO_ID_NET)
 		return -EPROTONOSUPPORT;
@@ -381,6 +409,9 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	INIT_WORK(&dev->start_work, uv_start_work);
 	INIT_WORK(&dev->remove_work, uv_remove_work);
 	INIT_DELAYED_WORK(&dev->remove_timeout, uv_remove_timeout);
+	INIT_DELAYED_WORK(&dev->recover_timeout, uv_recover_timeout);
+	if (c.flags & UVIRTIO_CREATE_F_RECOVERY)
+		set_bit(UV_RECOVERABLE, &dev->flags);
 
 	err = -ENOMEM;
 	dev->config_size = c.config_size;
@@ -391,6 +422,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	err = -EFAULT;
 	if (copy_from_user(dev->config, u64_to_user_ptr(c.config_addr), c.config_size))
 		goto err_put;
+	uv_config_sanitize(dev);
 	if (c.device_id == VIRTIO_ID_NET) {
 		err = uv_check_net(&c, dev->config);
 		if (err)
@@ -553,6 +585,7 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 
 	spin_lock_irqsave(&dev->config_lock, flags);
 	memcpy(dev->config + u.offset, buf, u.len);
+	uv_config_sanitize(dev);
 	WRITE_ONCE(dev->generation, dev->generation + 1);
 	spin_unlock_irqrestore(&dev->config_lock, flags);
 	kfree(buf);
@@ -607,6 +640,136 @@ static int uv_ioctl_status(struct uv_dev *dev, void __user *argp)
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
+/* The end of a device: fail its I/O, remove it, drop the fd's reference. */
+static void uv_destroy(struct uv_dev *dev, u32 reason)
+{
+	uv_kill(dev, reason);
+	/* Bounded: every request of a dead device fails at once. */
+	flush_work(&dev->remove_work);
+	cancel_delayed_work_sync(&dev->remove_timeout);
+	uv_detach_eventfds(dev);
+	device_del(&dev->parent);
+	put_device(&dev->parent);
+}
+
+/*
+ * The fd of a recovery-mode device closed: keep the device, its I/O
+ * waiting, for recovery_timeout seconds. The fd's reference now belongs to
+ * the uv_orphans entry. Returns false if the device is not to be kept.
+ */
+static bool uv_orphan(struct uv_dev *dev)
+{
+	if (!test_bit(UV_RECOVERABLE, &dev->flags) || uv_dead(dev) ||
+	    test_bit(UV_REMOVING, &dev->flags) ||
+	    !test_bit(UV_REGISTERED, &dev->flags))
+		return false;
+	uv_detach_eventfds(dev);
+	set_bit(UV_RECOVERING, &dev->flags);
+	if (xa_err(xa_store(&uv_orphans, dev->index, dev, GFP_KERNEL))) {
+		clear_bit(UV_RECOVERING, &dev->flags);
+		return false;
+	}
+	get_device(&dev->parent);	/* the timeout's */
+	queue_delayed_work(uv_wq, &dev->recover_timeout,
+			   READ_ONCE(recovery_timeout) * HZ);
+	dev_info_ratelimited(&dev->parent,
+			     "emulator gone, I/O waits up to %u s for a new one\n",
+			     READ_ONCE(recovery_timeout));
+	return true;
+}
+
+/**
+ * uv_recover_timeout() - nobody took over an orphaned device in time
+ * @work:	the device's recover_timeout
+ */
+void uv_recover_timeout(struct work_struct *work)
+{
+	struct uv_dev *dev = container_of(to_delayed_work(work), struct uv_dev,
+					  recover_timeout);
+
+	if (xa_cmpxchg(&uv_orphans, dev->index, dev, NULL, GFP_KERNEL) == dev) {
+		clear_bit(UV_RECOVERING, &dev->flags);
+		uv_destroy(dev, UVIRTIO_DEAD_RECOVERY_TIMEOUT);
+	}
+	put_device(&dev->parent);
+}
+
+static int uv_ioctl_attach(struct file *file, void __user *argp)
+{
+	struct uv_file *uf = file->private_data;
+	struct uvirtio_attach a;
+	struct uv_dev *dev;
+	unsigned int i;
+	int err;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.reserved0 || a.domain_size || !uv_zero(a.reserved, sizeof(a.reserved)))
+		return -EINVAL;
+
+	mutex_lock(&uf->lock);
+	err = -EBUSY;
+	if (uf->dev)
+		goto out;
+	xa_lock(&uv_orphans);
+	dev = xa_load(&uv_orphans, a.index);
+	err = -ENOENT;
+	if (!dev)
+		goto out_xa;
+	err = -EPERM;
+	if (!uid_eq(dev->owner, current_fsuid()) && !capable(CAP_SYS_ADMIN))
+		goto out_xa;
+	err = -EBUSY;
+	if (atomic_read(&dev->vmas))
+		goto out_xa;
+	__xa_erase(&uv_orphans, a.index);
+	xa_unlock(&uv_orphans);
+
+	if (cancel_delayed_work(&dev->recover_timeout))
+		put_device(&dev->parent);
+	for (i = 0; i < dev->num_queues; i++)
+		uv_queue_reattach(&dev->queues[i]);
+	WRITE_ONCE(dev->creator, task_tgid_nr(current));
+	clear_bit(UV_RECOVERING, &dev->flags);
+	smp_store_release(&uf->dev, dev);
+	dev_info_ratelimited(&dev->parent, "taken over by pid %d\n", dev->creator);
+	mutex_unlock(&uf->lock);
+
+	a.domain_size = dev->dom.size;
+	return copy_to_user(argp, &a, sizeof(a)) ? -EFAULT : 0;
+
+out_xa:
+	xa_unlock(&uv_orphans);
+out:
+	mutex_unlock(&uf->lock);
+	return err;
+}
+
+static int uv_ioctl_inflight(struct uv_dev *dev, void __user *argp)
+{
+	struct uvirtio_inflight r;
+	u16 *heads;
+	int n, err = 0;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	if (r.last_avail || r.count || !uv_zero(r.reserved, sizeof(r.reserved)))
+		return -EINVAL;
+	if (r.index >= dev->num_queues)
+		return -EINVAL;
+	heads = kmalloc_array(dev->queue_size, sizeof(*heads), GFP_KERNEL);
+	if (!heads)
+		return -ENOMEM;
+	n = uv_queue_inflight(&dev->queues[array_index_nospec(r.index, dev->num_queues)],
+			      &r.last_avail, heads);
+	r.count = n;
+	if (copy_to_user(u64_to_user_ptr(r.heads_addr), heads, n * sizeof(*heads)) ||
+	    copy_to_user(argp, &r, sizeof(r)))
+		err = -EFAULT;
+	kfree(heads);
+	return err;
+}
+
 static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *argp = (void __user *)arg;
@@ -617,6 +780,8 @@ static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return put_user((u64)UVIRTIO_API_VERSION, (u64 __user *)argp);
 	case UVIRTIO_CREATE:
 		return uv_ioctl_create(file, argp);
+	case UVIRTIO_ATTACH:
+		return uv_ioctl_attach(file, argp);
 	}
 
 	dev = uv_file_dev(file);
@@ -649,6 +814,8 @@ static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return uv_ioctl_status(dev, argp);
 	case UVIRTIO_REMOVE:
 		return uv_remove(dev);
+	case UVIRTIO_GET_INFLIGHT:
+		return uv_ioctl_inflight(dev, argp);
 	}
 	return -ENOTTY;
 }
@@ -669,15 +836,8 @@ static int uv_release(struct inode *inode, struct file *file)
 	struct uv_file *uf = file->private_data;
 	struct uv_dev *dev = uf->dev;
 
-	if (dev) {
-		uv_kill(dev, UVIRTIO_DEAD_CLOSED);
-		/* Bounded: every request of a dead device fails at once. */
-		flush_work(&dev->remove_work);
-		cancel_delayed_work_sync(&dev->remove_timeout);
-		uv_detach_eventfds(dev);
-		device_del(&dev->parent);
-		put_device(&dev->parent);
-	}
+	if (dev && !uv_orphan(dev))
+		uv_destroy(dev, UVIRTIO_DEAD_CLOSED);
 	kfree(uf);
 	return 0;
 }
@@ -715,6 +875,7 @@ static int uv_mmap(struct file *file, struct vm_area_struct *vma)
 	uv_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &uv_vm_ops;
 	vma->vm_private_data = dev;
+	atomic_inc(&dev->vmas);		/* uv_vm_ops.open counts the copies */
 	get_device(&dev->parent);	/* dropped by uv_vm_ops.close */
 	return 0;
 }

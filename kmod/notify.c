@@ -548,3 +548,48 @@ void uv_detach_eventfds(struct uv_dev *dev)
 		irq_work_sync(&dev->queues[i].irq_work);
 	}
 }
+
+/**
+ * uv_queue_reattach() - a new emulator takes over a queue (recovery mode)
+ * @q:		the queue; no emulator is attached
+ *
+ * Delivers what the previous emulator published before it died, then starts
+ * a new epoch so that the new one's shadow ring begins at 0.
+ */
+void uv_queue_reattach(struct uv_queue *q)
+{
+	unsigned long flags;
+
+	irq_work_queue(&q->irq_work);
+	irq_work_sync(&q->irq_work);
+	spin_lock_irqsave(&q->lock, flags);
+	q->epoch++;
+	q->shadow_last = 0;
+	spin_unlock_irqrestore(&q->lock, flags);
+}
+
+/**
+ * uv_queue_inflight() - heads the driver waits for, and where to go on
+ * @q:		the queue
+ * @last_avail:	out: avail index up to which the heads are listed
+ * @heads:	out: room for queue_size heads
+ *
+ * Return: the number of heads written.
+ */
+int uv_queue_inflight(struct uv_queue *q, u16 *last_avail, u16 *heads)
+{
+	unsigned long flags;
+	unsigned int head;
+	int n = 0;
+
+	spin_lock_irqsave(&q->lock, flags);
+	*last_avail = 0;
+	if (q->ready && !q->kernel) {
+		uv_avail_scan(q);
+		*last_avail = q->last_avail;
+		for_each_set_bit(head, q->outstanding, q->num)
+			heads[n++] = head;
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	return n;
+}

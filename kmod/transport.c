@@ -406,6 +406,7 @@ static const char *const uv_dead_why[] = {
 	[UVIRTIO_DEAD_BAD_IDX] = "shadow used index moved by more than the ring size",
 	[UVIRTIO_DEAD_TIMEOUT] = "removal timed out",
 	[UVIRTIO_DEAD_START_FAILED] = "start failed",
+	[UVIRTIO_DEAD_RECOVERY_TIMEOUT] = "no emulator re-attached in time",
 };
 
 /**

@@ -144,6 +144,8 @@ enum {
 	UV_DEAD,		/* fail every request, removal under way */
 	UV_REMOVING,		/* UVIRTIO_REMOVE accepted */
 	UV_GONE,		/* unregistered; UVIRTIO_EV_REMOVED queued */
+	UV_RECOVERABLE,		/* UVIRTIO_CREATE_F_RECOVERY */
+	UV_RECOVERING,		/* fd closed, waiting for UVIRTIO_ATTACH */
 };
 
 #define UV_EVENTS 64
@@ -179,6 +181,8 @@ struct uv_dev {
 	struct work_struct start_work;
 	struct work_struct remove_work;
 	struct delayed_work remove_timeout;
+	struct delayed_work recover_timeout;	/* holds a reference while queued */
+	atomic_t vmas;			/* live mappings of the domain */
 
 	spinlock_t config_lock;		/* config, config_size, generation, status */
 	u8 *config;
@@ -235,6 +239,7 @@ extern const struct vm_operations_struct uv_vm_ops;
 /* main.c */
 extern struct workqueue_struct *uv_wq;
 extern unsigned int uv_remove_timeout_secs;
+void uv_recover_timeout(struct work_struct *work);
 
 /* transport.c */
 extern const struct virtio_config_ops uv_config_ops;
@@ -256,6 +261,8 @@ int uv_set_kick(struct uv_dev *dev, unsigned int index, int fd);
 int uv_set_call(struct uv_dev *dev, unsigned int index, int fd);
 void uv_detach_eventfds(struct uv_dev *dev);
 void uv_queue_irq_work(struct irq_work *work);
+void uv_queue_reattach(struct uv_queue *q);
+int uv_queue_inflight(struct uv_queue *q, u16 *last_avail, u16 *heads);
 void uv_used_push(struct uv_queue *q, u32 id, u32 len);
 bool uv_used_publish(struct uv_queue *q, u16 old);
 

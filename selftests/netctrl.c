@@ -178,6 +178,12 @@ static void test_ctrl_queue(void)
 	tap_ok(wait_ctrl(&d, &s, 5000, VIRTIO_NET_CTRL_MAC,
 			 VIRTIO_NET_CTRL_MAC_ADDR_SET, mac1, 6),
 	       "ip link set address: MAC_ADDR_SET with the new address");
+	/*
+	 * Up, but with nothing to send (no IPv6 autoconfiguration, no
+	 * address): the tx queues are never served here, and a packet
+	 * waiting 5 s there would trip the netdev watchdog.
+	 */
+	sh("echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6", ifn);
 	sh("ip link set dev %s up", ifn);
 	sh("ip link set dev %s promisc on", ifn);
 	tap_ok(wait_ctrl(&d, &s, 5000, VIRTIO_NET_CTRL_RX,

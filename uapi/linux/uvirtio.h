@@ -80,6 +80,20 @@
 #define UVIRTIO_MAX_BOUNCE_SIZE	(256ULL << 20)
 #define UVIRTIO_DEF_BOUNCE_SIZE	(16ULL << 20)
 
+/*
+ * Recovery mode: when the fd is closed (the emulator crashed or was killed)
+ * the device stays, and its I/O waits, for the module's recovery_timeout
+ * seconds (default 30). A process of the same user that has opened
+ * /dev/uvirtio takes it over with UVIRTIO_ATTACH, maps the domain, sets
+ * eventfds and serves on: UVIRTIO_GET_INFLIGHT says, per queue, which heads
+ * the driver is still waiting for (serve them again) and from which avail
+ * index to continue. Completions the old process published are delivered
+ * at attach time. No one in time: the device is removed, waiting I/O fails
+ * (UVIRTIO_DEAD_RECOVERY_TIMEOUT). A process still mapping the domain blocks
+ * the take-over (EBUSY): recovery is for an emulator that is gone.
+ */
+#define UVIRTIO_CREATE_F_RECOVERY	(1U << 0)
+
 /**
  * struct uvirtio_create - describe a device (UVIRTIO_CREATE)
  * @device_id:	virtio device id: VIRTIO_ID_BLOCK (2) or VIRTIO_ID_NET (1)
@@ -92,7 +106,7 @@
  *		NOTIFICATION_DATA, ...) are rejected with EINVAL.
  * @config_addr: user pointer to the initial config space
  * @bounce_size: bytes of bounce pool (multiple of the page size), 0 = default
- * @flags:	must be 0
+ * @flags:	UVIRTIO_CREATE_F_*
  * @index:	out: the device's index (its sysfs name is "uvirtio-<index>")
  * @domain_size: out: bytes to mmap() at offset 0
  * @reserved:	must be 0
@@ -232,6 +246,7 @@ struct uvirtio_status {
 #define UVIRTIO_DEAD_BAD_IDX		5	/* shadow idx moved by more than num */
 #define UVIRTIO_DEAD_TIMEOUT		6	/* UVIRTIO_REMOVE did not finish */
 #define UVIRTIO_DEAD_START_FAILED	7	/* the virtio device could not register */
+#define UVIRTIO_DEAD_RECOVERY_TIMEOUT	8	/* no emulator re-attached in time */
 
 /* Events, read() from the device fd. */
 #define UVIRTIO_EV_FEATURES	1	/* u64[0]: features the driver accepted */
@@ -344,6 +359,39 @@ struct uvirtio_shadow {
 	struct uvirtio_used_elem ring[];
 };
 
+/**
+ * struct uvirtio_attach - take over a device in recovery (UVIRTIO_ATTACH)
+ * @index:	the device's index ("uvirtio-<index>")
+ * @reserved0:	must be 0
+ * @domain_size: out: bytes to mmap() at offset 0
+ * @reserved:	must be 0
+ */
+struct uvirtio_attach {
+	__u32 index;
+	__u32 reserved0;
+	__u64 domain_size;
+	__u64 reserved[2];
+};
+
+/**
+ * struct uvirtio_inflight - what a re-attached emulator must serve
+ * @index:	in: queue index
+ * @last_avail:	out: avail ring index to continue from
+ * @count:	out: heads the driver is waiting for, written to @heads_addr
+ * @heads_addr:	in: user array of queue_size __u16
+ * @reserved:	must be 0
+ *
+ * Every head the driver made available before @last_avail and got no
+ * completion for is listed, whether or not an earlier process took it.
+ */
+struct uvirtio_inflight {
+	__u32 index;
+	__u16 last_avail;
+	__u16 count;
+	__u64 heads_addr;
+	__u64 reserved[2];
+};
+
 #define UVIRTIO_IOC_MAGIC	0xBE
 
 #define UVIRTIO_GET_API_VERSION	_IOR(UVIRTIO_IOC_MAGIC, 0x00, __u64)
@@ -365,6 +413,9 @@ struct uvirtio_shadow {
  * device is killed: outstanding requests fail.
  */
 #define UVIRTIO_REMOVE		_IO(UVIRTIO_IOC_MAGIC, 0x0b)
+/* Recovery mode, see UVIRTIO_CREATE_F_RECOVERY. */
+#define UVIRTIO_ATTACH		_IOWR(UVIRTIO_IOC_MAGIC, 0x0c, struct uvirtio_attach)
+#define UVIRTIO_GET_INFLIGHT	_IOWR(UVIRTIO_IOC_MAGIC, 0x0d, struct uvirtio_inflight)
 
 /* The ABI is the same for 32- and 64-bit processes. */
 #ifdef __KERNEL__
@@ -389,6 +440,8 @@ __UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl_queue, 64);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl, 4096);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_used_elem, 8);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_shadow, 64);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_attach, 32);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_inflight, 32);
 #undef __UVIRTIO_SIZE_CHECK
 
 #endif /* _UAPI_LINUX_UVIRTIO_H */
