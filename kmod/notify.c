@@ -566,6 +566,8 @@ void uv_queue_reattach(struct uv_queue *q)
 	q->epoch++;
 	q->shadow_last = 0;
 	spin_unlock_irqrestore(&q->lock, flags);
+	/* The dead emulator may have been polling: kicks go to the new one. */
+	WRITE_ONCE(q->dev->dom.ctrl->queue[q->index].flags, 0);
 }
 
 /**
