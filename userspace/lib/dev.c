@@ -474,6 +474,22 @@ int uvdev_sysfs_dir(const struct uvdev *d, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Whether the driver's probe returned: @dir/state reads "live". */
+static bool uvdev_probed(const char *dir)
+{
+	char path[300], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/state", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return true;	/* a module without the attribute: the link decides */
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return !strncmp(buf, "live", 4);
+}
+
 /* Whether /sys/block/@name/size is above 0. */
 static bool uvdev_disk_sized(const char *name)
 {
@@ -499,10 +515,11 @@ static bool uvdev_disk_sized(const char *name)
  * @len:	size of @name
  *
  * Looks at <sysfs dir>/virtio<N>/<subsys>/, and only once the driver's
- * probe has returned (the virtio device's "driver" link exists): the entry
- * itself appears earlier, while the disk cannot be opened yet (ENXIO) and
- * its /dev node may be missing. Nothing here opens the disk: that could wait
- * on I/O this process has to serve.
+ * probe has returned: the module's "state" attribute reads "live" from then
+ * on (the virtio device's "driver" link appears before probe runs, the
+ * entry itself while probe still reads the disk, when it cannot be opened
+ * yet and its /dev node may be missing). Nothing here opens the disk: that
+ * could wait on I/O this process has to serve.
  *
  * Return: 0, -ENOENT if there is none (yet), -ENAMETOOLONG
  */
@@ -516,6 +533,8 @@ int uvdev_child_name(const struct uvdev *d, const char *subsys, char *name,
 
 	if (uvdev_sysfs_dir(d, dir, sizeof(dir)))
 		return -ENAMETOOLONG;
+	if (!uvdev_probed(dir))
+		return -ENOENT;
 	dd = opendir(dir);
 	if (!dd)
 		return -ENOENT;
