@@ -7,6 +7,7 @@
  * array_index_nospec().
  */
 #include <linux/atomic.h>
+#include <linux/blkdev.h>
 #include <linux/file.h>
 #include <linux/idr.h>
 #include <linux/miscdevice.h>
@@ -299,19 +300,29 @@ ATTRIBUTE_GROUPS(uv_dev);
 			 BIT_ULL(52) | BIT_ULL(53) | BIT_ULL(57) | BIT_ULL(60))
 
 /*
- * virtio_net trusts the config status word: with VIRTIO_NET_S_ANNOUNCE set
- * it acks the announcement on the control queue, and without one it
- * BUG()s (found by selftests/fuzz_emu). The module implements no guest
- * announce, so only LINK_UP may reach the driver. Called with config_lock
- * held, or before the device is visible.
+ * Config values the drivers trust and an emulator may not set. virtio_net:
+ * with VIRTIO_NET_S_ANNOUNCE in the status word it acks the announcement on
+ * the control queue, and without one it BUG()s (found by
+ * selftests/fuzz_emu); the module implements no guest announce, so only
+ * LINK_UP may reach the driver. Called with config_lock held, or before the
+ * device is visible.
  */
 static void uv_config_sanitize(struct uv_dev *dev)
 {
 	size_t off = offsetof(struct virtio_net_config, status);
 	__le16 *status = (__le16 *)(dev->config + off);
+	__le64 *capacity = (__le64 *)dev->config;	/* virtio_blk_config */
 
 	if (dev->device_id == VIRTIO_ID_NET && dev->config_size >= off + sizeof(*status))
 		*status &= cpu_to_le16(VIRTIO_NET_S_LINK_UP);
+	/*
+	 * The block layer turns capacity << 9 into the bdev's i_size: beyond
+	 * MAX_LFS_FILESIZE it wraps negative and buffered writes WARN (found
+	 * by selftests/fuzz_emu). No real disk is that big: clamp.
+	 */
+	if (dev->device_id == VIRTIO_ID_BLOCK && dev->config_size >= sizeof(*capacity) &&
+	    le64_to_cpu(*capacity) > (MAX_LFS_FILESIZE >> SECTOR_SHIFT))
+		*capacity = cpu_to_le64(MAX_LFS_FILESIZE >> SECTOR_SHIFT);
 }
 
 /* A net device's queue count must match what virtio_net will ask for. */
