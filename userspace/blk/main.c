@@ -61,6 +61,7 @@
 #define TAG_TIMER		3
 #define TAG_DELAY		4	/* statfs glue: --fault-delay-ms */
 #define DELAY_TICK_MS		20
+#define FAULT_IDLE_TICKS	10	/* of NODE_POLL_MS: 1 s idle, then arm */
 #define TAG_KICK		16	/* + queue index */
 
 /**
@@ -100,6 +101,9 @@ struct blk_queue {
  * @readonly:	--readonly
  * @dev:	--dev
  * @statfs:	--statfs DIR, or NULL
+ * @f_kicks:	--fault-ignore-kicks queues (mask)
+ * @f_irq:	--fault-withhold-irq queues (mask)
+ * @f_delay_ms:	--fault-delay-ms
  * @backing:	BACKING
  */
 struct opts {
@@ -108,13 +112,18 @@ struct opts {
 	bool readonly;
 	const char *dev;
 	const char *statfs;
+	uint64_t f_kicks;
+	uint64_t f_irq;
+	uint32_t f_delay_ms;
 	const char *backing;
 };
 
 /*
- * Fault switches, for tests only (--fault-*): set from the command line,
- * all lifted at once by SIGUSR1. Atomics so the status filesystem's threads
- * may read them; only the main thread writes.
+ * Fault switches, for tests only (--fault-*): armed from the command line
+ * once the disk is serving (its node printed: the driver's probe reads the
+ * disk, and a faulted probe would hold the disk's open mutex for ever), all
+ * lifted at once by SIGUSR1. Atomics so the status filesystem's threads may
+ * read them; only the main thread writes.
  */
 static _Atomic uint64_t fault_ignore_kicks;	/* mask of queues */
 static _Atomic uint64_t fault_withhold_irq;	/* mask of queues */
@@ -130,6 +139,9 @@ static _Atomic uint32_t fault_delay_ms;
  * @sig_fd:	signalfd for SIGTERM/SIGINT
  * @timer_fd:	timerfd while waiting for the disk node, else -1
  * @delay_fd:	timerfd completing delayed requests (--fault-delay-ms)
+ * @node_printed: the disk's node was printed
+ * @idle_ticks:	timer ticks without a request since (faults wait for them)
+ * @idle_mark:	requests completed as of the last tick
  * @statfs:	the status filesystem, or NULL
  * @deadline:	CLOCK_MONOTONIC second to give up waiting for the node
  * @removing:	UVIRTIO_REMOVE was issued
@@ -144,6 +156,9 @@ struct emu {
 	int sig_fd;
 	int timer_fd;
 	int delay_fd;
+	bool node_printed;
+	unsigned int idle_ticks;
+	uint64_t idle_mark;
 	struct uvstatfs *statfs;
 	time_t deadline;
 	bool removing;
@@ -306,14 +321,16 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 				    c == OPT_F_KICKS ? "--fault-ignore-kicks" :
 				    "--fault-withhold-irq", optarg,
 				    NUM_QUEUES - 1);
-			atomic_fetch_or(c == OPT_F_KICKS ? &fault_ignore_kicks :
-					&fault_withhold_irq, 1ULL << v);
+			if (c == OPT_F_KICKS)
+				o->f_kicks |= 1ULL << v;
+			else
+				o->f_irq |= 1ULL << v;
 			break;
 		case OPT_F_DELAY:
 			if (args_parse_u64(optarg, &v) || !v || v > 3600000)
 				die(2, "--fault-delay-ms: '%s' is not a number of milliseconds from 1 to 3600000",
 				    optarg);
-			atomic_store(&fault_delay_ms, (uint32_t)v);
+			o->f_delay_ms = v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -711,6 +728,9 @@ static void stop_timer(struct emu *e)
 	e->timer_fd = -1;
 }
 
+static bool faults_pending(struct emu *e);	/* statfs glue */
+static void faults_arm_when_idle(struct emu *e);
+
 /**
  * timer_tick() - check whether the disk node is there yet
  * @e:		emulator
@@ -730,13 +750,19 @@ static void timer_tick(struct emu *e)
 		stop_timer(e);
 		return;
 	}
+	if (e->node_printed) {		/* statfs glue */
+		faults_arm_when_idle(e);
+		return;
+	}
 	if (!uvdev_child_name(&e->dev, "block", name, sizeof(name))) {
 		snprintf(node, sizeof(node), "/dev/%s", name);
 		if (!access(node, F_OK)) {
 			info("uvirtio-%u: serving %s", e->dev.index, node);
 			printf("%s\n", node);
 			fflush(stdout);
-			stop_timer(e);
+			e->node_printed = true;
+			if (!faults_pending(e))	/* statfs glue */
+				stop_timer(e);
 			return;
 		}
 	}
@@ -764,6 +790,62 @@ static void delay_tick(struct emu *e)
 }
 
 /**
+ * faults_pending() - the command line asked for faults not armed yet
+ * @e:		emulator
+ *
+ * Return: true if some are
+ */
+static bool faults_pending(struct emu *e)
+{
+	return e->o.f_kicks || e->o.f_irq || e->o.f_delay_ms;
+}
+
+/**
+ * faults_arm() - switch the command line's faults on
+ * @e:		emulator
+ */
+static void faults_arm(struct emu *e)
+{
+	atomic_store(&fault_ignore_kicks, e->o.f_kicks);
+	atomic_store(&fault_withhold_irq, e->o.f_irq);
+	atomic_store(&fault_delay_ms, e->o.f_delay_ms);
+	info("uvirtio-%u: faults armed (test feature): ignore-kicks 0x%llx, withhold-irq 0x%llx, delay %u ms",
+	     e->dev.index, (unsigned long long)e->o.f_kicks,
+	     (unsigned long long)e->o.f_irq, e->o.f_delay_ms);
+}
+
+/**
+ * faults_arm_when_idle() - arm the faults once the driver's probe is over
+ * @e:		emulator
+ *
+ * The disk's node is printed while virtio_blk's probe may still scan the
+ * partition table (measured on 6.12: the scan runs inside add_disk(),
+ * holding the disk's open mutex); a fault caught there would block every
+ * open of the disk. So the faults wait until the queues were idle for
+ * FAULT_IDLE_TICKS ticks of the node timer.
+ */
+static void faults_arm_when_idle(struct emu *e)
+{
+	uint64_t done = 0;
+	bool busy = false;
+	unsigned int i;
+
+	for (i = 0; i < NUM_QUEUES; i++) {
+		done += atomic_load(&e->q[i].cnt.requests);
+		busy |= uvq_avail_pending(&e->dev.q[i].vq) != 0;
+	}
+	if (busy || done != e->idle_mark) {
+		e->idle_mark = done;
+		e->idle_ticks = 0;
+		return;
+	}
+	if (++e->idle_ticks < FAULT_IDLE_TICKS)
+		return;
+	stop_timer(e);
+	faults_arm(e);
+}
+
+/**
  * faults_lift() - SIGUSR1: every fault off, catch up on what they held
  * @e:		emulator
  *
@@ -776,6 +858,8 @@ static void faults_lift(struct emu *e)
 	static const struct itimerspec off;
 	unsigned int i;
 
+	e->o.f_kicks = e->o.f_irq = 0;
+	e->o.f_delay_ms = 0;
 	atomic_store(&fault_ignore_kicks, 0);
 	atomic_store(&fault_withhold_irq, 0);
 	atomic_store(&fault_delay_ms, 0);
@@ -986,11 +1070,15 @@ static void statfs_mount(struct emu *e)
 	if (ret == -EIO)
 		die(1, "--statfs %s: cannot mount the status filesystem (see above)",
 		    e->o.statfs);
+	if (ret == -ENOTCONN)
+		die(1, "--statfs %s: %s (a dead mount: 'fusermount3 -u %s' removes it)",
+		    e->o.statfs, strerror(-ret), e->o.statfs);
 	if (ret)
 		die(1, "--statfs %s: %s", e->o.statfs, strerror(-ret));
 	uvstatfs_stop_atexit(e->statfs);
-	info("uvirtio-%u: status filesystem at %s", e->dev.index,
-	     e->o.statfs);
+	info("uvirtio-%u: status filesystem at %s (unmount watchdog pid %d)",
+	     e->dev.index, e->o.statfs,
+	     (int)uvstatfs_watchdog_pid(e->statfs));
 }
 
 /* ---- end of statfs glue (control side) ---- */
@@ -1113,7 +1201,7 @@ static void setup_loop(struct emu *e)
 				     TFD_NONBLOCK | TFD_CLOEXEC);
 	if (e->delay_fd < 0)
 		die(1, "timerfd: %s", strerror(errno));
-	if (atomic_load(&fault_delay_ms) &&
+	if (e->o.f_delay_ms &&
 	    timerfd_settime(e->delay_fd, 0, &delay_its, NULL))
 		die(1, "timerfd: %s", strerror(errno));
 	if (!ret)

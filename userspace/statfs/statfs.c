@@ -8,6 +8,15 @@
  * verdicts the stuck file shows. Neither ever takes a lock the data path
  * takes; the verdicts have their own mutex, shared only by these two.
  *
+ * Unmounting when the emulator dies (measured on 6.1 and 6.12): libfuse's
+ * auto_unmount leaves fusermount3 waiting on a socket, but when the daemon
+ * is killed it often finds the connection not yet aborted (the socket
+ * closes before the /dev/fuse fd in the dying process) and leaves the
+ * mount in place, answering ENOTCONN. So a watchdog of our own, a shell
+ * spawned in its own session holding only the read end of a pipe, runs
+ * "fusermount3 -u -z DIR" when the pipe reaches EOF without the word
+ * "unmounted" that uvstatfs_stop() writes after a clean unmount.
+ *
  * The high-level libfuse API resolves paths for us; we run its session
  * with our own loop (poll on the session fd and a stop eventfd) so that
  * uvstatfs_stop() ends it without closing an fd another thread reads.
@@ -19,10 +28,12 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,6 +110,8 @@ struct node {
  * @fuse_thr:	the FUSE thread
  * @sampler_thr: the sampler thread
  * @stop_fd:	eventfd: written by uvstatfs_stop() to end both threads
+ * @watchdog_fd: write end of the watchdog's pipe, or -1
+ * @watchdog_pid: the watchdog, or 0
  * @vlock:	protects @v (the sampler writes, stuck readers read)
  * @v:		per-queue verdicts
  */
@@ -111,6 +124,8 @@ struct uvstatfs {
 	pthread_t fuse_thr;
 	pthread_t sampler_thr;
 	int stop_fd;
+	int watchdog_fd;
+	pid_t watchdog_pid;
 	pthread_mutex_t vlock;
 	struct uvstatfs_qverdict v[UVIRTIO_MAX_QUEUES];
 };
@@ -727,8 +742,9 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
  * @st:		out
  * @fi:		open file, or NULL
  *
- * Files have size 0: their contents exist only once opened (direct_io,
- * so readers read to EOF anyway).
+ * A file's size is the length of its contents now: read() goes to us
+ * anyway (direct_io), but sendfile() and splice() on some kernels read
+ * through the page cache, which stops at the size.
  *
  * Return: 0 or -ENOENT
  */
@@ -750,8 +766,15 @@ static int fs_getattr(const char *path, struct stat *st,
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
 	} else {
+		char *buf;
+		size_t len;
+
 		st->st_mode = S_IFREG | (node_writable(&n) ? 0644 : 0444);
 		st->st_nlink = 1;
+		if (!node_generate(fs, &n, &buf, &len)) {
+			st->st_size = len;
+			free(buf);
+		}
 	}
 	return 0;
 }
@@ -1054,6 +1077,86 @@ static int fs_mount(struct uvstatfs *fs)
 }
 
 /**
+ * watchdog_start() - spawn the process that unmounts if we die
+ * @fs:		filesystem, mounted
+ *
+ * The watchdog is "sh -c SCRIPT DIR" with the pipe as its stdin and no
+ * other fd of ours (in particular not the uvirtio device fd, whose last
+ * close removes the device) and no mapping of ours (posix_spawn execs at
+ * once). It runs in its own session so that a signal to our process group
+ * does not take it along.
+ *
+ * Return: 0 or -errno
+ */
+static int watchdog_start(struct uvstatfs *fs)
+{
+	static const char script[] =
+		"read -r word; [ \"$word\" = unmounted ] && exit 0; "
+		"exec fusermount3 -u -z -q -- \"$0\"";
+	char *argv[] = { "sh", "-c", (char *)script, fs->dir, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	int p[2], ret;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	posix_spawn_file_actions_adddup2(&fa, p[0], 0);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+				 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	ret = -posix_spawnp(&fs->watchdog_pid, "sh", &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(p[0]);
+	if (ret) {
+		close(p[1]);
+		fs->watchdog_pid = 0;
+		return ret;
+	}
+	fs->watchdog_fd = p[1];
+	return 0;
+}
+
+/**
+ * watchdog_stop() - tell the watchdog the unmount was done
+ * @fs:		filesystem
+ *
+ * The watchdog is not waited for: it exits at once, and a process that
+ * does not reap children leaves only a zombie until it exits itself.
+ */
+static void watchdog_stop(struct uvstatfs *fs)
+{
+	static const char word[] = "unmounted\n";
+
+	if (fs->watchdog_fd < 0)
+		return;
+	if (write(fs->watchdog_fd, word, sizeof(word) - 1) < 0) {
+		/* the watchdog is gone: nothing to tell */
+	}
+	close(fs->watchdog_fd);
+	fs->watchdog_fd = -1;
+	waitpid(fs->watchdog_pid, NULL, WNOHANG);
+}
+
+/**
+ * uvstatfs_watchdog_pid() - the process that unmounts if the emulator dies
+ * @fs:		filesystem
+ *
+ * Return: its pid, or 0 if there is none (not mounted)
+ */
+pid_t uvstatfs_watchdog_pid(const struct uvstatfs *fs)
+{
+	return fs->watchdog_pid;
+}
+
+/**
  * uvstatfs_start() - mount the status filesystem and start its threads
  * @fsp:	out: the filesystem
  * @dir:	mount point (an existing directory the caller owns), or NULL
@@ -1062,8 +1165,9 @@ static int fs_mount(struct uvstatfs *fs)
  * @ops:	the device's callbacks; must stay valid as long
  * @opaque:	their argument
  *
- * Return: 0, -ENOMEM, -ENOTDIR, -EIO (mount failed; libfuse or fusermount3
- * printed why), or -errno of thread creation
+ * Return: 0, -ENOMEM, -ENOTDIR, -errno of stat(@dir) (-ENOTCONN: a dead
+ * FUSE mount is there, "fusermount3 -u DIR" removes it), -EIO (mount
+ * failed; libfuse or fusermount3 printed why), or -errno of thread creation
  */
 int uvstatfs_start(struct uvstatfs **fsp, const char *dir, struct uvdev *dev,
 		   const struct uvstatfs_ops *ops, void *opaque)
@@ -1073,8 +1177,10 @@ int uvstatfs_start(struct uvstatfs **fsp, const char *dir, struct uvdev *dev,
 	unsigned int i;
 	int ret;
 
-	if (dir && (stat(dir, &st) || !S_ISDIR(st.st_mode)))
-		return errno == ENOENT ? -ENOENT : -ENOTDIR;
+	if (dir && stat(dir, &st))
+		return -errno;
+	if (dir && !S_ISDIR(st.st_mode))
+		return -ENOTDIR;
 	fs = calloc(1, sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
@@ -1084,6 +1190,7 @@ int uvstatfs_start(struct uvstatfs **fsp, const char *dir, struct uvdev *dev,
 	pthread_mutex_init(&fs->vlock, NULL);
 	for (i = 0; i < UVIRTIO_MAX_QUEUES; i++)
 		uvstatfs_verdict_init(&fs->v[i]);
+	fs->watchdog_fd = -1;
 	fs->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (fs->stop_fd < 0) {
 		ret = -errno;
@@ -1094,6 +1201,9 @@ int uvstatfs_start(struct uvstatfs **fsp, const char *dir, struct uvdev *dev,
 		ret = fs->dir ? fs_mount(fs) : -ENOMEM;
 		if (ret)
 			goto err_close;
+		ret = watchdog_start(fs);
+		if (ret)
+			goto err_unmount;
 	}
 	ret = start_thread(&fs->sampler_thr, sampler_main, fs);
 	if (ret)
@@ -1114,6 +1224,7 @@ err_unmount:
 		fuse_unmount(fs->fuse);
 		fuse_destroy(fs->fuse);
 	}
+	watchdog_stop(fs);
 err_close:
 	free(fs->dir);
 	close(fs->stop_fd);
@@ -1143,6 +1254,7 @@ void uvstatfs_stop(struct uvstatfs *fs)
 		if (join_bounded(fs->fuse_thr))
 			joined = false;
 		fuse_unmount(fs->fuse);
+		watchdog_stop(fs);
 		if (joined)
 			fuse_destroy(fs->fuse);
 	}

@@ -28,10 +28,13 @@
  * uvstatfs_inflight_table below). Every file's contents are built when it
  * is opened, so one read() of a file is one consistent snapshot of it.
  *
- * The mount uses libfuse's auto_unmount: fusermount3 stays as a helper
- * process and unmounts DIR when this process dies, even by SIGKILL.
- * uvstatfs_stop() (also run at exit() if the emulator registers
- * uvstatfs_stop_atexit()) unmounts at once.
+ * Unmounting: uvstatfs_stop() (also run at exit() if the emulator
+ * registers uvstatfs_stop_atexit()) unmounts at once. If the process dies
+ * without it (SIGKILL, a crash), a watchdog process started with the mount
+ * runs "fusermount3 -u -z DIR" (libfuse's auto_unmount is set too, but
+ * measured to miss a killed daemon). If the watchdog is killed as well, a
+ * dead mount stays at DIR (every access fails with ENOTCONN) until
+ * "fusermount3 -u DIR" removes it.
  */
 #ifndef UVSTATFS_STATFS_H
 #define UVSTATFS_STATFS_H
@@ -40,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "dev.h"
 
@@ -166,6 +170,7 @@ int uvstatfs_start(struct uvstatfs **fsp, const char *dir, struct uvdev *dev,
 		   const struct uvstatfs_ops *ops, void *opaque);
 void uvstatfs_stop(struct uvstatfs *fs);
 int uvstatfs_stop_atexit(struct uvstatfs *fs);
+pid_t uvstatfs_watchdog_pid(const struct uvstatfs *fs);
 int uvstatfs_read_file(struct uvstatfs *fs, const char *path, char **buf,
 		       size_t *len);
 int uvstatfs_write_file(struct uvstatfs *fs, const char *path,
