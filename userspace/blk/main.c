@@ -14,12 +14,16 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -34,8 +38,10 @@
 #include "args.h"
 #include "backend.h"
 #include "dev.h"
+#include "iovc.h"
 #include "loop.h"
 #include "req.h"
+#include "statfs.h"
 
 #define PROG			"uvirtio-blk"
 #define VERSION			"0.1"
@@ -53,6 +59,9 @@
 #define TAG_DEV			1
 #define TAG_SIGNAL		2
 #define TAG_TIMER		3
+#define TAG_DELAY		4	/* statfs glue: --fault-delay-ms */
+#define DELAY_TICK_MS		20
+#define FAULT_IDLE_TICKS	10	/* of NODE_POLL_MS: 1 s idle, then arm */
 #define TAG_KICK		16	/* + queue index */
 
 /**
@@ -61,12 +70,28 @@
  * @scratch:	the data part of a request
  * @elem:	the chain being served
  * @broken_told: the "queue broken" message was printed
+ * @cnt:	counters the status filesystem shows (statfs glue)
+ * @inflight:	requests taken and not completed (statfs glue)
+ * @delayed:	--fault-delay-ms: served requests held back, oldest first
+ * @delayed_head: index of the oldest in @delayed
+ * @delayed_count: entries in @delayed
  */
 struct blk_queue {
 	struct iovec iov[UVIRTIO_MAX_QUEUE_SIZE];
 	struct iovec scratch[UVIRTIO_MAX_QUEUE_SIZE];
 	struct uvq_elem elem;
 	bool broken_told;
+	struct uvstatfs_counters cnt;
+	struct uvstatfs_inflight_table inflight;
+	struct blk_delayed {
+		struct uvq_elem elem;
+		uint32_t len;
+		bool ok;
+		uint32_t bytes;
+		uint64_t due_ns;
+	} delayed[UVIRTIO_MAX_QUEUE_SIZE];
+	unsigned int delayed_head;
+	unsigned int delayed_count;
 };
 
 /**
@@ -75,6 +100,10 @@ struct blk_queue {
  * @serial:	--serial
  * @readonly:	--readonly
  * @dev:	--dev
+ * @statfs:	--statfs DIR, or NULL
+ * @f_kicks:	--fault-ignore-kicks queues (mask)
+ * @f_irq:	--fault-withhold-irq queues (mask)
+ * @f_delay_ms:	--fault-delay-ms
  * @backing:	BACKING
  */
 struct opts {
@@ -82,8 +111,23 @@ struct opts {
 	const char *serial;
 	bool readonly;
 	const char *dev;
+	const char *statfs;
+	uint64_t f_kicks;
+	uint64_t f_irq;
+	uint32_t f_delay_ms;
 	const char *backing;
 };
+
+/*
+ * Fault switches, for tests only (--fault-*): armed from the command line
+ * once the disk is serving (its node printed: the driver's probe reads the
+ * disk, and a faulted probe would hold the disk's open mutex for ever), all
+ * lifted at once by SIGUSR1. Atomics so the status filesystem's threads may
+ * read them; only the main thread writes.
+ */
+static _Atomic uint64_t fault_ignore_kicks;	/* mask of queues */
+static _Atomic uint64_t fault_withhold_irq;	/* mask of queues */
+static _Atomic uint32_t fault_delay_ms;
 
 /**
  * struct emu - the emulator's state
@@ -94,6 +138,11 @@ struct opts {
  * @loop:	epoll
  * @sig_fd:	signalfd for SIGTERM/SIGINT
  * @timer_fd:	timerfd while waiting for the disk node, else -1
+ * @delay_fd:	timerfd completing delayed requests (--fault-delay-ms)
+ * @node_printed: the disk's node was printed
+ * @idle_ticks:	timer ticks without a request since (faults wait for them)
+ * @idle_mark:	requests completed as of the last tick
+ * @statfs:	the status filesystem, or NULL
  * @deadline:	CLOCK_MONOTONIC second to give up waiting for the node
  * @removing:	UVIRTIO_REMOVE was issued
  * @q:		queues
@@ -106,6 +155,11 @@ struct emu {
 	struct uvloop loop;
 	int sig_fd;
 	int timer_fd;
+	int delay_fd;
+	bool node_printed;
+	unsigned int idle_ticks;
+	uint64_t idle_mark;
+	struct uvstatfs *statfs;
 	time_t deadline;
 	bool removing;
 	struct blk_queue q[NUM_QUEUES];
@@ -178,8 +232,17 @@ static void usage(FILE *f)
 "  --readonly          read-only disk: open PATH read-only and offer\n"
 "                      VIRTIO_BLK_F_RO; writes fail with an I/O error\n"
 "  --dev PATH          uvirtio control device (default " UVDEV_PATH ")\n"
+"  --statfs DIR        mount the status filesystem (ring indices, in-flight\n"
+"                      requests, counters, stuck verdict, capacity) at DIR,\n"
+"                      an empty directory this user owns; unmounted on exit\n"
 "  -h, --help          print this help and exit\n"
 "  --version           print the version and exit\n"
+"\n"
+"Test features (fault injection; SIGUSR1 lifts every fault at once):\n"
+"  --fault-ignore-kicks=Q  leave queue Q's kicks unanswered\n"
+"  --fault-withhold-irq=Q  complete queue Q's requests without signalling\n"
+"                      the call eventfd (the driver is never told)\n"
+"  --fault-delay-ms=N  hold every completion back N milliseconds\n"
 "\n"
 "Once the kernel's virtio_blk driver has bound and the disk's node exists,\n"
 "its path (e.g. /dev/vda) is printed as the last line on standard output;\n"
@@ -202,7 +265,8 @@ static void usage(FILE *f)
  */
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION };
+	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION,
+	       OPT_STATFS, OPT_F_KICKS, OPT_F_IRQ, OPT_F_DELAY };
 	static const struct option longopts[] = {
 		{ "queue-size",	required_argument, NULL, OPT_QS },
 		{ "serial",	required_argument, NULL, OPT_SERIAL },
@@ -210,6 +274,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "dev",	required_argument, NULL, OPT_DEV },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "version",	no_argument,	   NULL, OPT_VERSION },
+		{ "statfs",	required_argument, NULL, OPT_STATFS },
+		{ "fault-ignore-kicks", required_argument, NULL, OPT_F_KICKS },
+		{ "fault-withhold-irq", required_argument, NULL, OPT_F_IRQ },
+		{ "fault-delay-ms", required_argument, NULL, OPT_F_DELAY },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
@@ -242,6 +310,27 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_DEV:
 			o->dev = optarg;
+			break;
+		case OPT_STATFS:
+			o->statfs = optarg;
+			break;
+		case OPT_F_KICKS:
+		case OPT_F_IRQ:
+			if (args_parse_u64(optarg, &v) || v >= NUM_QUEUES)
+				die(2, "%s: '%s' is not a queue (0 to %d)",
+				    c == OPT_F_KICKS ? "--fault-ignore-kicks" :
+				    "--fault-withhold-irq", optarg,
+				    NUM_QUEUES - 1);
+			if (c == OPT_F_KICKS)
+				o->f_kicks |= 1ULL << v;
+			else
+				o->f_irq |= 1ULL << v;
+			break;
+		case OPT_F_DELAY:
+			if (args_parse_u64(optarg, &v) || !v || v > 3600000)
+				die(2, "--fault-delay-ms: '%s' is not a number of milliseconds from 1 to 3600000",
+				    optarg);
+			o->f_delay_ms = v;
 			break;
 		case 'h':
 			usage(stdout);
@@ -371,6 +460,166 @@ static void create_device(struct emu *e)
 		    strerror(-ret));
 }
 
+/* ---- statfs glue and fault switches (issue 5): data path side ---- */
+
+/**
+ * fault_on() - is a per-queue fault switch on for queue @i
+ * @mask:	fault_ignore_kicks or fault_withhold_irq
+ * @i:		queue index
+ *
+ * Return: true if the fault applies
+ */
+static bool fault_on(_Atomic uint64_t *mask, unsigned int i)
+{
+	return atomic_load_explicit(mask, memory_order_relaxed) & (1ULL << i);
+}
+
+/**
+ * glue_req_info() - type, sector and data bytes of a request, for statfs
+ * @el:		a valid element
+ * @type:	out: short name
+ * @sector:	out: first sector
+ *
+ * Return: data bytes the request moves (0 for non-transfers)
+ */
+static uint32_t glue_req_info(const struct uvq_elem *el, const char **type,
+			      uint64_t *sector)
+{
+	struct virtio_blk_outhdr hdr;
+	struct iovc c;
+
+	*type = "?";
+	*sector = 0;
+	iovc_init(&c, el->iov, el->out_num);
+	if (el->err || iovc_read(&c, &hdr, sizeof(hdr)) != sizeof(hdr))
+		return 0;
+	*sector = le64toh(hdr.sector);
+	switch (le32toh(hdr.type)) {
+	case VIRTIO_BLK_T_IN:
+		*type = "read";
+		return el->in_len ? el->in_len - 1 : 0;
+	case VIRTIO_BLK_T_OUT:
+		*type = "write";
+		return el->out_len - sizeof(hdr);
+	case VIRTIO_BLK_T_FLUSH:
+		*type = "flush";
+		return 0;
+	case VIRTIO_BLK_T_GET_ID:
+		*type = "get_id";
+		return 0;
+	default:
+		*type = "other";
+		return 0;
+	}
+}
+
+/**
+ * glue_done() - count a completed request and drop it from the table
+ * @bq:		queue
+ * @head:	its head
+ * @ok:		completed with VIRTIO_BLK_S_OK
+ * @bytes:	data bytes it moved
+ */
+static void glue_done(struct blk_queue *bq, uint16_t head, bool ok,
+		      uint64_t bytes)
+{
+	uvstatfs_inflight_end(&bq->inflight, head);
+	uvstatfs_count(&bq->cnt.requests, 1);
+	if (ok)
+		uvstatfs_count(&bq->cnt.bytes, bytes);
+	else
+		uvstatfs_count(&bq->cnt.errors, 1);
+}
+
+/**
+ * queue_flush() - publish completions; signal unless the irq is withheld
+ * @e:		emulator
+ * @i:		queue index
+ *
+ * --fault-withhold-irq publishes through a queue without a call fd, so
+ * uvq_flush() stores the shadow idx but writes no eventfd: the kernel
+ * never copies the entries and the driver is never told. The next flush
+ * without the fault signals them all.
+ *
+ * Return: as uvq_flush()
+ */
+static int queue_flush(struct emu *e, unsigned int i)
+{
+	struct uvq *vq = &e->dev.q[i].vq;
+	struct blk_queue *bq = &e->q[i];
+	uint64_t signals = vq->stats.signals;
+	int call_fd = vq->call_fd, n;
+
+	if (fault_on(&fault_withhold_irq, i))
+		vq->call_fd = -1;
+	n = uvq_flush(vq);
+	vq->call_fd = call_fd;
+	if (vq->stats.signals != signals)
+		uvstatfs_count(&bq->cnt.interrupts, 1);
+	else if (n > 0)
+		uvstatfs_count(&bq->cnt.interrupts_suppressed, n);
+	return n;
+}
+
+/**
+ * delay_hold() - --fault-delay-ms: keep a served request for later
+ * @bq:		queue
+ * @el:		served element
+ * @len:	its used length
+ * @ok:		served with VIRTIO_BLK_S_OK
+ * @bytes:	its data bytes
+ * @delay_ms:	how long to hold it
+ */
+static void delay_hold(struct blk_queue *bq, const struct uvq_elem *el,
+		       uint32_t len, bool ok, uint32_t bytes,
+		       uint32_t delay_ms)
+{
+	unsigned int slot = (bq->delayed_head + bq->delayed_count) %
+			    UVIRTIO_MAX_QUEUE_SIZE;
+	struct blk_delayed *d = &bq->delayed[slot];
+
+	d->elem = *el;
+	d->elem.iov = NULL;
+	d->len = len;
+	d->ok = ok;
+	d->bytes = bytes;
+	d->due_ns = uvstatfs_now_ns() + delay_ms * 1000000ULL;
+	bq->delayed_count++;
+}
+
+/**
+ * delay_release() - complete held requests that are due (or all)
+ * @e:		emulator
+ * @i:		queue index
+ * @all:	complete every held request now
+ */
+static void delay_release(struct emu *e, unsigned int i, bool all)
+{
+	struct blk_queue *bq = &e->q[i];
+	struct uvq *vq = &e->dev.q[i].vq;
+	uint64_t now = uvstatfs_now_ns();
+	unsigned int done = 0;
+
+	while (bq->delayed_count) {
+		struct blk_delayed *d = &bq->delayed[bq->delayed_head];
+
+		if (!all && d->due_ns > now)
+			break;
+		if (uvq_push(vq, &d->elem, d->len))
+			uvstatfs_inflight_end(&bq->inflight, d->elem.head);
+		else
+			glue_done(bq, d->elem.head, d->ok, d->bytes);
+		bq->delayed_head = (bq->delayed_head + 1) %
+				   UVIRTIO_MAX_QUEUE_SIZE;
+		bq->delayed_count--;
+		done++;
+	}
+	if (done)
+		queue_flush(e, i);
+}
+
+/* ---- end of statfs glue (data path side) ---- */
+
 /**
  * serve_queue() - drain one queue, then ask for kicks again
  * @e:		emulator
@@ -385,30 +634,50 @@ static void serve_queue(struct emu *e, unsigned int i)
 	struct blk_queue *bq = &e->q[i];
 	struct uvq_elem *el = &bq->elem;
 	unsigned int batch = 0;
-	uint32_t len;
-	int ret;
+	uint32_t len, delay, bytes;
+	uint64_t sector;
+	const char *type;
+	int ret, st;
 
 	if (!vq->ready)
+		return;
+	if (fault_on(&fault_ignore_kicks, i))	/* statfs glue: fault */
 		return;
 	uvq_elem_init(el, bq->iov, UVIRTIO_MAX_QUEUE_SIZE);
 	uvq_poll_begin(vq);
 	do {
 		while ((ret = uvq_pop(vq, el)) > 0) {
+			/* statfs glue: the request is inside the device now */
+			bytes = glue_req_info(el, &type, &sector);
+			if (el->owned)
+				uvstatfs_inflight_begin(&bq->inflight,
+							el->head, type, sector,
+							bytes,
+							uvstatfs_now_ns());
+			st = -1;
 			if (el->err) {
 				info("queue %u: bad chain at head %u: %s", i,
 				     el->head, uvq_strerror(el->err));
 				ret = uvq_discard(vq, el);
 			} else {
-				ret = blk_req_serve(&e->bd, el->iov,
-						    el->out_num,
-						    uvq_elem_in(el),
-						    el->in_num, bq->scratch,
-						    UVIRTIO_MAX_QUEUE_SIZE,
-						    &len);
-				if (ret < 0) {
+				st = blk_req_serve(&e->bd, el->iov,
+						   el->out_num,
+						   uvq_elem_in(el),
+						   el->in_num, bq->scratch,
+						   UVIRTIO_MAX_QUEUE_SIZE,
+						   &len);
+				if (st < 0) {
 					info("queue %u: head %u: malformed request",
 					     i, el->head);
 					ret = uvq_discard(vq, el);
+				} else if ((delay = atomic_load_explicit(
+						&fault_delay_ms,
+						memory_order_relaxed))) {
+					/* statfs glue: fault */
+					delay_hold(bq, el, len,
+						   st == VIRTIO_BLK_S_OK,
+						   bytes, delay);
+					continue;
 				} else {
 					ret = uvq_push(vq, el, len);
 				}
@@ -416,8 +685,11 @@ static void serve_queue(struct emu *e, unsigned int i)
 			if (ret)
 				info("queue %u: cannot complete head %u: %s",
 				     i, el->head, strerror(-ret));
+			if (el->owned)
+				glue_done(bq, el->head,
+					  st == VIRTIO_BLK_S_OK, bytes);
 			if (++batch == BATCH) {
-				uvq_flush(vq);
+				queue_flush(e, i);
 				batch = 0;
 			}
 		}
@@ -426,7 +698,7 @@ static void serve_queue(struct emu *e, unsigned int i)
 			     i);
 			bq->broken_told = true;
 		}
-		ret = uvq_flush(vq);
+		ret = queue_flush(e, i);
 		if (ret < 0)
 			info("queue %u: cannot signal completions: %s", i,
 			     strerror(-ret));
@@ -456,6 +728,9 @@ static void stop_timer(struct emu *e)
 	e->timer_fd = -1;
 }
 
+static bool faults_pending(struct emu *e);	/* statfs glue */
+static void faults_arm_when_idle(struct emu *e);
+
 /**
  * timer_tick() - check whether the disk node is there yet
  * @e:		emulator
@@ -475,13 +750,19 @@ static void timer_tick(struct emu *e)
 		stop_timer(e);
 		return;
 	}
+	if (e->node_printed) {		/* statfs glue */
+		faults_arm_when_idle(e);
+		return;
+	}
 	if (!uvdev_child_name(&e->dev, "block", name, sizeof(name))) {
 		snprintf(node, sizeof(node), "/dev/%s", name);
 		if (!access(node, F_OK)) {
 			info("uvirtio-%u: serving %s", e->dev.index, node);
 			printf("%s\n", node);
 			fflush(stdout);
-			stop_timer(e);
+			e->node_printed = true;
+			if (!faults_pending(e))	/* statfs glue */
+				stop_timer(e);
 			return;
 		}
 	}
@@ -490,6 +771,317 @@ static void timer_tick(struct emu *e)
 		die(1, "uvirtio-%u: no disk node appeared within %d s",
 		    e->dev.index, NODE_TIMEOUT_S);
 }
+
+/* ---- statfs glue and fault switches (issue 5): control side ---- */
+
+/**
+ * delay_tick() - the delay timer fired: complete what is due
+ * @e:		emulator
+ */
+static void delay_tick(struct emu *e)
+{
+	uint64_t ticks;
+	unsigned int i;
+
+	if (read(e->delay_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		die(1, "timerfd: %s", strerror(errno));
+	for (i = 0; i < NUM_QUEUES; i++)
+		delay_release(e, i, false);
+}
+
+/**
+ * faults_pending() - the command line asked for faults not armed yet
+ * @e:		emulator
+ *
+ * Return: true if some are
+ */
+static bool faults_pending(struct emu *e)
+{
+	return e->o.f_kicks || e->o.f_irq || e->o.f_delay_ms;
+}
+
+/**
+ * faults_arm() - switch the command line's faults on
+ * @e:		emulator
+ */
+static void faults_arm(struct emu *e)
+{
+	atomic_store(&fault_ignore_kicks, e->o.f_kicks);
+	atomic_store(&fault_withhold_irq, e->o.f_irq);
+	atomic_store(&fault_delay_ms, e->o.f_delay_ms);
+	info("uvirtio-%u: faults armed (test feature): ignore-kicks 0x%llx, withhold-irq 0x%llx, delay %u ms",
+	     e->dev.index, (unsigned long long)e->o.f_kicks,
+	     (unsigned long long)e->o.f_irq, e->o.f_delay_ms);
+}
+
+/**
+ * faults_arm_when_idle() - arm the faults once the driver's probe is over
+ * @e:		emulator
+ *
+ * The disk's node is printed while virtio_blk's probe may still scan the
+ * partition table (measured on 6.12: the scan runs inside add_disk(),
+ * holding the disk's open mutex); a fault caught there would block every
+ * open of the disk. So the faults wait until the queues were idle for
+ * FAULT_IDLE_TICKS ticks of the node timer.
+ */
+static void faults_arm_when_idle(struct emu *e)
+{
+	uint64_t done = 0;
+	bool busy = false;
+	unsigned int i;
+
+	for (i = 0; i < NUM_QUEUES; i++) {
+		done += atomic_load(&e->q[i].cnt.requests);
+		busy |= uvq_avail_pending(&e->dev.q[i].vq) != 0;
+	}
+	if (busy || done != e->idle_mark) {
+		e->idle_mark = done;
+		e->idle_ticks = 0;
+		return;
+	}
+	if (++e->idle_ticks < FAULT_IDLE_TICKS)
+		return;
+	stop_timer(e);
+	faults_arm(e);
+}
+
+/**
+ * faults_lift() - SIGUSR1: every fault off, catch up on what they held
+ * @e:		emulator
+ *
+ * Held requests complete now, ignored kicks are answered by serving every
+ * queue, and the flush at the end of serving signals the completions a
+ * withheld interrupt left published but unsignalled.
+ */
+static void faults_lift(struct emu *e)
+{
+	static const struct itimerspec off;
+	unsigned int i;
+
+	e->o.f_kicks = e->o.f_irq = 0;
+	e->o.f_delay_ms = 0;
+	atomic_store(&fault_ignore_kicks, 0);
+	atomic_store(&fault_withhold_irq, 0);
+	atomic_store(&fault_delay_ms, 0);
+	timerfd_settime(e->delay_fd, 0, &off, NULL);
+	info("uvirtio-%u: SIGUSR1: faults lifted", e->dev.index);
+	for (i = 0; i < NUM_QUEUES; i++) {
+		delay_release(e, i, true);
+		serve_queue(e, i);
+		queue_flush(e, i);
+	}
+}
+
+/**
+ * statfs_describe() - uvstatfs_ops.describe: what uvirtio-blk is serving
+ * @opaque:	struct emu
+ * @buf:	out
+ * @len:	bytes at @buf
+ *
+ * Return: bytes written
+ */
+static int statfs_describe(void *opaque, char *buf, size_t len)
+{
+	struct emu *e = opaque;
+	char name[64];
+	uint64_t mask;
+	int n;
+
+	if (uvdev_child_name(&e->dev, "block", name, sizeof(name)))
+		snprintf(name, sizeof(name), "-");
+	n = snprintf(buf, len,
+		     "type: blk\nkernel: %s\nbackend: %s%s\ncapacity: %llu sectors\npid: %d\n",
+		     name, e->o.backing, e->o.readonly ? " (read-only)" : "",
+		     (unsigned long long)__atomic_load_n(&e->bd.sectors,
+							 __ATOMIC_RELAXED),
+		     (int)getpid());
+	mask = atomic_load(&fault_ignore_kicks) |
+	       atomic_load(&fault_withhold_irq);
+	if (n > 0 && (size_t)n < len && (mask || atomic_load(&fault_delay_ms)))
+		n += snprintf(buf + n, len - n,
+			      "faults: ignore-kicks 0x%llx withhold-irq 0x%llx delay-ms %u\n",
+			      (unsigned long long)atomic_load(&fault_ignore_kicks),
+			      (unsigned long long)atomic_load(&fault_withhold_irq),
+			      atomic_load(&fault_delay_ms));
+	return n;
+}
+
+/**
+ * statfs_counters() - uvstatfs_ops.counters
+ * @opaque:	struct emu
+ * @q:		queue index
+ * @c:		out
+ */
+static void statfs_counters(void *opaque, unsigned int q,
+			    struct uvstatfs_counters *c)
+{
+	struct emu *e = opaque;
+	const struct uvstatfs_counters *s;
+
+	if (q >= NUM_QUEUES)
+		return;
+	s = &e->q[q].cnt;
+#define COPY_COUNTER(f) atomic_store_explicit(&c->f,			\
+		atomic_load_explicit(&s->f, memory_order_relaxed),	\
+		memory_order_relaxed)
+	COPY_COUNTER(kicks);
+	COPY_COUNTER(interrupts);
+	COPY_COUNTER(interrupts_suppressed);
+	COPY_COUNTER(requests);
+	COPY_COUNTER(bytes);
+	COPY_COUNTER(errors);
+#undef COPY_COUNTER
+}
+
+/**
+ * statfs_inflight() - uvstatfs_ops.inflight
+ * @opaque:	struct emu
+ * @q:		queue index
+ * @emit:	called per request
+ * @ctx:	its context
+ */
+static void statfs_inflight(void *opaque, unsigned int q,
+			    uvstatfs_emit_fn emit, void *ctx)
+{
+	struct emu *e = opaque;
+
+	if (q < NUM_QUEUES)
+		uvstatfs_inflight_walk(&e->q[q].inflight, e->o.queue_size,
+				       emit, ctx);
+}
+
+/**
+ * statfs_get_control() - uvstatfs_ops.get_control: the capacity
+ * @opaque:	struct emu
+ * @ctl:	UVSTATFS_CTL_CAPACITY
+ * @buf:	out
+ * @len:	bytes at @buf
+ *
+ * Return: bytes written, -EINVAL for another control
+ */
+static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
+			      size_t len)
+{
+	struct emu *e = opaque;
+
+	if (ctl != UVSTATFS_CTL_CAPACITY)
+		return -EINVAL;
+	return snprintf(buf, len, "%llu\n", (unsigned long long)
+			__atomic_load_n(&e->bd.sectors, __ATOMIC_RELAXED));
+}
+
+/**
+ * statfs_set_capacity() - resize the disk and tell the driver
+ * @e:		emulator
+ * @val:	new capacity in 512-byte sectors
+ *
+ * Runs on the FUSE thread. Growing a file extends it (ftruncate); RAM and
+ * block devices can only grow back up to their size. The data path reads
+ * the sizes without a lock, so on growth the backend's bound moves before
+ * the disk's and both before the driver hears of it; on shrinking the
+ * driver hears first. The config write raises a config interrupt: the
+ * driver re-reads the capacity and resizes the disk.
+ *
+ * Return: 0, -EINVAL (not a number of sectors), -EROFS, -ENOSPC, or the
+ * error of ftruncate() or UVIRTIO_SET_CONFIG
+ */
+static int statfs_set_capacity(struct emu *e, const char *val)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	struct uvirtio_config_update u;
+	uint64_t sectors, bytes, cap_le, old;
+	int ret = 0;
+
+	if (args_parse_u64(val, &sectors) || !sectors ||
+	    sectors > UINT64_MAX / BLK_SECTOR_SIZE)
+		return -EINVAL;
+	if (e->be.readonly)
+		return -EROFS;
+	bytes = sectors * BLK_SECTOR_SIZE;
+	cap_le = htole64(sectors);
+	memset(&u, 0, sizeof(u));
+	u.offset = offsetof(struct virtio_blk_config, capacity);
+	u.len = sizeof(cap_le);
+	u.data_addr = (uintptr_t)&cap_le;
+
+	pthread_mutex_lock(&lock);
+	old = __atomic_load_n(&e->bd.sectors, __ATOMIC_RELAXED);
+	if (sectors > old) {
+		if (bytes > e->be.size && e->be.type != BACKEND_FILE)
+			ret = -ENOSPC;
+		else if (bytes > e->be.size && ftruncate(e->be.fd, bytes))
+			ret = -errno;
+		else if (bytes > e->be.size)
+			__atomic_store_n(&e->be.size, bytes, __ATOMIC_RELEASE);
+		if (!ret)
+			__atomic_store_n(&e->bd.sectors, sectors,
+					 __ATOMIC_RELEASE);
+	}
+	if (!ret && ioctl(e->dev.fd, UVIRTIO_SET_CONFIG, &u))
+		ret = -errno;
+	if (!ret && sectors < old)
+		__atomic_store_n(&e->bd.sectors, sectors, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&lock);
+	if (!ret)
+		info("uvirtio-%u: capacity %llu -> %llu sectors", e->dev.index,
+		     (unsigned long long)old, (unsigned long long)sectors);
+	return ret;
+}
+
+/**
+ * statfs_set_control() - uvstatfs_ops.set_control
+ * @opaque:	struct emu
+ * @ctl:	UVSTATFS_CTL_CAPACITY
+ * @val:	value written
+ *
+ * Return: 0 or -errno
+ */
+static int statfs_set_control(void *opaque, unsigned int ctl, const char *val)
+{
+	if (ctl != UVSTATFS_CTL_CAPACITY)
+		return -EINVAL;
+	return statfs_set_capacity(opaque, val);
+}
+
+static const struct uvstatfs_ops statfs_ops = {
+	.device_id	= VIRTIO_ID_BLOCK,
+	.describe	= statfs_describe,
+	.counters	= statfs_counters,
+	.inflight	= statfs_inflight,
+	.controls	= UVSTATFS_CTL_CAPACITY,
+	.get_control	= statfs_get_control,
+	.set_control	= statfs_set_control,
+};
+
+/**
+ * statfs_mount() - --statfs DIR: mount the status filesystem
+ * @e:		emulator
+ *
+ * Unmounted by exit() (atexit), and by fusermount3's auto_unmount if the
+ * process is killed.
+ */
+static void statfs_mount(struct emu *e)
+{
+	int ret;
+
+	if (!e->o.statfs)
+		return;
+	ret = uvstatfs_start(&e->statfs, e->o.statfs, &e->dev, &statfs_ops, e);
+	if (ret == -EIO)
+		die(1, "--statfs %s: cannot mount the status filesystem (see above)",
+		    e->o.statfs);
+	if (ret == -ENOTCONN)
+		die(1, "--statfs %s: %s (a dead mount: 'fusermount3 -u %s' removes it)",
+		    e->o.statfs, strerror(-ret), e->o.statfs);
+	if (ret)
+		die(1, "--statfs %s: %s", e->o.statfs, strerror(-ret));
+	uvstatfs_stop_atexit(e->statfs);
+	info("uvirtio-%u: status filesystem at %s (unmount watchdog pid %d)",
+	     e->dev.index, e->o.statfs,
+	     (int)uvstatfs_watchdog_pid(e->statfs));
+}
+
+/* ---- end of statfs glue (control side) ---- */
 
 /**
  * signal_event() - SIGTERM/SIGINT: remove the device, or exit if repeated
@@ -502,6 +1094,10 @@ static void signal_event(struct emu *e)
 
 	if (read(e->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGUSR1) {	/* statfs glue: lift the faults */
+		faults_lift(e);
+		return;
+	}
 	if (e->removing)
 		die(1, "%s again: exiting without waiting for removal",
 		    strsignal(si.ssi_signo));
@@ -565,6 +1161,10 @@ static void setup_loop(struct emu *e)
 		.it_interval = { 0, NODE_POLL_MS * 1000000L },
 		.it_value = { 0, NODE_POLL_MS * 1000000L },
 	};
+	struct itimerspec delay_its = {
+		.it_interval = { 0, DELAY_TICK_MS * 1000000L },
+		.it_value = { 0, DELAY_TICK_MS * 1000000L },
+	};
 	struct timespec now;
 	unsigned int i;
 	sigset_t set;
@@ -573,6 +1173,7 @@ static void setup_loop(struct emu *e)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);	/* statfs glue: lifts the faults */
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		die(1, "sigprocmask: %s", strerror(errno));
 	e->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -595,6 +1196,16 @@ static void setup_loop(struct emu *e)
 	for (i = 0; !ret && i < NUM_QUEUES; i++)
 		ret = uvloop_add(&e->loop, e->dev.q[i].kick_fd, EPOLLIN,
 				 TAG_KICK + i);
+	/* statfs glue: --fault-delay-ms completes held requests on ticks */
+	e->delay_fd = timerfd_create(CLOCK_MONOTONIC,
+				     TFD_NONBLOCK | TFD_CLOEXEC);
+	if (e->delay_fd < 0)
+		die(1, "timerfd: %s", strerror(errno));
+	if (e->o.f_delay_ms &&
+	    timerfd_settime(e->delay_fd, 0, &delay_its, NULL))
+		die(1, "timerfd: %s", strerror(errno));
+	if (!ret)
+		ret = uvloop_add(&e->loop, e->delay_fd, EPOLLIN, TAG_DELAY);
 	if (ret)
 		die(1, "epoll: %s", strerror(-ret));
 }
@@ -622,9 +1233,13 @@ static void __attribute__((noreturn)) run(struct emu *e)
 				signal_event(e);
 			else if (tag == TAG_TIMER && e->timer_fd >= 0)
 				timer_tick(e);
+			else if (tag == TAG_DELAY)
+				delay_tick(e);
 			else if (tag >= TAG_KICK &&
 				 tag < TAG_KICK + NUM_QUEUES) {
 				uvdev_kick_clear(&e->dev, tag - TAG_KICK);
+				uvstatfs_count(&e->q[tag - TAG_KICK].cnt.kicks,
+					       1);
 				serve_queue(e, tag - TAG_KICK);
 			}
 		}
@@ -654,6 +1269,7 @@ int main(int argc, char **argv)
 
 	create_device(e);
 	setup_loop(e);
+	statfs_mount(e);	/* statfs glue */
 	ret = uvdev_start(&e->dev);
 	if (ret)
 		die(1, "uvirtio-%u: cannot start the device: %s",
