@@ -1483,7 +1483,7 @@ int main(int argc, char **argv)
 	atomic_store(&e->sh.link_want, !e->o.link_down);
 
 	ret = nb_open(&e->b);
-	if (ret == -EPERM || ret == -EACCES)
+	if ((ret == -EPERM || ret == -EACCES) && e->b.kind == NB_TAP)
 		die(1, "%s: %s (tap needs CAP_NET_ADMIN)", e->b.spec,
 		    strerror(-ret));
 	if (ret)
