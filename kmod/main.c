@@ -12,6 +12,8 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
+#include <linux/nsproxy.h>
+#include <net/net_namespace.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_ids.h>
@@ -27,6 +29,25 @@ static unsigned int max_devices = 64;
 module_param(max_devices, uint, 0644);
 MODULE_PARM_DESC(max_devices, "most devices that may exist at once (default 64)");
 
+/*
+ * What one unprivileged user (no CAP_SYS_ADMIN) may hold at once, over all
+ * their devices (DESIGN.md 6). Beyond it UVIRTIO_CREATE fails with EDQUOT.
+ */
+static unsigned int max_user_devices = 16;
+module_param(max_user_devices, uint, 0644);
+MODULE_PARM_DESC(max_user_devices,
+		 "devices one unprivileged user may have (default 16)");
+
+static unsigned int max_user_queues = 256;
+module_param(max_user_queues, uint, 0644);
+MODULE_PARM_DESC(max_user_queues,
+		 "queues over all devices of one unprivileged user (default 256)");
+
+static unsigned int max_user_bounce_mb = 1024;
+module_param(max_user_bounce_mb, uint, 0644);
+MODULE_PARM_DESC(max_user_bounce_mb,
+		 "MiB of bounce pool over all devices of one unprivileged user (default 1024)");
+
 unsigned int uv_remove_timeout_secs = 30;
 module_param_named(remove_timeout, uv_remove_timeout_secs, uint, 0644);
 MODULE_PARM_DESC(remove_timeout,
@@ -37,6 +58,91 @@ static struct miscdevice uv_misc;
 static DEFINE_IDA(uv_ida);
 static atomic_t uv_live = ATOMIC_INIT(0);
 static atomic_long_t uv_pages = ATOMIC_LONG_INIT(0);
+
+/**
+ * struct uv_user - what one unprivileged user holds (uv_users_lock)
+ * @uid:	the user
+ * @devices:	devices created and not yet freed
+ * @queues:	their queues
+ * @bounce:	their bounce pool bytes
+ * @node:	in uv_users
+ */
+struct uv_user {
+	kuid_t uid;
+	unsigned int devices;
+	unsigned int queues;
+	u64 bounce;
+	struct list_head node;
+};
+
+static DEFINE_MUTEX(uv_users_lock);	/* uv_users and every uv_user */
+static LIST_HEAD(uv_users);
+
+/*
+ * Charge a new device to its unprivileged creator. Return 0 or -EDQUOT
+ * (with a rate-limited line saying which cap), or -ENOMEM.
+ */
+static int uv_user_charge(struct uv_dev *dev, u64 bounce)
+{
+	unsigned int queues = dev->num_queues;
+	struct uv_user *u;
+	const char *cap = NULL;
+	int err = 0;
+
+	mutex_lock(&uv_users_lock);
+	list_for_each_entry(u, &uv_users, node)
+		if (uid_eq(u->uid, dev->owner))
+			goto found;
+	err = -ENOMEM;
+	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	if (!u)
+		goto out;
+	u->uid = dev->owner;
+	list_add(&u->node, &uv_users);
+found:
+	if (u->devices + 1 > READ_ONCE(max_user_devices))
+		cap = "max_user_devices";
+	else if (u->queues + queues > READ_ONCE(max_user_queues))
+		cap = "max_user_queues";
+	else if (u->bounce + bounce > ((u64)READ_ONCE(max_user_bounce_mb) << 20))
+		cap = "max_user_bounce_mb";
+	if (cap) {
+		pr_info_ratelimited(UV_NAME ": uid %u: %s reached, device refused\n",
+				    from_kuid(&init_user_ns, dev->owner), cap);
+		err = -EDQUOT;
+		if (!u->devices) {
+			list_del(&u->node);
+			kfree(u);
+		}
+		goto out;
+	}
+	u->devices++;
+	u->queues += queues;
+	u->bounce += bounce;
+	dev->user = u;
+	dev->user_bounce = bounce;
+	err = 0;
+out:
+	mutex_unlock(&uv_users_lock);
+	return err;
+}
+
+static void uv_user_uncharge(struct uv_dev *dev)
+{
+	struct uv_user *u = dev->user;
+
+	if (!u)
+		return;
+	mutex_lock(&uv_users_lock);
+	u->devices--;
+	u->queues -= dev->num_queues;
+	u->bounce -= dev->user_bounce;
+	if (!u->devices) {
+		list_del(&u->node);
+		kfree(u);
+	}
+	mutex_unlock(&uv_users_lock);
+}
 
 /**
  * struct uv_file - one open /dev/uvirtio
@@ -66,6 +172,9 @@ static void uv_parent_release(struct device *d)
 	struct uv_dev *dev = parent_to_uv(d);
 	unsigned int i;
 
+	uv_user_uncharge(dev);
+	if (dev->net)
+		put_net(dev->net);
 	atomic_long_sub(dev->dom.npages, &uv_pages);
 	uv_domain_free(&dev->dom);
 	for (i = 0; dev->queues && i < dev->num_queues; i++)
@@ -86,6 +195,75 @@ static void uv_vdev_release(struct device *d)
 	put_device(&dev->parent);
 }
 
+/*
+ * Read-only attributes of each device, in /sys/class/misc/uvirtio/uvirtio-N/
+ * (what `uvirtio list` shows).
+ */
+static ssize_t owner_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", from_kuid(&init_user_ns, parent_to_uv(d)->owner));
+}
+static DEVICE_ATTR_RO(owner);
+
+static ssize_t pid_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(parent_to_uv(d)->creator));
+}
+static DEVICE_ATTR_RO(pid);
+
+static ssize_t device_id_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", parent_to_uv(d)->device_id);
+}
+static DEVICE_ATTR_RO(device_id);
+
+static ssize_t queues_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", parent_to_uv(d)->num_queues);
+}
+static DEVICE_ATTR_RO(queues);
+
+static ssize_t features_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct uv_dev *dev = parent_to_uv(d);
+	unsigned long flags;
+	u64 f;
+
+	spin_lock_irqsave(&dev->config_lock, flags);
+	f = dev->driver_features;
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+	return sysfs_emit(buf, "0x%016llx\n", f);
+}
+static DEVICE_ATTR_RO(features);
+
+static ssize_t state_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct uv_dev *dev = parent_to_uv(d);
+	const char *state;
+
+	if (test_bit(UV_GONE, &dev->flags))
+		state = "dead";
+	else if (uv_dead(dev) || test_bit(UV_REMOVING, &dev->flags))
+		state = "removing";
+	else if (test_bit(UV_REGISTERED, &dev->flags))
+		state = "live";
+	else
+		state = "starting";
+	return sysfs_emit(buf, "%s\n", state);
+}
+static DEVICE_ATTR_RO(state);
+
+static struct attribute *uv_dev_attrs[] = {
+	&dev_attr_owner.attr,
+	&dev_attr_pid.attr,
+	&dev_attr_device_id.attr,
+	&dev_attr_queues.attr,
+	&dev_attr_features.attr,
+	&dev_attr_state.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(uv_dev);
+
 /* Feature bits a device may offer: device-type bits and ring bits we do. */
 #define UV_DEVICE_BITS	(GENMASK_ULL(23, 0) | GENMASK_ULL(63, 50))
 #define UV_RING_BITS	(BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
@@ -93,16 +271,39 @@ static void uv_vdev_release(struct device *d)
 			 BIT_ULL(VIRTIO_F_VERSION_1) | \
 			 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
 /*
- * virtio_net busy-waits for control queue replies: until the module answers
- * that queue itself, a net device may not offer it or what depends on it.
+ * The module answers the virtio-net control queue (netctrl.c): these bits
+ * need it, and come only with VIRTIO_NET_F_CTRL_VQ.
  */
-#define UV_NET_CVQ_BITS	(BIT_ULL(VIRTIO_NET_F_CTRL_VQ) | \
+#define UV_NET_CVQ_DEPS	(BIT_ULL(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | \
 			 BIT_ULL(VIRTIO_NET_F_CTRL_RX) | \
 			 BIT_ULL(VIRTIO_NET_F_CTRL_VLAN) | \
-			 BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) | \
+			 BIT_ULL(VIRTIO_NET_F_CTRL_RX_EXTRA) | \
 			 BIT_ULL(VIRTIO_NET_F_MQ) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
-			 BIT_ULL(52) | BIT_ULL(53) | BIT_ULL(60))
+			 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR))
+/*
+ * Control commands the module does not answer: announce (21), device stats
+ * (50), notification coalescing (52, 53), hash report (57), RSS (60).
+ */
+#define UV_NET_NO_BITS	(BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT_ULL(50) | \
+			 BIT_ULL(52) | BIT_ULL(53) | BIT_ULL(57) | BIT_ULL(60))
+
+/* A net device's queue count must match what virtio_net will ask for. */
+static int uv_check_net(const struct uvirtio_create *c, const u8 *config)
+{
+	unsigned int pairs;
+
+	if (c->features & UV_NET_NO_BITS)
+		return -EINVAL;
+	if (!(c->features & BIT_ULL(VIRTIO_NET_F_CTRL_VQ)))
+		return c->features & UV_NET_CVQ_DEPS ? -EINVAL : 0;
+	if (!(c->features & BIT_ULL(VIRTIO_NET_F_MQ)))
+		return c->num_queues == 3 ? 0 : -EINVAL;
+	/* struct virtio_net_config: max_virtqueue_pairs is the le16 at 8 */
+	if (c->config_size < 10)
+		return -EINVAL;
+	pairs = config[8] | (config[9] << 8);
+	return pairs && c->num_queues == 2 * pairs + 1 ? 0 : -EINVAL;
+}
 
 static int uv_check_create(const struct uvirtio_create *c)
 {
@@ -120,8 +321,6 @@ static int uv_check_create(const struct uvirtio_create *c)
 	if (c->config_size > UVIRTIO_MAX_CONFIG_SIZE)
 		return -EINVAL;
 	if (c->features & ~(UV_DEVICE_BITS | UV_RING_BITS))
-		return -EINVAL;
-	if (c->device_id == VIRTIO_ID_NET && (c->features & UV_NET_CVQ_BITS))
 		return -EINVAL;
 	if (c->bounce_size && (!PAGE_ALIGNED(c->bounce_size) ||
 			       c->bounce_size < UVIRTIO_MIN_BOUNCE_SIZE ||
@@ -166,6 +365,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	/* From here on, put_device() undoes everything (uv_parent_release). */
 	device_initialize(&dev->parent);
 	dev->parent.release = uv_parent_release;
+	dev->parent.groups = uv_dev_groups;
 	dev->parent.parent = uv_misc.this_device;
 	dev->device_id = c.device_id;
 	dev->num_queues = c.num_queues;
@@ -173,7 +373,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	dev->features = c.features | BIT_ULL(VIRTIO_F_VERSION_1) |
 			BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
 	dev->owner = current_fsuid();
-	dev->creator = task_tgid_vnr(current);
+	dev->creator = task_tgid_nr(current);
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->config_lock);
 	spin_lock_init(&dev->ev_lock);
@@ -191,6 +391,21 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	err = -EFAULT;
 	if (copy_from_user(dev->config, u64_to_user_ptr(c.config_addr), c.config_size))
 		goto err_put;
+	if (c.device_id == VIRTIO_ID_NET) {
+		err = uv_check_net(&c, dev->config);
+		if (err)
+			goto err_put;
+		/* The interface goes where its creator is, if they rule it. */
+		err = -EPERM;
+		if (!ns_capable(current->nsproxy->net_ns->user_ns, CAP_NET_ADMIN))
+			goto err_put;
+		dev->net = get_net(current->nsproxy->net_ns);
+	}
+	if (!capable(CAP_SYS_ADMIN)) {
+		err = uv_user_charge(dev, c.bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE);
+		if (err)
+			goto err_put;
+	}
 	for (i = 0; i < c.num_queues; i++) {
 		uv_queue_init(&dev->queues[i], dev, i);
 		err = uv_queue_alloc(&dev->queues[i], c.queue_size);
@@ -276,7 +491,7 @@ static int uv_ioctl_queue(struct uv_dev *dev, void __user *argp)
 	qi.shadow_offset = dom->shadow_off + (u64)q->index * dom->shadow_bytes;
 	spin_lock_irqsave(&q->lock, flags);
 	if (q->ready) {
-		qi.state = UVIRTIO_QUEUE_READY;
+		qi.state = q->kernel ? UVIRTIO_QUEUE_KERNEL : UVIRTIO_QUEUE_READY;
 		qi.num = q->num;
 		qi.epoch = q->epoch;
 		qi.desc_offset = virtqueue_get_desc_addr(q->vq);

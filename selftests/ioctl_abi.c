@@ -160,7 +160,7 @@ static void test_create_refusals(void)
 	tap_eq(try_create(c), -EINVAL, "create: net with one queue -> EINVAL");
 	c.num_queues = 2;
 	c.features = 1ULL << VIRTIO_NET_F_CTRL_VQ;
-	tap_eq(try_create(c), -EINVAL, "create: net control queue -> EINVAL");
+	tap_eq(try_create(c), -EINVAL, "create: net control queue without its own queue -> EINVAL");
 
 	for (i = 0, ok = true; i < 3; i++) {
 		static const uint64_t sizes[] = { 4096 + 1, 4096, 1ULL << 40 };

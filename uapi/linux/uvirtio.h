@@ -46,6 +46,20 @@
  * Events: read() returns whole struct uvirtio_event records; poll() reports
  * EPOLLIN while events are queued and EPOLLHUP once the device is removed.
  *
+ * virtio-net control queue: a net device may offer VIRTIO_NET_F_CTRL_VQ (and
+ * CTRL_RX, CTRL_RX_EXTRA, CTRL_VLAN, MQ, CTRL_MAC_ADDR, CTRL_GUEST_OFFLOADS,
+ * which need it). The kernel then serves the driver's last queue itself, so
+ * the driver never waits on the emulator: UVIRTIO_GET_QUEUE reports it as
+ * UVIRTIO_QUEUE_KERNEL. Every command is acknowledged at once (VIRTIO_NET_OK,
+ * or VIRTIO_NET_ERR for a command the driver may not send with the features
+ * it negotiated) and reported as UVIRTIO_EV_NET_CTRL; its first 8 data bytes
+ * (a MAC address, the u16 queue pair count, the u8 on/off of an rx mode, the
+ * u64 offloads) follow in struct uvirtio_net_ctrl_event, which overlays
+ * struct uvirtio_event. With MQ, num_queues must be 2 * max_virtqueue_pairs
+ * + 1; without it, 3. A process that is not privileged over its network
+ * namespace (CAP_NET_ADMIN) cannot create a net device (EPERM); the
+ * interface is created in the creator's network namespace.
+ *
  * Every struct has explicit padding; reserved fields and padding must be zero
  * on input (EINVAL otherwise) and are zero on output. Sizes do not depend on
  * the ABI (checked below).
@@ -120,6 +134,8 @@ struct uvirtio_layout {
 /* uvirtio_queue_info.state */
 #define UVIRTIO_QUEUE_UNUSED	0	/* the driver has not set it up */
 #define UVIRTIO_QUEUE_READY	1	/* rings are live, serve them */
+#define UVIRTIO_QUEUE_KERNEL	2	/* live, but served by the kernel (the
+					 * virtio-net control queue): leave it */
 
 /**
  * struct uvirtio_queue_info - one queue's rings (UVIRTIO_GET_QUEUE)
@@ -226,6 +242,8 @@ struct uvirtio_status {
 					 * UVIRTIO_GET_CONFIG) */
 #define UVIRTIO_EV_REMOVED	5	/* u32[0]: UVIRTIO_DEAD_*; last event */
 #define UVIRTIO_EV_OVERFLOW	6	/* events were dropped: re-read state */
+#define UVIRTIO_EV_NET_CTRL	7	/* the kernel answered a virtio-net control
+					 * command: struct uvirtio_net_ctrl_event */
 
 /**
  * struct uvirtio_event - one record of the device fd's read()
@@ -243,6 +261,29 @@ struct uvirtio_event {
 		__u64 u64[2];
 		__u32 u32[4];
 	};
+};
+
+/**
+ * struct uvirtio_net_ctrl_event - UVIRTIO_EV_NET_CTRL, as read()
+ * @type:	UVIRTIO_EV_NET_CTRL
+ * @reserved0:	zero
+ * @seq:	as in struct uvirtio_event
+ * @class:	VIRTIO_NET_CTRL_* class
+ * @cmd:	command within the class
+ * @ack:	what the driver was answered: VIRTIO_NET_OK (0) or ERR (1)
+ * @len:	bytes of command data the driver sent
+ * @data:	the first min(@len, 8) of them, the rest zero
+ */
+struct uvirtio_net_ctrl_event {
+	__u32 type;
+	__u32 reserved0;
+	__u64 seq;
+	__u8 class;
+	__u8 cmd;
+	__u8 ack;
+	__u8 reserved1;
+	__u32 len;
+	__u8 data[8];
 };
 
 /**
@@ -343,6 +384,7 @@ __UVIRTIO_SIZE_CHECK(struct uvirtio_config_update, 32);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_config_read, 32);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_status, 56);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_event, 32);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_net_ctrl_event, 32);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl_queue, 64);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl, 4096);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_used_elem, 8);
