@@ -8,8 +8,9 @@
  * last line on stdout once the kernel's virtio_net driver has bound, and
  * serves until SIGTERM/SIGINT, which removes the interface and exits 0.
  *
- * One thread, one epoll instance. The control virtqueue is not offered:
- * the module does not answer it yet, and the driver must never wait on us.
+ * One thread, one epoll instance. The control virtqueue (the last queue)
+ * is answered by the module, which reports each command as an event: the
+ * driver never waits on us.
  *
  * Receive path: chains the driver posts on queue 0 are taken into a stash
  * until they can hold the largest frame allowed, then one frame is read
@@ -556,7 +557,10 @@ static void create_device(struct emu *e)
 	    1ULL << VIRTIO_NET_F_MAC |
 	    1ULL << VIRTIO_NET_F_MTU |
 	    1ULL << VIRTIO_NET_F_STATUS |
-	    1ULL << VIRTIO_NET_F_MRG_RXBUF;
+	    1ULL << VIRTIO_NET_F_MRG_RXBUF |
+	    1ULL << VIRTIO_NET_F_CTRL_VQ |
+	    1ULL << VIRTIO_NET_F_CTRL_RX |
+	    1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR;
 	if (e->o.offload && carries_hdr(e))
 		f |= 1ULL << VIRTIO_NET_F_CSUM |
 		     1ULL << VIRTIO_NET_F_GUEST_CSUM |
@@ -575,7 +579,8 @@ static void create_device(struct emu *e)
 
 	memset(&c, 0, sizeof(c));
 	c.device_id = VIRTIO_ID_NET;
-	c.num_queues = NET_NUM_QUEUES;
+	/* The control queue, last, is served by the module. */
+	c.num_queues = NET_NUM_QUEUES + 1;
 	c.queue_size = e->o.queue_size;
 	c.features = f;
 	c.config = &cfg;
@@ -1150,9 +1155,9 @@ static void tx_serve(struct emu *e)
  * @e:		emulator
  * @name:	out, IFNAMSIZ bytes
  *
- * In our own network namespace the interface is the one with our MAC;
- * otherwise (an older module leaves it in the initial namespace) sysfs
- * names it.
+ * The module moves the interface into our network namespace, where it is
+ * the one with our MAC; an older module leaves it in the initial namespace,
+ * where sysfs names it.
  *
  * Return: 0, or -ENOENT
  */
@@ -1161,6 +1166,7 @@ static int find_ifname(struct emu *e, char *name)
 	struct if_nameindex *ni, *p;
 	struct ifreq ifr;
 	int s, ret = -ENOENT;
+	char dir[160];
 
 	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	ni = if_nameindex();
@@ -1179,8 +1185,17 @@ static int find_ifname(struct emu *e, char *name)
 		if_freenameindex(ni);
 	if (s >= 0)
 		close(s);
-	if (ret)
-		ret = uvdev_child_name(&e->dev, "net", name, IFNAMSIZ);
+	/*
+	 * A module that puts the interface in our namespace has a "pid"
+	 * attribute; with it, the interface may still be on its way here
+	 * and sysfs would name it in the initial namespace.
+	 */
+	if (ret && !uvdev_sysfs_dir(&e->dev, dir, sizeof(dir)) &&
+	    strlen(dir) + sizeof("/pid") <= sizeof(dir)) {
+		strcat(dir, "/pid");
+		if (access(dir, F_OK))
+			ret = uvdev_child_name(&e->dev, "net", name, IFNAMSIZ);
+	}
 	return ret;
 }
 
@@ -1294,6 +1309,32 @@ static void signal_event(struct emu *e)
 }
 
 /**
+ * ctrl_event() - the module answered a control command: note it
+ * @e:		emulator
+ * @ev:		the event (struct uvirtio_net_ctrl_event)
+ *
+ * Every frame is passed whatever the rx mode: the kernel's stack drops
+ * what is not for it. A new MAC address is remembered (find_ifname()).
+ */
+static void ctrl_event(struct emu *e, const struct uvirtio_event *ev)
+{
+	struct uvirtio_net_ctrl_event c;
+
+	memcpy(&c, ev, sizeof(c));
+	if (c.class == VIRTIO_NET_CTRL_MAC &&
+	    c.cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET && c.len >= ETH_ALEN &&
+	    !c.ack) {
+		memcpy(e->o.mac, c.data, ETH_ALEN);
+		info("uvirtio-%u: MAC address set to %02x:%02x:%02x:%02x:%02x:%02x",
+		     e->dev.index, c.data[0], c.data[1], c.data[2], c.data[3],
+		     c.data[4], c.data[5]);
+	} else if (c.class == VIRTIO_NET_CTRL_RX && c.len >= 1) {
+		info("uvirtio-%u: rx mode %u %s", e->dev.index, c.cmd,
+		     c.data[0] ? "on" : "off");
+	}
+}
+
+/**
  * device_event() - read and act on every queued device event
  * @e:		emulator
  * @hup:	EPOLLHUP was reported
@@ -1310,6 +1351,9 @@ static void device_event(struct emu *e, bool hup)
 			die(1, "uvirtio-%u: event %u: %s", e->dev.index,
 			    ev.type, strerror(-ret));
 		switch (ev.type) {
+		case UVIRTIO_EV_NET_CTRL:
+			ctrl_event(e, &ev);
+			break;
 		case UVIRTIO_EV_DRIVER_OK:
 		case UVIRTIO_EV_OVERFLOW:
 		case UVIRTIO_EV_RESET:
