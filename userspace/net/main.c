@@ -56,7 +56,7 @@
 #define PROG			"uvirtio-net"
 #define VERSION			"0.1"
 
-#define DEF_QUEUE_SIZE		256
+#define DEF_QUEUE_SIZE		1024
 #define DEF_MTU			1500
 #define MIN_MTU			68
 #define MAX_MTU			65520
