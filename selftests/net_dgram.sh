@@ -61,7 +61,7 @@ sleep 0.5
 t0=${EPOCHREALTIME/./}
 net_in "$pa" bash -c "cat '$UV_TMP/send' > /dev/tcp/10.77.0.2/5001" ||
 	uv_fail "sender failed"
-uv_wait_exit $srv 30 || uv_fail "receiver did not finish within 30 s of the sender"
+uv_wait_exit $srv $((30 * NET_SLOW)) || uv_fail "receiver did not finish within 30 s of the sender"
 t1=${EPOCHREALTIME/./}
 bytes=$(stat -c %s "$UV_TMP/recv")
 uv_log "A->B in $(( (t1 - t0) / 1000 )) ms; received $bytes bytes"

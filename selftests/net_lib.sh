@@ -3,6 +3,12 @@
 #
 # Helpers of the uvirtio-net selftests (sourced after lib.sh).
 
+# Waits scale with the kernel: a KASAN/lockdep kernel (the debug lane) is
+# about 5x slower. The requirements themselves (an interface gone within
+# 5 s of SIGKILL) do not scale.
+NET_SLOW=1
+grep -qw kasan_report /proc/kallsyms 2>/dev/null && NET_SLOW=5
+
 # net_start MODE ARG... - start uvirtio-net ARG... in the background and
 # wait for its interface name. MODE is "root" (as root, in the initial
 # namespaces), "userns" (as uid 1000 inside a new user+net namespace, made
@@ -104,11 +110,11 @@ net_carrier() {
 
 # net_wait_carrier PID IF VALUE SECS - wait until IF's carrier reads VALUE
 net_wait_carrier() {
-	local pid=$1 ifn=$2 want=$3 end=$((SECONDS + $4)) v
+	local pid=$1 ifn=$2 want=$3 end=$((SECONDS + $4 * NET_SLOW)) v
 	while :; do
 		v=$(net_carrier "$pid" "$ifn")
 		[ "$v" = "$want" ] && return 0
-		[ $SECONDS -lt $end ] || { echo "carrier of $ifn is '$v', not $want, after $4 s"; return 1; }
+		[ $SECONDS -lt $end ] || { echo "carrier of $ifn is '$v', not $want, after $(($4 * NET_SLOW)) s"; return 1; }
 		sleep 0.1
 	done
 }

@@ -45,7 +45,7 @@ sleep 0.5
 t0=${EPOCHREALTIME/./}
 net_in "$pid" bash -c "cat '$UV_TMP/send' > /dev/tcp/10.0.2.2/5002" ||
 	{ sed 's/^/  /' "$err"; uv_fail "cannot send to 10.0.2.2:5002 through passt"; }
-uv_wait_exit $srv 30 || uv_fail "server did not finish within 30 s of the client"
+uv_wait_exit $srv $((30 * NET_SLOW)) || uv_fail "server did not finish within 30 s of the client"
 t1=${EPOCHREALTIME/./}
 got=$(uv_sha256 "$UV_TMP/recv")
 uv_log "$size_mb MiB namespace -> initial namespace in $(( (t1 - t0) / 1000 )) ms, $(stat -c %s "$UV_TMP/recv") bytes"

@@ -50,7 +50,7 @@ send_check() {
 	sleep 0.5
 	net_in "$pid" bash -c "cat '$UV_TMP/send' > /dev/tcp/10.0.2.2/$1" ||
 		{ kill $srv; uv_fail "cannot send to 10.0.2.2:$1 over the stream backend"; }
-	uv_wait_exit $srv 30 || { kill $srv; uv_fail "server on port $1 did not finish"; }
+	uv_wait_exit $srv $((30 * NET_SLOW)) || { kill $srv; uv_fail "server on port $1 did not finish"; }
 	[ "$(uv_sha256 "$UV_TMP/send")" = "$(uv_sha256 "$UV_TMP/recv")" ] ||
 		uv_fail "data through port $1 differs (SHA-256)"
 }

@@ -36,14 +36,14 @@ busybox nc -l -p 5005 > "$UV_TMP/recv1" &
 srv=$!
 sleep 0.5
 ip netns exec uvtap bash -c "cat '$UV_TMP/send' > /dev/tcp/10.80.0.1/5005" || uv_fail "send to the tap side failed"
-uv_wait_exit $srv 30 || uv_fail "receiver on the tap side did not finish"
+uv_wait_exit $srv $((30 * NET_SLOW)) || uv_fail "receiver on the tap side did not finish"
 [ "$(uv_sha256 "$UV_TMP/recv1")" = "$want" ] || uv_fail "data to the tap side differs"
 # tap side -> namespace
 ip netns exec uvtap busybox nc -l -p 5006 > "$UV_TMP/recv2" &
 srv=$!
 sleep 0.5
 bash -c "cat '$UV_TMP/send' > /dev/tcp/10.80.0.2/5006" || uv_fail "send to $ifn failed"
-uv_wait_exit $srv 30 || uv_fail "receiver in the namespace did not finish"
+uv_wait_exit $srv $((30 * NET_SLOW)) || uv_fail "receiver in the namespace did not finish"
 [ "$(uv_sha256 "$UV_TMP/recv2")" = "$want" ] || uv_fail "data to $ifn differs"
 uv_log "32 MiB each way, SHA-256 matches"
 
