@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# Helpers of the uvirtio-net selftests (sourced after lib.sh).
+
+# Waits scale with the kernel: a KASAN/lockdep kernel (the debug lane) is
+# about 5x slower. The requirements themselves (an interface gone within
+# 5 s of SIGKILL) do not scale.
+NET_SLOW=1
+grep -qw kasan_report /proc/kallsyms 2>/dev/null && NET_SLOW=5
+
+# net_start MODE ARG... - start uvirtio-net ARG... in the background and
+# wait for its interface name. MODE is "root" (as root, in the initial
+# namespaces), "userns" (as uid 1000 inside a new user+net namespace, made
+# by unshare -U -r -n) or "user" (as uid 1000, no new namespace: the
+# emulator's own --unshare may make one). Sets NET_PID, NET_IF, NET_OUT,
+# NET_ERR. The interface is made to live in the emulator's network
+# namespace (see net_claim). Returns 1 with the emulator's stderr shown if
+# no name comes within UV_START_TIMEOUT seconds.
+net_start() {
+	local mode=$1 end last
+	shift
+	[ -n "${UV_TMP:-}" ] || uv_tmpdir
+	NET_OUT=$(mktemp "$UV_TMP/net.out.XXXXXX")
+	NET_ERR=$(mktemp "$UV_TMP/net.err.XXXXXX")
+	chmod 0666 "$NET_OUT" "$NET_ERR"
+	NET_IF=
+	# exec all the way down, so that $! is the emulator itself
+	(
+		case $mode in
+		root) exec uvirtio-net "$@" ;;
+		userns) exec env HOME=/tmp USER=user LOGNAME=user \
+			setpriv --reuid=$UV_USER_UID --regid=$UV_USER_UID \
+			--clear-groups -- unshare -U -r -n -- uvirtio-net "$@" ;;
+		user) exec env HOME=/tmp USER=user LOGNAME=user \
+			setpriv --reuid=$UV_USER_UID --regid=$UV_USER_UID \
+			--clear-groups -- uvirtio-net "$@" ;;
+		esac
+	) > "$NET_OUT" 2> "$NET_ERR" < /dev/null &
+	NET_PID=$!
+	UV_EMULATORS+=("$NET_PID")
+	end=$((SECONDS + UV_START_TIMEOUT))
+	while [ $SECONDS -lt $end ]; do
+		last=$(tail -n 1 "$NET_OUT")
+		if [ -n "$last" ]; then
+			NET_IF=$last
+			[ "$mode" = root ] && return 0
+			net_claim "$NET_PID" "$NET_IF"
+			return
+		fi
+		if ! uv_proc_alive "$NET_PID"; then
+			wait "$NET_PID"
+			echo "uvirtio-net $* exited with $? before naming its interface; stderr:"
+			sed 's/^/  /' "$NET_ERR"
+			return 1
+		fi
+		sleep 0.1
+	done
+	echo "uvirtio-net $* named no interface within $UV_START_TIMEOUT s; stderr:"
+	sed 's/^/  /' "$NET_OUT" "$NET_ERR"
+	return 1
+}
+
+# net_claim PID IF - make sure IF is in PID's network namespace. The module
+# puts a net device in its creator's namespace; a module without that
+# leaves it in the initial one, and then root moves it there (logged).
+net_claim() {
+	local pid=$1 ifn=$2
+	nsenter -t "$pid" -n ip link show "$ifn" > /dev/null 2>&1 && return 0
+	uv_log "note: $ifn is in the initial namespace (module without netns placement): moving it"
+	ip link set "$ifn" netns "$pid" || { echo "cannot move $ifn into pid $pid's namespace"; return 1; }
+	nsenter -t "$pid" -n ip link show "$ifn" > /dev/null 2>&1
+}
+
+# net_in PID CMD... - run CMD in PID's network namespace (as root)
+net_in() {
+	local pid=$1
+	shift
+	nsenter -t "$pid" -n "$@"
+}
+
+# net_stop PID ERRFILE - SIGTERM an emulator, check it exits 0 in time
+net_stop() {
+	local pid=$1 err=$2 rc
+	kill -TERM "$pid" 2>/dev/null
+	uv_wait_exit "$pid" "$UV_STOP_TIMEOUT"
+	rc=$?
+	if [ $rc != 0 ]; then
+		echo "uvirtio-net (pid $pid) exit status $rc after SIGTERM (255: still runs); stderr:"
+		sed 's/^/  /' "$err"
+		kill -KILL "$pid" 2>/dev/null
+		return 1
+	fi
+	return 0
+}
+
+# net_stat ERRFILE QUEUE FIELD - a counter from the emulator's last "stats"
+# line for QUEUE (rx, tx) in ERRFILE (printed on SIGUSR2 and at exit)
+net_stat() {
+	grep "stats $2 " "$1" | tail -n 1 | tr ' ' '\n' | sed -n "s/^$3=//p"
+}
+
+# net_carrier PID IF - IF's /sys/class/net/IF/carrier as PID's network
+# namespace sees it (sysfs shows the namespace of whoever mounted it, so it
+# is mounted afresh in a private mount namespace)
+net_carrier() {
+	net_in "$1" unshare -m sh -c \
+		"mount -t sysfs sysfs /sys && cat /sys/class/net/$2/carrier" 2>/dev/null
+}
+
+# net_wait_carrier PID IF VALUE SECS - wait until IF's carrier reads VALUE
+net_wait_carrier() {
+	local pid=$1 ifn=$2 want=$3 end=$((SECONDS + $4 * NET_SLOW)) v
+	while :; do
+		v=$(net_carrier "$pid" "$ifn")
+		[ "$v" = "$want" ] && return 0
+		[ $SECONDS -lt $end ] || { echo "carrier of $ifn is '$v', not $want, after $(($4 * NET_SLOW)) s"; return 1; }
+		sleep 0.1
+	done
+}

@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * backend.c - uvirtio-net's backends: stream, passt, dgram, tap
+ *
+ * Every fd is non-blocking. A send that finds no room returns -EAGAIN
+ * having sent nothing (the caller keeps the frame and waits for EPOLLOUT),
+ * except on a stream socket, where a frame the socket took only part of is
+ * finished from @wbuf: the framing would break otherwise.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+
+#include "backend.h"
+#include "iovc.h"
+
+/* Socket buffers: the default 208 KiB stalls passt (see ENV.md). */
+#define NB_SOCKBUF		(16 << 20)
+/* The offload header the dgram and tap backends carry. */
+#define NB_HDR_LEN		12
+
+/**
+ * nb_copy_path() - copy a socket path or interface name, checking its size
+ * @dst:	destination, 108 bytes
+ * @src:	source
+ * @len:	bytes of @src to take
+ *
+ * Return: 0, or -ENAMETOOLONG
+ */
+static int nb_copy_path(char *dst, const char *src, size_t len)
+{
+	if (!len || len >= 108)
+		return -ENAMETOOLONG;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+/**
+ * nb_parse() - read a backend argument
+ * @b:		backend, zeroed by the caller except @passt_args
+ * @spec:	"stream:PATH", "passt", "dgram:LOCAL,REMOTE" or "tap:IFNAME"
+ *
+ * Return: 0, -EINVAL for an unknown form, -ENAMETOOLONG
+ */
+int nb_parse(struct nb *b, const char *spec)
+{
+	const char *comma;
+
+	b->spec = spec;
+	b->fd = -1;
+	if (!strncmp(spec, "stream:", 7)) {
+		b->kind = NB_STREAM;
+		return nb_copy_path(b->path, spec + 7, strlen(spec + 7));
+	}
+	if (!strcmp(spec, "passt")) {
+		b->kind = NB_PASST;
+		return 0;
+	}
+	if (!strncmp(spec, "dgram:", 6)) {
+		b->kind = NB_DGRAM;
+		b->hdr_len = NB_HDR_LEN;
+		comma = strchr(spec + 6, ',');
+		if (!comma)
+			return -EINVAL;
+		if (nb_copy_path(b->path, spec + 6, comma - (spec + 6)))
+			return -ENAMETOOLONG;
+		return nb_copy_path(b->remote, comma + 1, strlen(comma + 1));
+	}
+	if (!strncmp(spec, "tap:", 4)) {
+		b->kind = NB_TAP;
+		b->hdr_len = NB_HDR_LEN;
+		if (strlen(spec + 4) >= IFNAMSIZ)
+			return -ENAMETOOLONG;
+		return nb_copy_path(b->path, spec + 4, strlen(spec + 4));
+	}
+	return -EINVAL;
+}
+
+/**
+ * nb_bufs() - make a socket's buffers large
+ * @fd:		socket
+ *
+ * The FORCE variants pass the sysctl limits where we hold CAP_NET_ADMIN
+ * over the socket's namespace; elsewhere the plain ones get what they can.
+ */
+static void nb_bufs(int fd)
+{
+	int v = NB_SOCKBUF;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)))
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)))
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
+
+/**
+ * nb_sun() - fill a sockaddr_un
+ * @sa:		address
+ * @path:	path, shorter than sun_path
+ *
+ * Return: the address length
+ */
+static socklen_t nb_sun(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	strcpy(sa->sun_path, path);
+	return sizeof(*sa);
+}
+
+/**
+ * nb_spawn_passt() - start passt on one end of a new socketpair
+ * @b:		backend
+ *
+ * passt gets the other end as --fd, runs in the foreground and is sent
+ * SIGTERM if we die.
+ *
+ * Return: 0 or -errno
+ */
+static int nb_spawn_passt(struct nb *b)
+{
+	char fdarg[16], *argv[32], *extra = NULL, *tok, *save;
+	int sv[2], argc = 0;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	nb_bufs(sv[0]);
+	nb_bufs(sv[1]);
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		close(sv[0]);
+		if (fcntl(sv[1], F_SETFD, 0) < 0)
+			_exit(127);
+		snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
+		argv[argc++] = "passt";
+		argv[argc++] = "-f";
+		argv[argc++] = "-q";
+		argv[argc++] = "--fd";
+		argv[argc++] = fdarg;
+		if (b->passt_args)
+			extra = strdup(b->passt_args);
+		for (tok = extra ? strtok_r(extra, " ", &save) : NULL;
+		     tok && argc < 31; tok = strtok_r(NULL, " ", &save))
+			argv[argc++] = tok;
+		argv[argc] = NULL;
+		execvp("passt", argv);
+		fprintf(stderr, "uvirtio-net: passt: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	b->passt_pid = pid;
+	b->fd = sv[0];
+	return 0;
+}
+
+/**
+ * nb_open() - set the backend up
+ * @b:		backend
+ *
+ * dgram binds its local socket here (replacing a stale socket file) and
+ * tap creates or attaches to its interface: both must work at once. The
+ * stream peer and the dgram remote may come later: nb_connect() retries.
+ *
+ * Return: 0 or -errno
+ */
+int nb_open(struct nb *b)
+{
+	struct sockaddr_un sa;
+	struct ifreq ifr;
+	struct stat st;
+	int v;
+
+	switch (b->kind) {
+	case NB_STREAM:
+		b->rbuf = malloc(NB_RBUF_SIZE);
+		b->wbuf = malloc(NB_MAX_FRAME + 4);
+		return b->rbuf && b->wbuf ? 0 : -ENOMEM;
+	case NB_PASST:
+		b->rbuf = malloc(NB_RBUF_SIZE);
+		b->wbuf = malloc(NB_MAX_FRAME + 4);
+		return b->rbuf && b->wbuf ? 0 : -ENOMEM;
+	case NB_DGRAM:
+		b->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+			       SOCK_CLOEXEC, 0);
+		if (b->fd < 0)
+			return -errno;
+		nb_bufs(b->fd);
+		if (!lstat(b->path, &st) && S_ISSOCK(st.st_mode))
+			unlink(b->path);
+		if (bind(b->fd, (struct sockaddr *)&sa, nb_sun(&sa, b->path)))
+			return -errno;
+		return 0;
+	case NB_TAP:
+		b->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (b->fd < 0)
+			return -errno;
+		memset(&ifr, 0, sizeof(ifr));
+		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+		strcpy(ifr.ifr_name, b->path);
+		if (ioctl(b->fd, TUNSETIFF, &ifr))
+			return -errno;
+		v = NB_HDR_LEN;
+		if (ioctl(b->fd, TUNSETVNETHDRSZ, &v))
+			return -errno;
+		b->connected = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/**
+ * nb_connect() - (re)connect a backend that is not connected
+ * @b:		backend
+ *
+ * Return: 0 once connected, -errno while the peer is not there
+ */
+int nb_connect(struct nb *b)
+{
+	struct sockaddr_un sa;
+	int ret;
+
+	if (b->connected)
+		return 0;
+	switch (b->kind) {
+	case NB_STREAM:
+		if (b->fd < 0) {
+			b->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (b->fd < 0)
+				return -errno;
+			nb_bufs(b->fd);
+		}
+		/* Blocking connect: a UNIX socket answers at once. */
+		if (connect(b->fd, (struct sockaddr *)&sa,
+			    nb_sun(&sa, b->path))) {
+			ret = -errno;
+			close(b->fd);
+			b->fd = -1;
+			return ret;
+		}
+		if (fcntl(b->fd, F_SETFL, O_NONBLOCK))
+			return -errno;
+		break;
+	case NB_PASST:
+		ret = nb_spawn_passt(b);
+		if (ret)
+			return ret;
+		if (fcntl(b->fd, F_SETFL, O_NONBLOCK))
+			return -errno;
+		break;
+	case NB_DGRAM:
+		if (connect(b->fd, (struct sockaddr *)&sa,
+			    nb_sun(&sa, b->remote)))
+			return -errno;
+		break;
+	case NB_TAP:
+		break;
+	}
+	b->rhead = b->rlen = b->rskip = 0;
+	b->woff = b->wlen = 0;
+	b->connected = true;
+	return 0;
+}
+
+/**
+ * nb_disconnect() - the peer went away: drop the connection
+ * @b:		backend
+ *
+ * A stream socket is closed (a new one connects later), passt is told to
+ * exit; a dgram socket stays bound and only forgets its peer.
+ */
+void nb_disconnect(struct nb *b)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+	b->connected = false;
+	switch (b->kind) {
+	case NB_STREAM:
+	case NB_PASST:
+		if (b->fd >= 0)
+			close(b->fd);
+		b->fd = -1;
+		if (b->passt_pid > 0)
+			kill(b->passt_pid, SIGTERM);
+		break;
+	case NB_DGRAM:
+		connect(b->fd, &sa, sizeof(sa));
+		break;
+	case NB_TAP:
+		break;
+	}
+}
+
+/**
+ * nb_stream_recv() - take the next whole frame from a stream socket
+ * @b:		backend
+ * @iov:	where the frame goes
+ * @cnt:	entries in @iov
+ *
+ * Return: frame length, -EAGAIN, -EMSGSIZE (a frame longer than
+ * NB_MAX_FRAME or than @iov was thrown away), -ECONNRESET
+ */
+static int nb_stream_recv(struct nb *b, const struct iovec *iov,
+			  unsigned int cnt)
+{
+	uint32_t flen;
+	struct iovc c;
+	ssize_t n;
+
+	for (;;) {
+		size_t have = b->rlen - b->rhead;
+
+		if (b->rskip && have) {
+			n = have < b->rskip ? have : b->rskip;
+			b->rhead += n;
+			b->rskip -= n;
+			continue;
+		}
+		if (!b->rskip && have >= 4) {
+			memcpy(&flen, b->rbuf + b->rhead, 4);
+			flen = ntohl(flen);
+			if (flen > NB_MAX_FRAME ||
+			    flen > iovc_size(iov, cnt)) {
+				b->rhead += 4;
+				b->rskip = flen;
+				return -EMSGSIZE;
+			}
+			if (have >= 4 + flen) {
+				iovc_init(&c, iov, cnt);
+				iovc_write(&c, b->rbuf + b->rhead + 4, flen);
+				b->rhead += 4 + flen;
+				return flen;
+			}
+		}
+		if (b->rhead == b->rlen) {
+			b->rhead = b->rlen = 0;
+		} else if (b->rhead > NB_RBUF_SIZE / 2) {
+			memmove(b->rbuf, b->rbuf + b->rhead, b->rlen - b->rhead);
+			b->rlen -= b->rhead;
+			b->rhead = 0;
+		}
+		n = read(b->fd, b->rbuf + b->rlen, NB_RBUF_SIZE - b->rlen);
+		if (n < 0)
+			return errno == EAGAIN ? -EAGAIN : -ECONNRESET;
+		if (!n)
+			return -ECONNRESET;
+		b->rlen += n;
+	}
+}
+
+/**
+ * nb_recv() - receive one frame (with its offload header, if any)
+ * @b:		backend
+ * @iov:	where it goes
+ * @cnt:	entries in @iov
+ *
+ * Return: bytes written into @iov, -EAGAIN when nothing is waiting,
+ * -EMSGSIZE when a frame did not fit and was thrown away, -ECONNRESET or
+ * another -errno when the backend failed
+ */
+int nb_recv(struct nb *b, const struct iovec *iov, unsigned int cnt)
+{
+	struct msghdr mh;
+	ssize_t n;
+
+	if (b->fd < 0)
+		return -EAGAIN;
+	switch (b->kind) {
+	case NB_STREAM:
+	case NB_PASST:
+		return nb_stream_recv(b, iov, cnt);
+	case NB_DGRAM:
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = (struct iovec *)iov;
+		mh.msg_iovlen = cnt;
+		n = recvmsg(b->fd, &mh, MSG_DONTWAIT);
+		if (n < 0)
+			return -errno;
+		if (mh.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+		return n;
+	case NB_TAP:
+		n = readv(b->fd, iov, cnt);
+		if (n < 0)
+			return -errno;
+		return n;
+	}
+	return -EINVAL;
+}
+
+/**
+ * nb_stream_send() - send one frame on a stream socket
+ * @b:		backend
+ * @iov:	the frame
+ * @cnt:	entries in @iov
+ *
+ * Return: 0 (sent, or its tail queued in @wbuf), -EAGAIN (nothing sent),
+ * -ECONNRESET
+ */
+static int nb_stream_send(struct nb *b, const struct iovec *iov,
+			  unsigned int cnt)
+{
+	struct iovec v[UIO_MAXIOV];
+	size_t total = iovc_size(iov, cnt);
+	uint32_t len = htonl(total);
+	struct msghdr mh;
+	struct iovc c;
+	ssize_t n;
+
+	if (nb_pending_out(b) || cnt + 1 > UIO_MAXIOV)
+		return -EAGAIN;
+	v[0].iov_base = &len;
+	v[0].iov_len = 4;
+	memcpy(v + 1, iov, cnt * sizeof(*iov));
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = v;
+	mh.msg_iovlen = cnt + 1;
+	n = sendmsg(b->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == EAGAIN ? -EAGAIN : -ECONNRESET;
+	if ((size_t)n == total + 4)
+		return 0;
+	/* Keep what the socket did not take: the rest of this frame. */
+	iovc_init(&c, v, cnt + 1);
+	iovc_skip(&c, n);
+	b->wlen = iovc_read(&c, b->wbuf, total + 4 - n);
+	b->woff = 0;
+	return 0;
+}
+
+/**
+ * nb_send() - send one frame (with its offload header, if any)
+ * @b:		backend
+ * @iov:	the frame
+ * @cnt:	entries in @iov
+ *
+ * Return: 0, -EAGAIN (no room: try again after EPOLLOUT), -EMSGSIZE (the
+ * peer cannot take a frame this large), -ENOTCONN, -ECONNRESET or another
+ * -errno (the peer is gone)
+ */
+int nb_send(struct nb *b, const struct iovec *iov, unsigned int cnt)
+{
+	struct msghdr mh;
+	ssize_t n;
+
+	if (!b->connected || b->fd < 0)
+		return -ENOTCONN;
+	switch (b->kind) {
+	case NB_STREAM:
+	case NB_PASST:
+		return nb_stream_send(b, iov, cnt);
+	case NB_DGRAM:
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = (struct iovec *)iov;
+		mh.msg_iovlen = cnt;
+		n = sendmsg(b->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN || errno == ENOBUFS ?
+				-EAGAIN : -errno;
+		return 0;
+	case NB_TAP:
+		n = writev(b->fd, iov, cnt);
+		if (n < 0)
+			return errno == EAGAIN ? -EAGAIN : -errno;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/**
+ * nb_pending_out() - a stream frame's tail still waits to be sent
+ * @b:		backend
+ *
+ * Return: true if nb_flush() has work
+ */
+bool nb_pending_out(const struct nb *b)
+{
+	return b->woff < b->wlen;
+}
+
+/**
+ * nb_flush() - send what a stream socket did not take before
+ * @b:		backend
+ *
+ * Return: 0 when nothing is left, -EAGAIN, -ECONNRESET
+ */
+int nb_flush(struct nb *b)
+{
+	ssize_t n;
+
+	while (nb_pending_out(b)) {
+		n = send(b->fd, b->wbuf + b->woff, b->wlen - b->woff,
+			 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0)
+			return errno == EAGAIN ? -EAGAIN : -ECONNRESET;
+		b->woff += n;
+	}
+	b->woff = b->wlen = 0;
+	return 0;
+}
+
+/**
+ * nb_set_offload() - tell a tap which offloads it may hand us
+ * @b:		backend
+ * @csum:	partial checksums
+ * @tso4:	TCP segmentation, IPv4 (needs @csum)
+ * @tso6:	TCP segmentation, IPv6 (needs @csum)
+ *
+ * Return: 0 or -errno; 0 for backends other than tap
+ */
+int nb_set_offload(struct nb *b, bool csum, bool tso4, bool tso6)
+{
+	unsigned int f = 0;
+
+	if (b->kind != NB_TAP)
+		return 0;
+	if (csum) {
+		f |= TUN_F_CSUM;
+		if (tso4)
+			f |= TUN_F_TSO4;
+		if (tso6)
+			f |= TUN_F_TSO6;
+	}
+	return ioctl(b->fd, TUNSETOFFLOAD, f) ? -errno : 0;
+}
+
+/**
+ * nb_reap() - collect an exited passt
+ * @b:		backend
+ */
+void nb_reap(struct nb *b)
+{
+	if (b->passt_pid > 0 && waitpid(b->passt_pid, NULL, WNOHANG) > 0)
+		b->passt_pid = 0;
+}
+
+/**
+ * nb_close() - tear the backend down
+ * @b:		backend
+ */
+void nb_close(struct nb *b)
+{
+	nb_disconnect(b);
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+	if (b->kind == NB_DGRAM)
+		unlink(b->path);
+	if (b->passt_pid > 0)
+		waitpid(b->passt_pid, NULL, 0);
+	b->passt_pid = 0;
+	free(b->rbuf);
+	free(b->wbuf);
+	b->rbuf = b->wbuf = NULL;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * backend.h - where uvirtio-net's frames go: a stream socket (QEMU/passt
+ * framing), passt spawned over a socketpair, a pair of UNIX datagram
+ * sockets, or a tap device
+ *
+ * A backend moves Ethernet frames. Two of them (dgram, tap) also carry a
+ * fixed-size offload header in front of each frame, which they pass through
+ * untouched: @hdr_len says how long it is (0 when there is none). The
+ * backend does not look inside it.
+ */
+#ifndef UVIRTIO_NET_BACKEND_H
+#define UVIRTIO_NET_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+enum nb_kind {
+	NB_STREAM,
+	NB_PASST,
+	NB_DGRAM,
+	NB_TAP,
+};
+
+/* Largest frame a stream peer may send us (its length field is checked). */
+#define NB_MAX_FRAME		65550
+/* Stream receive buffer: a few maximum frames. */
+#define NB_RBUF_SIZE		(4 * (NB_MAX_FRAME + 4))
+
+/**
+ * struct nb - one backend
+ * @kind:	NB_*
+ * @spec:	the command line's backend argument, for messages
+ * @path:	stream: socket path; dgram: local path; tap: interface name
+ * @remote:	dgram: the peer's path
+ * @fd:		the socket or tap fd, -1 while disconnected
+ * @hdr_len:	bytes of offload header in front of each frame (0 or 12)
+ * @connected:	frames can be sent (dgram: connected to @remote)
+ * @passt_pid:	passt: the child, 0 when none runs
+ * @passt_args:	passt: extra arguments, or NULL
+ * @rbuf:	stream: received bytes not yet taken
+ * @rhead:	stream: first byte not taken
+ * @rlen:	stream: bytes in @rbuf
+ * @rskip:	stream: bytes of an oversized frame still to throw away
+ * @wbuf:	stream: tail of a frame the socket did not take whole
+ * @woff:	stream: first byte of @wbuf still to send
+ * @wlen:	stream: bytes in @wbuf
+ */
+struct nb {
+	enum nb_kind kind;
+	const char *spec;
+	char path[108];
+	char remote[108];
+	int fd;
+	unsigned int hdr_len;
+	bool connected;
+	pid_t passt_pid;
+	const char *passt_args;
+	uint8_t *rbuf;
+	size_t rhead;
+	size_t rlen;
+	size_t rskip;
+	uint8_t *wbuf;
+	size_t woff;
+	size_t wlen;
+};
+
+int nb_parse(struct nb *b, const char *spec);
+int nb_open(struct nb *b);
+int nb_connect(struct nb *b);
+void nb_disconnect(struct nb *b);
+int nb_recv(struct nb *b, const struct iovec *iov, unsigned int cnt);
+int nb_send(struct nb *b, const struct iovec *iov, unsigned int cnt);
+int nb_flush(struct nb *b);
+bool nb_pending_out(const struct nb *b);
+int nb_set_offload(struct nb *b, bool csum, bool tso4, bool tso6);
+void nb_reap(struct nb *b);
+void nb_close(struct nb *b);
+
+#endif /* UVIRTIO_NET_BACKEND_H */
