@@ -102,8 +102,13 @@ net_stat() {
 
 # net_carrier PID IF - IF's /sys/class/net/IF/carrier as PID's network
 # namespace sees it (sysfs shows the namespace of whoever mounted it, so it
-# is mounted afresh in a private mount namespace)
+# is mounted afresh in a private mount namespace; in our own namespace that
+# mount is refused, and /sys already shows it)
 net_carrier() {
+	if [ "$(readlink "/proc/$1/ns/net")" = "$(readlink /proc/self/ns/net)" ]; then
+		cat "/sys/class/net/$2/carrier" 2>/dev/null
+		return
+	fi
 	net_in "$1" unshare -m sh -c \
 		"mount -t sysfs sysfs /sys && cat /sys/class/net/$2/carrier" 2>/dev/null
 }

@@ -52,6 +52,7 @@
 #include "iovc.h"
 #include "loop.h"
 #include "net.h"
+#include "statfs.h"
 
 #define PROG			"uvirtio-net"
 #define VERSION			"0.1"
@@ -104,6 +105,7 @@ struct rx_slot {
  * @unshare:	--unshare: new user and network namespace for the device
  * @link_down:	--link-down: start with the link down
  * @dev:	--dev
+ * @statfs:	--statfs DIR, or NULL
  * @backend:	BACKEND
  */
 struct opts {
@@ -114,6 +116,7 @@ struct opts {
 	bool unshare;
 	bool link_down;
 	const char *dev;
+	const char *statfs;
 	const char *backend;
 };
 
@@ -121,6 +124,7 @@ struct opts {
  * struct emu - the emulator's state
  * @o:		options
  * @sh:		what other threads may touch (net.h)
+ * @statfs:	the status filesystem, or NULL
  * @b:		backend
  * @dev:	the uvirtio device
  * @loop:	epoll
@@ -152,6 +156,7 @@ struct opts {
 struct emu {
 	struct opts o;
 	struct net_shared sh;
+	struct uvstatfs *statfs;
 	struct nb b;
 	struct uvdev dev;
 	struct uvloop loop;
@@ -289,6 +294,9 @@ static void usage(FILE *f)
 "  --passt-args ARGS   extra arguments for passt, space-separated\n"
 "  --link-down         start with the link down (SIGHUP toggles it)\n"
 "  --dev PATH          uvirtio control device (default " UVDEV_PATH ")\n"
+"  --statfs DIR        mount the status filesystem at DIR (ring indices,\n"
+"                      counters, a stuck verdict; DIR/link sets the link\n"
+"                      up or down); needs FUSE where the emulator starts\n"
 "  -h, --help          print this help and exit\n"
 "  --version           print the version and exit\n"
 "\n"
@@ -366,7 +374,7 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 {
 	enum { OPT_MAC = 256, OPT_MTU, OPT_QS, OPT_NOOFF, OPT_UNSHARE,
 	       OPT_PASST, OPT_LINKDOWN, OPT_DEV, OPT_VERSION, OPT_FKICK,
-	       OPT_FIRQ, OPT_FDELAY };
+	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS };
 	static const struct option longopts[] = {
 		{ "mac",		required_argument, NULL, OPT_MAC },
 		{ "mtu",		required_argument, NULL, OPT_MTU },
@@ -376,6 +384,7 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		{ "passt-args",		required_argument, NULL, OPT_PASST },
 		{ "link-down",		no_argument,	   NULL, OPT_LINKDOWN },
 		{ "dev",		required_argument, NULL, OPT_DEV },
+		{ "statfs",		required_argument, NULL, OPT_STATFS },
 		{ "fault-ignore-kicks",	required_argument, NULL, OPT_FKICK },
 		{ "fault-withhold-irq",	required_argument, NULL, OPT_FIRQ },
 		{ "fault-delay-ms",	required_argument, NULL, OPT_FDELAY },
@@ -427,6 +436,9 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 			break;
 		case OPT_LINKDOWN:
 			o->link_down = true;
+			break;
+		case OPT_STATFS:
+			o->statfs = optarg;
 			break;
 		case OPT_DEV:
 			o->dev = optarg;
@@ -1515,6 +1527,120 @@ static void __attribute__((noreturn)) run(struct emu *e)
  *
  * Return: does not return; see the exit status in usage()
  */
+/* ---- the status filesystem (issue 5) ---- */
+
+/**
+ * statfs_describe() - uvstatfs_ops.describe
+ * @opaque:	struct emu
+ * @buf:	out
+ * @len:	bytes at @buf
+ *
+ * Return: bytes written
+ */
+static int statfs_describe(void *opaque, char *buf, size_t len)
+{
+	struct emu *e = opaque;
+
+	return snprintf(buf, len,
+			"type: net\nkernel: %s\nbackend: %s (%s)\nmtu: %u\npid: %d\n",
+			e->named ? e->ifname : "-", e->b.spec,
+			atomic_load(&e->sh.backend_up) ? "connected" : "disconnected",
+			e->o.mtu, (int)getpid());
+}
+
+/**
+ * statfs_counters() - uvstatfs_ops.counters, from struct net_qstats
+ * @opaque:	struct emu
+ * @q:		queue index
+ * @c:		out
+ */
+static void statfs_counters(void *opaque, unsigned int q,
+			    struct uvstatfs_counters *c)
+{
+	struct emu *e = opaque;
+	struct net_qstats *st;
+
+	if (q >= NET_NUM_QUEUES)
+		return;
+	st = &e->sh.stats[q];
+	atomic_store(&c->kicks, net_stat_read(&st->kicks));
+	atomic_store(&c->interrupts, net_stat_read(&st->irqs));
+	atomic_store(&c->interrupts_suppressed, net_stat_read(&st->irqs_suppressed));
+	atomic_store(&c->requests, net_stat_read(&st->packets));
+	atomic_store(&c->bytes, net_stat_read(&st->bytes));
+	atomic_store(&c->errors, net_stat_read(&st->errors) + net_stat_read(&st->drops));
+}
+
+/**
+ * statfs_get_control() - uvstatfs_ops.get_control: the link
+ * @opaque:	struct emu
+ * @ctl:	UVSTATFS_CTL_LINK
+ * @buf:	out
+ * @len:	bytes at @buf
+ *
+ * Return: bytes written, or -EINVAL
+ */
+static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
+			      size_t len)
+{
+	struct emu *e = opaque;
+
+	if (ctl != UVSTATFS_CTL_LINK)
+		return -EINVAL;
+	return snprintf(buf, len, "%s\n", atomic_load(&e->sh.link_want) ? "up" : "down");
+}
+
+/**
+ * statfs_set_control() - uvstatfs_ops.set_control: "up" or "down"
+ * @opaque:	struct emu
+ * @ctl:	UVSTATFS_CTL_LINK
+ * @val:	the text written
+ *
+ * Return: 0 or -EINVAL
+ */
+static int statfs_set_control(void *opaque, unsigned int ctl, const char *val)
+{
+	struct emu *e = opaque;
+
+	if (ctl != UVSTATFS_CTL_LINK)
+		return -EINVAL;
+	if (!strcmp(val, "up"))
+		return net_set_link(&e->sh, true);
+	if (!strcmp(val, "down"))
+		return net_set_link(&e->sh, false);
+	return -EINVAL;
+}
+
+static const struct uvstatfs_ops net_statfs_ops = {
+	.device_id = VIRTIO_ID_NET,
+	/* receive buffers wait for frames, not for the device */
+	.passive_queues = 1ULL << NET_RXQ,
+	.describe = statfs_describe,
+	.counters = statfs_counters,
+	.controls = UVSTATFS_CTL_LINK,
+	.get_control = statfs_get_control,
+	.set_control = statfs_set_control,
+};
+
+/**
+ * statfs_mount() - --statfs DIR: mount the status filesystem
+ * @e:		emulator, device created
+ */
+static void statfs_mount(struct emu *e)
+{
+	int ret;
+
+	if (!e->o.statfs)
+		return;
+	ret = uvstatfs_start(&e->statfs, e->o.statfs, &e->dev, &net_statfs_ops, e);
+	if (ret)
+		die(1, "%s: cannot mount the status filesystem: %s", e->o.statfs,
+		    strerror(-ret));
+	ret = uvstatfs_stop_atexit(e->statfs);
+	if (ret)
+		die(1, "%s: %s", e->o.statfs, strerror(-ret));
+}
+
 int main(int argc, char **argv)
 {
 	struct emu *e = &emu;
@@ -1542,6 +1668,7 @@ int main(int argc, char **argv)
 		enter_namespaces();
 
 	create_device(e);
+	statfs_mount(e);
 	setup_loop(e);
 	ret = uvdev_start(&e->dev);
 	if (ret)

@@ -251,7 +251,9 @@ static void sample_all(struct uvstatfs *fs)
 		if (qs.ready && fs->ops->inflight)
 			fs->ops->inflight(fs->opaque, i, count_old, &a);
 		s.ready = qs.ready;
-		s.avail_idx = qs.avail_idx;
+		/* buffers waiting for data to come are not waiting on anyone */
+		s.avail_idx = fs->ops->passive_queues & (1ULL << i) ?
+			      qs.last_avail : qs.avail_idx;
 		s.last_avail = qs.last_avail;
 		s.shadow_idx = qs.shadow_idx;
 		s.used_idx = qs.used_idx;

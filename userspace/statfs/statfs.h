@@ -150,9 +150,13 @@ void uvstatfs_inflight_walk(const struct uvstatfs_inflight_table *t,
  * @get_control: current value of @ctl as text, with a newline
  * @set_control: apply @val (text, no newline) to @ctl; 0 or -errno (the
  *		writer of the file gets the errno)
+ * @passive_queues: bit Q set: the device takes queue Q's buffers only when
+ *		it has something to put in them (virtio-net receive), so
+ *		available buffers waiting there are not a stuck queue
  */
 struct uvstatfs_ops {
 	uint32_t device_id;
+	uint64_t passive_queues;
 	int (*describe)(void *opaque, char *buf, size_t len);
 	void (*counters)(void *opaque, unsigned int q,
 			 struct uvstatfs_counters *c);
