@@ -28,13 +28,15 @@
  * seed). After all seeds the module unloads, loads again, and slab and
  * MemAvailable are back near their baseline (after drop_caches).
  *
- * Usage: fuzz_emu [-s FIRST] [-n COUNT] [-a] [-q] [-x NAME]...
+ * Usage: fuzz_emu [-s FIRST] [-n COUNT] [-a] [-q] [-z] [-x NAME]...
  *   -s FIRST   first seed (decimal or 0x hex; default 1)
  *   -n COUNT   number of seeds (default 25)
  *   -a         all seeds even on a KASAN kernel (default there: one in 4)
  *   -q         one progress line per 10 seeds instead of a TAP line each
- *   -x NAME    exclude a misbehaviour (see fault_names); for a kernel bug
- *              not fixed yet (BUGS.md). Nothing is excluded by default.
+ *   -x NAME    exclude a misbehaviour (see fault_names, and net-announce);
+ *              for a kernel bug not fixed yet (BUGS.md). Nothing is
+ *              excluded by default.
+ *   -z         self-check: clean seeds serve corrupted reads and must fail
  * Needs root (kmsg, drop_caches, mount, rmmod, setuid).
  */
 #include <errno.h>
@@ -171,6 +173,11 @@ static uint32_t excluded;
  * queue). Off by default, so the tests exercise it.
  */
 static bool no_net_announce;
+/*
+ * -z: proof that the data checks can fail: a clean seed's emulator flips a
+ * byte of every 8th read it serves (the seed must then fail).
+ */
+static bool corrupt_reads;
 static int slow = 1;
 /* How the seeds' devices ended (UVIRTIO_DEAD_*, as the emulator saw it). */
 static unsigned int dead_count[8];
@@ -377,6 +384,7 @@ struct emu {
 	struct held held[MAX_HELD];
 	unsigned int nheld;
 	unsigned long tx;
+	unsigned long reads;
 	struct iovec iov[UVIRTIO_MAX_QUEUE_SIZE];
 	struct iovec scratch[UVIRTIO_MAX_QUEUE_SIZE];
 };
@@ -579,6 +587,9 @@ static void emu_serve(struct emu *e)
 				uvq_discard(vq, &el);
 				continue;
 			}
+			if (corrupt_reads && e->p->clean && !e->p->net &&
+			    el.in_len > 512 && !(++e->reads % 8))
+				*(uint8_t *)uvq_elem_in(&el)->iov_base ^= 0x5a;
 			emu_complete(e, qi, &el, len);
 		}
 		uvq_flush(vq);
@@ -1664,7 +1675,7 @@ int main(int argc, char **argv)
 	char why[512];
 	int opt, kmsg, ret;
 
-	while ((opt = getopt(argc, argv, "s:n:aqx:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:aqx:z")) != -1) {
 		switch (opt) {
 		case 's':
 			if (parse_seed(optarg, &first)) {
@@ -1680,6 +1691,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			all = true;
+			break;
+		case 'z':
+			corrupt_reads = true;
 			break;
 		case 'q':
 			quiet = true;
@@ -1698,7 +1712,7 @@ int main(int argc, char **argv)
 			excluded |= 1u << f;
 			break;
 		default:
-			fprintf(stderr, "usage: fuzz_emu [-s FIRST] [-n COUNT] [-a] [-q] [-x NAME]...\n");
+			fprintf(stderr, "usage: fuzz_emu [-s FIRST] [-n COUNT] [-a] [-q] [-z] [-x NAME]...\n");
 			return 2;
 		}
 	}
