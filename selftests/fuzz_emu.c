@@ -1376,7 +1376,8 @@ static int kmsg_check(int fd, char *first, size_t len)
 		"WARNING:", "BUG:", "kernel BUG at", "Oops", "general protection fault",
 		"Kernel panic", "INFO: task", "blocked for more than", "soft lockup",
 		"hard LOCKUP", "rcu: INFO", "detected stalls", "UBSAN", "KASAN",
-		"refcount_t:", " corruption", "kmemleak:", "lockdep",
+		"refcount_t:", "list_add corruption", "list_del corruption",
+		"list_splice corruption", "kmemleak:", "INFO: lockdep",
 		"DEBUG_LOCKS_WARN_ON", "hung_task",
 	};
 	char rec[2048];
