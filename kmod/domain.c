@@ -469,6 +469,7 @@ static void uv_vm_open(struct vm_area_struct *vma)
 {
 	struct uv_dev *dev = vma->vm_private_data;
 
+	atomic_inc(&dev->vmas);
 	get_device(&dev->parent);
 }
 
@@ -476,6 +477,7 @@ static void uv_vm_close(struct vm_area_struct *vma)
 {
 	struct uv_dev *dev = vma->vm_private_data;
 
+	atomic_dec(&dev->vmas);
 	put_device(&dev->parent);
 }
 

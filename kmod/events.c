@@ -17,6 +17,20 @@
  */
 void uv_event(struct uv_dev *dev, u32 type, u64 a, u64 b)
 {
+	struct uvirtio_event ev = { .u64 = { a, b } };
+
+	uv_event_raw(dev, type, &ev);
+}
+
+/**
+ * uv_event_raw() - queue an event whose payload the caller laid out
+ * @dev:	the device
+ * @type:	UVIRTIO_EV_*
+ * @payload:	a record whose bytes after @seq are the payload (type, seq
+ *		and reserved0 are filled in here)
+ */
+void uv_event_raw(struct uv_dev *dev, u32 type, const struct uvirtio_event *payload)
+{
 	struct uvirtio_event *ev;
 	unsigned long flags;
 
@@ -26,11 +40,10 @@ void uv_event(struct uv_dev *dev, u32 type, u64 a, u64 b)
 		dev->ev_seq++;
 	} else {
 		ev = &dev->events[(dev->ev_head + dev->ev_count++) % UV_EVENTS];
-		memset(ev, 0, sizeof(*ev));
+		*ev = *payload;
 		ev->type = type;
+		ev->reserved0 = 0;
 		ev->seq = dev->ev_seq++;
-		ev->u64[0] = a;
-		ev->u64[1] = b;
 	}
 	spin_unlock_irqrestore(&dev->ev_lock, flags);
 	wake_up_interruptible_poll(&dev->ev_wait, EPOLLIN);

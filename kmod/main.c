@@ -12,6 +12,8 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
+#include <linux/nsproxy.h>
+#include <net/net_namespace.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/virtio_ids.h>
@@ -27,16 +29,129 @@ static unsigned int max_devices = 64;
 module_param(max_devices, uint, 0644);
 MODULE_PARM_DESC(max_devices, "most devices that may exist at once (default 64)");
 
+/*
+ * What one unprivileged user (no CAP_SYS_ADMIN) may hold at once, over all
+ * their devices (DESIGN.md 6). Beyond it UVIRTIO_CREATE fails with EDQUOT.
+ */
+static unsigned int max_user_devices = 16;
+module_param(max_user_devices, uint, 0644);
+MODULE_PARM_DESC(max_user_devices,
+		 "devices one unprivileged user may have (default 16)");
+
+static unsigned int max_user_queues = 256;
+module_param(max_user_queues, uint, 0644);
+MODULE_PARM_DESC(max_user_queues,
+		 "queues over all devices of one unprivileged user (default 256)");
+
+static unsigned int max_user_bounce_mb = 1024;
+module_param(max_user_bounce_mb, uint, 0644);
+MODULE_PARM_DESC(max_user_bounce_mb,
+		 "MiB of bounce pool over all devices of one unprivileged user (default 1024)");
+
 unsigned int uv_remove_timeout_secs = 30;
 module_param_named(remove_timeout, uv_remove_timeout_secs, uint, 0644);
 MODULE_PARM_DESC(remove_timeout,
 		 "seconds UVIRTIO_REMOVE may take before outstanding I/O fails (default 30)");
 
+static unsigned int recovery_timeout = 30;
+module_param(recovery_timeout, uint, 0644);
+MODULE_PARM_DESC(recovery_timeout,
+		 "seconds a recovery-mode device waits for a new emulator (default 30)");
+
 struct workqueue_struct *uv_wq;
+/* Recovery-mode devices whose emulator is gone, by index; the xarray's own
+ * lock decides who takes one: UVIRTIO_ATTACH or the timeout.
+ */
+static DEFINE_XARRAY(uv_orphans);
 static struct miscdevice uv_misc;
 static DEFINE_IDA(uv_ida);
 static atomic_t uv_live = ATOMIC_INIT(0);
 static atomic_long_t uv_pages = ATOMIC_LONG_INIT(0);
+
+/**
+ * struct uv_user - what one unprivileged user holds (uv_users_lock)
+ * @uid:	the user
+ * @devices:	devices created and not yet freed
+ * @queues:	their queues
+ * @bounce:	their bounce pool bytes
+ * @node:	in uv_users
+ */
+struct uv_user {
+	kuid_t uid;
+	unsigned int devices;
+	unsigned int queues;
+	u64 bounce;
+	struct list_head node;
+};
+
+static DEFINE_MUTEX(uv_users_lock);	/* uv_users and every uv_user */
+static LIST_HEAD(uv_users);
+
+/*
+ * Charge a new device to its unprivileged creator. Return 0 or -EDQUOT
+ * (with a rate-limited line saying which cap), or -ENOMEM.
+ */
+static int uv_user_charge(struct uv_dev *dev, u64 bounce)
+{
+	unsigned int queues = dev->num_queues;
+	struct uv_user *u;
+	const char *cap = NULL;
+	int err = 0;
+
+	mutex_lock(&uv_users_lock);
+	list_for_each_entry(u, &uv_users, node)
+		if (uid_eq(u->uid, dev->owner))
+			goto found;
+	err = -ENOMEM;
+	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	if (!u)
+		goto out;
+	u->uid = dev->owner;
+	list_add(&u->node, &uv_users);
+found:
+	if (u->devices + 1 > READ_ONCE(max_user_devices))
+		cap = "max_user_devices";
+	else if (u->queues + queues > READ_ONCE(max_user_queues))
+		cap = "max_user_queues";
+	else if (u->bounce + bounce > ((u64)READ_ONCE(max_user_bounce_mb) << 20))
+		cap = "max_user_bounce_mb";
+	if (cap) {
+		pr_info_ratelimited(UV_NAME ": uid %u: %s reached, device refused\n",
+				    from_kuid(&init_user_ns, dev->owner), cap);
+		err = -EDQUOT;
+		if (!u->devices) {
+			list_del(&u->node);
+			kfree(u);
+		}
+		goto out;
+	}
+	u->devices++;
+	u->queues += queues;
+	u->bounce += bounce;
+	dev->user = u;
+	dev->user_bounce = bounce;
+	err = 0;
+out:
+	mutex_unlock(&uv_users_lock);
+	return err;
+}
+
+static void uv_user_uncharge(struct uv_dev *dev)
+{
+	struct uv_user *u = dev->user;
+
+	if (!u)
+		return;
+	mutex_lock(&uv_users_lock);
+	u->devices--;
+	u->queues -= dev->num_queues;
+	u->bounce -= dev->user_bounce;
+	if (!u->devices) {
+		list_del(&u->node);
+		kfree(u);
+	}
+	mutex_unlock(&uv_users_lock);
+}
 
 /**
  * struct uv_file - one open /dev/uvirtio
@@ -66,6 +181,9 @@ static void uv_parent_release(struct device *d)
 	struct uv_dev *dev = parent_to_uv(d);
 	unsigned int i;
 
+	uv_user_uncharge(dev);
+	if (dev->net)
+		put_net(dev->net);
 	atomic_long_sub(dev->dom.npages, &uv_pages);
 	uv_domain_free(&dev->dom);
 	for (i = 0; dev->queues && i < dev->num_queues; i++)
@@ -86,6 +204,77 @@ static void uv_vdev_release(struct device *d)
 	put_device(&dev->parent);
 }
 
+/*
+ * Read-only attributes of each device, in /sys/class/misc/uvirtio/uvirtio-N/
+ * (what `uvirtio list` shows).
+ */
+static ssize_t owner_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", from_kuid(&init_user_ns, parent_to_uv(d)->owner));
+}
+static DEVICE_ATTR_RO(owner);
+
+static ssize_t pid_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(parent_to_uv(d)->creator));
+}
+static DEVICE_ATTR_RO(pid);
+
+static ssize_t device_id_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", parent_to_uv(d)->device_id);
+}
+static DEVICE_ATTR_RO(device_id);
+
+static ssize_t queues_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", parent_to_uv(d)->num_queues);
+}
+static DEVICE_ATTR_RO(queues);
+
+static ssize_t features_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct uv_dev *dev = parent_to_uv(d);
+	unsigned long flags;
+	u64 f;
+
+	spin_lock_irqsave(&dev->config_lock, flags);
+	f = dev->driver_features;
+	spin_unlock_irqrestore(&dev->config_lock, flags);
+	return sysfs_emit(buf, "0x%016llx\n", f);
+}
+static DEVICE_ATTR_RO(features);
+
+static ssize_t state_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct uv_dev *dev = parent_to_uv(d);
+	const char *state;
+
+	if (test_bit(UV_GONE, &dev->flags))
+		state = "dead";
+	else if (test_bit(UV_RECOVERING, &dev->flags))
+		state = "recovering";
+	else if (uv_dead(dev) || test_bit(UV_REMOVING, &dev->flags))
+		state = "removing";
+	else if (test_bit(UV_REGISTERED, &dev->flags))
+		state = "live";
+	else
+		state = "starting";
+	return sysfs_emit(buf, "%s\n", state);
+}
+static DEVICE_ATTR_RO(state);
+
+static struct attribute *uv_dev_attrs[] = {
+	&dev_attr_owner.attr,
+	&dev_attr_pid.attr,
+	&dev_attr_device_id.attr,
+	&dev_attr_queues.attr,
+	&dev_attr_features.attr,
+	&dev_attr_state.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(uv_dev);
+
 /* Feature bits a device may offer: device-type bits and ring bits we do. */
 #define UV_DEVICE_BITS	(GENMASK_ULL(23, 0) | GENMASK_ULL(63, 50))
 #define UV_RING_BITS	(BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
@@ -93,20 +282,60 @@ static void uv_vdev_release(struct device *d)
 			 BIT_ULL(VIRTIO_F_VERSION_1) | \
 			 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
 /*
- * virtio_net busy-waits for control queue replies: until the module answers
- * that queue itself, a net device may not offer it or what depends on it.
+ * The module answers the virtio-net control queue (netctrl.c): these bits
+ * need it, and come only with VIRTIO_NET_F_CTRL_VQ.
  */
-#define UV_NET_CVQ_BITS	(BIT_ULL(VIRTIO_NET_F_CTRL_VQ) | \
+#define UV_NET_CVQ_DEPS	(BIT_ULL(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | \
 			 BIT_ULL(VIRTIO_NET_F_CTRL_RX) | \
 			 BIT_ULL(VIRTIO_NET_F_CTRL_VLAN) | \
-			 BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) | \
+			 BIT_ULL(VIRTIO_NET_F_CTRL_RX_EXTRA) | \
 			 BIT_ULL(VIRTIO_NET_F_MQ) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR) | \
-			 BIT_ULL(52) | BIT_ULL(53) | BIT_ULL(60))
+			 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR))
+/*
+ * Control commands the module does not answer: announce (21), device stats
+ * (50), notification coalescing (52, 53), hash report (57), RSS (60).
+ */
+#define UV_NET_NO_BITS	(BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT_ULL(50) | \
+			 BIT_ULL(52) | BIT_ULL(53) | BIT_ULL(57) | BIT_ULL(60))
+
+/*
+ * virtio_net trusts the config status word: with VIRTIO_NET_S_ANNOUNCE set
+ * it acks the announcement on the control queue, and without one it
+ * BUG()s (found by selftests/fuzz_emu). The module implements no guest
+ * announce, so only LINK_UP may reach the driver. Called with config_lock
+ * held, or before the device is visible.
+ */
+static void uv_config_sanitize(struct uv_dev *dev)
+{
+	size_t off = offsetof(struct virtio_net_config, status);
+	__le16 *status = (__le16 *)(dev->config + off);
+
+	if (dev->device_id == VIRTIO_ID_NET && dev->config_size >= off + sizeof(*status))
+		*status &= cpu_to_le16(VIRTIO_NET_S_LINK_UP);
+}
+
+/* A net device's queue count must match what virtio_net will ask for. */
+static int uv_check_net(const struct uvirtio_create *c, const u8 *config)
+{
+	unsigned int pairs;
+
+	if (c->features & UV_NET_NO_BITS)
+		return -EINVAL;
+	if (!(c->features & BIT_ULL(VIRTIO_NET_F_CTRL_VQ)))
+		return c->features & UV_NET_CVQ_DEPS ? -EINVAL : 0;
+	if (!(c->features & BIT_ULL(VIRTIO_NET_F_MQ)))
+		return c->num_queues == 3 ? 0 : -EINVAL;
+	/* struct virtio_net_config: max_virtqueue_pairs is the le16 at 8 */
+	if (c->config_size < 10)
+		return -EINVAL;
+	pairs = config[8] | (config[9] << 8);
+	return pairs && c->num_queues == 2 * pairs + 1 ? 0 : -EINVAL;
+}
 
 static int uv_check_create(const struct uvirtio_create *c)
 {
-	if (!uv_zero(c->reserved, sizeof(c->reserved)) || c->flags)
+	if (!uv_zero(c->reserved, sizeof(c->reserved)) ||
+	    (c->flags & ~UVIRTIO_CREATE_F_RECOVERY))
 		return -EINVAL;
 	if (c->device_id != VIRTIO_ID_BLOCK && c->device_id != VIRTIO_ID_NET)
 		return -EPROTONOSUPPORT;
@@ -120,8 +349,6 @@ static int uv_check_create(const struct uvirtio_create *c)
 	if (c->config_size > UVIRTIO_MAX_CONFIG_SIZE)
 		return -EINVAL;
 	if (c->features & ~(UV_DEVICE_BITS | UV_RING_BITS))
-		return -EINVAL;
-	if (c->device_id == VIRTIO_ID_NET && (c->features & UV_NET_CVQ_BITS))
 		return -EINVAL;
 	if (c->bounce_size && (!PAGE_ALIGNED(c->bounce_size) ||
 			       c->bounce_size < UVIRTIO_MIN_BOUNCE_SIZE ||
@@ -166,6 +393,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	/* From here on, put_device() undoes everything (uv_parent_release). */
 	device_initialize(&dev->parent);
 	dev->parent.release = uv_parent_release;
+	dev->parent.groups = uv_dev_groups;
 	dev->parent.parent = uv_misc.this_device;
 	dev->device_id = c.device_id;
 	dev->num_queues = c.num_queues;
@@ -173,7 +401,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	dev->features = c.features | BIT_ULL(VIRTIO_F_VERSION_1) |
 			BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
 	dev->owner = current_fsuid();
-	dev->creator = task_tgid_vnr(current);
+	dev->creator = task_tgid_nr(current);
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->config_lock);
 	spin_lock_init(&dev->ev_lock);
@@ -181,6 +409,9 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	INIT_WORK(&dev->start_work, uv_start_work);
 	INIT_WORK(&dev->remove_work, uv_remove_work);
 	INIT_DELAYED_WORK(&dev->remove_timeout, uv_remove_timeout);
+	INIT_DELAYED_WORK(&dev->recover_timeout, uv_recover_timeout);
+	if (c.flags & UVIRTIO_CREATE_F_RECOVERY)
+		set_bit(UV_RECOVERABLE, &dev->flags);
 
 	err = -ENOMEM;
 	dev->config_size = c.config_size;
@@ -191,6 +422,22 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	err = -EFAULT;
 	if (copy_from_user(dev->config, u64_to_user_ptr(c.config_addr), c.config_size))
 		goto err_put;
+	uv_config_sanitize(dev);
+	if (c.device_id == VIRTIO_ID_NET) {
+		err = uv_check_net(&c, dev->config);
+		if (err)
+			goto err_put;
+		/* The interface goes where its creator is, if they rule it. */
+		err = -EPERM;
+		if (!ns_capable(current->nsproxy->net_ns->user_ns, CAP_NET_ADMIN))
+			goto err_put;
+		dev->net = get_net(current->nsproxy->net_ns);
+	}
+	if (!capable(CAP_SYS_ADMIN)) {
+		err = uv_user_charge(dev, c.bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE);
+		if (err)
+			goto err_put;
+	}
 	for (i = 0; i < c.num_queues; i++) {
 		uv_queue_init(&dev->queues[i], dev, i);
 		err = uv_queue_alloc(&dev->queues[i], c.queue_size);
@@ -276,7 +523,7 @@ static int uv_ioctl_queue(struct uv_dev *dev, void __user *argp)
 	qi.shadow_offset = dom->shadow_off + (u64)q->index * dom->shadow_bytes;
 	spin_lock_irqsave(&q->lock, flags);
 	if (q->ready) {
-		qi.state = UVIRTIO_QUEUE_READY;
+		qi.state = q->kernel ? UVIRTIO_QUEUE_KERNEL : UVIRTIO_QUEUE_READY;
 		qi.num = q->num;
 		qi.epoch = q->epoch;
 		qi.desc_offset = virtqueue_get_desc_addr(q->vq);
@@ -338,6 +585,7 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 
 	spin_lock_irqsave(&dev->config_lock, flags);
 	memcpy(dev->config + u.offset, buf, u.len);
+	uv_config_sanitize(dev);
 	WRITE_ONCE(dev->generation, dev->generation + 1);
 	spin_unlock_irqrestore(&dev->config_lock, flags);
 	kfree(buf);
@@ -392,6 +640,136 @@ static int uv_ioctl_status(struct uv_dev *dev, void __user *argp)
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
+/* The end of a device: fail its I/O, remove it, drop the fd's reference. */
+static void uv_destroy(struct uv_dev *dev, u32 reason)
+{
+	uv_kill(dev, reason);
+	/* Bounded: every request of a dead device fails at once. */
+	flush_work(&dev->remove_work);
+	cancel_delayed_work_sync(&dev->remove_timeout);
+	uv_detach_eventfds(dev);
+	device_del(&dev->parent);
+	put_device(&dev->parent);
+}
+
+/*
+ * The fd of a recovery-mode device closed: keep the device, its I/O
+ * waiting, for recovery_timeout seconds. The fd's reference now belongs to
+ * the uv_orphans entry. Returns false if the device is not to be kept.
+ */
+static bool uv_orphan(struct uv_dev *dev)
+{
+	if (!test_bit(UV_RECOVERABLE, &dev->flags) || uv_dead(dev) ||
+	    test_bit(UV_REMOVING, &dev->flags) ||
+	    !test_bit(UV_REGISTERED, &dev->flags))
+		return false;
+	uv_detach_eventfds(dev);
+	set_bit(UV_RECOVERING, &dev->flags);
+	if (xa_err(xa_store(&uv_orphans, dev->index, dev, GFP_KERNEL))) {
+		clear_bit(UV_RECOVERING, &dev->flags);
+		return false;
+	}
+	get_device(&dev->parent);	/* the timeout's */
+	queue_delayed_work(uv_wq, &dev->recover_timeout,
+			   READ_ONCE(recovery_timeout) * HZ);
+	dev_info_ratelimited(&dev->parent,
+			     "emulator gone, I/O waits up to %u s for a new one\n",
+			     READ_ONCE(recovery_timeout));
+	return true;
+}
+
+/**
+ * uv_recover_timeout() - nobody took over an orphaned device in time
+ * @work:	the device's recover_timeout
+ */
+void uv_recover_timeout(struct work_struct *work)
+{
+	struct uv_dev *dev = container_of(to_delayed_work(work), struct uv_dev,
+					  recover_timeout);
+
+	if (xa_cmpxchg(&uv_orphans, dev->index, dev, NULL, GFP_KERNEL) == dev) {
+		clear_bit(UV_RECOVERING, &dev->flags);
+		uv_destroy(dev, UVIRTIO_DEAD_RECOVERY_TIMEOUT);
+	}
+	put_device(&dev->parent);
+}
+
+static int uv_ioctl_attach(struct file *file, void __user *argp)
+{
+	struct uv_file *uf = file->private_data;
+	struct uvirtio_attach a;
+	struct uv_dev *dev;
+	unsigned int i;
+	int err;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.reserved0 || a.domain_size || !uv_zero(a.reserved, sizeof(a.reserved)))
+		return -EINVAL;
+
+	mutex_lock(&uf->lock);
+	err = -EBUSY;
+	if (uf->dev)
+		goto out;
+	xa_lock(&uv_orphans);
+	dev = xa_load(&uv_orphans, a.index);
+	err = -ENOENT;
+	if (!dev)
+		goto out_xa;
+	err = -EPERM;
+	if (!uid_eq(dev->owner, current_fsuid()) && !capable(CAP_SYS_ADMIN))
+		goto out_xa;
+	err = -EBUSY;
+	if (atomic_read(&dev->vmas))
+		goto out_xa;
+	__xa_erase(&uv_orphans, a.index);
+	xa_unlock(&uv_orphans);
+
+	if (cancel_delayed_work(&dev->recover_timeout))
+		put_device(&dev->parent);
+	for (i = 0; i < dev->num_queues; i++)
+		uv_queue_reattach(&dev->queues[i]);
+	WRITE_ONCE(dev->creator, task_tgid_nr(current));
+	clear_bit(UV_RECOVERING, &dev->flags);
+	smp_store_release(&uf->dev, dev);
+	dev_info_ratelimited(&dev->parent, "taken over by pid %d\n", dev->creator);
+	mutex_unlock(&uf->lock);
+
+	a.domain_size = dev->dom.size;
+	return copy_to_user(argp, &a, sizeof(a)) ? -EFAULT : 0;
+
+out_xa:
+	xa_unlock(&uv_orphans);
+out:
+	mutex_unlock(&uf->lock);
+	return err;
+}
+
+static int uv_ioctl_inflight(struct uv_dev *dev, void __user *argp)
+{
+	struct uvirtio_inflight r;
+	u16 *heads;
+	int n, err = 0;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	if (r.last_avail || r.count || !uv_zero(r.reserved, sizeof(r.reserved)))
+		return -EINVAL;
+	if (r.index >= dev->num_queues)
+		return -EINVAL;
+	heads = kmalloc_array(dev->queue_size, sizeof(*heads), GFP_KERNEL);
+	if (!heads)
+		return -ENOMEM;
+	n = uv_queue_inflight(&dev->queues[array_index_nospec(r.index, dev->num_queues)],
+			      &r.last_avail, heads);
+	r.count = n;
+	if (copy_to_user(u64_to_user_ptr(r.heads_addr), heads, n * sizeof(*heads)) ||
+	    copy_to_user(argp, &r, sizeof(r)))
+		err = -EFAULT;
+	kfree(heads);
+	return err;
+}
+
 static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *argp = (void __user *)arg;
@@ -402,6 +780,8 @@ static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return put_user((u64)UVIRTIO_API_VERSION, (u64 __user *)argp);
 	case UVIRTIO_CREATE:
 		return uv_ioctl_create(file, argp);
+	case UVIRTIO_ATTACH:
+		return uv_ioctl_attach(file, argp);
 	}
 
 	dev = uv_file_dev(file);
@@ -434,6 +814,8 @@ static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return uv_ioctl_status(dev, argp);
 	case UVIRTIO_REMOVE:
 		return uv_remove(dev);
+	case UVIRTIO_GET_INFLIGHT:
+		return uv_ioctl_inflight(dev, argp);
 	}
 	return -ENOTTY;
 }
@@ -454,15 +836,8 @@ static int uv_release(struct inode *inode, struct file *file)
 	struct uv_file *uf = file->private_data;
 	struct uv_dev *dev = uf->dev;
 
-	if (dev) {
-		uv_kill(dev, UVIRTIO_DEAD_CLOSED);
-		/* Bounded: every request of a dead device fails at once. */
-		flush_work(&dev->remove_work);
-		cancel_delayed_work_sync(&dev->remove_timeout);
-		uv_detach_eventfds(dev);
-		device_del(&dev->parent);
-		put_device(&dev->parent);
-	}
+	if (dev && !uv_orphan(dev))
+		uv_destroy(dev, UVIRTIO_DEAD_CLOSED);
 	kfree(uf);
 	return 0;
 }
@@ -500,6 +875,7 @@ static int uv_mmap(struct file *file, struct vm_area_struct *vma)
 	uv_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &uv_vm_ops;
 	vma->vm_private_data = dev;
+	atomic_inc(&dev->vmas);		/* uv_vm_ops.open counts the copies */
 	get_device(&dev->parent);	/* dropped by uv_vm_ops.close */
 	return 0;
 }

@@ -79,8 +79,9 @@ static void *uv_ring_va(struct uv_domain *dom, u64 off)
  * uv_queue_start() - a driver's virtqueue goes live on @q
  * @q:		the queue
  * @vq:		the virtqueue virtio_ring created; its rings are in our slots
+ * @kernel:	the module serves it (the virtio-net control queue)
  */
-void uv_queue_start(struct uv_queue *q, struct virtqueue *vq)
+void uv_queue_start(struct uv_queue *q, struct virtqueue *vq, bool kernel)
 {
 	struct uv_domain *dom = &q->dev->dom;
 	unsigned long flags;
@@ -100,6 +101,7 @@ void uv_queue_start(struct uv_queue *q, struct virtqueue *vq)
 	q->shadow_last = 0;
 	q->inflight = 0;
 	bitmap_zero(q->outstanding, q->dev->queue_size);
+	q->kernel = kernel;
 	q->ready = true;
 	spin_unlock_irqrestore(&q->lock, flags);
 }
@@ -204,7 +206,7 @@ static u32 uv_blk_ioerr(struct uv_queue *q, unsigned int head)
 			       VIRTIO_BLK_S_IOERR) ? 1 : 0;
 }
 
-static void uv_used_push(struct uv_queue *q, u32 id, u32 len)
+void uv_used_push(struct uv_queue *q, u32 id, u32 len)
 {
 	struct virtio_device *vdev = &q->dev->vdev;
 	struct vring_used_elem *e = &q->vring.used->ring[q->used_idx & (q->num - 1)];
@@ -220,7 +222,7 @@ static void uv_used_push(struct uv_queue *q, u32 id, u32 len)
  * Make the entries pushed since @old visible and tell whether the driver
  * wants an interrupt for them (the device side of VIRTIO_RING_F_EVENT_IDX).
  */
-static bool uv_used_publish(struct uv_queue *q, u16 old)
+bool uv_used_publish(struct uv_queue *q, u16 old)
 {
 	struct virtio_device *vdev = &q->dev->vdev;
 
@@ -307,7 +309,7 @@ void uv_queue_irq_work(struct irq_work *work)
 	bool irq;
 
 	spin_lock(&q->lock);
-	if (!q->ready) {
+	if (!q->ready || q->kernel) {
 		spin_unlock(&q->lock);
 		return;
 	}
@@ -363,6 +365,11 @@ bool uv_notify(struct virtqueue *vq)
 	/* Also when dead: the driver must keep kicking so its I/O is failed. */
 	if (virtio_has_feature(&dev->vdev, VIRTIO_RING_F_EVENT_IDX))
 		uv_avail_event_update(q);
+	/* The control queue never waits on the emulator, dead or alive. */
+	if (q->kernel) {
+		uv_cvq_serve(q);
+		return true;
+	}
 	if (unlikely(uv_dead(dev))) {
 		irq_work_queue(&q->irq_work);
 		return true;
@@ -540,4 +547,51 @@ void uv_detach_eventfds(struct uv_dev *dev)
 			eventfd_ctx_put(kick[i]);
 		irq_work_sync(&dev->queues[i].irq_work);
 	}
+}
+
+/**
+ * uv_queue_reattach() - a new emulator takes over a queue (recovery mode)
+ * @q:		the queue; no emulator is attached
+ *
+ * Delivers what the previous emulator published before it died, then starts
+ * a new epoch so that the new one's shadow ring begins at 0.
+ */
+void uv_queue_reattach(struct uv_queue *q)
+{
+	unsigned long flags;
+
+	irq_work_queue(&q->irq_work);
+	irq_work_sync(&q->irq_work);
+	spin_lock_irqsave(&q->lock, flags);
+	q->epoch++;
+	q->shadow_last = 0;
+	spin_unlock_irqrestore(&q->lock, flags);
+	/* The dead emulator may have been polling: kicks go to the new one. */
+	WRITE_ONCE(q->dev->dom.ctrl->queue[q->index].flags, 0);
+}
+
+/**
+ * uv_queue_inflight() - heads the driver waits for, and where to go on
+ * @q:		the queue
+ * @last_avail:	out: avail index up to which the heads are listed
+ * @heads:	out: room for queue_size heads
+ *
+ * Return: the number of heads written.
+ */
+int uv_queue_inflight(struct uv_queue *q, u16 *last_avail, u16 *heads)
+{
+	unsigned long flags;
+	unsigned int head;
+	int n = 0;
+
+	spin_lock_irqsave(&q->lock, flags);
+	*last_avail = 0;
+	if (q->ready && !q->kernel) {
+		uv_avail_scan(q);
+		*last_avail = q->last_avail;
+		for_each_set_bit(head, q->outstanding, q->num)
+			heads[n++] = head;
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	return n;
 }

@@ -10,11 +10,29 @@
  * every outstanding request with an error (notify.c), keep failing new ones,
  * and only then unregister the virtio device.
  */
+#include <linux/blkdev.h>
+#include <linux/netdevice.h>
+#include <linux/rtnetlink.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+#include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include "compat.h"
 #include "uv.h"
+
+/*
+ * An unprivileged user's disk gets no partition scan (ublk does the same):
+ * partition table parsers are kernel code fed by the emulator. virtio_blk
+ * adds the disk during probe, and the scan runs inside add_disk; so the
+ * module shows a capacity of 0 until probe is over (no scan happens on an
+ * empty disk), then marks the disk unpartitionable and reveals the size
+ * with a config change, as a resize would.
+ */
+static bool uv_blk_hide_capacity(struct uv_dev *dev)
+{
+	return dev->device_id == VIRTIO_ID_BLOCK && dev->user;
+}
 
 static void uv_get(struct virtio_device *vdev, unsigned int offset, void *buf,
 		   unsigned int len)
@@ -28,6 +46,10 @@ static void uv_get(struct virtio_device *vdev, unsigned int offset, void *buf,
 	else
 		memset(buf, 0, len);
 	spin_unlock_irqrestore(&dev->config_lock, flags);
+	/* struct virtio_blk_config starts with the le64 capacity */
+	if (offset < sizeof(u64) && uv_blk_hide_capacity(dev) &&
+	    !READ_ONCE(dev->probed))
+		memset(buf, 0, min_t(unsigned int, len, sizeof(u64) - offset));
 }
 
 static void uv_set(struct virtio_device *vdev, unsigned int offset,
@@ -121,7 +143,7 @@ static void uv_del_vqs(struct virtio_device *vdev)
 /* Create queue @qi for the driver's queue slot; NULL on failure. */
 static struct virtqueue *uv_setup_vq(struct uv_dev *dev, unsigned int qi,
 				     vq_callback_t *callback, const char *name,
-				     bool ctx)
+				     bool ctx, bool kernel)
 {
 	struct uv_queue *q = &dev->queues[qi];
 	struct virtqueue *vq;
@@ -133,7 +155,7 @@ static struct virtqueue *uv_setup_vq(struct uv_dev *dev, unsigned int qi,
 	if (!vq)
 		return NULL;
 	vq->priv = q;
-	uv_queue_start(q, vq);
+	uv_queue_start(q, vq, kernel);
 	return vq;
 }
 
@@ -142,8 +164,15 @@ static int uv_find_vqs_info(struct virtio_device *vdev, unsigned int nvqs,
 			    struct virtqueue *vqs[], const struct uv_vq_info info[])
 {
 	struct uv_dev *dev = vdev_to_uv(vdev);
-	unsigned int i, qi = 0;
+	unsigned int i, qi = 0, cvq = nvqs;
 	int err = 0;
+
+	/* virtio_net asks for its control queue last: the module serves it. */
+	if (dev->device_id == VIRTIO_ID_NET &&
+	    __virtio_test_bit(vdev, VIRTIO_NET_F_CTRL_VQ))
+		for (i = 0; i < nvqs; i++)
+			if (info[i].name)
+				cvq = i;
 
 	for (i = 0; i < nvqs; i++) {
 		vqs[i] = NULL;
@@ -154,7 +183,7 @@ static int uv_find_vqs_info(struct virtio_device *vdev, unsigned int nvqs,
 			goto err;
 		err = -ENOMEM;
 		vqs[i] = uv_setup_vq(dev, qi++, info[i].callback, info[i].name,
-				     info[i].ctx);
+				     info[i].ctx, i == cvq);
 		if (!vqs[i])
 			goto err;
 	}
@@ -232,6 +261,46 @@ static void uv_queue_dev_work(struct uv_dev *dev, struct work_struct *work)
 		put_device(&dev->parent);
 }
 
+/*
+ * virtio_net registered its interface in the initial namespace while
+ * probing; move it to its creator's (DESIGN.md 6). Returns 0, or -ENODEV if
+ * no interface appeared (virtio_net not loaded), or the move's error.
+ */
+static int uv_net_place(struct uv_dev *dev)
+{
+	struct net_device *nd, *found = NULL;
+	int err = -ENODEV;
+
+	if (!dev->net || net_eq(dev->net, &init_net))
+		return 0;
+	rtnl_lock();
+	for_each_netdev(&init_net, nd) {
+		if (nd->dev.parent == &dev->vdev.dev) {
+			found = nd;
+			break;
+		}
+	}
+	if (found)
+		err = dev_change_net_namespace(found, dev->net, "eth%d");
+	rtnl_unlock();
+	if (err)
+		dev_err(&dev->parent, "cannot move the interface to its namespace: %d\n", err);
+	return err;
+}
+
+static int uv_disk_nopart(struct device *child, void *unused)
+{
+	struct gendisk *disk;
+
+	/* disk_type and block_class are not exported: compare their names */
+	if (!child->class || strcmp(child->class->name, "block") ||
+	    !child->type || !child->type->name || strcmp(child->type->name, "disk"))
+		return 0;
+	disk = dev_to_disk(child);
+	disk->flags |= GENHD_FL_NO_PART;
+	return 1;
+}
+
 /**
  * uv_start_work() - register the virtio device; the driver probes here
  * @work:	the device's start_work
@@ -255,9 +324,16 @@ void uv_start_work(struct work_struct *work)
 			uv_kill(dev, UVIRTIO_DEAD_START_FAILED);
 		} else {
 			set_bit(UV_REGISTERED, &dev->flags);
+			if (uv_net_place(dev))
+				uv_kill(dev, UVIRTIO_DEAD_START_FAILED);
+			if (uv_blk_hide_capacity(dev)) {
+				device_for_each_child(&dev->vdev.dev, NULL, uv_disk_nopart);
+				WRITE_ONCE(dev->probed, true);
+				generation--;	/* the capacity "changed" */
+			}
 			/* Pairs with UVIRTIO_SET_CONFIG: one of us reports it. */
 			smp_mb__after_atomic();
-			if (READ_ONCE(dev->generation) != generation)
+			if (READ_ONCE(dev->generation) != generation && !uv_dead(dev))
 				virtio_config_changed(&dev->vdev);
 		}
 	}
@@ -330,6 +406,7 @@ static const char *const uv_dead_why[] = {
 	[UVIRTIO_DEAD_BAD_IDX] = "shadow used index moved by more than the ring size",
 	[UVIRTIO_DEAD_TIMEOUT] = "removal timed out",
 	[UVIRTIO_DEAD_START_FAILED] = "start failed",
+	[UVIRTIO_DEAD_RECOVERY_TIMEOUT] = "no emulator re-attached in time",
 };
 
 /**

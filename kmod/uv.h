@@ -9,6 +9,7 @@
  *              or the virtio core's map ops (7.x)
  * notify.c     kick (driver -> emulator) and call (emulator -> driver),
  *              including the check of every completion (DESIGN.md 4, 4a)
+ * netctrl.c    the virtio-net control queue, which the module answers
  * events.c     the event queue the emulator read()s
  *
  * Lock order (outer first); no other nesting exists:
@@ -120,6 +121,7 @@ struct uv_queue {
 
 	spinlock_t lock;
 	bool ready;
+	bool kernel;			/* served by the module (net control queue) */
 	u32 epoch;
 	unsigned int num;
 	struct virtqueue *vq;
@@ -142,6 +144,8 @@ enum {
 	UV_DEAD,		/* fail every request, removal under way */
 	UV_REMOVING,		/* UVIRTIO_REMOVE accepted */
 	UV_GONE,		/* unregistered; UVIRTIO_EV_REMOVED queued */
+	UV_RECOVERABLE,		/* UVIRTIO_CREATE_F_RECOVERY */
+	UV_RECOVERING,		/* fd closed, waiting for UVIRTIO_ATTACH */
 };
 
 #define UV_EVENTS 64
@@ -153,6 +157,8 @@ enum {
  * (through the driver core's parent reference), every mmap() and every queued
  * work item hold one. The last put frees everything (uv_parent_release()).
  */
+struct uv_user;
+
 struct uv_dev {
 	struct device parent;		/* DMA device, parent of @vdev */
 	struct virtio_device vdev;
@@ -163,7 +169,11 @@ struct uv_dev {
 	unsigned int num_queues;
 	unsigned int queue_size;
 	kuid_t owner;
-	pid_t creator;
+	pid_t creator;			/* tgid in the initial pid namespace */
+	struct uv_user *user;		/* charged unprivileged creator, or NULL */
+	u64 user_bounce;		/* bounce bytes charged to @user */
+	struct net *net;		/* net: the creator's namespace (held) */
+	bool probed;			/* unprivileged blk: capacity revealed */
 
 	struct mutex lock;		/* queues' kick and call eventfds: attach/detach */
 	unsigned long flags;		/* UV_* bits, atomic */
@@ -171,6 +181,8 @@ struct uv_dev {
 	struct work_struct start_work;
 	struct work_struct remove_work;
 	struct delayed_work remove_timeout;
+	struct delayed_work recover_timeout;	/* holds a reference while queued */
+	atomic_t vmas;			/* live mappings of the domain */
 
 	spinlock_t config_lock;		/* config, config_size, generation, status */
 	u8 *config;
@@ -227,6 +239,7 @@ extern const struct vm_operations_struct uv_vm_ops;
 /* main.c */
 extern struct workqueue_struct *uv_wq;
 extern unsigned int uv_remove_timeout_secs;
+void uv_recover_timeout(struct work_struct *work);
 
 /* transport.c */
 extern const struct virtio_config_ops uv_config_ops;
@@ -242,15 +255,23 @@ bool uv_notify(struct virtqueue *vq);
 void uv_queue_init(struct uv_queue *q, struct uv_dev *dev, unsigned int index);
 int uv_queue_alloc(struct uv_queue *q, unsigned int num);
 void uv_queue_free(struct uv_queue *q);
-void uv_queue_start(struct uv_queue *q, struct virtqueue *vq);
+void uv_queue_start(struct uv_queue *q, struct virtqueue *vq, bool kernel);
 void uv_queue_stop(struct uv_queue *q);
 int uv_set_kick(struct uv_dev *dev, unsigned int index, int fd);
 int uv_set_call(struct uv_dev *dev, unsigned int index, int fd);
 void uv_detach_eventfds(struct uv_dev *dev);
 void uv_queue_irq_work(struct irq_work *work);
+void uv_queue_reattach(struct uv_queue *q);
+int uv_queue_inflight(struct uv_queue *q, u16 *last_avail, u16 *heads);
+void uv_used_push(struct uv_queue *q, u32 id, u32 len);
+bool uv_used_publish(struct uv_queue *q, u16 old);
+
+/* netctrl.c */
+void uv_cvq_serve(struct uv_queue *q);
 
 /* events.c */
 void uv_event(struct uv_dev *dev, u32 type, u64 a, u64 b);
+void uv_event_raw(struct uv_dev *dev, u32 type, const struct uvirtio_event *payload);
 ssize_t uv_events_read(struct uv_dev *dev, char __user *buf, size_t count,
 		       bool nonblock);
 __poll_t uv_events_poll(struct uv_dev *dev, struct file *file, poll_table *pt);

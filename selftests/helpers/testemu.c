@@ -29,9 +29,9 @@ long temu_now_ms(void)
 }
 
 /**
- * temu_create() - create and start a RAM-backed virtio-blk device
- * @t:		emulator, zeroed by the caller except @hook
- * @bytes:	disk size, a multiple of 512
+ * temu_create() - create and start a virtio-blk device
+ * @t:		emulator, zeroed by the caller except @hook, @file, @recovery
+ * @bytes:	disk size, a multiple of 512 (of @t->file's if one is set)
  * @queue_size:	ring size
  *
  * Return: 0 or -errno
@@ -55,10 +55,12 @@ int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
 		.config = &cfg,
 		.config_size = sizeof(cfg),
 		.bounce_size = 1 << 20,
+		.recovery = t->recovery,
 	};
 	int ret;
 
-	ret = backend_open_ram(&t->be, bytes);
+	ret = t->file ? backend_open_file(&t->be, t->file, false) :
+			backend_open_ram(&t->be, bytes);
 	if (ret)
 		return ret;
 	t->bd.be = &t->be;
@@ -68,6 +70,30 @@ int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
 		ret = uvdev_create(&t->d, &c);
 	if (!ret)
 		ret = uvdev_start(&t->d);
+	return ret;
+}
+
+/**
+ * temu_attach() - take over a recovery-mode disk whose emulator died
+ * @t:		emulator, zeroed by the caller except @hook and @file
+ * @index:	the device's index
+ * @bytes:	disk size
+ *
+ * Return: 0 or -errno
+ */
+int temu_attach(struct temu *t, unsigned int index, uint64_t bytes)
+{
+	int ret;
+
+	ret = t->file ? backend_open_file(&t->be, t->file, false) :
+			backend_open_ram(&t->be, bytes);
+	if (ret)
+		return ret;
+	t->bd.be = &t->be;
+	t->bd.sectors = bytes / 512;
+	ret = uvdev_open(&t->d, UVDEV_PATH);
+	if (!ret)
+		ret = uvdev_attach(&t->d, index);
 	return ret;
 }
 
@@ -148,8 +174,15 @@ int temu_wait_disk(struct temu *t, int timeout_ms)
 		if (ret)
 			return ret;
 		if (!uvdev_child_name(&t->d, "block", name, sizeof(name))) {
+			char size[64];
+
+			/*
+			 * An unprivileged user's disk shows its capacity only
+			 * once probe is over (no partition scan): wait for it.
+			 */
+			snprintf(size, sizeof(size), "/sys/block/%s/size", name);
 			snprintf(t->node, sizeof(t->node), "/dev/%s", name);
-			if (!access(t->node, F_OK))
+			if (!access(t->node, F_OK) && temu_read_long(size) > 0)
 				return 0;
 			t->node[0] = 0;
 		}

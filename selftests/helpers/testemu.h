@@ -38,6 +38,8 @@ typedef bool (*temu_hook_t)(struct temu *t, struct uvq *vq,
  * @served:	requests completed so far
  * @hook:	optional, see temu_hook_t
  * @removed:	UVIRTIO_EV_REMOVED arrived; @d.dead_reason says why
+ * @file:	backing file instead of RAM, or NULL
+ * @recovery:	create the device in recovery mode
  */
 struct temu {
 	struct uvdev d;
@@ -47,11 +49,14 @@ struct temu {
 	unsigned long served;
 	temu_hook_t hook;
 	bool removed;
+	const char *file;
+	bool recovery;
 	struct iovec iov[UVIRTIO_MAX_QUEUE_SIZE];
 	struct iovec scratch[UVIRTIO_MAX_QUEUE_SIZE];
 };
 
 int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size);
+int temu_attach(struct temu *t, unsigned int index, uint64_t bytes);
 int temu_serve(struct temu *t, int timeout_ms);
 int temu_wait_disk(struct temu *t, int timeout_ms);
 int temu_wait_removed(struct temu *t, int timeout_ms);

@@ -46,6 +46,20 @@
  * Events: read() returns whole struct uvirtio_event records; poll() reports
  * EPOLLIN while events are queued and EPOLLHUP once the device is removed.
  *
+ * virtio-net control queue: a net device may offer VIRTIO_NET_F_CTRL_VQ (and
+ * CTRL_RX, CTRL_RX_EXTRA, CTRL_VLAN, MQ, CTRL_MAC_ADDR, CTRL_GUEST_OFFLOADS,
+ * which need it). The kernel then serves the driver's last queue itself, so
+ * the driver never waits on the emulator: UVIRTIO_GET_QUEUE reports it as
+ * UVIRTIO_QUEUE_KERNEL. Every command is acknowledged at once (VIRTIO_NET_OK,
+ * or VIRTIO_NET_ERR for a command the driver may not send with the features
+ * it negotiated) and reported as UVIRTIO_EV_NET_CTRL; its first 8 data bytes
+ * (a MAC address, the u16 queue pair count, the u8 on/off of an rx mode, the
+ * u64 offloads) follow in struct uvirtio_net_ctrl_event, which overlays
+ * struct uvirtio_event. With MQ, num_queues must be 2 * max_virtqueue_pairs
+ * + 1; without it, 3. A process that is not privileged over its network
+ * namespace (CAP_NET_ADMIN) cannot create a net device (EPERM); the
+ * interface is created in the creator's network namespace.
+ *
  * Every struct has explicit padding; reserved fields and padding must be zero
  * on input (EINVAL otherwise) and are zero on output. Sizes do not depend on
  * the ABI (checked below).
@@ -66,6 +80,20 @@
 #define UVIRTIO_MAX_BOUNCE_SIZE	(256ULL << 20)
 #define UVIRTIO_DEF_BOUNCE_SIZE	(16ULL << 20)
 
+/*
+ * Recovery mode: when the fd is closed (the emulator crashed or was killed)
+ * the device stays, and its I/O waits, for the module's recovery_timeout
+ * seconds (default 30). A process of the same user that has opened
+ * /dev/uvirtio takes it over with UVIRTIO_ATTACH, maps the domain, sets
+ * eventfds and serves on: UVIRTIO_GET_INFLIGHT says, per queue, which heads
+ * the driver is still waiting for (serve them again) and from which avail
+ * index to continue. Completions the old process published are delivered
+ * at attach time. No one in time: the device is removed, waiting I/O fails
+ * (UVIRTIO_DEAD_RECOVERY_TIMEOUT). A process still mapping the domain blocks
+ * the take-over (EBUSY): recovery is for an emulator that is gone.
+ */
+#define UVIRTIO_CREATE_F_RECOVERY	(1U << 0)
+
 /**
  * struct uvirtio_create - describe a device (UVIRTIO_CREATE)
  * @device_id:	virtio device id: VIRTIO_ID_BLOCK (2) or VIRTIO_ID_NET (1)
@@ -78,7 +106,7 @@
  *		NOTIFICATION_DATA, ...) are rejected with EINVAL.
  * @config_addr: user pointer to the initial config space
  * @bounce_size: bytes of bounce pool (multiple of the page size), 0 = default
- * @flags:	must be 0
+ * @flags:	UVIRTIO_CREATE_F_*
  * @index:	out: the device's index (its sysfs name is "uvirtio-<index>")
  * @domain_size: out: bytes to mmap() at offset 0
  * @reserved:	must be 0
@@ -120,6 +148,8 @@ struct uvirtio_layout {
 /* uvirtio_queue_info.state */
 #define UVIRTIO_QUEUE_UNUSED	0	/* the driver has not set it up */
 #define UVIRTIO_QUEUE_READY	1	/* rings are live, serve them */
+#define UVIRTIO_QUEUE_KERNEL	2	/* live, but served by the kernel (the
+					 * virtio-net control queue): leave it */
 
 /**
  * struct uvirtio_queue_info - one queue's rings (UVIRTIO_GET_QUEUE)
@@ -216,6 +246,7 @@ struct uvirtio_status {
 #define UVIRTIO_DEAD_BAD_IDX		5	/* shadow idx moved by more than num */
 #define UVIRTIO_DEAD_TIMEOUT		6	/* UVIRTIO_REMOVE did not finish */
 #define UVIRTIO_DEAD_START_FAILED	7	/* the virtio device could not register */
+#define UVIRTIO_DEAD_RECOVERY_TIMEOUT	8	/* no emulator re-attached in time */
 
 /* Events, read() from the device fd. */
 #define UVIRTIO_EV_FEATURES	1	/* u64[0]: features the driver accepted */
@@ -226,6 +257,8 @@ struct uvirtio_status {
 					 * UVIRTIO_GET_CONFIG) */
 #define UVIRTIO_EV_REMOVED	5	/* u32[0]: UVIRTIO_DEAD_*; last event */
 #define UVIRTIO_EV_OVERFLOW	6	/* events were dropped: re-read state */
+#define UVIRTIO_EV_NET_CTRL	7	/* the kernel answered a virtio-net control
+					 * command: struct uvirtio_net_ctrl_event */
 
 /**
  * struct uvirtio_event - one record of the device fd's read()
@@ -243,6 +276,29 @@ struct uvirtio_event {
 		__u64 u64[2];
 		__u32 u32[4];
 	};
+};
+
+/**
+ * struct uvirtio_net_ctrl_event - UVIRTIO_EV_NET_CTRL, as read()
+ * @type:	UVIRTIO_EV_NET_CTRL
+ * @reserved0:	zero
+ * @seq:	as in struct uvirtio_event
+ * @class:	VIRTIO_NET_CTRL_* class
+ * @cmd:	command within the class
+ * @ack:	what the driver was answered: VIRTIO_NET_OK (0) or ERR (1)
+ * @len:	bytes of command data the driver sent
+ * @data:	the first min(@len, 8) of them, the rest zero
+ */
+struct uvirtio_net_ctrl_event {
+	__u32 type;
+	__u32 reserved0;
+	__u64 seq;
+	__u8 class;
+	__u8 cmd;
+	__u8 ack;
+	__u8 reserved1;
+	__u32 len;
+	__u8 data[8];
 };
 
 /**
@@ -303,6 +359,39 @@ struct uvirtio_shadow {
 	struct uvirtio_used_elem ring[];
 };
 
+/**
+ * struct uvirtio_attach - take over a device in recovery (UVIRTIO_ATTACH)
+ * @index:	the device's index ("uvirtio-<index>")
+ * @reserved0:	must be 0
+ * @domain_size: out: bytes to mmap() at offset 0
+ * @reserved:	must be 0
+ */
+struct uvirtio_attach {
+	__u32 index;
+	__u32 reserved0;
+	__u64 domain_size;
+	__u64 reserved[2];
+};
+
+/**
+ * struct uvirtio_inflight - what a re-attached emulator must serve
+ * @index:	in: queue index
+ * @last_avail:	out: avail ring index to continue from
+ * @count:	out: heads the driver is waiting for, written to @heads_addr
+ * @heads_addr:	in: user array of queue_size __u16
+ * @reserved:	must be 0
+ *
+ * Every head the driver made available before @last_avail and got no
+ * completion for is listed, whether or not an earlier process took it.
+ */
+struct uvirtio_inflight {
+	__u32 index;
+	__u16 last_avail;
+	__u16 count;
+	__u64 heads_addr;
+	__u64 reserved[2];
+};
+
 #define UVIRTIO_IOC_MAGIC	0xBE
 
 #define UVIRTIO_GET_API_VERSION	_IOR(UVIRTIO_IOC_MAGIC, 0x00, __u64)
@@ -324,6 +413,9 @@ struct uvirtio_shadow {
  * device is killed: outstanding requests fail.
  */
 #define UVIRTIO_REMOVE		_IO(UVIRTIO_IOC_MAGIC, 0x0b)
+/* Recovery mode, see UVIRTIO_CREATE_F_RECOVERY. */
+#define UVIRTIO_ATTACH		_IOWR(UVIRTIO_IOC_MAGIC, 0x0c, struct uvirtio_attach)
+#define UVIRTIO_GET_INFLIGHT	_IOWR(UVIRTIO_IOC_MAGIC, 0x0d, struct uvirtio_inflight)
 
 /* The ABI is the same for 32- and 64-bit processes. */
 #ifdef __KERNEL__
@@ -343,10 +435,13 @@ __UVIRTIO_SIZE_CHECK(struct uvirtio_config_update, 32);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_config_read, 32);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_status, 56);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_event, 32);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_net_ctrl_event, 32);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl_queue, 64);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl, 4096);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_used_elem, 8);
 __UVIRTIO_SIZE_CHECK(struct uvirtio_shadow, 64);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_attach, 32);
+__UVIRTIO_SIZE_CHECK(struct uvirtio_inflight, 32);
 #undef __UVIRTIO_SIZE_CHECK
 
 #endif /* _UAPI_LINUX_UVIRTIO_H */

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -89,11 +90,12 @@ static int uvdev_set_fd(struct uvdev *d, unsigned long req, unsigned int i,
  *
  * Return: 0 or -errno (the fd is left as it is: uvdev_close() cleans up)
  */
+static int uvdev_setup(struct uvdev *d);
+static int uvdev_queues_start(struct uvdev *d);
+
 int uvdev_create(struct uvdev *d, const struct uvdev_config *c)
 {
 	struct uvirtio_create cr;
-	unsigned int i;
-	int ret;
 
 	if (c->num_queues == 0 || c->num_queues > UVIRTIO_MAX_QUEUES)
 		return -EINVAL;
@@ -106,17 +108,33 @@ int uvdev_create(struct uvdev *d, const struct uvdev_config *c)
 	cr.features = c->features;
 	cr.config_addr = (uintptr_t)c->config;
 	cr.bounce_size = c->bounce_size;
+	cr.flags = c->recovery ? UVIRTIO_CREATE_F_RECOVERY : 0;
 	if (ioctl(d->fd, UVIRTIO_CREATE, &cr) < 0)
 		return -errno;
 	d->index = cr.index;
 	d->num_queues = c->num_queues;
+	return uvdev_setup(d);
+}
+
+/**
+ * uvdev_setup() - map the domain of the fd's device and attach eventfds
+ * @d:		device, created or attached
+ *
+ * Return: 0 or -errno
+ */
+static int uvdev_setup(struct uvdev *d)
+{
+	unsigned int i;
+	int ret;
 
 	memset(&d->layout, 0, sizeof(d->layout));
 	if (ioctl(d->fd, UVIRTIO_GET_LAYOUT, &d->layout) < 0)
 		return -errno;
 	if (d->layout.domain_size == 0 ||
-	    (size_t)d->layout.domain_size != d->layout.domain_size)
+	    (size_t)d->layout.domain_size != d->layout.domain_size ||
+	    d->layout.num_queues == 0 || d->layout.num_queues > UVIRTIO_MAX_QUEUES)
 		return -EPROTO;
+	d->num_queues = d->layout.num_queues;
 
 	d->map = mmap(NULL, d->layout.domain_size, PROT_READ | PROT_WRITE,
 		      MAP_SHARED, d->fd, 0);
@@ -140,6 +158,50 @@ int uvdev_create(struct uvdev *d, const struct uvdev_config *c)
 			return ret;
 	}
 	return 0;
+}
+
+/**
+ * uvdev_attach() - take over a recovery-mode device whose emulator died
+ * @d:		device from uvdev_open()
+ * @index:	the device's index
+ *
+ * Maps the domain, attaches new eventfds and takes up every queue the
+ * driver has set up, resuming where the kernel's record says: the heads
+ * the driver still waits for come first out of uvq_pop(), then the avail
+ * ring from where the kernel has seen it.
+ *
+ * Return: 0, -ENOENT (no such device waiting), -EPERM (another user's),
+ * -EBUSY, or -errno
+ */
+int uvdev_attach(struct uvdev *d, unsigned int index)
+{
+	struct uvirtio_attach a;
+	static uint16_t heads[UVIRTIO_MAX_QUEUE_SIZE];
+	unsigned int i;
+	int ret;
+
+	memset(&a, 0, sizeof(a));
+	a.index = index;
+	if (ioctl(d->fd, UVIRTIO_ATTACH, &a) < 0)
+		return -errno;
+	d->index = index;
+	ret = uvdev_setup(d);
+	if (ret)
+		return ret;
+	ret = uvdev_queues_start(d);
+	for (i = 0; !ret && i < d->num_queues; i++) {
+		struct uvirtio_inflight r;
+
+		if (!d->q[i].vq.ready)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.index = i;
+		r.heads_addr = (uintptr_t)heads;
+		if (ioctl(d->fd, UVIRTIO_GET_INFLIGHT, &r) < 0)
+			return -errno;
+		ret = uvq_resume(&d->q[i].vq, r.last_avail, heads, r.count);
+	}
+	return ret;
 }
 
 /**
@@ -259,6 +321,34 @@ static int uvdev_queues_start(struct uvdev *d)
 }
 
 /**
+ * uvdev_queues_resync() - restart the queues the driver set up anew
+ * @d:		device
+ *
+ * Return: 0 or -errno
+ */
+static int uvdev_queues_resync(struct uvdev *d)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < d->num_queues; i++) {
+		struct uvirtio_queue_info qi;
+
+		memset(&qi, 0, sizeof(qi));
+		qi.index = i;
+		if (ioctl(d->fd, UVIRTIO_GET_QUEUE, &qi) < 0)
+			return -errno;
+		if (qi.state == UVIRTIO_QUEUE_READY && d->q[i].vq.ready &&
+		    d->q[i].vq.epoch == qi.epoch)
+			continue;
+		ret = uvdev_queue_start(d, i);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/**
  * uvdev_queues_stop() - stop every queue
  * @d:		device
  */
@@ -311,11 +401,17 @@ int uvdev_handle_event(struct uvdev *d, const struct uvirtio_event *ev)
 			d->dead_reason = st.dead_reason;
 			return 0;
 		}
-		/* A reset and set-up may both have been missed: start anew. */
-		uvdev_queues_stop(d);
-		if (st.status & VIRTIO_CONFIG_S_DRIVER_OK)
-			return uvdev_queues_start(d);
-		return 0;
+		/*
+		 * A reset and set-up may both have been missed: start anew
+		 * the queues whose epoch changed, and only those (restarting a
+		 * live queue would rewind its shadow ring under the kernel).
+		 */
+		if (!(st.status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+			uvdev_queues_stop(d);
+			return 0;
+		}
+		d->driver_features = st.driver_features;
+		return uvdev_queues_resync(d);
 	default:
 		return 0;
 	}
@@ -378,6 +474,38 @@ int uvdev_sysfs_dir(const struct uvdev *d, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Whether the driver's probe returned: @dir/state reads "live". */
+static bool uvdev_probed(const char *dir)
+{
+	char path[300], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/state", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return true;	/* a module without the attribute: the link decides */
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return !strncmp(buf, "live", 4);
+}
+
+/* Whether /sys/block/@name/size is above 0. */
+static bool uvdev_disk_sized(const char *name)
+{
+	char path[300], buf[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strtoull(buf, NULL, 10) > 0;
+}
+
 /**
  * uvdev_child_name() - name of what the driver made of the device
  * @d:		device
@@ -387,10 +515,11 @@ int uvdev_sysfs_dir(const struct uvdev *d, char *buf, size_t len)
  * @len:	size of @name
  *
  * Looks at <sysfs dir>/virtio<N>/<subsys>/, and only once the driver's
- * probe has returned (the virtio device's "driver" link exists): the entry
- * itself appears earlier, while the disk cannot be opened yet (ENXIO) and
- * its /dev node may be missing. Nothing here opens the disk: that could wait
- * on I/O this process has to serve.
+ * probe has returned: the module's "state" attribute reads "live" from then
+ * on (the virtio device's "driver" link appears before probe runs, the
+ * entry itself while probe still reads the disk, when it cannot be opened
+ * yet and its /dev node may be missing). Nothing here opens the disk: that
+ * could wait on I/O this process has to serve.
  *
  * Return: 0, -ENOENT if there is none (yet), -ENAMETOOLONG
  */
@@ -404,6 +533,8 @@ int uvdev_child_name(const struct uvdev *d, const char *subsys, char *name,
 
 	if (uvdev_sysfs_dir(d, dir, sizeof(dir)))
 		return -ENAMETOOLONG;
+	if (!uvdev_probed(dir))
+		return -ENOENT;
 	dd = opendir(dir);
 	if (!dd)
 		return -ENOENT;
@@ -429,6 +560,13 @@ int uvdev_child_name(const struct uvdev *d, const char *subsys, char *name,
 				ret = -ENAMETOOLONG;
 				break;
 			}
+			/*
+			 * An unprivileged user's disk reads as empty until the
+			 * module reveals its size after probe (so that no
+			 * partition scan runs): not ready before that.
+			 */
+			if (!strcmp(subsys, "block") && !uvdev_disk_sized(ce->d_name))
+				break;
 			strcpy(name, ce->d_name);
 			ret = 0;
 			break;

@@ -25,6 +25,8 @@
  * @config:	initial config space (little-endian fields), may be NULL
  * @config_size: bytes at @config
  * @bounce_size: bounce pool bytes, 0 for the module's default
+ * @recovery:	recovery mode: the device outlives this process for a while
+ *		and another may take it over (uvdev_attach())
  */
 struct uvdev_config {
 	uint32_t device_id;
@@ -34,6 +36,7 @@ struct uvdev_config {
 	const void *config;
 	uint32_t config_size;
 	uint64_t bounce_size;
+	bool recovery;
 };
 
 /**
@@ -76,6 +79,7 @@ struct uvdev {
 
 int uvdev_open(struct uvdev *d, const char *path);
 int uvdev_create(struct uvdev *d, const struct uvdev_config *c);
+int uvdev_attach(struct uvdev *d, unsigned int index);
 int uvdev_start(struct uvdev *d);
 int uvdev_read_event(struct uvdev *d, struct uvirtio_event *ev);
 int uvdev_handle_event(struct uvdev *d, const struct uvirtio_event *ev);

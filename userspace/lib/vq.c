@@ -338,7 +338,8 @@ unsigned int uvq_avail_pending(struct uvq *vq)
 	if (!vq->ready || vq->broken)
 		return 0;
 	vq->avail_idx = uvq_avail_idx(vq);
-	return (uint16_t)(vq->avail_idx - vq->last_avail);
+	return (uint16_t)(vq->avail_idx - vq->last_avail) +
+	       (vq->replay_n - vq->replay_pos);
 }
 
 /**
@@ -363,6 +364,13 @@ int uvq_pop(struct uvq *vq, struct uvq_elem *e)
 		return 0;
 	if (vq->broken)
 		return -EIO;
+	if (vq->replay_pos < vq->replay_n) {
+		head = vq->replay[vq->replay_pos++];
+		e->out_num = e->in_num = 0;
+		e->out_len = e->in_len = 0;
+		e->owned = false;
+		goto take;
+	}
 	if (vq->last_avail == vq->avail_idx) {
 		vq->avail_idx = uvq_avail_idx(vq);
 		if ((uint16_t)(vq->avail_idx - vq->last_avail) > vq->num) {
@@ -381,6 +389,7 @@ int uvq_pop(struct uvq *vq, struct uvq_elem *e)
 	head = le16toh(shm_load16(&ring[vq->last_avail & (vq->num - 1)],
 				  memory_order_relaxed));
 	vq->last_avail++;
+take:
 	vq->stats.popped++;
 	e->head = head;
 
@@ -588,4 +597,31 @@ uint16_t uvq_used_event(const struct uvq *vq)
 uint16_t uvq_used_idx(const struct uvq *vq)
 {
 	return le16toh(shm_load16(&vq->used->idx, memory_order_acquire));
+}
+
+/**
+ * uvq_resume() - continue a queue another process served (recovery mode)
+ * @vq:		queue, just set up with uvq_init() for the current epoch
+ * @last_avail:	avail index to continue from (UVIRTIO_GET_INFLIGHT)
+ * @heads:	heads the driver still waits for; uvq_pop() returns them first
+ * @n:		how many
+ *
+ * Return: 0, or -EINVAL if @n or a head is out of range
+ */
+int uvq_resume(struct uvq *vq, uint16_t last_avail, const uint16_t *heads,
+	       unsigned int n)
+{
+	unsigned int i;
+
+	if (!vq->ready || n > vq->num)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		if (heads[i] >= vq->num)
+			return -EINVAL;
+		vq->replay[i] = heads[i];
+	}
+	vq->replay_n = n;
+	vq->replay_pos = 0;
+	vq->last_avail = vq->avail_idx = last_avail;
+	return 0;
 }

@@ -105,6 +105,9 @@ struct uvq_stats {
  * @inflight_count: heads popped and not yet completed
  * @inflight:	bitmap of those heads
  * @stats:	counters
+ * @replay:	heads to serve before the avail ring (uvq_resume())
+ * @replay_n:	entries in @replay
+ * @replay_pos:	next entry of @replay to pop
  */
 struct uvq {
 	uint8_t *base;
@@ -131,6 +134,9 @@ struct uvq {
 	unsigned int inflight_count;
 	uint64_t inflight[UVQ_INFLIGHT_WORDS];
 	struct uvq_stats stats;
+	uint16_t replay[UVIRTIO_MAX_QUEUE_SIZE];
+	unsigned int replay_n;
+	unsigned int replay_pos;
 };
 
 /**
@@ -171,6 +177,8 @@ uint16_t uvq_avail_idx(const struct uvq *vq);
 uint16_t uvq_used_event(const struct uvq *vq);
 uint16_t uvq_used_idx(const struct uvq *vq);
 const char *uvq_strerror(int err);
+int uvq_resume(struct uvq *vq, uint16_t last_avail, const uint16_t *heads,
+	       unsigned int n);
 
 /**
  * uvq_elem_in() - first device-writable iovec of an element

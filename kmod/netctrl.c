@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The virtio-net control queue, answered by the module (DESIGN.md 6).
+ *
+ * virtio_net sends a control command and spins until the device answers
+ * it, holding the rtnl lock or its own control lock. An emulator that is
+ * slow, stopped or hostile must never hold that. So the module serves this
+ * one queue itself, inside the kick: it reads the command from the driver's
+ * own buffers (never from the emulator-writable bounce copy), decides the
+ * acknowledgement from the features the driver negotiated, writes it into
+ * the driver's status byte and completes the chain before uv_notify()
+ * returns. The emulator learns what happened from a UVIRTIO_EV_NET_CTRL
+ * event; what it does with it (a MAC filter, a queue pair count) is its
+ * business and cannot delay the driver.
+ */
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include "uv.h"
+
+/* Commands a single kick is likely to carry at most; more wait for no one. */
+#define UV_CVQ_EVENTS	4
+
+/**
+ * struct uv_cvq_cmd - one control command as read from the driver's chain
+ * @class:	VIRTIO_NET_CTRL_* class
+ * @cmd:	command in the class
+ * @len:	bytes of command data (after the class/cmd header)
+ * @data:	the first bytes of the data
+ * @ack_off:	domain offset of the ack byte (the chain's last writable byte)
+ * @ok:		the chain has a header and an ack byte
+ */
+struct uv_cvq_cmd {
+	u8 class;
+	u8 cmd;
+	u32 len;
+	u8 data[8];
+	u64 ack_off;
+	bool ok;
+};
+
+/* Take the device-readable bytes of one descriptor into @c. */
+static void uv_cvq_read(struct uv_queue *q, struct uv_cvq_cmd *c, u64 *seen,
+			u64 addr, u32 len)
+{
+	u8 *va;
+	u32 i;
+
+	if (!uv_bounce_orig(&q->dev->dom, addr, len, (void **)&va)) {
+		c->ok = false;
+		return;
+	}
+	for (i = 0; i < len; i++, (*seen)++) {
+		if (*seen == 0)
+			c->class = va[i];
+		else if (*seen == 1)
+			c->cmd = va[i];
+		else if (*seen - 2 < sizeof(c->data))
+			c->data[*seen - 2] = va[i];
+	}
+}
+
+/* Walk the chain at @head like uv_chain_scan(), reading the command. */
+static void uv_cvq_parse(struct uv_queue *q, unsigned int head,
+			 struct uv_cvq_cmd *c)
+{
+	struct virtio_device *vdev = &q->dev->vdev;
+	struct vring_desc *tbl = q->vring.desc;
+	unsigned int n = q->num, i = head, steps = 0;
+	u64 seen = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->ok = true;
+	for (;;) {
+		u16 flags = virtio16_to_cpu(vdev, tbl[i].flags);
+		u64 addr = virtio64_to_cpu(vdev, tbl[i].addr);
+		u32 len = virtio32_to_cpu(vdev, tbl[i].len);
+		void *va;
+
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (tbl != q->vring.desc || !len || len % sizeof(*tbl) ||
+			    !uv_bounce_orig(&q->dev->dom, addr, len, &va)) {
+				c->ok = false;
+				break;
+			}
+			tbl = va;
+			n = len / sizeof(*tbl);
+			i = 0;
+			steps = 0;
+			continue;
+		}
+		if (flags & VRING_DESC_F_WRITE) {
+			if (len)
+				c->ack_off = addr + len;
+		} else if (!c->ack_off) {
+			uv_cvq_read(q, c, &seen, addr, len);
+		}
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		i = virtio16_to_cpu(vdev, tbl[i].next);
+		if (i >= n || ++steps >= n) {
+			c->ok = false;
+			break;
+		}
+	}
+	if (seen < 2 || !c->ack_off)
+		c->ok = false;
+	c->len = seen >= 2 ? min_t(u64, seen - 2, U32_MAX) : 0;
+}
+
+/* The answer virtio-net's device side gives: may the driver send this? */
+static u8 uv_cvq_ack(struct uv_dev *dev, const struct uv_cvq_cmd *c)
+{
+	struct virtio_device *vdev = &dev->vdev;
+	u16 pairs;
+
+	switch (c->class) {
+	case VIRTIO_NET_CTRL_RX:
+		if (c->len < 1)
+			break;
+		if (c->cmd <= VIRTIO_NET_CTRL_RX_ALLMULTI)
+			return virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_RX) ?
+			       VIRTIO_NET_OK : VIRTIO_NET_ERR;
+		if (c->cmd <= VIRTIO_NET_CTRL_RX_NOBCAST)
+			return virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_RX_EXTRA) ?
+			       VIRTIO_NET_OK : VIRTIO_NET_ERR;
+		break;
+	case VIRTIO_NET_CTRL_MAC:
+		if (c->cmd == VIRTIO_NET_CTRL_MAC_TABLE_SET)
+			return virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_RX) ?
+			       VIRTIO_NET_OK : VIRTIO_NET_ERR;
+		if (c->cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET && c->len == ETH_ALEN)
+			return virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_MAC_ADDR) ?
+			       VIRTIO_NET_OK : VIRTIO_NET_ERR;
+		break;
+	case VIRTIO_NET_CTRL_VLAN:
+		if (c->cmd <= VIRTIO_NET_CTRL_VLAN_DEL && c->len == 2)
+			return virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_VLAN) ?
+			       VIRTIO_NET_OK : VIRTIO_NET_ERR;
+		break;
+	case VIRTIO_NET_CTRL_MQ:
+		if (c->cmd != VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET || c->len != 2 ||
+		    !virtio_has_feature(vdev, VIRTIO_NET_F_MQ))
+			break;
+		pairs = c->data[0] | (c->data[1] << 8);	/* le16 */
+		if (pairs >= 1 && pairs <= (dev->num_queues - 1) / 2)
+			return VIRTIO_NET_OK;
+		break;
+	case VIRTIO_NET_CTRL_GUEST_OFFLOADS:
+		if (c->cmd == VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET && c->len == 8)
+			return virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) ?
+			       VIRTIO_NET_OK : VIRTIO_NET_ERR;
+		break;
+	}
+	return VIRTIO_NET_ERR;
+}
+
+/**
+ * uv_cvq_serve() - answer every command the driver queued (from uv_notify())
+ * @q:		the control queue
+ *
+ * Any context; the driver may hold its own locks. The used ring is published
+ * before returning, so the driver's spin ends at its next look.
+ */
+void uv_cvq_serve(struct uv_queue *q)
+{
+	struct virtio_device *vdev = &q->dev->vdev;
+	struct uvirtio_net_ctrl_event ev[UV_CVQ_EVENTS];
+	unsigned int nev = 0, i;
+	unsigned long flags;
+	u16 avail, old;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if (!q->ready) {
+		spin_unlock_irqrestore(&q->lock, flags);
+		return;
+	}
+	old = q->used_idx;
+	avail = virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->idx));
+	virtio_rmb(true);
+	while (q->last_avail != avail) {
+		unsigned int head = virtio16_to_cpu(vdev,
+			q->vring.avail->ring[q->last_avail & (q->num - 1)]);
+		struct uv_cvq_cmd c;
+		u8 ack = VIRTIO_NET_ERR;
+
+		q->last_avail++;
+		if (head >= q->num || test_bit(head, q->outstanding))
+			continue;	/* not from virtio_ring: cannot happen */
+		__set_bit(head, q->outstanding);
+		q->inflight++;
+		uv_cvq_parse(q, head, &c);
+		if (c.ok)
+			ack = uv_cvq_ack(q->dev, &c);
+		if (c.ack_off)
+			uv_bounce_force(&q->dev->dom, c.ack_off - 1, ack);
+		uv_used_push(q, head, c.ack_off ? 1 : 0);
+		if (c.ok && nev < UV_CVQ_EVENTS) {
+			ev[nev] = (struct uvirtio_net_ctrl_event) {
+				.class = c.class,
+				.cmd = c.cmd,
+				.ack = ack,
+				.len = c.len,
+			};
+			memcpy(ev[nev].data, c.data, min_t(u32, c.len, sizeof(c.data)));
+			nev++;
+		}
+	}
+	/* The driver polls for the answer: no interrupt is needed. */
+	uv_used_publish(q, old);
+	spin_unlock_irqrestore(&q->lock, flags);
+
+	for (i = 0; i < nev; i++)
+		uv_event_raw(q->dev, UVIRTIO_EV_NET_CTRL,
+			     (const struct uvirtio_event *)&ev[i]);
+}
