@@ -118,6 +118,8 @@ static int create(unsigned int nq, unsigned int bounce_mb)
 }
 
 static int fds[MAX_FDS];
+/* The write end of the holder's pipe: children must not keep it open. */
+static int hold_wr = -1;
 static unsigned int nfds;
 
 /**
@@ -241,6 +243,8 @@ static pid_t as_user(uid_t uid, int (*fn)(void), int in)
 	if (pid == 0) {
 		if (in >= 0)
 			dup2(in, 0);
+		if (hold_wr >= 0)
+			close(hold_wr);
 		if (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
 			_exit(99);
 		_exit(fn());
@@ -337,11 +341,13 @@ int main(void)
 		tap_ok(false, "pipe");
 		p[0] = p[1] = -1;
 	}
+	hold_wr = p[1];
 	a = as_user(USER_A, hold_body, p[0]);
 	for (n = 0; n < 500 && temu_read_long(DEVICES) < 2; n++)
 		usleep(10000);
 	rc = wait_rc(as_user(USER_B, hold_body, open("/dev/null", O_RDONLY)));
 	close(p[1]);
+	hold_wr = -1;
 	tap_ok(rc == 0 && wait_rc(a) == 0,
 	       "the cap is per uid: uid 1001 gets 2 devices while uid 1000 holds 2");
 	close(p[0]);

@@ -3,7 +3,9 @@
  * unpriv_model - what an ordinary user (uid 1000) cannot do with /dev/uvirtio.
  *
  * - create a device of any type but virtio-blk and virtio-net
- *   (EPROTONOSUPPORT), while blk and net are accepted;
+ *   (EPROTONOSUPPORT), while blk is accepted, and net too inside a network
+ *   namespace the user rules (a rootless container), not in the init one
+ *   (EPERM);
  * - map anything beyond its device's domain: a longer mapping, an offset
  *   past the end (EINVAL), a mapping grown with mremap(), a private mapping;
  * - reach another user's device: a device is reachable only through the fd
@@ -17,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,10 +134,24 @@ static int types_body(void *arg)
 		return 2;
 	}
 	close(fd);
+	/* A net device goes into the creator's namespace, if they rule it. */
+	fd = create_dev(VIRTIO_ID_NET, 2, NULL);
+	if (fd != -EPERM) {
+		printf("# uid 1000, virtio-net in the init network namespace: %s, "
+		       "expected EPERM\n", fd >= 0 ? "created" : strerror(-fd));
+		if (fd >= 0)
+			close(fd);
+		return 3;
+	}
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET)) {
+		printf("# unshare: %s\n", strerror(errno));
+		return 4;
+	}
 	fd = create_dev(VIRTIO_ID_NET, 2, NULL);
 	if (fd < 0) {
-		printf("# uid 1000, virtio-net refused: %s\n", strerror(-fd));
-		return 3;
+		printf("# uid 1000, virtio-net in its own namespace refused: %s\n",
+		       strerror(-fd));
+		return 5;
 	}
 	close(fd);
 	return 0;
@@ -328,7 +345,7 @@ int main(void)
 	tap_plan(7);
 	tap_ok(in_child(OWNER_UID, types_body, NULL) == 0,
 	       "uid 1000: every device type but blk and net is refused with EPROTONOSUPPORT; "
-	       "blk and net are created");
+	       "blk is created, net only in its own network namespace (EPERM in the init one)");
 	tap_ok(in_child(OWNER_UID, mmap_body, NULL) == 0,
 	       "uid 1000: no mapping beyond the domain (longer, past the end, far offset: "
 	       "EINVAL), mremap cannot grow it, no private mapping");
