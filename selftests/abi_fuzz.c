@@ -57,7 +57,14 @@ static const unsigned long our_cmds[] = {
 	UVIRTIO_GET_QUEUE, UVIRTIO_SET_KICK_FD, UVIRTIO_SET_CALL_FD,
 	UVIRTIO_START, UVIRTIO_QUEUE_IRQ, UVIRTIO_SET_CONFIG,
 	UVIRTIO_GET_CONFIG, UVIRTIO_GET_STATUS, UVIRTIO_REMOVE,
+#ifdef UVIRTIO_ATTACH
+	UVIRTIO_ATTACH,
+#endif
+#ifdef UVIRTIO_GET_INFLIGHT
+	UVIRTIO_GET_INFLIGHT,
+#endif
 };
+#define NR_OURS	(sizeof(our_cmds) / sizeof(our_cmds[0]))
 
 /* Magics besides ours whose nr 0..0x20 no VFS-level ioctl uses. */
 static const unsigned int other_magics[] = { 0xBD, 0xBF, 0xAE, 'T', 'V' };
@@ -106,7 +113,7 @@ static bool is_ours(unsigned long cmd)
 {
 	unsigned int i;
 
-	for (i = 0; i < sizeof(our_cmds) / sizeof(our_cmds[0]); i++)
+	for (i = 0; i < NR_OURS; i++)
 		if (cmd == our_cmds[i])
 			return true;
 	return false;
@@ -203,7 +210,7 @@ static void random_ours(int fd, uint64_t *s, unsigned int n)
 	unsigned int i;
 
 	while (n--)
-		for (i = 0; i < sizeof(our_cmds) / sizeof(our_cmds[0]); i++) {
+		for (i = 0; i < NR_OURS; i++) {
 			if (our_cmds[i] == UVIRTIO_START || our_cmds[i] == UVIRTIO_REMOVE)
 				continue;
 			fill(s, buf, _IOC_SIZE(our_cmds[i]) + 64);
@@ -437,7 +444,7 @@ static void race_op(uint64_t *s, void **maps, size_t *lens)
 		break;
 	default:	/* one of ours with random contents, or any number */
 		fill(s, ev, sizeof(ev));
-		ioctl(fd, rng_below(s, 2) ? our_cmds[rng_below(s, 12)] :
+		ioctl(fd, rng_below(s, 2) ? our_cmds[rng_below(s, NR_OURS)] :
 			  _IOC(rng_below(s, 4), UVIRTIO_IOC_MAGIC, rng_below(s, 0x21),
 			       rng_below(s, 96)), ev);
 		break;

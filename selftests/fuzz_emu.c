@@ -78,6 +78,14 @@
 #include "unit/tap.h"
 
 #define UNPRIV_UID	1000
+/* The highest command number of ours: "junk" ioctls stay above it. */
+#if defined(UVIRTIO_GET_INFLIGHT)
+#define UV_LAST_NR	_IOC_NR(UVIRTIO_GET_INFLIGHT)
+#elif defined(UVIRTIO_ATTACH)
+#define UV_LAST_NR	_IOC_NR(UVIRTIO_ATTACH)
+#else
+#define UV_LAST_NR	_IOC_NR(UVIRTIO_REMOVE)
+#endif
 #define MAX_HELD	(4 * UVIRTIO_MAX_QUEUE_SIZE)
 #define DEVICES		"/sys/class/misc/uvirtio/devices"
 #define DOMAIN_PAGES	"/sys/class/misc/uvirtio/domain_pages"
@@ -278,7 +286,7 @@ static void plan_make(struct plan *p, uint64_t seed)
 	}
 	p->clean = n < 8;
 	p->graceful = rng_below(&s, 3) == 0;
-	p->live_ms = 200 + rng_below(&s, 1800);
+	p->live_ms = 100 + rng_below(&s, 900);
 	/* One to three misbehaviours (clean: zero to two benign ones). */
 	for (i = rng_below(&s, 3) + !p->clean; i; i--) {
 		enum fault f = rng_below(&s, NR_FAULTS);
@@ -678,8 +686,8 @@ static void emu_random_ioctl(struct emu *e, bool junk_only)
 		*(uint64_t *)(buf + 8) = (uintptr_t)cfg;
 	}
 	cmd = _IOC(dir, magic, nr, size);
-	if (junk_only && magic == 0xBE && nr <= 0x0b)
-		cmd = _IOC(dir, magic, 0x0c + rng_below(&e->rng, 0x14), size);
+	if (junk_only && magic == 0xBE && nr <= UV_LAST_NR)
+		cmd = _IOC(dir, magic, UV_LAST_NR + 1 + rng_below(&e->rng, 0x20 - UV_LAST_NR), size);
 	/* Never a real CREATE/START on this fd: they are refused anyway. */
 	if (ioctl(e->d.fd, cmd, buf) == 0 && cmd == UVIRTIO_REMOVE)
 		e->removing = true;
@@ -1215,7 +1223,7 @@ static void load_raw(const char *dev, bool clean, uint64_t seed)
 	    posix_memalign((void **)&rd, 4096, 16384))
 		_exit(3);
 	blocks = 8 << 20 >> 14;	/* the first 8 MiB, 16 KiB blocks */
-	for (i = 0; i < 200; i++) {
+	for (i = 0; i < 100; i++) {
 		off = (off_t)rng_below(&s, blocks) << 14;
 		for (k = 0; k < 2048; k++)
 			buf[k] = rng_next(&s);
@@ -1239,7 +1247,7 @@ static void load_fio(const char *dev)
 
 	snprintf(fn, sizeof(fn), "--filename=%.100s", dev);
 	execlp("fio", "fio", "--name=fuzz", fn, "--direct=1", "--rw=randwrite",
-	       "--bs=4k", "--size=4M", "--allow_file_create=0", "--io_size=1M", "--ioengine=libaio",
+	       "--bs=4k", "--size=4M", "--allow_file_create=0", "--io_size=512k", "--ioengine=libaio",
 	       "--iodepth=8", "--verify=crc32c", "--do_verify=1",
 	       "--verify_fatal=1", "--runtime=20", "--output=/dev/null",
 	       (char *)NULL);
@@ -1257,7 +1265,7 @@ static void load_fs(const char *dev, const char *mnt)
 		"set -e\n"
 		"mkfs.ext4 -q -F \"$1\" 2>/dev/null\n"
 		"mount -t ext4 \"$1\" \"$2\"\n"
-		"dd if=/dev/urandom of=\"$2.src\" bs=64k count=8 2>/dev/null\n"
+		"dd if=/dev/urandom of=\"$2.src\" bs=64k count=4 2>/dev/null\n"
 		"cp \"$2.src\" \"$2/f\"\n"
 		"sync\n"
 		"umount \"$2\"\n"
