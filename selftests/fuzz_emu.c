@@ -28,7 +28,7 @@
  * seed). After all seeds the module unloads, loads again, and slab and
  * MemAvailable are back near their baseline (after drop_caches).
  *
- * Usage: fuzz_emu [-s FIRST] [-n COUNT] [-a] [-q] [-z] [-x NAME]...
+ * Usage: fuzz_emu [-s FIRST] [-n COUNT] [-a] [-q] [-z] [-p] [-x NAME]...
  *   -s FIRST   first seed (decimal or 0x hex; default 1)
  *   -n COUNT   number of seeds (default 25)
  *   -a         all seeds even on a KASAN kernel (default there: one in 4)
@@ -37,6 +37,7 @@
  *              for a kernel bug not fixed yet (BUGS.md). Nothing is
  *              excluded by default.
  *   -z         self-check: clean seeds serve corrupted reads and must fail
+ *   -p         print each seed's plan and exit (no device is touched)
  * Needs root (kmsg, drop_caches, mount, rmmod, setuid).
  */
 #include <errno.h>
@@ -1738,11 +1739,11 @@ int main(int argc, char **argv)
 	uint64_t first = 1, count = 25, i, step = 1, seed, failed_seed = 0;
 	long slab0, avail0, slab1, avail1, t0;
 	unsigned int done = 0, failed = 0, f;
-	bool all = false, quiet = false;
+	bool all = false, quiet = false, plans_only = false;
 	char why[512];
 	int opt, kmsg, ret;
 
-	while ((opt = getopt(argc, argv, "s:n:aqx:z")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:aqx:zp")) != -1) {
 		switch (opt) {
 		case 's':
 			if (parse_seed(optarg, &first)) {
@@ -1761,6 +1762,9 @@ int main(int argc, char **argv)
 			break;
 		case 'z':
 			corrupt_reads = true;
+			break;
+		case 'p':
+			plans_only = true;
 			break;
 		case 'q':
 			quiet = true;
@@ -1783,9 +1787,20 @@ int main(int argc, char **argv)
 			excluded |= 1u << f;
 			break;
 		default:
-			fprintf(stderr, "usage: fuzz_emu [-s FIRST] [-n COUNT] [-a] [-q] [-z] [-x NAME]...\n");
+			fprintf(stderr, "usage: fuzz_emu [-s FIRST] [-n COUNT] [-a] [-q] [-z] [-p] [-x NAME]...\n");
 			return 2;
 		}
+	}
+	if (plans_only) {
+		/* What each seed would do; runs anywhere, changes nothing. */
+		for (i = 0; i < count; i++) {
+			char desc[512];
+			struct plan p;
+
+			plan_make(&p, first + i);
+			printf("0x%" PRIx64 " %s\n", first + i, plan_str(&p, desc, sizeof(desc)));
+		}
+		return 0;
 	}
 	if (geteuid()) {
 		printf("1..0 # SKIP needs root (kmsg, drop_caches, mount, rmmod)\n");
