@@ -92,7 +92,12 @@
 #define DOMAIN_PAGES	"/sys/class/misc/uvirtio/domain_pages"
 #define MODULE_KO	"/uvirtio/uvirtio.ko"
 #define SLAB_SLACK_KB	(4 * 1024)
-#define AVAIL_SLACK_KB	(32 * 1024)
+/*
+ * MemAvailable after drop_caches wanders by +-35 MB between shards of the
+ * same boot on 6.12 with slab flat (measured); leaks of domain pages are
+ * caught exactly by the module's domain_pages counter, slab by SLAB_SLACK.
+ */
+#define AVAIL_SLACK_KB	(64 * 1024)
 
 /* Misbehaviours; the names are what -x takes. */
 enum fault {
