@@ -8,6 +8,11 @@
 #                 uvirtio.ko
 # make check      host unit tests, then the VM tests on every lane; the last
 #                 line is "N passed, N failed, N skipped"
+# make fuzz       the hostile-emulator fuzzer in one VM boot, for long runs:
+#                 SEEDS=N (200) seeds from SEED_BASE=S (1) on KERNEL=LANE
+#                 (6.12); FUZZ_ARGS="-x NAME" excludes a misbehaviour
+#                 (selftests/fuzz_emu.c); exits non-zero naming the first
+#                 failing seed and the command that reproduces it
 # make bench      benchmarks
 # make clean      remove build/
 #
@@ -76,6 +81,13 @@ selftests: userspace
 check: all
 	@$(CURDIR)/selftests/vm/check $(addprefix --kernel ,$(CHECK_LANES))
 
+SEEDS		?= 200
+SEED_BASE	?= 1
+KERNEL		?= 6.12
+fuzz:
+	$(MAKE) KERNELS=$(KERNEL) all
+	@$(CURDIR)/selftests/fuzz_run.sh $(SEEDS) $(SEED_BASE) $(KERNEL) $(FUZZ_ARGS)
+
 bench:
 	@echo "no benchmarks yet (issue 3)"
 
@@ -83,4 +95,4 @@ clean:
 	-@test ! -f userspace/Makefile || $(MAKE) -s -C userspace O=$(BUILD) clean
 	rm -rf $(BUILD)
 
-.PHONY: all userspace modules selftests check bench clean
+.PHONY: all userspace modules selftests check fuzz bench clean

@@ -1,0 +1,6 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Hostile-emulator fuzzer, shard 1 of 8: seeds 26..50 (see fuzz_emu.c).
+# On a KASAN kernel fuzz_emu runs every 4th seed (it says so).
+exec "$(dirname "$0")/fuzz_emu" -s 26 -n 25 "$@"

@@ -1,0 +1,6 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Hostile-emulator fuzzer, shard 5 of 8: seeds 126..150 (see fuzz_emu.c).
+# On a KASAN kernel fuzz_emu runs every 4th seed (it says so).
+exec "$(dirname "$0")/fuzz_emu" -s 126 -n 25 "$@"

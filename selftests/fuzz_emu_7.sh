@@ -1,0 +1,6 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Hostile-emulator fuzzer, shard 7 of 8: seeds 176..200 (see fuzz_emu.c).
+# On a KASAN kernel fuzz_emu runs every 4th seed (it says so).
+exec "$(dirname "$0")/fuzz_emu" -s 176 -n 25 "$@"
