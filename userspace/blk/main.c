@@ -6,20 +6,23 @@
  * virtio_blk driver to bind while serving its I/O (it reads the disk while
  * probing), prints the disk's /dev node as the last line on stdout, and
  * serves until SIGTERM/SIGINT, which removes the device cleanly (dirty data
- * is flushed through us) before exiting.
+ * is flushed through us), syncs the backing file and exits.
  *
- * Everything runs in one thread around one epoll instance. I/O is
- * synchronous for now; each queue is served by serve_queue() on its own,
- * so more queues only need more struct blk_queue and eventfds.
+ * The main thread handles the device's events and signals; each virtqueue
+ * has a thread of its own (queue.c) with an io_uring for file backends.
+ * SIGHUP re-reads the backing file's size and grows the disk; SIGUSR1
+ * lifts every test fault.
  */
 #include <endian.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -33,54 +36,67 @@
 
 #include "args.h"
 #include "backend.h"
+#include "blk.h"
 #include "dev.h"
 #include "loop.h"
 #include "req.h"
 
 #define PROG			"uvirtio-blk"
-#define VERSION			"0.1"
+#define VERSION			"0.2"
 
 #define DEF_QUEUE_SIZE		256
 #define MIN_QUEUE_SIZE		4	/* header + data + status */
-#define NUM_QUEUES		1
+/* Most queues: one thread each; the module allows UVIRTIO_MAX_QUEUES. */
+#define MAX_QUEUES		UVIRTIO_MAX_QUEUES
+/* The module maps at most 256 KiB per buffer (max_segment_size). */
+#define SIZE_MAX_BYTES		(256U << 10)
+/* Most data segments per request: also bounds each request slot's iovecs. */
+#define SEG_MAX_CAP		254
+/* Bounce pool per queue, and its bounds (see choose_bounce()). */
+#define BOUNCE_PER_QUEUE	(32ULL << 20)
+/* Ceiling of the adaptive poll by default, in microseconds. */
+#define DEF_POLL_US		50
+#define MAX_POLL_US		10000
+/* Largest discard / write-zeroes request, in sectors (1 GiB). */
+#define MAX_DEALLOC_SECTORS	(1U << 21)
 
 #define NODE_TIMEOUT_S		30
 #define NODE_POLL_MS		100
-/* Completions published per call eventfd write while a queue is busy. */
-#define BATCH			32
-
 /* epoll tags */
 #define TAG_DEV			1
 #define TAG_SIGNAL		2
 #define TAG_TIMER		3
-#define TAG_KICK		16	/* + queue index */
-
-/**
- * struct blk_queue - per-queue buffers of the serving loop
- * @iov:	the chain's buffers
- * @scratch:	the data part of a request
- * @elem:	the chain being served
- * @broken_told: the "queue broken" message was printed
- */
-struct blk_queue {
-	struct iovec iov[UVIRTIO_MAX_QUEUE_SIZE];
-	struct iovec scratch[UVIRTIO_MAX_QUEUE_SIZE];
-	struct uvq_elem elem;
-	bool broken_told;
-};
 
 /**
  * struct opts - the command line
  * @queue_size:	--queue-size
+ * @num_queues:	--queues
+ * @block_size:	--block-size
+ * @bounce_size: --bounce-size (0: derived)
+ * @poll_us:	--poll-us (0 with --no-poll)
  * @serial:	--serial
  * @readonly:	--readonly
+ * @direct:	--direct
+ * @pin:	--pin
+ * @fault_ignore_kicks: --fault-ignore-kicks queue, or -1
+ * @fault_withhold_irq: --fault-withhold-irq queue, or -1
+ * @fault_delay_ms: --fault-delay-ms
  * @dev:	--dev
  * @backing:	BACKING
  */
 struct opts {
 	unsigned int queue_size;
+	unsigned int num_queues;
+	unsigned int block_size;
+	uint64_t bounce_size;
+	unsigned int poll_us;
 	const char *serial;
 	bool readonly;
+	bool direct;
+	bool pin;
+	int fault_ignore_kicks;
+	int fault_withhold_irq;
+	unsigned int fault_delay_ms;
 	const char *dev;
 	const char *backing;
 };
@@ -91,24 +107,26 @@ struct opts {
  * @be:		backing store
  * @bd:		the disk as requests see it
  * @dev:	the uvirtio device
+ * @eng:	queue threads
+ * @cfg:	config space as last given to the device
  * @loop:	epoll
- * @sig_fd:	signalfd for SIGTERM/SIGINT
+ * @sig_fd:	signalfd for SIGTERM/SIGINT/SIGHUP/SIGUSR1
  * @timer_fd:	timerfd while waiting for the disk node, else -1
  * @deadline:	CLOCK_MONOTONIC second to give up waiting for the node
  * @removing:	UVIRTIO_REMOVE was issued
- * @q:		queues
  */
 struct emu {
 	struct opts o;
 	struct backend be;
 	struct blk_dev bd;
 	struct uvdev dev;
+	struct blk_engine eng;
+	struct virtio_blk_config cfg;
 	struct uvloop loop;
 	int sig_fd;
 	int timer_fd;
 	time_t deadline;
 	bool removing;
-	struct blk_queue q[NUM_QUEUES];
 };
 
 static struct emu emu;
@@ -165,31 +183,74 @@ static void usage(FILE *f)
 "Serve a virtio-blk disk from this process through /dev/uvirtio.\n"
 "\n"
 "BACKING is one of:\n"
+"  PATH                a regular file or a block device, served through\n"
+"                      io_uring (one ring per queue, registered file, the\n"
+"                      bounce pool as fixed buffer where the kernel allows);\n"
+"                      its size must be a non-zero multiple of the block size\n"
 "  ram:SIZE            a zero-filled RAM disk of SIZE bytes; SIZE takes an\n"
 "                      optional K, M, G or T suffix (powers of 1024)\n"
-"  PATH                a regular file or a block device; its size must be\n"
-"                      a non-zero multiple of 512 bytes\n"
+"  null:SIZE           stores nothing: every request completes at once\n"
+"                      (reads return zeros); measures the request path\n"
 "\n"
 "Options:\n"
+"  --queues N          virtqueues, one thread each, 1 to %d (default 1);\n"
+"                      more than one offers VIRTIO_BLK_F_MQ\n"
 "  --queue-size N      ring size, a power of two from %d to %d\n"
 "                      (default %d)\n"
-"  --serial STR        serial number reported to the driver, at most %d\n"
-"                      bytes (default: empty)\n"
+"  --block-size N      logical block size, 512 or 4096 (default 512)\n"
+"  --direct            open PATH with O_DIRECT (no page cache)\n"
 "  --readonly          read-only disk: open PATH read-only and offer\n"
 "                      VIRTIO_BLK_F_RO; writes fail with an I/O error\n"
+"  --serial STR        serial number reported to the driver, at most %d\n"
+"                      bytes (default: empty)\n"
+"  --no-poll           never poll the avail ring: sleep on the kick fd as\n"
+"                      soon as a queue runs dry\n"
+"  --poll-us N         ceiling of the adaptive avail-ring poll before a\n"
+"                      queue sleeps, 1 to %d microseconds (default %d)\n"
+"  --pin               pin queue i's thread to the i-th usable CPU\n"
+"  --bounce-size SIZE  bounce pool bytes (default: 32M per queue, 16M to\n"
+"                      256M)\n"
 "  --dev PATH          uvirtio control device (default " UVDEV_PATH ")\n"
 "  -h, --help          print this help and exit\n"
 "  --version           print the version and exit\n"
 "\n"
+"Test features (fault injection; SIGUSR1 lifts every fault at run time):\n"
+"  --fault-ignore-kicks=Q  queue Q neither polls nor reacts to kicks\n"
+"  --fault-withhold-irq=Q  queue Q publishes completions but never writes\n"
+"                          its call eventfd\n"
+"  --fault-delay-ms=N      every request waits N ms before it completes\n"
+"\n"
 "Once the kernel's virtio_blk driver has bound and the disk's node exists,\n"
 "its path (e.g. /dev/vda) is printed as the last line on standard output;\n"
-"progress goes to standard error. SIGTERM or SIGINT removes the disk\n"
-"(flushing what the kernel has cached) and exits 0; a second signal exits\n"
-"at once.\n"
+"progress goes to standard error. SIGHUP re-reads the size of PATH and\n"
+"grows the disk (the kernel sees the new capacity at once). SIGTERM or\n"
+"SIGINT removes the disk (flushing what the kernel has cached), syncs PATH\n"
+"and exits 0; a second signal exits at once.\n"
 "\n"
 "Exit status: 0 after a clean removal, 1 on errors, 2 on usage errors.\n",
-		MIN_QUEUE_SIZE, UVIRTIO_MAX_QUEUE_SIZE, DEF_QUEUE_SIZE,
-		VIRTIO_BLK_ID_BYTES);
+		MAX_QUEUES, MIN_QUEUE_SIZE, UVIRTIO_MAX_QUEUE_SIZE,
+		DEF_QUEUE_SIZE, VIRTIO_BLK_ID_BYTES, MAX_POLL_US, DEF_POLL_US);
+}
+
+/**
+ * parse_uint() - an option's number within bounds, or exit 2
+ * @opt:	option name, for the message
+ * @s:		its argument
+ * @min:	smallest value allowed
+ * @max:	largest value allowed
+ *
+ * Return: the value
+ */
+static unsigned int parse_uint(const char *opt, const char *s,
+			       unsigned int min, unsigned int max)
+{
+	uint64_t v;
+
+	if (args_parse_u64(s, &v))
+		die(2, "%s: '%s' is not a number", opt, s);
+	if (v < min || v > max)
+		die(2, "%s: %s is out of range (%u to %u)", opt, s, min, max);
+	return v;
 }
 
 /**
@@ -202,12 +263,24 @@ static void usage(FILE *f)
  */
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION };
+	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION,
+	       OPT_QUEUES, OPT_BS, OPT_DIRECT, OPT_NOPOLL, OPT_POLLUS,
+	       OPT_PIN, OPT_BOUNCE, OPT_F_KICKS, OPT_F_IRQ, OPT_F_DELAY };
 	static const struct option longopts[] = {
 		{ "queue-size",	required_argument, NULL, OPT_QS },
+		{ "queues",	required_argument, NULL, OPT_QUEUES },
+		{ "block-size",	required_argument, NULL, OPT_BS },
 		{ "serial",	required_argument, NULL, OPT_SERIAL },
 		{ "readonly",	no_argument,	   NULL, OPT_RO },
+		{ "direct",	no_argument,	   NULL, OPT_DIRECT },
+		{ "no-poll",	no_argument,	   NULL, OPT_NOPOLL },
+		{ "poll-us",	required_argument, NULL, OPT_POLLUS },
+		{ "pin",	no_argument,	   NULL, OPT_PIN },
+		{ "bounce-size", required_argument, NULL, OPT_BOUNCE },
 		{ "dev",	required_argument, NULL, OPT_DEV },
+		{ "fault-ignore-kicks", required_argument, NULL, OPT_F_KICKS },
+		{ "fault-withhold-irq", required_argument, NULL, OPT_F_IRQ },
+		{ "fault-delay-ms", required_argument, NULL, OPT_F_DELAY },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "version",	no_argument,	   NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -216,6 +289,11 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	o->queue_size = DEF_QUEUE_SIZE;
+	o->num_queues = 1;
+	o->block_size = BLK_SECTOR_SIZE;
+	o->poll_us = DEF_POLL_US;
+	o->fault_ignore_kicks = -1;
+	o->fault_withhold_irq = -1;
 	o->dev = UVDEV_PATH;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -231,6 +309,17 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 				    UVIRTIO_MAX_QUEUE_SIZE);
 			o->queue_size = v;
 			break;
+		case OPT_QUEUES:
+			o->num_queues = parse_uint("--queues", optarg, 1,
+						   MAX_QUEUES);
+			break;
+		case OPT_BS:
+			o->block_size = parse_uint("--block-size", optarg,
+						   512, 4096);
+			if (o->block_size != 512 && o->block_size != 4096)
+				die(2, "--block-size: %s is neither 512 nor 4096",
+				    optarg);
+			break;
 		case OPT_SERIAL:
 			if (strlen(optarg) > VIRTIO_BLK_ID_BYTES)
 				die(2, "--serial: '%s' is longer than %d bytes",
@@ -240,8 +329,45 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_RO:
 			o->readonly = true;
 			break;
+		case OPT_DIRECT:
+			o->direct = true;
+			break;
+		case OPT_NOPOLL:
+			o->poll_us = 0;
+			break;
+		case OPT_POLLUS:
+			o->poll_us = parse_uint("--poll-us", optarg, 1,
+						MAX_POLL_US);
+			break;
+		case OPT_PIN:
+			o->pin = true;
+			break;
 		case OPT_DEV:
 			o->dev = optarg;
+			break;
+		case OPT_BOUNCE:
+			if (args_parse_size(optarg, &v))
+				die(2, "--bounce-size: '%s' is not a size",
+				    optarg);
+			if (v < UVIRTIO_MIN_BOUNCE_SIZE ||
+			    v > UVIRTIO_MAX_BOUNCE_SIZE || v % 4096)
+				die(2, "--bounce-size: %s is not a multiple of 4K from 1M to 256M",
+				    optarg);
+			o->bounce_size = v;
+			break;
+		case OPT_F_KICKS:
+			o->fault_ignore_kicks = parse_uint(
+				"--fault-ignore-kicks", optarg, 0,
+				MAX_QUEUES - 1);
+			break;
+		case OPT_F_IRQ:
+			o->fault_withhold_irq = parse_uint(
+				"--fault-withhold-irq", optarg, 0,
+				MAX_QUEUES - 1);
+			break;
+		case OPT_F_DELAY:
+			o->fault_delay_ms = parse_uint("--fault-delay-ms",
+						       optarg, 0, 600000);
 			break;
 		case 'h':
 			usage(stdout);
@@ -266,14 +392,53 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	if (optind + 1 < argc)
 		die(2, "unexpected argument '%s' (see --help)",
 		    argv[optind + 1]);
+	if (o->fault_ignore_kicks >= (int)o->num_queues)
+		die(2, "--fault-ignore-kicks: queue %d does not exist (--queues %u)",
+		    o->fault_ignore_kicks, o->num_queues);
+	if (o->fault_withhold_irq >= (int)o->num_queues)
+		die(2, "--fault-withhold-irq: queue %d does not exist (--queues %u)",
+		    o->fault_withhold_irq, o->num_queues);
 	o->backing = argv[optind];
+}
+
+/**
+ * open_mem() - open a ram:SIZE or null:SIZE backing
+ * @e:		emulator
+ * @b:		BACKING
+ * @spec:	SIZE part
+ * @ram:	ram (else null)
+ *
+ * Exits with 2 for a malformed size, 1 for other failures.
+ */
+static void open_mem(struct emu *e, const char *b, const char *spec, bool ram)
+{
+	uint64_t size;
+	int ret;
+
+	ret = args_parse_size(spec, &size);
+	if (ret == -ERANGE)
+		die(2, "%s: size is too large", b);
+	if (ret)
+		die(2, "%s: '%s' is not a size (bytes, optional K/M/G/T suffix)",
+		    b, spec);
+	if (!size)
+		die(1, "%s: size is 0", b);
+	if (size % e->o.block_size)
+		die(1, "%s: size %llu is not a multiple of %u (the block size)",
+		    b, (unsigned long long)size, e->o.block_size);
+	ret = ram ? backend_open_ram(&e->be, size) :
+		    backend_open_null(&e->be, size);
+	if (ret)
+		die(1, "%s: cannot allocate %llu bytes", b,
+		    (unsigned long long)size);
+	e->be.readonly = e->o.readonly;
 }
 
 /**
  * open_backing() - open BACKING and check its size
  * @e:		emulator
  *
- * Exits with 1 (2 for a malformed ram: size) on failure.
+ * Exits with 1 (2 for a malformed ram: or null: size) on failure.
  */
 static void open_backing(struct emu *e)
 {
@@ -281,29 +446,16 @@ static void open_backing(struct emu *e)
 	uint64_t size;
 	int ret;
 
-	if (!strncmp(b, "ram:", 4)) {
-		ret = args_parse_size(b + 4, &size);
-		if (ret == -ERANGE)
-			die(2, "%s: size is too large", b);
-		if (ret)
-			die(2, "%s: '%s' is not a size (bytes, optional K/M/G/T suffix)",
-			    b, b + 4);
-		if (!size)
-			die(1, "%s: size is 0", b);
-		if (size % BLK_SECTOR_SIZE)
-			die(1, "%s: size %llu is not a multiple of %d", b,
-			    (unsigned long long)size, BLK_SECTOR_SIZE);
-		ret = backend_open_ram(&e->be, size);
-		if (ret)
-			die(1, "%s: cannot allocate %llu bytes", b,
-			    (unsigned long long)size);
-		e->be.readonly = e->o.readonly;
+	if (!strncmp(b, "ram:", 4) || !strncmp(b, "null:", 5)) {
+		open_mem(e, b, strchr(b, ':') + 1, b[0] == 'r');
 		return;
 	}
 
-	ret = backend_open_file(&e->be, b, e->o.readonly);
+	ret = backend_open_file(&e->be, b, e->o.readonly, e->o.direct);
 	if (ret == -EROFS)
 		die(1, "%s: file is read-only (use --readonly)", b);
+	if (ret == -EINVAL && e->o.direct)
+		die(1, "%s: cannot open with O_DIRECT: the filesystem does not support it", b);
 	if (ret == -EINVAL)
 		die(1, "%s: not a regular file or block device", b);
 	if (ret)
@@ -311,13 +463,55 @@ static void open_backing(struct emu *e)
 	size = e->be.size;
 	if (!size)
 		die(1, "%s: size is 0", b);
-	if (size % BLK_SECTOR_SIZE)
-		die(1, "%s: size %llu is not a multiple of %d", b,
-		    (unsigned long long)size, BLK_SECTOR_SIZE);
+	if (size % e->o.block_size)
+		die(1, "%s: size %llu is not a multiple of %u (the block size)",
+		    b, (unsigned long long)size, e->o.block_size);
 }
 
 /**
- * create_device() - open /dev/uvirtio, create and start the disk
+ * choose_bounce() - the bounce pool size
+ * @o:		options
+ *
+ * The pool holds every request in flight. A request is at most
+ * SEG_MAX x SIZE_MAX bytes, but the block layer caps it at max_sectors_kb
+ * (1280 KiB by default) and the driver rarely keeps more than 64 requests
+ * per queue busy, so 32 MiB per queue holds 64 x 512 KiB requests; a
+ * mapping that finds the pool full is retried by the driver. Between the
+ * module's default (16 MiB) and its maximum (256 MiB).
+ *
+ * Return: bytes
+ */
+static uint64_t choose_bounce(const struct opts *o)
+{
+	uint64_t b = o->num_queues * BOUNCE_PER_QUEUE;
+
+	if (o->bounce_size)
+		return o->bounce_size;
+	if (b < UVIRTIO_DEF_BOUNCE_SIZE)
+		b = UVIRTIO_DEF_BOUNCE_SIZE;
+	if (b > UVIRTIO_MAX_BOUNCE_SIZE)
+		b = UVIRTIO_MAX_BOUNCE_SIZE;
+	return b;
+}
+
+/**
+ * seg_max() - most data segments per request
+ * @o:		options
+ *
+ * Without indirect descriptors a chain must fit the ring with its header
+ * and status descriptors; capped so that a request slot stays small.
+ *
+ * Return: segments
+ */
+static unsigned int seg_max(const struct opts *o)
+{
+	unsigned int n = o->queue_size - 2;
+
+	return n > SEG_MAX_CAP ? SEG_MAX_CAP : n;
+}
+
+/**
+ * create_device() - open /dev/uvirtio, create the disk (not started yet)
  * @e:		emulator
  *
  * Exits with 1 on failure, saying what to do about it where possible.
@@ -327,11 +521,13 @@ static void create_device(struct emu *e)
 	uint64_t feat = 1ULL << VIRTIO_F_VERSION_1 |
 			1ULL << VIRTIO_RING_F_INDIRECT_DESC |
 			1ULL << VIRTIO_RING_F_EVENT_IDX |
+			1ULL << VIRTIO_BLK_F_SIZE_MAX |
 			1ULL << VIRTIO_BLK_F_SEG_MAX |
 			1ULL << VIRTIO_BLK_F_BLK_SIZE |
+			1ULL << VIRTIO_BLK_F_TOPOLOGY |
 			1ULL << VIRTIO_BLK_F_FLUSH;
+	struct virtio_blk_config *cfg = &e->cfg;
 	const char *path = e->o.dev;
-	struct virtio_blk_config cfg;
 	struct uvdev_config c;
 	int ret;
 
@@ -351,20 +547,44 @@ static void create_device(struct emu *e)
 	if (ret)
 		die(1, "%s: %s", path, strerror(-ret));
 
-	if (e->o.readonly)
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->capacity = htole64(e->bd.sectors);
+	cfg->size_max = htole32(SIZE_MAX_BYTES);
+	cfg->seg_max = htole32(seg_max(&e->o));
+	cfg->blk_size = htole32(e->o.block_size);
+	/* physical block = logical block, no misalignment, no I/O hints */
+	cfg->physical_block_exp = 0;
+	cfg->alignment_offset = 0;
+	cfg->min_io_size = htole16(1);
+	cfg->opt_io_size = htole32(0);
+	if (e->o.readonly) {
 		feat |= 1ULL << VIRTIO_BLK_F_RO;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.capacity = htole64(e->bd.sectors);
-	cfg.seg_max = htole32(e->o.queue_size - 2);
-	cfg.blk_size = htole32(BLK_SECTOR_SIZE);
+	} else {
+		feat |= 1ULL << VIRTIO_BLK_F_DISCARD |
+			1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+		cfg->max_discard_sectors = htole32(MAX_DEALLOC_SECTORS);
+		cfg->max_discard_seg = htole32(1);
+		cfg->discard_sector_alignment =
+			htole32(e->o.block_size / BLK_SECTOR_SIZE);
+		cfg->max_write_zeroes_sectors = htole32(MAX_DEALLOC_SECTORS);
+		cfg->max_write_zeroes_seg = htole32(1);
+		cfg->write_zeroes_may_unmap = 1;
+		e->bd.discard = true;
+		e->bd.write_zeroes = true;
+	}
+	if (e->o.num_queues > 1) {
+		feat |= 1ULL << VIRTIO_BLK_F_MQ;
+		cfg->num_queues = htole16(e->o.num_queues);
+	}
 
 	memset(&c, 0, sizeof(c));
 	c.device_id = VIRTIO_ID_BLOCK;
-	c.num_queues = NUM_QUEUES;
+	c.num_queues = e->o.num_queues;
 	c.queue_size = e->o.queue_size;
 	c.features = feat;
-	c.config = &cfg;
-	c.config_size = sizeof(cfg);
+	c.config = cfg;
+	c.config_size = sizeof(*cfg);
+	c.bounce_size = choose_bounce(&e->o);
 	ret = uvdev_create(&e->dev, &c);
 	if (ret)
 		die(1, "%s: cannot create the device: %s", path,
@@ -372,77 +592,113 @@ static void create_device(struct emu *e)
 }
 
 /**
- * serve_queue() - drain one queue, then ask for kicks again
+ * setup_engine() - queue threads' state, io_uring rings, fault switches
  * @e:		emulator
- * @i:		queue index
  *
- * Polls while there is work (the kernel need not signal kicks), publishes
- * and signals every BATCH completions and always before going idle.
+ * Exits with 1 on failure.
  */
-static void serve_queue(struct emu *e, unsigned int i)
+static void setup_engine(struct emu *e)
 {
-	struct uvq *vq = &e->dev.q[i].vq;
-	struct blk_queue *bq = &e->q[i];
-	struct uvq_elem *el = &bq->elem;
-	unsigned int batch = 0;
-	uint32_t len;
+	struct blk_engine *eng = &e->eng;
+	unsigned int i;
 	int ret;
 
-	if (!vq->ready)
-		return;
-	uvq_elem_init(el, bq->iov, UVIRTIO_MAX_QUEUE_SIZE);
-	uvq_poll_begin(vq);
-	do {
-		while ((ret = uvq_pop(vq, el)) > 0) {
-			if (el->err) {
-				info("queue %u: bad chain at head %u: %s", i,
-				     el->head, uvq_strerror(el->err));
-				ret = uvq_discard(vq, el);
-			} else {
-				ret = blk_req_serve(&e->bd, el->iov,
-						    el->out_num,
-						    uvq_elem_in(el),
-						    el->in_num, bq->scratch,
-						    UVIRTIO_MAX_QUEUE_SIZE,
-						    &len);
-				if (ret < 0) {
-					info("queue %u: head %u: malformed request",
-					     i, el->head);
-					ret = uvq_discard(vq, el);
-				} else {
-					ret = uvq_push(vq, el, len);
-				}
-			}
-			if (ret)
-				info("queue %u: cannot complete head %u: %s",
-				     i, el->head, strerror(-ret));
-			if (++batch == BATCH) {
-				uvq_flush(vq);
-				batch = 0;
-			}
-		}
-		if (ret == -EIO && !bq->broken_told) {
-			info("queue %u: avail index moved by more than the ring size; queue stopped",
-			     i);
-			bq->broken_told = true;
-		}
-		ret = uvq_flush(vq);
-		if (ret < 0)
-			info("queue %u: cannot signal completions: %s", i,
-			     strerror(-ret));
-	} while (uvq_poll_end(vq));
+	eng->bd = &e->bd;
+	eng->be = &e->be;
+	eng->num_queues = e->o.num_queues;
+	eng->queue_size = e->o.queue_size;
+	eng->seg_max = seg_max(&e->o);
+	eng->poll_max_ns = e->o.poll_us * 1000ULL;
+	eng->pin = e->o.pin;
+	eng->use_uring = e->be.fd >= 0;
+	ret = blk_engine_init(eng, &e->dev,
+			      (uint8_t *)e->dev.map + e->dev.layout.bounce_offset,
+			      e->dev.layout.bounce_size);
+	if (ret)
+		die(1, "uvirtio-%u: cannot set up the queues%s: %s",
+		    e->dev.index, eng->use_uring ? " (io_uring)" : "",
+		    strerror(-ret));
+	atomic_store(&eng->faults.delay_ms, e->o.fault_delay_ms);
+	if (e->o.fault_ignore_kicks >= 0)
+		atomic_store(&eng->q[e->o.fault_ignore_kicks].faults.ignore_kicks,
+			     true);
+	if (e->o.fault_withhold_irq >= 0)
+		atomic_store(&eng->q[e->o.fault_withhold_irq].faults.withhold_irq,
+			     true);
+	for (i = 0; eng->use_uring && i < 1; i++)
+		info("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s",
+		     e->dev.index,
+		     (unsigned long long)(e->dev.layout.bounce_size >> 20),
+		     eng->q[0].fixed_bufs ? "registered as fixed buffer" :
+		     "not registrable as fixed buffer (readv/writev)");
 }
 
 /**
- * serve_all() - drain every queue
+ * resize() - SIGHUP: grow the disk to the backing file's size
  * @e:		emulator
  */
-static void serve_all(struct emu *e)
+static void resize(struct emu *e)
 {
-	unsigned int i;
+	uint64_t old = e->be.size, sectors;
+	struct uvirtio_config_update u;
+	uint64_t cap;
+	int ret;
 
-	for (i = 0; i < NUM_QUEUES; i++)
-		serve_queue(e, i);
+	ret = backend_refresh_size(&e->be);
+	if (ret == -EOPNOTSUPP) {
+		info("uvirtio-%u: SIGHUP: a %s disk cannot be resized",
+		     e->dev.index, e->be.type == BACKEND_RAM ? "ram" : "null");
+		return;
+	}
+	if (ret) {
+		info("uvirtio-%u: SIGHUP: %s: %s", e->dev.index, e->o.backing,
+		     strerror(-ret));
+		return;
+	}
+	if (e->be.size < old || e->be.size % e->o.block_size) {
+		info("uvirtio-%u: SIGHUP: %s: size %llu is %s; keeping %llu",
+		     e->dev.index, e->o.backing,
+		     (unsigned long long)e->be.size,
+		     e->be.size < old ? "smaller than the disk" :
+		     "not a multiple of the block size",
+		     (unsigned long long)old);
+		e->be.size = old;
+		return;
+	}
+	sectors = e->be.size / BLK_SECTOR_SIZE;
+	if (sectors == e->bd.sectors)
+		return;
+	atomic_store(&e->bd.sectors, sectors);
+	cap = htole64(sectors);
+	memset(&u, 0, sizeof(u));
+	u.offset = offsetof(struct virtio_blk_config, capacity);
+	u.len = sizeof(cap);
+	u.data_addr = (uintptr_t)&cap;
+	if (ioctl(e->dev.fd, UVIRTIO_SET_CONFIG, &u) < 0) {
+		info("uvirtio-%u: resize: UVIRTIO_SET_CONFIG: %s",
+		     e->dev.index, strerror(errno));
+		return;
+	}
+	info("uvirtio-%u: resized to %llu sectors", e->dev.index,
+	     (unsigned long long)sectors);
+}
+
+/**
+ * finish() - the device is gone: stop the queues, sync the backing, exit
+ * @e:		emulator
+ * @code:	exit status
+ */
+static void __attribute__((noreturn)) finish(struct emu *e, int code)
+{
+	int ret;
+
+	blk_engine_stop(&e->eng);
+	ret = backend_flush(&e->be);
+	if (ret) {
+		info("%s: sync: %s", e->o.backing, strerror(-ret));
+		code = 1;
+	}
+	exit(code);
 }
 
 /**
@@ -492,7 +748,8 @@ static void timer_tick(struct emu *e)
 }
 
 /**
- * signal_event() - SIGTERM/SIGINT: remove the device, or exit if repeated
+ * signal_event() - SIGTERM/SIGINT: remove the device, or exit if repeated;
+ * SIGHUP: resize; SIGUSR1: lift the test faults
  * @e:		emulator
  */
 static void signal_event(struct emu *e)
@@ -502,6 +759,15 @@ static void signal_event(struct emu *e)
 
 	if (read(e->sig_fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGHUP) {
+		resize(e);
+		return;
+	}
+	if (si.ssi_signo == SIGUSR1) {
+		blk_engine_lift_faults(&e->eng);
+		info("uvirtio-%u: SIGUSR1: faults lifted", e->dev.index);
+		return;
+	}
 	if (e->removing)
 		die(1, "%s again: exiting without waiting for removal",
 		    strsignal(si.ssi_signo));
@@ -519,7 +785,9 @@ static void signal_event(struct emu *e)
  * @e:		emulator
  * @hup:	EPOLLHUP was reported
  *
- * Exits 0 once the device was removed as asked, 1 if it died otherwise.
+ * The queue threads let go of their rings while an event starts or stops
+ * them. Exits 0 once the device was removed as asked, 1 if it died
+ * otherwise.
  */
 static void device_event(struct emu *e, bool hup)
 {
@@ -527,13 +795,12 @@ static void device_event(struct emu *e, bool hup)
 	int ret;
 
 	while ((ret = uvdev_read_event(&e->dev, &ev)) > 0) {
+		blk_engine_pause(&e->eng);
 		ret = uvdev_handle_event(&e->dev, &ev);
+		blk_engine_resume(&e->eng);
 		if (ret)
 			die(1, "uvirtio-%u: event %u: %s", e->dev.index,
 			    ev.type, strerror(-ret));
-		if (ev.type == UVIRTIO_EV_DRIVER_OK ||
-		    ev.type == UVIRTIO_EV_OVERFLOW)
-			serve_all(e);
 		if (e->dev.removed || e->dev.dead_reason)
 			break;
 	}
@@ -543,21 +810,24 @@ static void device_event(struct emu *e, bool hup)
 
 	if (e->dev.dead_reason == UVIRTIO_DEAD_REMOVED) {
 		info("uvirtio-%u: removed", e->dev.index);
-		exit(0);
+		finish(e, 0);
 	}
 	if (e->dev.dead_reason)
 		die(1, "uvirtio-%u: device removed: %s", e->dev.index,
 		    uvdev_dead_str(e->dev.dead_reason));
 	if (hup) {
 		if (e->removing)
-			exit(0);
+			finish(e, 0);
 		die(1, "uvirtio-%u: device went away", e->dev.index);
 	}
 }
 
 /**
- * setup_loop() - signals, timer and every fd into one epoll instance
+ * setup_loop() - signals, timer and the device fd into one epoll instance
  * @e:		emulator
+ *
+ * The signals are blocked before any queue thread exists, so they all
+ * arrive here.
  */
 static void setup_loop(struct emu *e)
 {
@@ -566,13 +836,14 @@ static void setup_loop(struct emu *e)
 		.it_value = { 0, NODE_POLL_MS * 1000000L },
 	};
 	struct timespec now;
-	unsigned int i;
 	sigset_t set;
 	int ret;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		die(1, "sigprocmask: %s", strerror(errno));
 	e->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -592,15 +863,12 @@ static void setup_loop(struct emu *e)
 		ret = uvloop_add(&e->loop, e->sig_fd, EPOLLIN, TAG_SIGNAL);
 	if (!ret)
 		ret = uvloop_add(&e->loop, e->timer_fd, EPOLLIN, TAG_TIMER);
-	for (i = 0; !ret && i < NUM_QUEUES; i++)
-		ret = uvloop_add(&e->loop, e->dev.q[i].kick_fd, EPOLLIN,
-				 TAG_KICK + i);
 	if (ret)
 		die(1, "epoll: %s", strerror(-ret));
 }
 
 /**
- * run() - the event loop; never returns
+ * run() - the main thread's event loop; never returns
  * @e:		emulator
  */
 static void __attribute__((noreturn)) run(struct emu *e)
@@ -622,11 +890,6 @@ static void __attribute__((noreturn)) run(struct emu *e)
 				signal_event(e);
 			else if (tag == TAG_TIMER && e->timer_fd >= 0)
 				timer_tick(e);
-			else if (tag >= TAG_KICK &&
-				 tag < TAG_KICK + NUM_QUEUES) {
-				uvdev_kick_clear(&e->dev, tag - TAG_KICK);
-				serve_queue(e, tag - TAG_KICK);
-			}
 		}
 	}
 }
@@ -654,12 +917,21 @@ int main(int argc, char **argv)
 
 	create_device(e);
 	setup_loop(e);
+	setup_engine(e);
+	ret = blk_engine_run(&e->eng);
+	if (ret)
+		die(1, "uvirtio-%u: cannot start the queue threads: %s",
+		    e->dev.index, strerror(-ret));
 	ret = uvdev_start(&e->dev);
 	if (ret)
 		die(1, "uvirtio-%u: cannot start the device: %s",
 		    e->dev.index, strerror(-ret));
-	info("uvirtio-%u: %s, %llu sectors, queue size %u%s", e->dev.index,
-	     e->o.backing, (unsigned long long)e->bd.sectors,
-	     e->o.queue_size, e->o.readonly ? ", read-only" : "");
+	info("uvirtio-%u: %s, %llu sectors, %u queue%s of %u, block size %u%s%s%s",
+	     e->dev.index, e->o.backing, (unsigned long long)e->bd.sectors,
+	     e->o.num_queues, e->o.num_queues > 1 ? "s" : "",
+	     e->o.queue_size, e->o.block_size,
+	     e->o.direct ? ", O_DIRECT" : "",
+	     e->o.poll_us ? "" : ", no polling",
+	     e->o.readonly ? ", read-only" : "");
 	run(e);
 }
