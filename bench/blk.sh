@@ -234,7 +234,11 @@ for path in $PATHS; do
 		say "$path: no device, skipped"
 		continue
 	fi
-	say "$path: $node"
+	# null_blk has no I/O scheduler by default; give every path the same
+	# (virtio_blk and loop with one queue would get mq-deadline)
+	echo none > "/sys/block/${node#/dev/}/queue/scheduler" 2>/dev/null
+	say "$path: $node, scheduler $(cat "/sys/block/${node#/dev/}/queue/scheduler"), $(ls -d /sys/block/${node#/dev/}/mq/* | wc -l) hw queue(s)"
+	[ "${path#uv-}" = "$path" ] || say "$path: $(grep -h 'io_uring\|queue' "$DIR/uv.err" | head -n 2 | tr '\n' ' ')"
 	run_path "$path" "$node"
 	case $path in
 	uv-*)
@@ -246,7 +250,7 @@ for path in $PATHS; do
 	esac
 done
 
-echo "uvirtio-blk benchmark: kernel $(uname -r), $(nproc) vCPUs, fio io_uring O_DIRECT, ${RUNTIME}s per run"
+echo "uvirtio-blk benchmark: kernel $(uname -r), $(nproc) vCPUs, fio io_uring O_DIRECT, ${RUNTIME}s per run, scheduler none everywhere"
 table
 echo
 machine_lines
