@@ -90,10 +90,9 @@ uv_stop() {
 # start_vduse - qemu-storage-daemon null-co export, attached through vdpa;
 # prints the node
 start_vduse() {
-	local before after n
-	before=$(ls /sys/block)
+	local n
 	qemu-storage-daemon \
-		--blockdev driver=null-co,node-name=n0,size=1G \
+		--blockdev driver=null-co,node-name=n0,size=1073741824 \
 		--export type=vduse-blk,id=e0,node-name=n0,name=vduse0,num-queues=2,writable=on \
 		> "$DIR/qsd.log" 2>&1 &
 	QSD_PID=$!
@@ -101,16 +100,22 @@ start_vduse() {
 		[ -e /dev/vduse/vduse0 ] && break
 		sleep 0.1
 	done
-	vdpa dev add name vduse0 mgmtdev vduse || return 1
+	if ! vdpa dev add name vduse0 mgmtdev vduse 2> "$DIR/vdpa.err"; then
+		say "vduse: vdpa dev add failed: $(cat "$DIR/vdpa.err"); qemu-storage-daemon: $(head -c 400 "$DIR/qsd.log")"
+		return 1
+	fi
+	# virtio_vdpa binds: /sys/bus/vdpa/devices/vduse0/virtioN/block/vdX
 	for _ in $(seq 100); do
-		after=$(ls /sys/block)
-		n=$(comm -13 <(echo "$before" | sort) <(echo "$after" | sort) | grep '^vd' | head -n 1)
-		if [ -n "$n" ] && [ -b "/dev/$n" ]; then
-			echo "/dev/$n"
-			return 0
-		fi
+		for n in /sys/bus/vdpa/devices/vduse0/virtio*/block/*; do
+			n=${n##*/}
+			if [ "$n" != '*' ] && [ -b "/dev/$n" ]; then
+				echo "/dev/$n"
+				return 0
+			fi
+		done
 		sleep 0.1
 	done
+	say "vduse: no disk appeared; qemu-storage-daemon: $(head -c 400 "$DIR/qsd.log")"
 	return 1
 }
 

@@ -19,7 +19,7 @@ truncate -s 32M "$img" && chown $UV_USER_UID:$UV_USER_UID "$img" || uv_fail "can
 
 for mode in buffered direct; do
 	args=()
-	[ $mode = buffered ] || args=(--direct)
+	[ $mode = buffered ] || args=(--direct --io uring)
 	if [ $mode = direct ] && ! dd if=/dev/zero of="$small/probe" bs=4k count=1 oflag=direct status=none 2>/dev/null; then
 		uv_log "direct: tmpfs has no O_DIRECT on $(uname -r); buffered only"
 		continue

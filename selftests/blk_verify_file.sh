@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # fio --verify=crc32c against an unprivileged uvirtio-blk on a file, served
-# through io_uring: buffered (page cache) with 1 queue, O_DIRECT (--direct)
+# through io_uring (--io uring: tmpfs alone would get the synchronous path):
+# buffered (page cache) with 1 queue, O_DIRECT (--direct)
 # with 4 queues; afterwards the backing file holds what the disk showed.
 # O_DIRECT needs a filesystem that has it: tmpfs has it from 6.6 on, so on
 # older kernels the file lives on ext4 on a loop device (itself on tmpfs).
@@ -16,7 +17,7 @@ img=$UV_TMP/disk.img
 truncate -s 64M "$img" || uv_fail "cannot create $img"
 chown $UV_USER_UID:$UV_USER_UID "$img"
 
-uv_blk_start --user "$img" || uv_fail "buffered emulator did not start"
+uv_blk_start --user --io uring "$img" || uv_fail "buffered emulator did not start"
 bv_check_queues 1
 uv_log "buffered file, 1 queue: $UV_NODE"
 bv_verify_set "file buffered q1" "$UV_NODE" 8M
@@ -42,7 +43,7 @@ if ! dd if=/dev/zero of="$UV_TMP/probe" bs=4k count=1 oflag=direct status=none 2
 fi
 dimg=$ddir/direct.img
 truncate -s 64M "$dimg" && chown $UV_USER_UID:$UV_USER_UID "$dimg" || uv_fail "cannot create $dimg"
-uv_blk_start --user --direct --queues 4 "$dimg" || uv_fail "--direct emulator did not start"
+uv_blk_start --user --direct --io uring --queues 4 "$dimg" || uv_fail "--direct emulator did not start"
 bv_check_queues 4
 uv_log "O_DIRECT file, 4 queues: $UV_NODE ($BV_NQ used)"
 bv_verify_set "file direct q4" "$UV_NODE" 8M
