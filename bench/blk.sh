@@ -79,12 +79,13 @@ uv_start() {
 	return 1
 }
 
-# uv_stop - SIGTERM the emulator and wait for it
+# uv_stop - SIGTERM the emulator, wait for it, show its queue counters
 uv_stop() {
 	[ -n "$EMU_PID" ] || return 0
 	kill -TERM "$EMU_PID"
 	wait "$EMU_PID"
 	EMU_PID=
+	grep -h ': queue [0-9]*:' "$DIR/uv.err" | sed 's/^/bench: /' >&2
 }
 
 # start_vduse - qemu-storage-daemon null-co export, attached through vdpa;

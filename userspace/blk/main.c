@@ -738,9 +738,24 @@ static void resize(struct emu *e)
  */
 static void __attribute__((noreturn)) finish(struct emu *e, int code)
 {
+	unsigned int i;
 	int ret;
 
 	blk_engine_stop(&e->eng);
+	for (i = 0; e->eng.q && i < e->eng.num_queues; i++) {
+		struct blk_qstats *s = &e->eng.q[i].stats;
+
+		info("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed",
+		     e->dev.index, i,
+		     (unsigned long long)atomic_load(&s->requests),
+		     (unsigned long long)(atomic_load(&s->bytes) >> 20),
+		     (unsigned long long)atomic_load(&s->errors),
+		     (unsigned long long)atomic_load(&s->kicks),
+		     (unsigned long long)atomic_load(&s->irqs),
+		     (unsigned long long)atomic_load(&s->irqs_suppressed),
+		     (unsigned long long)atomic_load(&s->polls),
+		     (unsigned long long)atomic_load(&s->poll_misses));
+	}
 	ret = backend_flush(&e->be);
 	if (ret) {
 		info("%s: sync: %s", e->o.backing, strerror(-ret));
