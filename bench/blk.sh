@@ -59,17 +59,18 @@ say() {
 }
 
 # uv_start ARG... - start uvirtio-blk as uid 1000, wait for its node;
-# prints the node
+# sets EMU_PID and NODE (not to be run in a subshell: EMU_PID must stay)
 uv_start() {
-	local out=$DIR/uv.out node
+	local out=$DIR/uv.out n
 	: > "$out"
+	NODE=
 	setpriv --reuid=1000 --regid=1000 --clear-groups -- \
 		${BENCH_UV_BIN:-uvirtio-blk} $UV_ARGS "$@" > "$out" 2> "$DIR/uv.err" &
 	EMU_PID=$!
 	for _ in $(seq 300); do
-		node=$(tail -n 1 "$out")
-		if [ -b "$node" ]; then
-			echo "$node"
+		n=$(tail -n 1 "$out")
+		if [ -b "$n" ]; then
+			NODE=$n
 			return 0
 		fi
 		kill -0 $EMU_PID 2>/dev/null || break
@@ -221,8 +222,8 @@ for path in $PATHS; do
 			insmod /uvirtio/modules/null_blk.ko 2>/dev/null
 		node=/dev/nullb0
 		;;
-	uv-null-1q) node=$(uv_start null:1G) ;;
-	uv-null-2q) node=$(uv_start --queues 2 null:1G) ;;
+	uv-null-1q) uv_start null:1G; node=$NODE ;;
+	uv-null-2q) uv_start --queues 2 null:1G; node=$NODE ;;
 	vduse) node=$(start_vduse) ;;
 	uv-file|loop)
 		if [ ! -f "$DIR/file.img" ]; then
@@ -230,7 +231,8 @@ for path in $PATHS; do
 			chown 1000:1000 "$DIR/file.img"
 		fi
 		if [ $path = uv-file ]; then
-			node=$(uv_start "$DIR/file.img")
+			uv_start "$DIR/file.img"
+			node=$NODE
 		else
 			LOOP=$(losetup -f --show "$DIR/file.img") && node=$LOOP
 		fi
