@@ -141,6 +141,7 @@ struct blk_req;
  * @ring_fd:	eventfd io_uring signals on completions, or -1
  * @uring:	@ring is set up
  * @fixed_bufs:	the bounce pool is registered as fixed buffer 0
+ * @fixed_err:	why it is not (-errno of io_uring_register_buffers())
  * @pool:	bounce pool start in our mapping (fixed buffer 0)
  * @reqs:	one request slot per possible ring head
  * @iovs:	iovec storage of the slots
@@ -168,6 +169,7 @@ struct blk_queue {
 	int ring_fd;
 	bool uring;
 	bool fixed_bufs;
+	int fixed_err;
 	uint8_t *pool;
 	struct blk_req *reqs;
 	struct iovec *iovs;

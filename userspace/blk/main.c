@@ -636,7 +636,6 @@ static void setup_engine(struct emu *e)
 {
 	struct blk_engine *eng = &e->eng;
 	struct statfs sfs;
-	unsigned int i;
 	int ret;
 
 	eng->bd = &e->bd;
@@ -673,12 +672,13 @@ static void setup_engine(struct emu *e)
 	if (!eng->use_uring && e->be.fd >= 0)
 		info("uvirtio-%u: synchronous file I/O in the queue threads",
 		     e->dev.index);
-	for (i = 0; eng->use_uring && i < 1; i++)
-		info("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s",
+	if (eng->use_uring)
+		info("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s%s",
 		     e->dev.index,
 		     (unsigned long long)(e->dev.layout.bounce_size >> 20),
 		     eng->q[0].fixed_bufs ? "registered as fixed buffer" :
-		     "not registrable as fixed buffer (readv/writev)");
+		     "not registrable as fixed buffer (readv/writev): ",
+		     eng->q[0].fixed_bufs ? "" : strerror(-eng->q[0].fixed_err));
 }
 
 /**

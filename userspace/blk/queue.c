@@ -698,7 +698,8 @@ static int q_uring_init(struct blk_queue *q, struct blk_engine *eng,
 	if (ret)
 		return ret;
 	q->pool = pool;
-	q->fixed_bufs = !io_uring_register_buffers(&q->ring, &biov, 1);
+	q->fixed_err = io_uring_register_buffers(&q->ring, &biov, 1);
+	q->fixed_bufs = !q->fixed_err;
 	return q_epoll_add(q, q->ring_fd, QTAG_RING);
 }
 
