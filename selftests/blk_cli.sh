@@ -31,8 +31,11 @@ bad() {
 
 printf '%1000s' '' > "$UV_TMP/odd.img"
 truncate -s 16M "$UV_TMP/ro.img"
-chown $UV_USER_UID:$UV_USER_UID "$UV_TMP/odd.img" "$UV_TMP/ro.img"
+truncate -s 6K "$UV_TMP/odd4k.img"
+truncate -s 16M "$UV_TMP/noread.img"
+chown $UV_USER_UID:$UV_USER_UID "$UV_TMP/odd.img" "$UV_TMP/ro.img" "$UV_TMP/odd4k.img"
 chmod 0444 "$UV_TMP/ro.img"
+chmod 0600 "$UV_TMP/noread.img"
 
 bad "unknown option" --no-such-option ram:64M
 bad "missing file" "$UV_TMP/does-not-exist.img"
@@ -41,10 +44,20 @@ bad "empty RAM disk" ram:0
 bad "bad RAM size" ram:abc
 bad "read-only file without --readonly" "$UV_TMP/ro.img"
 bad "queue size not a power of two" --queue-size 3 ram:64M
+bad "unreadable file" "$UV_TMP/noread.img"
+bad "zero queues" --queues 0 ram:64M
+bad "too many queues" --queues 65 ram:64M
+bad "block size neither 512 nor 4096" --block-size 1024 ram:64M
+bad "size not a multiple of 4096" --block-size 4096 "$UV_TMP/odd4k.img"
+bad "bad null size" null:12Q
+bad "fault on a queue that does not exist" --queues 2 --fault-ignore-kicks=2 null:1M
+bad "no BACKING" --queues 2
 
 if uvirtio-blk --help > "$UV_TMP/help" 2>&1; then
 	missing=""
-	for opt in --queue-size --serial --readonly --help ram:; do
+	for opt in --queue-size --queues --block-size --direct --no-poll --poll-us \
+		   --pin --serial --readonly --help ram: null: --fault-ignore-kicks \
+		   --fault-withhold-irq --fault-delay-ms 'Test features'; do
 		grep -qe "$opt" "$UV_TMP/help" || missing="$missing $opt"
 	done
 	if [ -n "$missing" ]; then

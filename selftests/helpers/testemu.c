@@ -59,7 +59,7 @@ int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
 	};
 	int ret;
 
-	ret = t->file ? backend_open_file(&t->be, t->file, false) :
+	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
 			backend_open_ram(&t->be, bytes);
 	if (ret)
 		return ret;
@@ -85,7 +85,7 @@ int temu_attach(struct temu *t, unsigned int index, uint64_t bytes)
 {
 	int ret;
 
-	ret = t->file ? backend_open_file(&t->be, t->file, false) :
+	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
 			backend_open_ram(&t->be, bytes);
 	if (ret)
 		return ret;

@@ -310,7 +310,7 @@ static void *drive(void *arg)
 	check(ok && used == 21 && !memcmp(fk.dom + rd, SERIAL, sizeof(SERIAL)),
 	      "GET_ID", "used %u", used);
 
-	ok = simple_req(VIRTIO_BLK_T_DISCARD, 0, 0, 0, false, &st, &used);
+	ok = simple_req(0x7f, 0, 0, 0, false, &st, &used);
 	check(ok && fk.dom[st] == VIRTIO_BLK_S_UNSUPP, "unsupported type",
 	      "status %u", fk.dom[st]);
 
@@ -541,7 +541,9 @@ static void __attribute__((destructor)) fake_report_create(void)
 {
 	uint64_t want = F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_INDIRECT_DESC) |
 			F(VIRTIO_RING_F_EVENT_IDX) | F(VIRTIO_BLK_F_SEG_MAX) |
-			F(VIRTIO_BLK_F_BLK_SIZE) | F(VIRTIO_BLK_F_FLUSH);
+			F(VIRTIO_BLK_F_BLK_SIZE) | F(VIRTIO_BLK_F_FLUSH) |
+			F(VIRTIO_BLK_F_SIZE_MAX) | F(VIRTIO_BLK_F_TOPOLOGY) |
+			F(VIRTIO_BLK_F_DISCARD) | F(VIRTIO_BLK_F_WRITE_ZEROES);
 
 	if (!fk.report || !fk.dom)
 		return;

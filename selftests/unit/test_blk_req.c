@@ -262,7 +262,7 @@ static bool t_file_backend(void)
 	if (fd < 0 || ftruncate(fd, 8 * 512) < 0)
 		return false;
 	close(fd);
-	if (backend_open_file(&fb, path, false))
+	if (backend_open_file(&fb, path, false, false))
 		goto out;
 	fbd = bd;
 	fbd.be = &fb;

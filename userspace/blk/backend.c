@@ -46,23 +46,46 @@ int backend_open_ram(struct backend *b, uint64_t size)
 }
 
 /**
+ * backend_open_null() - a disk that stores nothing: reads see zeros
+ * (or whatever the buffer held), writes are dropped; for measuring the
+ * request path itself
+ * @b:		backend
+ * @size:	bytes
+ *
+ * Return: 0, -EINVAL for size 0
+ */
+int backend_open_null(struct backend *b, uint64_t size)
+{
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	if (!size)
+		return -EINVAL;
+	b->type = BACKEND_NULL;
+	b->size = size;
+	return 0;
+}
+
+/**
  * backend_open_file() - a regular file or a block device
  * @b:		backend
  * @path:	file
  * @readonly:	open read-only
+ * @direct:	open with O_DIRECT (bypass the page cache)
  *
  * Return: 0; -errno from open() or fstat(); -EROFS if @readonly is false
  * but the file can only be opened for reading; -EINVAL if it is neither a
  * regular file nor a block device
  */
-int backend_open_file(struct backend *b, const char *path, bool readonly)
+int backend_open_file(struct backend *b, const char *path, bool readonly,
+		      bool direct)
 {
+	int dflag = direct ? O_DIRECT : 0;
 	struct stat st;
 	int fd, ret;
 
 	memset(b, 0, sizeof(*b));
 	b->fd = -1;
-	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	fd = open(path, (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | dflag);
 	if (fd < 0) {
 		ret = -errno;
 		if (!readonly && (ret == -EACCES || ret == -EROFS ||
@@ -94,6 +117,7 @@ int backend_open_file(struct backend *b, const char *path, bool readonly)
 	}
 	b->fd = fd;
 	b->readonly = readonly;
+	b->direct = direct;
 	return 0;
 
 err_close:
@@ -140,6 +164,8 @@ static int backend_rw(struct backend *b, uint64_t off, struct iovec *iov,
 	unsigned int i;
 	ssize_t n;
 
+	if (b->type == BACKEND_NULL)
+		return 0;
 	if (b->type == BACKEND_RAM) {
 		for (i = 0; i < cnt; i++) {
 			if (off > b->size || iov[i].iov_len > b->size - off)
@@ -215,9 +241,121 @@ int backend_write(struct backend *b, uint64_t off, struct iovec *iov,
  */
 int backend_flush(struct backend *b)
 {
-	if (b->type == BACKEND_RAM)
+	if (b->fd < 0)
 		return 0;
 	return fdatasync(b->fd) < 0 ? -errno : 0;
+}
+
+/**
+ * backend_refresh_size() - read a file's or block device's size again
+ * @b:		backend
+ *
+ * Return: 0 (@b->size updated), -EOPNOTSUPP for RAM and null, or -errno
+ */
+int backend_refresh_size(struct backend *b)
+{
+	struct stat st;
+	uint64_t size;
+
+	if (b->type == BACKEND_BDEV) {
+		if (ioctl(b->fd, BLKGETSIZE64, &size) < 0)
+			return -errno;
+	} else if (b->type == BACKEND_FILE) {
+		if (fstat(b->fd, &st) < 0)
+			return -errno;
+		size = st.st_size;
+	} else {
+		return -EOPNOTSUPP;
+	}
+	b->size = size;
+	return 0;
+}
+
+/**
+ * backend_deallocate() - make a byte range read back as zeros
+ * @b:		backend
+ * @off:	byte offset
+ * @len:	bytes
+ * @zero:	the range must read back as zeros (write zeroes); a discard
+ *		of a block device may leave anything
+ *
+ * Files: a hole is punched (tmpfs, ext4, xfs all read holes as zeros);
+ * where that is refused, zeros are written. Block devices: BLKDISCARD or
+ * BLKZEROOUT. RAM: zeroed, pages given back where whole.
+ *
+ * Return: 0, -EROFS, or -errno
+ */
+static int backend_deallocate(struct backend *b, uint64_t off, uint64_t len,
+			      bool zero)
+{
+	static const uint8_t zeros[65536] __attribute__((aligned(4096)));
+	uint64_t range[2] = { off, len };
+	size_t n;
+	ssize_t w;
+
+	if (b->readonly)
+		return -EROFS;
+	if (off > b->size || len > b->size - off)
+		return -EIO;
+	switch (b->type) {
+	case BACKEND_NULL:
+		return 0;
+	case BACKEND_RAM:
+		memset(b->ram + off, 0, len);
+		return 0;
+	case BACKEND_BDEV:
+		if (ioctl(b->fd, zero ? BLKZEROOUT : BLKDISCARD, range) < 0)
+			return -errno;
+		return 0;
+	case BACKEND_FILE:
+		if (!fallocate(b->fd, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, off, len))
+			return 0;
+		if (errno != EOPNOTSUPP)
+			return -errno;
+		if (!zero)
+			return 0;
+		break;
+	}
+	while (len) {
+		n = len < sizeof(zeros) ? len : sizeof(zeros);
+		w = pwrite(b->fd, zeros, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (!w)
+			return -EIO;
+		off += w;
+		len -= w;
+	}
+	return 0;
+}
+
+/**
+ * backend_discard() - the driver no longer needs a range
+ * @b:		backend
+ * @off:	byte offset
+ * @len:	bytes
+ *
+ * Return: 0 or -errno
+ */
+int backend_discard(struct backend *b, uint64_t off, uint64_t len)
+{
+	return backend_deallocate(b, off, len, false);
+}
+
+/**
+ * backend_write_zeroes() - make a range read back as zeros
+ * @b:		backend
+ * @off:	byte offset
+ * @len:	bytes
+ *
+ * Return: 0 or -errno
+ */
+int backend_write_zeroes(struct backend *b, uint64_t off, uint64_t len)
+{
+	return backend_deallocate(b, off, len, true);
 }
 
 /**

@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 
 enum backend_type {
+	BACKEND_NULL,
 	BACKEND_RAM,
 	BACKEND_FILE,
 	BACKEND_BDEV,
@@ -20,10 +21,11 @@ enum backend_type {
 /**
  * struct backend - an open backing store
  * @type:	BACKEND_*
- * @fd:		file or block device, -1 for RAM
+ * @fd:		file or block device, -1 for RAM and null
  * @ram:	RAM disk contents, NULL otherwise
  * @size:	bytes
  * @readonly:	opened read-only
+ * @direct:	opened with O_DIRECT
  */
 struct backend {
 	enum backend_type type;
@@ -31,15 +33,21 @@ struct backend {
 	uint8_t *ram;
 	uint64_t size;
 	bool readonly;
+	bool direct;
 };
 
 int backend_open_ram(struct backend *b, uint64_t size);
-int backend_open_file(struct backend *b, const char *path, bool readonly);
+int backend_open_null(struct backend *b, uint64_t size);
+int backend_open_file(struct backend *b, const char *path, bool readonly,
+		      bool direct);
+int backend_refresh_size(struct backend *b);
 int backend_read(struct backend *b, uint64_t off, struct iovec *iov,
 		 unsigned int cnt);
 int backend_write(struct backend *b, uint64_t off, struct iovec *iov,
 		  unsigned int cnt);
 int backend_flush(struct backend *b);
+int backend_discard(struct backend *b, uint64_t off, uint64_t len);
+int backend_write_zeroes(struct backend *b, uint64_t off, uint64_t len);
 void backend_close(struct backend *b);
 
 #endif /* UVIRTIO_BLK_BACKEND_H */

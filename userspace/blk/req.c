@@ -26,9 +26,54 @@
 static bool blk_range_ok(const struct blk_dev *bd, uint64_t sector,
 			 uint64_t len)
 {
+	uint64_t sectors = atomic_load_explicit(&bd->sectors,
+						memory_order_relaxed);
+
 	if (len % BLK_SECTOR_SIZE)
 		return false;
-	return sector <= bd->sectors && len / BLK_SECTOR_SIZE <= bd->sectors - sector;
+	return sector <= sectors && len / BLK_SECTOR_SIZE <= sectors - sector;
+}
+
+/**
+ * blk_dealloc() - serve DISCARD or WRITE_ZEROES: every segment of the
+ * request's readable part after the header
+ * @bd:		disk
+ * @c:		cursor after the header
+ * @zero:	WRITE_ZEROES
+ *
+ * Return: VIRTIO_BLK_S_OK, VIRTIO_BLK_S_IOERR, or VIRTIO_BLK_S_UNSUPP for
+ * flags this device does not know
+ */
+static int blk_dealloc(struct blk_dev *bd, struct iovc *c, bool zero)
+{
+	struct virtio_blk_discard_write_zeroes seg;
+	uint64_t sector, len;
+	uint32_t flags;
+	int ret, n = 0;
+
+	if (bd->readonly)
+		return VIRTIO_BLK_S_IOERR;
+	while (iovc_read(c, &seg, sizeof(seg)) == sizeof(seg)) {
+		n++;
+		sector = le64toh(seg.sector);
+		len = (uint64_t)le32toh(seg.num_sectors) * BLK_SECTOR_SIZE;
+		flags = le32toh(seg.flags);
+		if (flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
+			return VIRTIO_BLK_S_UNSUPP;
+		if (!zero && flags)
+			return VIRTIO_BLK_S_UNSUPP;
+		if (!blk_range_ok(bd, sector, len))
+			return VIRTIO_BLK_S_IOERR;
+		if (zero)
+			ret = backend_write_zeroes(bd->be,
+						   sector * BLK_SECTOR_SIZE, len);
+		else
+			ret = backend_discard(bd->be, sector * BLK_SECTOR_SIZE,
+					      len);
+		if (ret)
+			return VIRTIO_BLK_S_IOERR;
+	}
+	return n ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
 }
 
 /**
@@ -121,6 +166,14 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
 		status = backend_flush(bd->be) ? VIRTIO_BLK_S_IOERR :
 						 VIRTIO_BLK_S_OK;
 		break;
+	case VIRTIO_BLK_T_DISCARD:
+		status = bd->discard ? blk_dealloc(bd, &oc, false) :
+				       VIRTIO_BLK_S_UNSUPP;
+		break;
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		status = bd->write_zeroes ? blk_dealloc(bd, &oc, true) :
+					    VIRTIO_BLK_S_UNSUPP;
+		break;
 	case VIRTIO_BLK_T_GET_ID:
 		id_len = in_len - 1;
 		if (id_len > sizeof(bd->serial))
@@ -139,4 +192,65 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
 	iovc_write(&ic, &status, 1);
 	*used_len = data_in + 1;
 	return status;
+}
+
+/**
+ * blk_req_parse() - decode a request for the asynchronous path
+ * @bd:		disk
+ * @out:	device-readable buffers
+ * @out_num:	entries in @out
+ * @in:		device-writable buffers
+ * @in_num:	entries in @in
+ * @data:	out: iovecs of the data part (IN and OUT)
+ * @cap:	entries in @data
+ * @ri:		out: the request
+ *
+ * Return: 0 if the request is a well-formed IN, OUT or FLUSH inside the
+ * disk that a backend can run as it is; 1 if it must go through
+ * blk_req_serve() (other types, errors, read-only writes); -EBADMSG if
+ * there is no whole header or no status byte
+ */
+int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
+		  unsigned int out_num, const struct iovec *in,
+		  unsigned int in_num, struct iovec *data, unsigned int cap,
+		  struct blk_req_info *ri)
+{
+	struct virtio_blk_outhdr hdr;
+	size_t in_len = iovc_size(in, in_num);
+	struct iovc oc, ic;
+	int n;
+
+	memset(ri, 0, sizeof(*ri));
+	iovc_init(&oc, out, out_num);
+	if (!in_len || iovc_read(&oc, &hdr, sizeof(hdr)) != sizeof(hdr))
+		return -EBADMSG;
+	ri->type = le32toh(hdr.type);
+	ri->sector = le64toh(hdr.sector);
+	ri->status = (uint8_t *)in[in_num - 1].iov_base +
+		     in[in_num - 1].iov_len - 1;
+
+	switch (ri->type) {
+	case VIRTIO_BLK_T_IN:
+		ri->len = in_len - 1;
+		iovc_init(&ic, in, in_num);
+		if (!ri->len || !blk_range_ok(bd, ri->sector, ri->len))
+			return 1;
+		n = iovc_slice(&ic, ri->len, data, cap);
+		break;
+	case VIRTIO_BLK_T_OUT:
+		ri->len = iovc_left(&oc);
+		if (bd->readonly || !ri->len ||
+		    !blk_range_ok(bd, ri->sector, ri->len))
+			return 1;
+		n = iovc_slice(&oc, ri->len, data, cap);
+		break;
+	case VIRTIO_BLK_T_FLUSH:
+		return bd->readonly ? 1 : 0;
+	default:
+		return 1;
+	}
+	if (n <= 0)
+		return 1;
+	ri->data_num = n;
+	return 0;
 }

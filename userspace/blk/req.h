@@ -5,6 +5,7 @@
 #ifndef UVIRTIO_BLK_REQ_H
 #define UVIRTIO_BLK_REQ_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -18,16 +19,42 @@
 /**
  * struct blk_dev - what every request of one disk needs
  * @be:		backing store
- * @sectors:	capacity in 512-byte sectors
+ * @sectors:	capacity in 512-byte sectors (grows on resize while
+ *		queue threads read it)
  * @readonly:	writes fail with VIRTIO_BLK_S_IOERR
+ * @discard:	serve VIRTIO_BLK_T_DISCARD (else UNSUPP)
+ * @write_zeroes: serve VIRTIO_BLK_T_WRITE_ZEROES (else UNSUPP)
  * @serial:	GET_ID answer, zero-padded
  */
 struct blk_dev {
 	struct backend *be;
-	uint64_t sectors;
+	_Atomic uint64_t sectors;
 	bool readonly;
+	bool discard;
+	bool write_zeroes;
 	char serial[VIRTIO_BLK_ID_BYTES];
 };
+
+/**
+ * struct blk_req_info - what a request asks, for the asynchronous path
+ * @type:	VIRTIO_BLK_T_*
+ * @sector:	first sector
+ * @len:	data bytes (IN: writable bytes but the status byte)
+ * @data_num:	iovecs of the data part
+ * @status:	the status byte (last device-writable byte)
+ */
+struct blk_req_info {
+	uint32_t type;
+	uint64_t sector;
+	uint64_t len;
+	unsigned int data_num;
+	uint8_t *status;
+};
+
+int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
+		  unsigned int out_num, const struct iovec *in,
+		  unsigned int in_num, struct iovec *data, unsigned int cap,
+		  struct blk_req_info *ri);
 
 int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
 		  unsigned int out_num, const struct iovec *in,

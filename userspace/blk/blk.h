@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * blk.h - uvirtio-blk's per-queue serving state, and what other threads
+ * may read of it
+ *
+ * Each virtqueue is served by its own thread (struct blk_queue). What that
+ * thread does can be observed and steered from outside it without stopping
+ * it:
+ *
+ *   struct blk_qstats	  counters, written only by the queue's thread with
+ *			  relaxed atomic stores; any thread reads them with
+ *			  relaxed loads (each counter is exact, the set is
+ *			  not a snapshot)
+ *   struct blk_inflight  one slot per ring head: what request is in flight
+ *			  under that head since when; a per-slot seqcount
+ *			  lets a reader take a consistent copy
+ *			  (blk_inflight_read()) while the queue runs
+ *   struct blk_faults	  test-only fault switches, per queue and per
+ *			  device; atomic flags, set or cleared by any thread
+ *			  (SIGUSR1 clears them all); the queue's thread reads
+ *			  them on every pass
+ *
+ * A status filesystem (issue 5) finds them all through struct blk_status:
+ * blk_status() returns the emulator's one instance.
+ */
+#ifndef UVIRTIO_BLK_BLK_H
+#define UVIRTIO_BLK_BLK_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <liburing.h>
+#include <linux/uvirtio.h>
+
+#include "backend.h"
+#include "req.h"
+#include "vq.h"
+
+#define BLK_CACHELINE		64
+
+/**
+ * struct blk_qstats - counters of one queue (relaxed atomics)
+ * @kicks:	kick eventfd wake-ups handled
+ * @irqs:	call eventfd writes (interrupts asked of the kernel)
+ * @irqs_suppressed: completions published without an interrupt of their
+ *		own: the driver's used_event (EVENT_IDX) did not ask for one
+ *		yet and more completions were about to follow
+ * @requests:	requests completed (every type, errors included)
+ * @bytes:	data bytes read or written
+ * @errors:	requests completed with VIRTIO_BLK_S_IOERR or UNSUPP, or
+ *		rejected as bad chains
+ * @polls:	passes of the adaptive avail-ring poll that found work
+ * @poll_misses: passes that found none before the poll budget ran out
+ */
+struct blk_qstats {
+	_Atomic uint64_t kicks;
+	_Atomic uint64_t irqs;
+	_Atomic uint64_t irqs_suppressed;
+	_Atomic uint64_t requests;
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t errors;
+	_Atomic uint64_t polls;
+	_Atomic uint64_t poll_misses;
+} __attribute__((aligned(BLK_CACHELINE)));
+
+/**
+ * struct blk_inflight - one in-flight request, readable from other threads
+ * @seq:	seqcount: odd while the queue's thread rewrites the slot
+ * @active:	1 while a request is in flight under this head
+ * @type:	VIRTIO_BLK_T_*
+ * @head:	ring head (also the slot's index)
+ * @sector:	first 512-byte sector
+ * @len:	data bytes
+ * @start_ns:	CLOCK_MONOTONIC nanoseconds when the request was taken
+ */
+struct blk_inflight {
+	_Atomic uint32_t seq;
+	_Atomic uint32_t active;
+	_Atomic uint32_t type;
+	_Atomic uint32_t head;
+	_Atomic uint64_t sector;
+	_Atomic uint64_t len;
+	_Atomic uint64_t start_ns;
+};
+
+/**
+ * struct blk_inflight_copy - a consistent copy of one struct blk_inflight
+ * @active:	a request is in flight
+ * @type:	VIRTIO_BLK_T_*
+ * @head:	ring head
+ * @sector:	first sector
+ * @len:	data bytes
+ * @start_ns:	start time, CLOCK_MONOTONIC ns
+ */
+struct blk_inflight_copy {
+	bool active;
+	uint32_t type;
+	uint32_t head;
+	uint64_t sector;
+	uint64_t len;
+	uint64_t start_ns;
+};
+
+/**
+ * struct blk_qfaults - test-only fault switches of one queue
+ * @ignore_kicks: the queue neither polls nor reacts to kicks
+ * @withhold_irq: completions reach the shadow ring, the call fd is never
+ *		written
+ */
+struct blk_qfaults {
+	atomic_bool ignore_kicks;
+	atomic_bool withhold_irq;
+};
+
+/**
+ * struct blk_faults - test-only fault switches of the device
+ * @delay_ms:	every request waits this long before it completes (0: off)
+ */
+struct blk_faults {
+	_Atomic uint32_t delay_ms;
+};
+
+struct blk_req;
+
+/**
+ * struct blk_queue - one virtqueue and the thread that serves it
+ * @index:	queue index
+ * @thread:	the serving thread
+ * @lock:	held by the thread while it touches @vq; the main thread takes
+ *		it (after setting @pause) to start or stop the rings
+ * @pause:	main thread wants @lock: leave the serving loop
+ * @stop:	thread must exit
+ * @wake_fd:	eventfd the main thread writes to wake the thread
+ * @epfd:	epoll over kick fd, @wake_fd and the io_uring eventfd
+ * @vq:		the rings (in struct uvdev)
+ * @kick_fd:	kick eventfd (in struct uvdev)
+ * @call_fd:	call eventfd (in struct uvdev)
+ * @ring:	io_uring of this queue (file backends)
+ * @ring_fd:	eventfd io_uring signals on completions, or -1
+ * @uring:	@ring is set up
+ * @fixed_bufs:	the bounce pool is registered as fixed buffer 0
+ * @fixed_err:	why it is not (-errno of io_uring_register_buffers())
+ * @pool:	bounce pool start in our mapping (fixed buffer 0)
+ * @reqs:	one request slot per possible ring head
+ * @iovs:	iovec storage of the slots
+ * @delayed:	FIFO of requests held back by the delay fault
+ * @delayed_tail: last of @delayed
+ * @inflight_io: requests whose backend I/O is still running
+ * @poll_ns:	current adaptive poll budget
+ * @bad_told:	bad chains reported on stderr so far
+ * @stats:	counters
+ * @faults:	fault switches
+ * @inflight:	in-flight table, one slot per head
+ */
+struct blk_queue {
+	unsigned int index;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	atomic_bool pause;
+	atomic_bool stop;
+	int wake_fd;
+	int epfd;
+	struct uvq *vq;
+	int kick_fd;
+	int call_fd;
+	struct io_uring ring;
+	int ring_fd;
+	bool uring;
+	bool fixed_bufs;
+	int fixed_err;
+	uint8_t *pool;
+	struct blk_req *reqs;
+	struct iovec *iovs;
+	struct blk_req *delayed;
+	struct blk_req *delayed_tail;
+	unsigned int inflight_io;
+	uint64_t poll_ns;
+	unsigned int bad_told;
+	struct blk_qstats stats;
+	struct blk_qfaults faults __attribute__((aligned(BLK_CACHELINE)));
+	struct blk_inflight inflight[UVIRTIO_MAX_QUEUE_SIZE];
+} __attribute__((aligned(BLK_CACHELINE)));
+
+/**
+ * struct blk_engine - what every queue thread shares (read-only once
+ * the threads run, but for the atomics)
+ * @bd:		the disk as requests see it
+ * @be:		backing store
+ * @num_queues:	queues
+ * @queue_size:	maximum ring size
+ * @seg_max:	most data segments in one request (the iovec slot size)
+ * @poll_max_ns: adaptive poll budget ceiling, 0 with --no-poll
+ * @pin:	pin queue i's thread to CPU i modulo the CPUs we may use
+ * @use_uring:	file backend: I/O through io_uring
+ * @faults:	device-wide fault switches
+ * @q:		queues
+ */
+struct blk_engine {
+	struct blk_dev *bd;
+	struct backend *be;
+	unsigned int num_queues;
+	unsigned int queue_size;
+	unsigned int seg_max;
+	uint64_t poll_max_ns;
+	bool pin;
+	bool use_uring;
+	struct blk_faults faults;
+	struct blk_queue *q;
+};
+
+/**
+ * struct blk_status - where a status reader finds the emulator's state
+ * @dev_index:	uvirtio device index ("uvirtio-<index>")
+ * @eng:	the engine: queues, counters, in-flight tables, faults
+ */
+struct blk_status {
+	unsigned int dev_index;
+	struct blk_engine *eng;
+};
+
+struct uvdev;
+
+int blk_engine_init(struct blk_engine *eng, struct uvdev *dev,
+		    void *pool, uint64_t pool_size);
+int blk_engine_run(struct blk_engine *eng);
+void blk_engine_pause(struct blk_engine *eng);
+void blk_engine_resume(struct blk_engine *eng);
+void blk_engine_kick_all(struct blk_engine *eng);
+void blk_engine_lift_faults(struct blk_engine *eng);
+void blk_engine_stop(struct blk_engine *eng);
+void blk_inflight_read(const struct blk_inflight *s,
+		       struct blk_inflight_copy *c);
+struct blk_status *blk_status(void);
+
+#endif /* UVIRTIO_BLK_BLK_H */

@@ -1,0 +1,877 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * queue.c - one thread per virtqueue: take requests, run them, complete
+ *
+ * A queue's thread owns its rings while it holds blk_queue.lock. Requests
+ * of the RAM and null backends (and every request that is not a plain
+ * read, write or flush) are served inline; reads, writes and flushes of a
+ * file or block device go to the queue's own io_uring, submitted in one
+ * batch per pass over the avail ring and reaped in batches.
+ *
+ * Notifications: while the thread works it sets UVIRTIO_QF_POLLING, so the
+ * driver's kicks cost it no wake-up. When the avail ring runs dry it polls
+ * it (and the io_uring completion queue) for a bounded, adaptive time before
+ * it clears the flag, checks once more and sleeps on its kick fd. Completions
+ * are published in batches; between batches the call fd is written only if
+ * the driver's used_event asks for an interrupt (EVENT_IDX), and always
+ * before the thread sleeps.
+ *
+ * The main thread starts and stops the rings (driver events) with the
+ * thread out of the way: blk_engine_pause() asks every thread to finish its
+ * running I/O and let go of its lock.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "blk.h"
+#include "dev.h"
+
+/* Completions published per batch while a queue is busy. */
+#define BLK_BATCH		32
+/* Bad chains reported on stderr per queue (all are counted as errors). */
+#define BLK_BAD_TELL		10
+/* The adaptive poll budget never shrinks below ceiling / BLK_POLL_FLOOR. */
+#define BLK_POLL_FLOOR		8
+
+/* epoll tags of a queue thread */
+#define QTAG_KICK		1
+#define QTAG_WAKE		2
+#define QTAG_RING		3
+
+/**
+ * struct blk_req - one request slot, indexed by ring head
+ * @el:		the chain as uvq_pop() returned it (iovecs not kept)
+ * @ri:		what it asks
+ * @data:	iovecs of its data part (point into the bounce pool)
+ * @used_len:	bytes written into the chain, status byte included
+ * @done_ns:	delay fault: when it may complete
+ * @next:	delay fault FIFO
+ */
+struct blk_req {
+	struct uvq_elem el;
+	struct blk_req_info ri;
+	struct iovec *data;
+	uint32_t used_len;
+	uint64_t done_ns;
+	struct blk_req *next;
+};
+
+static struct blk_status blk_status_inst;
+
+/**
+ * blk_status() - the emulator's state for status readers
+ *
+ * Return: the one instance (its @eng is NULL before the engine is set up)
+ */
+struct blk_status *blk_status(void)
+{
+	return &blk_status_inst;
+}
+
+/**
+ * now_ns() - CLOCK_MONOTONIC in nanoseconds
+ *
+ * Return: nanoseconds
+ */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/**
+ * stat_add() - add to a counter that only this queue's thread writes
+ * @c:		counter
+ * @v:		amount
+ */
+static inline void stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+			      + v, memory_order_relaxed);
+}
+
+/**
+ * inflight_set() - record a request in its head's in-flight slot
+ * @q:		queue
+ * @r:		request, or NULL to clear the slot of @head
+ * @head:	ring head
+ */
+static void inflight_set(struct blk_queue *q, const struct blk_req *r,
+			 unsigned int head)
+{
+	struct blk_inflight *s = &q->inflight[head];
+	uint32_t seq = atomic_load_explicit(&s->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&s->seq, seq + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	if (r) {
+		atomic_store_explicit(&s->type, r->ri.type,
+				      memory_order_relaxed);
+		atomic_store_explicit(&s->head, head, memory_order_relaxed);
+		atomic_store_explicit(&s->sector, r->ri.sector,
+				      memory_order_relaxed);
+		atomic_store_explicit(&s->len, r->ri.len, memory_order_relaxed);
+		atomic_store_explicit(&s->start_ns, now_ns(),
+				      memory_order_relaxed);
+	}
+	atomic_store_explicit(&s->active, r ? 1 : 0, memory_order_relaxed);
+	atomic_store_explicit(&s->seq, seq + 2, memory_order_release);
+}
+
+/**
+ * blk_inflight_read() - take a consistent copy of an in-flight slot
+ * @s:		slot (being written by a queue thread)
+ * @c:		copy
+ */
+void blk_inflight_read(const struct blk_inflight *s,
+		       struct blk_inflight_copy *c)
+{
+	uint32_t seq;
+
+	do {
+		do {
+			seq = atomic_load_explicit(&s->seq,
+						   memory_order_acquire);
+		} while (seq & 1);
+		c->active = atomic_load_explicit(&s->active,
+						 memory_order_relaxed);
+		c->type = atomic_load_explicit(&s->type, memory_order_relaxed);
+		c->head = atomic_load_explicit(&s->head, memory_order_relaxed);
+		c->sector = atomic_load_explicit(&s->sector,
+						 memory_order_relaxed);
+		c->len = atomic_load_explicit(&s->len, memory_order_relaxed);
+		c->start_ns = atomic_load_explicit(&s->start_ns,
+						   memory_order_relaxed);
+		atomic_thread_fence(memory_order_acquire);
+	} while (atomic_load_explicit(&s->seq, memory_order_relaxed) != seq);
+}
+
+/**
+ * q_push() - write one completion into the shadow ring
+ * @q:		queue
+ * @r:		request
+ */
+static void q_push(struct blk_queue *q, struct blk_req *r)
+{
+	uint8_t st = r->el.owned && r->used_len ? *r->ri.status : 0;
+
+	inflight_set(q, NULL, r->el.head);
+	stat_add(&q->stats.requests, 1);
+	if (!r->used_len || st != VIRTIO_BLK_S_OK)
+		stat_add(&q->stats.errors, 1);
+	else if (r->ri.type == VIRTIO_BLK_T_IN ||
+		 r->ri.type == VIRTIO_BLK_T_OUT)
+		stat_add(&q->stats.bytes, r->ri.len);
+	if (r->used_len)
+		uvq_push(q->vq, &r->el, r->used_len);
+	else
+		uvq_discard(q->vq, &r->el);
+}
+
+/**
+ * q_complete() - a request is done: complete it now, or after the delay
+ * fault's time
+ * @q:		queue
+ * @eng:	engine
+ * @r:		request, @r->used_len set (0: fail it)
+ */
+static void q_complete(struct blk_queue *q, struct blk_engine *eng,
+		       struct blk_req *r)
+{
+	uint32_t delay = atomic_load_explicit(&eng->faults.delay_ms,
+					      memory_order_relaxed);
+
+	if (delay) {
+		r->done_ns = atomic_load_explicit(
+				&q->inflight[r->el.head].start_ns,
+				memory_order_relaxed) + delay * 1000000ULL;
+		if (r->done_ns > now_ns()) {
+			r->next = NULL;
+			if (q->delayed_tail)
+				q->delayed_tail->next = r;
+			else
+				q->delayed = r;
+			q->delayed_tail = r;
+			return;
+		}
+	}
+	q_push(q, r);
+}
+
+/**
+ * q_release_delayed() - complete held-back requests whose time has come
+ * @q:		queue
+ * @all:	complete all of them, due or not
+ *
+ * Return: how many were completed
+ */
+static unsigned int q_release_delayed(struct blk_queue *q, bool all)
+{
+	uint64_t now = q->delayed ? now_ns() : 0;
+	unsigned int n = 0;
+
+	while (q->delayed && (all || q->delayed->done_ns <= now)) {
+		struct blk_req *r = q->delayed;
+
+		q->delayed = r->next;
+		if (!q->delayed)
+			q->delayed_tail = NULL;
+		q_push(q, r);
+		n++;
+	}
+	return n;
+}
+
+/**
+ * q_signal() - publish completions; interrupt the driver if it wants one
+ * or if @force
+ * @q:		queue
+ * @force:	signal whatever used_event says (the thread is going idle)
+ */
+static void q_signal(struct blk_queue *q, bool force)
+{
+	struct uvq *vq = q->vq;
+	uint16_t ev, pending = vq->shadow_idx - vq->signalled;
+	uint64_t before = vq->stats.signals;
+	int fd = vq->call_fd;
+
+	if (!vq->ready || (vq->shadow_idx == vq->published &&
+			   vq->signalled == vq->published))
+		return;
+	if (atomic_load_explicit(&q->faults.withhold_irq,
+				 memory_order_relaxed)) {
+		vq->call_fd = -1;
+	} else if (!force && vq->event_idx) {
+		ev = uvq_used_event(vq);
+		/* vring_need_event(): did the new entries pass used_event? */
+		if ((uint16_t)(vq->shadow_idx - ev - 1) >= pending) {
+			vq->call_fd = -1;
+			stat_add(&q->stats.irqs_suppressed, pending);
+		}
+	}
+	uvq_flush(vq);
+	vq->call_fd = fd;
+	if (vq->stats.signals != before)
+		stat_add(&q->stats.irqs, vq->stats.signals - before);
+}
+
+/**
+ * q_submit_io() - queue a read, write or flush on the io_uring
+ * @q:		queue
+ * @eng:	engine
+ * @r:		request
+ *
+ * Return: 0, or -EBUSY if the submission queue is full
+ */
+static int q_submit_io(struct blk_queue *q, struct blk_engine *eng,
+		       struct blk_req *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
+	uint64_t off = r->ri.sector * BLK_SECTOR_SIZE;
+	struct iovec *d = r->data;
+	uint8_t *base = d[0].iov_base;
+
+	if (!sqe) {
+		io_uring_submit(&q->ring);
+		sqe = io_uring_get_sqe(&q->ring);
+		if (!sqe)
+			return -EBUSY;
+	}
+	switch (r->ri.type) {
+	case VIRTIO_BLK_T_IN:
+	case VIRTIO_BLK_T_OUT:
+		if (q->fixed_bufs && r->ri.data_num == 1) {
+			if (r->ri.type == VIRTIO_BLK_T_IN)
+				io_uring_prep_read_fixed(sqe, 0, base,
+							 d[0].iov_len, off, 0);
+			else
+				io_uring_prep_write_fixed(sqe, 0, base,
+							  d[0].iov_len, off, 0);
+		} else if (r->ri.type == VIRTIO_BLK_T_IN) {
+			io_uring_prep_readv(sqe, 0, d, r->ri.data_num, off);
+		} else {
+			io_uring_prep_writev(sqe, 0, d, r->ri.data_num, off);
+		}
+		break;
+	default:
+		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
+		break;
+	}
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, r);
+	q->inflight_io++;
+	(void)eng;
+	return 0;
+}
+
+/**
+ * q_reap() - complete every request whose io_uring operation finished
+ * @q:		queue
+ * @eng:	engine
+ *
+ * A short transfer or an error fails the request with VIRTIO_BLK_S_IOERR
+ * (EIO, ENOSPC...); the queue goes on.
+ *
+ * Return: requests completed
+ */
+static unsigned int q_reap(struct blk_queue *q, struct blk_engine *eng)
+{
+	struct io_uring_cqe *cqes[64];
+	unsigned int i, n, total = 0;
+
+	if (!q->uring)
+		return 0;
+	while ((n = io_uring_peek_batch_cqe(&q->ring, cqes, 64)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct blk_req *r = io_uring_cqe_get_data(cqes[i]);
+			int res = cqes[i]->res;
+			bool ok;
+
+			if (r->ri.type == VIRTIO_BLK_T_FLUSH)
+				ok = res == 0;
+			else
+				ok = res >= 0 && (uint64_t)res == r->ri.len;
+			*r->ri.status = ok ? VIRTIO_BLK_S_OK :
+					     VIRTIO_BLK_S_IOERR;
+			r->used_len = 1;
+			if (ok && r->ri.type == VIRTIO_BLK_T_IN)
+				r->used_len += r->ri.len;
+			q->inflight_io--;
+			q_complete(q, eng, r);
+		}
+		io_uring_cq_advance(&q->ring, n);
+		total += n;
+	}
+	return total;
+}
+
+/**
+ * q_start_req() - take on one chain from the avail ring
+ * @q:		queue
+ * @eng:	engine
+ * @el:		the chain (its iovecs are valid until the next pop)
+ *
+ * Return: 1 if an io_uring operation was queued, else 0
+ */
+static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
+		       struct uvq_elem *el)
+{
+	struct blk_req *r;
+	uint32_t len;
+	int ret;
+
+	if (!el->owned)
+		return 0;	/* a head we may not complete: nothing to do */
+	r = &q->reqs[el->head];
+	r->el = *el;
+	r->el.iov = NULL;
+	memset(&r->ri, 0, sizeof(r->ri));
+	if (el->err) {
+		if (q->bad_told < BLK_BAD_TELL) {
+			q->bad_told++;
+			fprintf(stderr, "uvirtio-blk: queue %u: bad chain at head %u: %s\n",
+				q->index, el->head, uvq_strerror(el->err));
+		}
+		r->used_len = 0;
+		inflight_set(q, r, el->head);
+		q_complete(q, eng, r);
+		return 0;
+	}
+	ret = blk_req_parse(eng->bd, el->iov, el->out_num, uvq_elem_in(el),
+			    el->in_num, r->data, eng->seg_max + 4, &r->ri);
+	inflight_set(q, r, el->head);
+	if (ret == 0 && q->uring && q_submit_io(q, eng, r) == 0)
+		return 1;
+	ret = blk_req_serve(eng->bd, el->iov, el->out_num, uvq_elem_in(el),
+			    el->in_num, r->data, eng->seg_max + 4, &len);
+	r->used_len = ret < 0 ? 0 : len;
+	q_complete(q, eng, r);
+	return 0;
+}
+
+/**
+ * q_work() - one pass: take what is available, submit, reap, publish
+ * @q:		queue
+ * @eng:	engine
+ * @el:		scratch element
+ *
+ * Return: true if anything happened
+ */
+static bool q_work(struct blk_queue *q, struct blk_engine *eng,
+		   struct uvq_elem *el)
+{
+	unsigned int taken = 0, queued = 0, done;
+	bool ignore = atomic_load_explicit(&q->faults.ignore_kicks,
+					   memory_order_relaxed);
+	int ret;
+
+	while (!ignore && (ret = uvq_pop(q->vq, el)) > 0) {
+		queued += q_start_req(q, eng, el);
+		if (++taken % BLK_BATCH == 0) {
+			if (queued)
+				io_uring_submit(&q->ring);
+			queued = 0;
+			q_reap(q, eng);
+			q_signal(q, false);
+		}
+	}
+	if (queued)
+		io_uring_submit(&q->ring);
+	done = q_reap(q, eng) + q_release_delayed(q, false);
+	return taken || done;
+}
+
+/**
+ * q_has_work() - is there anything for q_work() (for the poll loop)
+ * @q:		queue
+ *
+ * Return: true if avail entries or completions wait
+ */
+static bool q_has_work(struct blk_queue *q)
+{
+	if (q->uring && io_uring_cq_ready(&q->ring))
+		return true;
+	if (q->delayed && q->delayed->done_ns <= now_ns())
+		return true;
+	if (atomic_load_explicit(&q->faults.ignore_kicks,
+				 memory_order_relaxed))
+		return false;
+	return uvq_avail_pending(q->vq) != 0;
+}
+
+/**
+ * q_poll() - spin on the rings for the adaptive budget
+ * @q:		queue
+ * @eng:	engine
+ *
+ * The budget doubles when a poll finds work and halves (down to a floor)
+ * when it does not, so a queue that is kicked rarely stops burning CPU.
+ *
+ * Return: true if work showed up
+ */
+static bool q_poll(struct blk_queue *q, struct blk_engine *eng)
+{
+	uint64_t end;
+
+	if (!eng->poll_max_ns ||
+	    atomic_load_explicit(&q->faults.ignore_kicks,
+				 memory_order_relaxed))
+		return false;
+	end = now_ns() + q->poll_ns;
+	do {
+		if (q_has_work(q)) {
+			stat_add(&q->stats.polls, 1);
+			q->poll_ns *= 2;
+			if (q->poll_ns > eng->poll_max_ns)
+				q->poll_ns = eng->poll_max_ns;
+			return true;
+		}
+		if (atomic_load_explicit(&q->pause, memory_order_relaxed))
+			return false;
+	} while (now_ns() < end);
+	stat_add(&q->stats.poll_misses, 1);
+	q->poll_ns /= 2;
+	if (q->poll_ns < eng->poll_max_ns / BLK_POLL_FLOOR)
+		q->poll_ns = eng->poll_max_ns / BLK_POLL_FLOOR;
+	return false;
+}
+
+/**
+ * q_serve() - serve until there is nothing to do but wait
+ * @q:		queue
+ * @eng:	engine
+ * @el:		scratch element
+ */
+static void q_serve(struct blk_queue *q, struct blk_engine *eng,
+		    struct uvq_elem *el)
+{
+	struct uvq *vq = q->vq;
+
+	if (!vq->ready) {
+		q_reap(q, eng);
+		q_release_delayed(q, true);
+		return;
+	}
+	if (!atomic_load_explicit(&q->faults.ignore_kicks,
+				  memory_order_relaxed))
+		uvq_poll_begin(vq);
+	for (;;) {
+		if (atomic_load_explicit(&q->pause, memory_order_relaxed) ||
+		    atomic_load_explicit(&q->stop, memory_order_relaxed))
+			break;
+		if (q_work(q, eng, el))
+			continue;
+		q_signal(q, false);
+		if (q_poll(q, eng))
+			continue;
+		if (atomic_load_explicit(&q->faults.ignore_kicks,
+					 memory_order_relaxed))
+			break;
+		if (!uvq_poll_end(vq))
+			break;
+	}
+	q_signal(q, true);
+}
+
+/**
+ * q_quiesce() - finish every running operation (before a pause)
+ * @q:		queue
+ * @eng:	engine
+ */
+static void q_quiesce(struct blk_queue *q, struct blk_engine *eng)
+{
+	struct io_uring_cqe *cqe;
+
+	while (q->uring && q->inflight_io) {
+		if (io_uring_wait_cqe(&q->ring, &cqe) < 0)
+			break;
+		q_reap(q, eng);
+	}
+	q_release_delayed(q, true);
+	q_signal(q, true);
+	uvq_poll_end(q->vq);
+}
+
+/**
+ * q_timeout_ms() - how long the thread may sleep
+ * @q:		queue
+ *
+ * Return: -1 (until woken), or ms until the first delayed request is due
+ */
+static int q_timeout_ms(struct blk_queue *q)
+{
+	uint64_t now;
+
+	if (!q->delayed)
+		return -1;
+	now = now_ns();
+	if (q->delayed->done_ns <= now)
+		return 0;
+	return (q->delayed->done_ns - now) / 1000000 + 1;
+}
+
+/**
+ * q_drain_fd() - consume an eventfd's count
+ * @fd:		eventfd
+ *
+ * Return: the count (0 if none)
+ */
+static uint64_t q_drain_fd(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/**
+ * q_pin() - pin the calling thread to one of the CPUs it may use
+ * @i:		queue index (the i-th allowed CPU, modulo their number)
+ */
+static void q_pin(unsigned int i)
+{
+	cpu_set_t all, one;
+	int cpu, n = 0, want;
+
+	if (sched_getaffinity(0, sizeof(all), &all))
+		return;
+	want = i % CPU_COUNT(&all);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &all))
+			continue;
+		if (n++ == want) {
+			CPU_ZERO(&one);
+			CPU_SET(cpu, &one);
+			sched_setaffinity(0, sizeof(one), &one);
+			return;
+		}
+	}
+}
+
+/**
+ * q_thread() - a queue's thread
+ * @arg:	struct blk_queue
+ *
+ * Return: NULL
+ */
+static void *q_thread(void *arg)
+{
+	struct blk_queue *q = arg;
+	struct blk_engine *eng = blk_status()->eng;
+	struct epoll_event ev[4];
+	struct uvq_elem el;
+	struct iovec *iov;
+	int i, n, timeout;
+
+	if (eng->pin)
+		q_pin(q->index);
+	iov = calloc(eng->seg_max + 4, sizeof(*iov));
+	if (!iov)
+		abort();
+	uvq_elem_init(&el, iov, eng->seg_max + 4);
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		if (atomic_load_explicit(&q->stop, memory_order_relaxed)) {
+			q_quiesce(q, eng);
+			pthread_mutex_unlock(&q->lock);
+			break;
+		}
+		q_serve(q, eng, &el);
+		if (atomic_load_explicit(&q->pause, memory_order_relaxed))
+			q_quiesce(q, eng);
+		timeout = q_timeout_ms(q);
+		pthread_mutex_unlock(&q->lock);
+		if (atomic_load_explicit(&q->pause, memory_order_relaxed)) {
+			/* let the main thread take the lock */
+			usleep(100);
+			continue;
+		}
+		n = epoll_wait(q->epfd, ev, 4, timeout);
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.u64 == QTAG_KICK &&
+			    q_drain_fd(q->kick_fd))
+				stat_add(&q->stats.kicks, 1);
+			else if (ev[i].data.u64 == QTAG_WAKE)
+				q_drain_fd(q->wake_fd);
+			else if (ev[i].data.u64 == QTAG_RING)
+				q_drain_fd(q->ring_fd);
+		}
+	}
+	free(iov);
+	return NULL;
+}
+
+/**
+ * q_epoll_add() - watch an fd in a queue's epoll
+ * @q:		queue
+ * @fd:		fd
+ * @tag:	QTAG_*
+ *
+ * Return: 0 or -errno
+ */
+static int q_epoll_add(struct blk_queue *q, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(q->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+/**
+ * q_uring_init() - the queue's io_uring: registered file, and the bounce
+ * pool as a fixed buffer where the kernel lets us pin it
+ * @q:		queue
+ * @eng:	engine
+ * @pool:	bounce pool in our mapping
+ * @pool_size:	its bytes
+ *
+ * Return: 0 or -errno
+ */
+static int q_uring_init(struct blk_queue *q, struct blk_engine *eng,
+			void *pool, uint64_t pool_size)
+{
+	struct iovec biov = { pool, pool_size };
+	int fd = eng->be->fd, ret;
+
+	ret = io_uring_queue_init(eng->queue_size, &q->ring, 0);
+	if (ret)
+		return ret;
+	q->uring = true;
+	ret = io_uring_register_files(&q->ring, &fd, 1);
+	if (ret)
+		return ret;
+	q->ring_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->ring_fd < 0)
+		return -errno;
+	ret = io_uring_register_eventfd(&q->ring, q->ring_fd);
+	if (ret)
+		return ret;
+	q->pool = pool;
+	q->fixed_err = io_uring_register_buffers(&q->ring, &biov, 1);
+	q->fixed_bufs = !q->fixed_err;
+	return q_epoll_add(q, q->ring_fd, QTAG_RING);
+}
+
+/**
+ * blk_engine_init() - set up every queue (threads not started yet)
+ * @eng:	engine, its options filled in
+ * @dev:	the created device (queues and eventfds)
+ * @pool:	bounce pool in our mapping
+ * @pool_size:	its bytes
+ *
+ * Return: 0 or -errno
+ */
+int blk_engine_init(struct blk_engine *eng, struct uvdev *dev, void *pool,
+		    uint64_t pool_size)
+{
+	unsigned int i, j, slot = eng->seg_max + 4;
+	int ret;
+
+	blk_status()->eng = eng;
+	blk_status()->dev_index = dev->index;
+	eng->q = aligned_alloc(BLK_CACHELINE,
+			       sizeof(*eng->q) * eng->num_queues);
+	if (!eng->q)
+		return -ENOMEM;
+	memset(eng->q, 0, sizeof(*eng->q) * eng->num_queues);
+	for (i = 0; i < eng->num_queues; i++) {
+		struct blk_queue *q = &eng->q[i];
+
+		q->index = i;
+		q->vq = &dev->q[i].vq;
+		q->kick_fd = dev->q[i].kick_fd;
+		q->call_fd = dev->q[i].call_fd;
+		q->ring_fd = -1;
+		q->poll_ns = eng->poll_max_ns / BLK_POLL_FLOOR;
+		pthread_mutex_init(&q->lock, NULL);
+		q->reqs = calloc(eng->queue_size, sizeof(*q->reqs));
+		q->iovs = calloc((size_t)eng->queue_size * slot,
+				 sizeof(*q->iovs));
+		if (!q->reqs || !q->iovs)
+			return -ENOMEM;
+		for (j = 0; j < eng->queue_size; j++)
+			q->reqs[j].data = q->iovs + (size_t)j * slot;
+		q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		q->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (q->wake_fd < 0 || q->epfd < 0)
+			return -errno;
+		ret = q_epoll_add(q, q->kick_fd, QTAG_KICK);
+		if (!ret)
+			ret = q_epoll_add(q, q->wake_fd, QTAG_WAKE);
+		if (!ret && eng->use_uring)
+			ret = q_uring_init(q, eng, pool, pool_size);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/**
+ * blk_engine_run() - start the queue threads
+ * @eng:	engine
+ *
+ * Return: 0 or -errno
+ */
+int blk_engine_run(struct blk_engine *eng)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < eng->num_queues; i++) {
+		ret = pthread_create(&eng->q[i].thread, NULL, q_thread,
+				     &eng->q[i]);
+		if (ret)
+			return -ret;
+	}
+	return 0;
+}
+
+/**
+ * q_wake() - wake a queue's thread
+ * @q:		queue
+ */
+static void q_wake(struct blk_queue *q)
+{
+	uint64_t one = 1;
+
+	if (write(q->wake_fd, &one, sizeof(one)) < 0)
+		return;	/* the counter is saturated: it is awake anyway */
+}
+
+/**
+ * blk_engine_pause() - take every queue away from its thread
+ * @eng:	engine
+ *
+ * Each thread finishes its running I/O, publishes and signals its
+ * completions and lets go of its rings; on return the caller may start
+ * or stop the rings (struct uvq) until blk_engine_resume().
+ */
+void blk_engine_pause(struct blk_engine *eng)
+{
+	unsigned int i;
+
+	for (i = 0; i < eng->num_queues; i++) {
+		atomic_store(&eng->q[i].pause, true);
+		q_wake(&eng->q[i]);
+	}
+	for (i = 0; i < eng->num_queues; i++)
+		pthread_mutex_lock(&eng->q[i].lock);
+}
+
+/**
+ * blk_engine_resume() - give the queues back to their threads, and have
+ * each look at its ring at once (kicks may have been latched)
+ * @eng:	engine
+ */
+void blk_engine_resume(struct blk_engine *eng)
+{
+	unsigned int i;
+
+	for (i = 0; i < eng->num_queues; i++) {
+		atomic_store(&eng->q[i].pause, false);
+		pthread_mutex_unlock(&eng->q[i].lock);
+		q_wake(&eng->q[i]);
+	}
+}
+
+/**
+ * blk_engine_kick_all() - have every queue thread look at its ring
+ * @eng:	engine
+ */
+void blk_engine_kick_all(struct blk_engine *eng)
+{
+	unsigned int i;
+
+	for (i = 0; i < eng->num_queues; i++)
+		q_wake(&eng->q[i]);
+}
+
+/**
+ * blk_engine_lift_faults() - clear every fault switch and wake the queues
+ * @eng:	engine
+ *
+ * Async-signal-safe (atomic stores and write()).
+ */
+void blk_engine_lift_faults(struct blk_engine *eng)
+{
+	unsigned int i;
+
+	atomic_store(&eng->faults.delay_ms, 0);
+	for (i = 0; i < eng->num_queues; i++) {
+		atomic_store(&eng->q[i].faults.ignore_kicks, false);
+		atomic_store(&eng->q[i].faults.withhold_irq, false);
+	}
+	blk_engine_kick_all(eng);
+}
+
+/**
+ * blk_engine_stop() - stop and join every queue thread
+ * @eng:	engine
+ *
+ * Running I/O is finished and completed first.
+ */
+void blk_engine_stop(struct blk_engine *eng)
+{
+	unsigned int i;
+
+	if (!eng->q)
+		return;
+	for (i = 0; i < eng->num_queues; i++) {
+		atomic_store(&eng->q[i].stop, true);
+		q_wake(&eng->q[i]);
+	}
+	for (i = 0; i < eng->num_queues; i++)
+		if (eng->q[i].thread)
+			pthread_join(eng->q[i].thread, NULL);
+}
