@@ -31,6 +31,8 @@ fault_case() {
 	before=$(net_stat "$eb" "$q" "$counter")
 	[ "${before:-0}" -gt 0 ] || uv_fail "$flag: B's $q $counter is '${before}', not > 0"
 	kill -USR1 "$pb"
+	# each B has a new random MAC: A must not use the last one's
+	net_in "$pa" ip neigh flush dev "$ia"
 	net_in "$pa" ping -c 3 -W 5 10.81.0.2 > "$UV_TMP/ping" 2>&1 ||
 		{ cat "$UV_TMP/ping"; uv_fail "$flag: ping fails after SIGUSR1"; }
 	grep -q "faults lifted" "$eb" || uv_fail "$flag: B did not log the lifting"

@@ -46,7 +46,8 @@
  * @irqs:	call eventfd writes (interrupts asked of the kernel)
  * @irqs_suppressed: completions published without an interrupt of their
  *		own: the driver's used_event (EVENT_IDX) did not ask for one
- *		yet and more completions were about to follow
+ *		yet and more completions were about to follow, or
+ *		--fault-withhold-irq withheld it
  * @requests:	requests completed (every type, errors included)
  * @bytes:	data bytes read or written
  * @errors:	requests completed with VIRTIO_BLK_S_IOERR or UNSUPP, or

@@ -252,6 +252,7 @@ static void q_signal(struct blk_queue *q, bool force)
 	if (atomic_load_explicit(&q->faults.withhold_irq,
 				 memory_order_relaxed)) {
 		vq->call_fd = -1;
+		stat_add(&q->stats.irqs_suppressed, pending);
 	} else if (!force && vq->event_idx) {
 		ev = uvq_used_event(vq);
 		/* vring_need_event(): did the new entries pass used_event? */
