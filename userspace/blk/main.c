@@ -87,6 +87,8 @@
  * @fault_delay_ms: --fault-delay-ms
  * @dev:	--dev
  * @statfs:	--statfs DIR, or NULL
+ * @recovery:	--recovery: the device outlives this process for a while
+ * @attach:	--attach INDEX: take over that device, or -1
  * @backing:	BACKING
  */
 struct opts {
@@ -105,6 +107,8 @@ struct opts {
 	unsigned int fault_delay_ms;
 	const char *dev;
 	const char *statfs;
+	bool recovery;
+	int attach;
 	const char *backing;
 };
 
@@ -233,6 +237,12 @@ static void usage(FILE *f)
 "  --bounce-size SIZE  bounce pool bytes (default: 32M per queue, 16M to\n"
 "                      256M)\n"
 "  --dev PATH          uvirtio control device (default " UVDEV_PATH ")\n"
+"  --recovery          recovery mode: if this process dies, the disk stays and\n"
+"                      its I/O waits (the module's recovery_timeout, 30 s)\n"
+"                      for a new process started with --attach\n"
+"  --attach INDEX      take over recovery-mode disk uvirtio-INDEX whose\n"
+"                      emulator died, with the same BACKING and options; the\n"
+"                      requests the old one left unfinished are served again\n"
 "  --statfs DIR        mount the status filesystem at DIR: ring indices,\n"
 "                      counters, requests in flight, a stuck verdict;\n"
 "                      writing DIR/capacity resizes the disk\n"
@@ -290,7 +300,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION,
 	       OPT_QUEUES, OPT_BS, OPT_DIRECT, OPT_NOPOLL, OPT_POLLUS,
-	       OPT_PIN, OPT_NOPIN, OPT_BOUNCE, OPT_IO, OPT_F_KICKS, OPT_F_IRQ, OPT_F_DELAY, OPT_STATFS };
+	       OPT_PIN, OPT_NOPIN, OPT_BOUNCE, OPT_IO, OPT_F_KICKS, OPT_F_IRQ, OPT_F_DELAY, OPT_STATFS,
+	       OPT_RECOVERY, OPT_ATTACH };
 	static const struct option longopts[] = {
 		{ "queue-size",	required_argument, NULL, OPT_QS },
 		{ "queues",	required_argument, NULL, OPT_QUEUES },
@@ -306,6 +317,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "bounce-size", required_argument, NULL, OPT_BOUNCE },
 		{ "dev",	required_argument, NULL, OPT_DEV },
 		{ "statfs",	required_argument, NULL, OPT_STATFS },
+		{ "recovery",	no_argument,	   NULL, OPT_RECOVERY },
+		{ "attach",	required_argument, NULL, OPT_ATTACH },
 		{ "fault-ignore-kicks", required_argument, NULL, OPT_F_KICKS },
 		{ "fault-withhold-irq", required_argument, NULL, OPT_F_IRQ },
 		{ "fault-delay-ms", required_argument, NULL, OPT_F_DELAY },
@@ -323,6 +336,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	o->pin = -1;
 	o->fault_ignore_kicks = -1;
 	o->fault_withhold_irq = -1;
+	o->attach = -1;
 	o->dev = UVDEV_PATH;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -387,6 +401,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_STATFS:
 			o->statfs = optarg;
+			break;
+		case OPT_RECOVERY:
+			o->recovery = true;
+			break;
+		case OPT_ATTACH:
+			o->attach = parse_uint("--attach", optarg, 0, INT32_MAX);
 			break;
 		case OPT_DEV:
 			o->dev = optarg;
@@ -564,7 +584,34 @@ static unsigned int seg_max(const struct opts *o)
 }
 
 /**
- * create_device() - open /dev/uvirtio, create the disk (not started yet)
+ * attach_device() - --attach: take over a recovery-mode disk
+ * @e:		emulator, /dev/uvirtio open, config built from the options
+ *
+ * The queues the driver has set up are served at once (their unfinished
+ * heads first); the number of queues and their size are the device's.
+ */
+static void attach_device(struct emu *e)
+{
+	int ret = uvdev_attach(&e->dev, e->o.attach);
+
+	if (ret == -ENOENT)
+		die(1, "--attach %d: no uvirtio-%d is waiting for an emulator (not in recovery mode, taken over already, or timed out)",
+		    e->o.attach, e->o.attach);
+	if (ret == -EPERM)
+		die(1, "--attach %d: uvirtio-%d belongs to another user",
+		    e->o.attach, e->o.attach);
+	if (ret)
+		die(1, "--attach %d: %s", e->o.attach, strerror(-ret));
+	if (e->dev.num_queues != e->o.num_queues)
+		info("uvirtio-%d: %u queues, not %u: serving them all",
+		     e->o.attach, e->dev.num_queues, e->o.num_queues);
+	e->o.num_queues = e->dev.num_queues;
+	e->o.queue_size = e->dev.layout.queue_size;
+}
+
+/**
+ * create_device() - open /dev/uvirtio, create the disk (not started
+ * yet), or take one over (--attach)
  * @e:		emulator
  *
  * Exits with 1 on failure, saying what to do about it where possible.
@@ -630,7 +677,12 @@ static void create_device(struct emu *e)
 		cfg->num_queues = htole16(e->o.num_queues);
 	}
 
+	if (e->o.attach >= 0) {
+		attach_device(e);
+		return;
+	}
 	memset(&c, 0, sizeof(c));
+	c.recovery = e->o.recovery;
 	c.device_id = VIRTIO_ID_BLOCK;
 	c.num_queues = e->o.num_queues;
 	c.queue_size = e->o.queue_size;
@@ -1225,7 +1277,7 @@ int main(int argc, char **argv)
 	if (ret)
 		die(1, "uvirtio-%u: cannot start the queue threads: %s",
 		    e->dev.index, strerror(-ret));
-	ret = uvdev_start(&e->dev);
+	ret = e->o.attach >= 0 ? 0 : uvdev_start(&e->dev);
 	if (ret)
 		die(1, "uvirtio-%u: cannot start the device: %s",
 		    e->dev.index, strerror(-ret));
