@@ -22,10 +22,10 @@
  * verified too (fio crc32c, checksums of a file on ext4, read-back).
  *
  * After each seed: the emulator and every load process returned within a
- * bound (an error is fine, a hang is not), no uvirtio device is left, and
- * the kernel log since the seed began shows no WARNING/BUG/Oops/lockdep/
+ * bound (an error is fine, a hang is not), no uvirtio device is left, the
+ * kernel log since the seed began shows no WARNING/BUG/Oops/lockdep/
  * KASAN/hung-task report (read from /dev/kmsg, so a report is pinned to its
- * seed). After all seeds the module unloads, loads again, and slab and
+ * seed), and the module unloads and loads again. After all seeds slab and
  * MemAvailable are back near their baseline (after drop_caches).
  *
  * Usage: fuzz_emu [-s FIRST] [-n COUNT] [-a] [-q] [-z] [-p] [-x NAME]...
@@ -1852,6 +1852,15 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 		ok = run_seed(seed, kmsg, why, sizeof(why));
+		/* Nothing the seed did may keep the module from unloading. */
+		if (ok) {
+			ret = module_reload();
+			if (ret) {
+				ok = false;
+				snprintf(why, sizeof(why), "the module does not unload and load again after the seed: %s",
+					 strerror(-ret));
+			}
+		}
 		done++;
 		if (!ok && !failed++)
 			failed_seed = seed;
