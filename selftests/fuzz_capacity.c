@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * fuzz_capacity - a fuzzer find made deterministic (BUGS.md 2): an emulator
+ * fuzz_capacity - a fuzzer find made deterministic (fuzz_bugs.md 2): an emulator
  * sets a virtio-blk capacity so large that capacity << 9 does not fit a
  * loff_t (0xc175000000008000 sectors, the value fuzz_emu's config storm
  * wrote), alternating with the real one, while buffered writes run. Before

@@ -34,7 +34,7 @@
  *   -a         all seeds even on a KASAN kernel (default there: one in 4)
  *   -q         one progress line per 10 seeds instead of a TAP line each
  *   -x NAME    exclude a misbehaviour (see fault_names, and net-announce);
- *              for a kernel bug not fixed yet (BUGS.md). Nothing is
+ *              for a kernel bug not fixed yet (fuzz_bugs.md). Nothing is
  *              excluded by default.
  *   -z         self-check: clean seeds serve corrupted reads and must fail
  *   -p         print each seed's plan and exit (no device is touched)
@@ -184,7 +184,7 @@ struct plan {
 static uint32_t excluded;
 /*
  * -x net-announce: never write VIRTIO_NET_S_ANNOUNCE into a net device's
- * config status (BUGS.md 1: virtio_net BUG()s on it without a control
+ * config status (fuzz_bugs.md 1: virtio_net BUG()s on it without a control
  * queue). Off by default, so the tests exercise it.
  */
 static bool no_net_announce;
@@ -195,7 +195,7 @@ static bool no_net_announce;
 static bool corrupt_reads;
 /*
  * -x blk-huge-capacity: never write a virtio-blk capacity of 2^54 sectors
- * or more (BUGS.md 2: capacity << 9 overflows the bdev's i_size and a
+ * or more (fuzz_bugs.md 2: capacity << 9 overflows the bdev's i_size and a
  * buffered write WARNs in pagecache_isize_extended()). Off by default.
  */
 static bool no_huge_capacity;
@@ -247,7 +247,7 @@ static void plan_make(struct plan *p, uint64_t seed)
 	p->qsize = 1u << (4 + rng_below(&s, 5));	/* 16..256 */
 	/*
 	 * virtio_net stops a tx queue while fewer than MAX_SKB_FRAGS + 2
-	 * descriptors are free: a 16 or 32 ring would stall for good (BUGS.md).
+	 * descriptors are free: a 16 or 32 ring would stall for good (fuzz_bugs.md).
 	 */
 	if (p->net && p->qsize < 64)
 		p->qsize = 64;
@@ -1829,9 +1829,9 @@ int main(int argc, char **argv)
 		if (excluded & (1u << f))
 			tap_diag("excluded: %s", fault_names[f]);
 	if (no_net_announce)
-		tap_diag("excluded: net-announce (BUGS.md 1)");
+		tap_diag("excluded: net-announce (fuzz_bugs.md 1)");
 	if (no_huge_capacity)
-		tap_diag("excluded: blk-huge-capacity (BUGS.md 2)");
+		tap_diag("excluded: blk-huge-capacity (fuzz_bugs.md 2)");
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (kmsg >= 0)
 		lseek(kmsg, 0, SEEK_END);
