@@ -683,9 +683,8 @@ static bool uv_orphan(struct uv_dev *dev)
 	get_device(&dev->parent);	/* the timeout's */
 	queue_delayed_work(uv_wq, &dev->recover_timeout,
 			   READ_ONCE(recovery_timeout) * HZ);
-	dev_info_ratelimited(&dev->parent,
-			     "emulator gone, I/O waits up to %u s for a new one\n",
-			     READ_ONCE(recovery_timeout));
+	pr_info_ratelimited(UV_NAME " %s: emulator gone, I/O waits up to %u s for a new one\n",
+			    dev_name(&dev->parent), READ_ONCE(recovery_timeout));
 	return true;
 }
 
@@ -743,7 +742,8 @@ static int uv_ioctl_attach(struct file *file, void __user *argp)
 	WRITE_ONCE(dev->creator, task_tgid_nr(current));
 	clear_bit(UV_RECOVERING, &dev->flags);
 	smp_store_release(&uf->dev, dev);
-	dev_info_ratelimited(&dev->parent, "taken over by pid %d\n", dev->creator);
+	pr_info_ratelimited(UV_NAME " %s: taken over by pid %d\n",
+			    dev_name(&dev->parent), dev->creator);
 	mutex_unlock(&uf->lock);
 
 	a.domain_size = dev->dom.size;

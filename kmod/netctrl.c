@@ -38,73 +38,60 @@ struct uv_cvq_cmd {
 	bool ok;
 };
 
-/* Take the device-readable bytes of one descriptor into @c. */
-static void uv_cvq_read(struct uv_queue *q, struct uv_cvq_cmd *c, u64 *seen,
-			u64 addr, u32 len)
+/**
+ * struct uv_cvq_walk - what uv_cvq_buf() gathers while walking a chain
+ * @q:		the control queue
+ * @c:		the command being read
+ * @seen:	readable bytes so far
+ */
+struct uv_cvq_walk {
+	struct uv_queue *q;
+	struct uv_cvq_cmd *c;
+	u64 seen;
+};
+
+/* One buffer: readable bytes are the command, the last writable byte the ack. */
+static void uv_cvq_buf(void *ctx, u64 addr, u32 len, bool write)
 {
+	struct uv_cvq_walk *w = ctx;
+	struct uv_cvq_cmd *c = w->c;
 	u8 *va;
 	u32 i;
 
-	if (!uv_bounce_orig(&q->dev->dom, addr, len, (void **)&va)) {
+	if (write) {
+		if (len)
+			c->ack_off = addr + len;
+		return;
+	}
+	if (c->ack_off)
+		return;		/* readable after writable: not a command */
+	if (!uv_bounce_orig(&w->q->dev->dom, addr, len, (void **)&va)) {
 		c->ok = false;
 		return;
 	}
-	for (i = 0; i < len; i++, (*seen)++) {
-		if (*seen == 0)
+	for (i = 0; i < len; i++, w->seen++) {
+		if (w->seen == 0)
 			c->class = va[i];
-		else if (*seen == 1)
+		else if (w->seen == 1)
 			c->cmd = va[i];
-		else if (*seen - 2 < sizeof(c->data))
-			c->data[*seen - 2] = va[i];
+		else if (w->seen - 2 < sizeof(c->data))
+			c->data[w->seen - 2] = va[i];
 	}
 }
 
-/* Walk the chain at @head like uv_chain_scan(), reading the command. */
+/* Read the command of the chain at @head from the driver's own buffers. */
 static void uv_cvq_parse(struct uv_queue *q, unsigned int head,
 			 struct uv_cvq_cmd *c)
 {
-	struct virtio_device *vdev = &q->dev->vdev;
-	struct vring_desc *tbl = q->vring.desc;
-	unsigned int n = q->num, i = head, steps = 0;
-	u64 seen = 0;
+	struct uv_cvq_walk w = { .q = q, .c = c };
 
 	memset(c, 0, sizeof(*c));
 	c->ok = true;
-	for (;;) {
-		u16 flags = virtio16_to_cpu(vdev, tbl[i].flags);
-		u64 addr = virtio64_to_cpu(vdev, tbl[i].addr);
-		u32 len = virtio32_to_cpu(vdev, tbl[i].len);
-		void *va;
-
-		if (flags & VRING_DESC_F_INDIRECT) {
-			if (tbl != q->vring.desc || !len || len % sizeof(*tbl) ||
-			    !uv_bounce_orig(&q->dev->dom, addr, len, &va)) {
-				c->ok = false;
-				break;
-			}
-			tbl = va;
-			n = len / sizeof(*tbl);
-			i = 0;
-			steps = 0;
-			continue;
-		}
-		if (flags & VRING_DESC_F_WRITE) {
-			if (len)
-				c->ack_off = addr + len;
-		} else if (!c->ack_off) {
-			uv_cvq_read(q, c, &seen, addr, len);
-		}
-		if (!(flags & VRING_DESC_F_NEXT))
-			break;
-		i = virtio16_to_cpu(vdev, tbl[i].next);
-		if (i >= n || ++steps >= n) {
-			c->ok = false;
-			break;
-		}
-	}
-	if (seen < 2 || !c->ack_off)
+	if (uv_chain_walk(q, head, uv_cvq_buf, &w))
 		c->ok = false;
-	c->len = seen >= 2 ? min_t(u64, seen - 2, U32_MAX) : 0;
+	if (w.seen < 2 || !c->ack_off)
+		c->ok = false;
+	c->len = w.seen >= 2 ? min_t(u64, w.seen - 2, U32_MAX) : 0;
 }
 
 /* The answer virtio-net's device side gives: may the driver send this? */

@@ -130,41 +130,30 @@ void uv_queue_stop(struct uv_queue *q)
  * read-only to the emulator, and indirect tables are read from the driver's
  * own copy, never from the bounce pool.
  */
+/* Writable bytes of a chain, and the end of its last writable buffer. */
+struct uv_chain_tally {
+	u64 wlen;
+	u64 status;
+};
+
+static void uv_chain_tally(void *ctx, u64 addr, u32 len, bool write)
+{
+	struct uv_chain_tally *t = ctx;
+
+	if (write) {
+		t->wlen += len;
+		t->status = addr + len;
+	}
+}
+
 static void uv_chain_scan(struct uv_queue *q, unsigned int head)
 {
-	struct virtio_device *vdev = &q->dev->vdev;
-	struct vring_desc *tbl = q->vring.desc;
-	unsigned int n = q->num, i = head, steps = 0;
-	u64 wlen = 0, status = 0;
+	struct uv_chain_tally t = { 0 };
 
-	for (;;) {
-		u16 flags = virtio16_to_cpu(vdev, tbl[i].flags);
-		u64 addr = virtio64_to_cpu(vdev, tbl[i].addr);
-		u32 len = virtio32_to_cpu(vdev, tbl[i].len);
-		void *va;
-
-		if (flags & VRING_DESC_F_INDIRECT) {
-			if (tbl != q->vring.desc || !len || len % sizeof(*tbl) ||
-			    !uv_bounce_orig(&q->dev->dom, addr, len, &va))
-				break;
-			tbl = va;
-			n = len / sizeof(*tbl);
-			i = 0;
-			steps = 0;
-			continue;
-		}
-		if (flags & VRING_DESC_F_WRITE) {
-			wlen += len;
-			status = addr + len;
-		}
-		if (!(flags & VRING_DESC_F_NEXT))
-			break;
-		i = virtio16_to_cpu(vdev, tbl[i].next);
-		if (i >= n || ++steps >= n)
-			break;
-	}
-	q->wlen[head] = min_t(u64, wlen, U32_MAX);
-	q->status_off[head] = status;
+	/* A malformed chain keeps what was counted: the kernel made it. */
+	uv_chain_walk(q, head, uv_chain_tally, &t);
+	q->wlen[head] = min_t(u64, t.wlen, U32_MAX);
+	q->status_off[head] = t.status;
 }
 
 /* Take note of every head the driver made available since the last call. */

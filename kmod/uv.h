@@ -33,6 +33,7 @@
 #include <linux/poll.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
+#include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -265,6 +266,53 @@ void uv_queue_reattach(struct uv_queue *q);
 int uv_queue_inflight(struct uv_queue *q, u16 *last_avail, u16 *heads);
 void uv_used_push(struct uv_queue *q, u32 id, u32 len);
 bool uv_used_publish(struct uv_queue *q, u16 old);
+
+/**
+ * uv_chain_walk() - visit every buffer of the chain at @head
+ * @q:		the queue, its lock held
+ * @head:	a head the driver made available
+ * @fn:		called per buffer descriptor with its domain address, length
+ *		and whether the device may write it
+ * @ctx:	passed to @fn
+ *
+ * Reads the descriptor table the emulator cannot write, and an indirect
+ * table from the driver's own copy (never the bounce pool). Inline, so the
+ * callers' constant @fn is inlined on the completion path.
+ *
+ * Return: 0, or -EINVAL for a malformed chain (what was visited stands).
+ */
+static __always_inline int uv_chain_walk(struct uv_queue *q, unsigned int head,
+					 void (*fn)(void *ctx, u64 addr, u32 len, bool write),
+					 void *ctx)
+{
+	struct virtio_device *vdev = &q->dev->vdev;
+	struct vring_desc *tbl = q->vring.desc;
+	unsigned int n = q->num, i = head, steps = 0;
+
+	for (;;) {
+		u16 flags = virtio16_to_cpu(vdev, tbl[i].flags);
+		u64 addr = virtio64_to_cpu(vdev, tbl[i].addr);
+		u32 len = virtio32_to_cpu(vdev, tbl[i].len);
+		void *va;
+
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (tbl != q->vring.desc || !len || len % sizeof(*tbl) ||
+			    !uv_bounce_orig(&q->dev->dom, addr, len, &va))
+				return -EINVAL;
+			tbl = va;
+			n = len / sizeof(*tbl);
+			i = 0;
+			steps = 0;
+			continue;
+		}
+		fn(ctx, addr, len, flags & VRING_DESC_F_WRITE);
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = virtio16_to_cpu(vdev, tbl[i].next);
+		if (i >= n || ++steps >= n)
+			return -EINVAL;
+	}
+}
 
 /* netctrl.c */
 void uv_cvq_serve(struct uv_queue *q);
