@@ -92,6 +92,53 @@ int nb_parse(struct nb *b, const char *spec)
 }
 
 /**
+ * nb_can_multiqueue() - the backend can carry several queue pairs
+ * @b:		backend, parsed
+ *
+ * stream and passt carry one connection, and one connection would
+ * serialise the queue pairs again: they serve one pair.
+ *
+ * Return: true for dgram and tap
+ */
+bool nb_can_multiqueue(const struct nb *b)
+{
+	return b->kind == NB_DGRAM || b->kind == NB_TAP;
+}
+
+/**
+ * nb_clone() - the backend of queue pair @i of @n, made from pair 0's
+ * @dst:	out: a backend not opened yet
+ * @src:	pair 0's backend, parsed, not opened
+ * @i:		queue pair, 0..@n - 1
+ * @n:		queue pairs in all
+ *
+ * dgram: pair 0 keeps LOCAL and REMOTE, pair i > 0 binds LOCAL.i and sends
+ * to REMOTE.i, so two devices with the same number of pairs cable pair to
+ * pair. tap: every pair opens one queue of the same IFF_MULTI_QUEUE tap
+ * (pair 0 too, when @n > 1).
+ *
+ * Return: 0, or -ENAMETOOLONG
+ */
+int nb_clone(struct nb *dst, const struct nb *src, unsigned int i,
+	     unsigned int n)
+{
+	char sfx[16];
+
+	*dst = *src;
+	dst->fd = -1;
+	dst->multi_queue = src->kind == NB_TAP && n > 1;
+	if (src->kind != NB_DGRAM || !i)
+		return 0;
+	snprintf(sfx, sizeof(sfx), ".%u", i);
+	if (strlen(src->path) + strlen(sfx) >= sizeof(dst->path) ||
+	    strlen(src->remote) + strlen(sfx) >= sizeof(dst->remote))
+		return -ENAMETOOLONG;
+	strcat(dst->path, sfx);
+	strcat(dst->remote, sfx);
+	return 0;
+}
+
+/**
  * nb_bufs() - make a socket's buffers large
  * @fd:		socket
  *
@@ -218,6 +265,9 @@ int nb_open(struct nb *b)
 			return -errno;
 		memset(&ifr, 0, sizeof(ifr));
 		ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+		/* The first queue creates the tap, the others attach. */
+		if (b->multi_queue)
+			ifr.ifr_flags |= IFF_MULTI_QUEUE;
 		strcpy(ifr.ifr_name, b->path);
 		if (ioctl(b->fd, TUNSETIFF, &ifr))
 			return -errno;

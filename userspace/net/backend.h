@@ -38,6 +38,7 @@ enum nb_kind {
  * @remote:	dgram: the peer's path
  * @fd:		the socket or tap fd, -1 while disconnected
  * @hdr_len:	bytes of offload header in front of each frame (0 or 12)
+ * @multi_queue: tap: one of several queues (IFF_MULTI_QUEUE)
  * @connected:	frames can be sent (dgram: connected to @remote)
  * @passt_pid:	passt: the child, 0 when none runs
  * @passt_args:	passt: extra arguments, or NULL
@@ -56,6 +57,7 @@ struct nb {
 	char remote[108];
 	int fd;
 	unsigned int hdr_len;
+	bool multi_queue;
 	bool connected;
 	pid_t passt_pid;
 	const char *passt_args;
@@ -69,6 +71,9 @@ struct nb {
 };
 
 int nb_parse(struct nb *b, const char *spec);
+bool nb_can_multiqueue(const struct nb *b);
+int nb_clone(struct nb *dst, const struct nb *src, unsigned int i,
+	     unsigned int n);
 int nb_open(struct nb *b);
 int nb_connect(struct nb *b);
 void nb_disconnect(struct nb *b);

@@ -2,22 +2,19 @@
 /*
  * uvirtio-net - a virtio-net device served by this process
  *
- * Creates a virtio-net device through /dev/uvirtio with one receive and one
- * transmit queue, moves frames between them and a backend (stream socket,
- * passt, UNIX datagram socket pair, tap), prints the interface name as the
- * last line on stdout once the kernel's virtio_net driver has bound, and
- * serves until SIGTERM/SIGINT, which removes the interface and exits 0.
+ * Creates a virtio-net device through /dev/uvirtio with one or more queue
+ * pairs (--queues: VIRTIO_NET_F_MQ), moves frames between them and a
+ * backend (stream socket, passt, UNIX datagram sockets, tap), prints the
+ * interface name as the last line on stdout once the kernel's virtio_net
+ * driver has bound, and serves until SIGTERM/SIGINT, which removes the
+ * interface and exits 0.
  *
- * One thread, one epoll instance. The control virtqueue (the last queue)
- * is answered by the module, which reports each command as an event: the
- * driver never waits on us.
- *
- * Receive path: chains the driver posts on queue 0 are taken into a stash
- * until they can hold the largest frame allowed, then one frame is read
- * straight into them (a dgram or tap backend writes the virtio-net header
- * too; for the others it is zero), the header's num_buffers is set, and
- * the chains the frame filled are completed. Transmit path: each chain of
- * queue 1 is sent as it is (header included where the backend carries it).
+ * The main thread (this file) handles the device's events, signals, the
+ * link and the status filesystem; each queue pair has a thread of its own
+ * (pair.c). The control virtqueue (the last queue) is answered by the
+ * module, which reports each command as an event: the driver never waits
+ * on us. VQ_PAIRS_SET re-steers the backends onto the pairs the driver
+ * enabled.
  */
 #include <endian.h>
 #include <errno.h>
@@ -52,6 +49,7 @@
 #include "iovc.h"
 #include "loop.h"
 #include "net.h"
+#include "pair.h"
 #include "statfs.h"
 
 #define PROG			"uvirtio-net"
@@ -63,37 +61,23 @@
 #define MAX_MTU			65520
 /* The header every frame carries on the rings (VERSION_1). */
 #define HDR_LEN			((unsigned int)sizeof(struct virtio_net_hdr_v1))
-/* Ethernet header plus one VLAN tag. */
-#define L2_LEN			(ETH_HLEN + 4)
-/* Largest TSO frame the driver may send or we may hand it. */
-#define GSO_MAX_FRAME		(65535 + L2_LEN)
-/* The bounce pool holds both rings' buffers: up to 64 KiB per tx chain. */
-#define BOUNCE_SIZE		(128ULL << 20)
+/*
+ * The bounce pool holds every ring's buffers: up to 64 KiB per tx chain.
+ * 128 MiB for one pair; several pairs share the module's largest pool (a
+ * full pool makes the driver retry or drop, as a full ring does).
+ */
+#define BOUNCE_SIZE(pairs)	((pairs) > 1 ? UVIRTIO_MAX_BOUNCE_SIZE : \
+				 128ULL << 20)
 
 #define NAME_TIMEOUT_S		30
 #define TICK_MS			100
-#define BATCH			64
-#define RX_IOV			8
-#define STASH_MAX		256
 
-/* epoll tags */
+/* epoll tags of the main thread */
 enum {
 	TAG_DEV = 1,
 	TAG_SIGNAL,
 	TAG_TIMER,
 	TAG_WAKE,
-	TAG_BACKEND,
-	TAG_KICK,		/* + queue index */
-};
-
-/**
- * struct rx_slot - one receive chain taken from the ring, not yet filled
- * @el:		the chain
- * @iov:	its buffers
- */
-struct rx_slot {
-	struct uvq_elem el;
-	struct iovec iov[RX_IOV];
 };
 
 /**
@@ -101,6 +85,8 @@ struct rx_slot {
  * @mac:	--mac, or random
  * @mtu:	--mtu
  * @queue_size:	--queue-size
+ * @queues:	--queues: queue pairs
+ * @pin:	--pin: pin pair i's thread to the i-th usable CPU
  * @offload:	offer checksum and TSO offloads where the backend carries them
  * @unshare:	--unshare: new user and network namespace for the device
  * @link_down:	--link-down: start with the link down
@@ -112,6 +98,8 @@ struct opts {
 	uint8_t mac[ETH_ALEN];
 	unsigned int mtu;
 	unsigned int queue_size;
+	unsigned int queues;
+	bool pin;
 	bool offload;
 	bool unshare;
 	bool link_down;
@@ -125,8 +113,9 @@ struct opts {
  * @o:		options
  * @sh:		what other threads may touch (net.h)
  * @statfs:	the status filesystem, or NULL
- * @b:		backend
+ * @b:		pair 0's backend, as parsed (each pair has its own, pair.h)
  * @dev:	the uvirtio device
+ * @dp:		the data path: queue pairs and their threads
  * @loop:	epoll
  * @sig_fd:	signalfd
  * @timer_fd:	periodic timerfd (name, reconnects)
@@ -136,22 +125,6 @@ struct opts {
  * @named:	the interface name was printed
  * @ifname:	interface name
  * @removing:	UVIRTIO_REMOVE was issued
- * @be_events:	epoll events currently asked for on the backend fd
- * @be_fd:	the fd registered for them (-1: none)
- * @rx_paused:	no receive buffers: the backend is not read
- * @guest_csum:	driver takes partial checksums
- * @guest_tso4:	driver takes IPv4 TSO frames
- * @guest_tso6:	driver takes IPv6 TSO frames
- * @mrg:	MRG_RXBUF negotiated
- * @stash:	receive chains taken, in ring order
- * @stash_head:	first of them
- * @stash_n:	how many
- * @stash_bytes: writable bytes in them
- * @rx_iov:	one frame's buffers, gathered from the stash
- * @tx:		the transmit chain being sent
- * @tx_iov:	its buffers
- * @tx_held:	@tx could not be sent yet (backend full)
- * @csum_buf:	scratch for software checksums
  */
 struct emu {
 	struct opts o;
@@ -159,6 +132,7 @@ struct emu {
 	struct uvstatfs *statfs;
 	struct nb b;
 	struct uvdev dev;
+	struct net_dp dp;
 	struct uvloop loop;
 	int sig_fd;
 	int timer_fd;
@@ -168,22 +142,6 @@ struct emu {
 	bool named;
 	char ifname[IFNAMSIZ];
 	bool removing;
-	uint32_t be_events;
-	int be_fd;
-	bool rx_paused;
-	bool guest_csum;
-	bool guest_tso4;
-	bool guest_tso6;
-	bool mrg;
-	struct rx_slot stash[STASH_MAX];
-	unsigned int stash_head;
-	unsigned int stash_n;
-	size_t stash_bytes;
-	struct iovec rx_iov[UIO_MAXIOV];
-	struct uvq_elem tx;
-	struct iovec tx_iov[UVIRTIO_MAX_QUEUE_SIZE];
-	bool tx_held;
-	uint8_t csum_buf[GSO_MAX_FRAME];
 };
 
 static struct emu emu;
@@ -230,12 +188,25 @@ static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
 }
 
 /**
+ * net_log() - print one line of progress on stderr (any thread)
+ * @fmt:	message
+ */
+void net_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+/**
  * net_set_link() - ask for the link to go up or down
  * @s:		shared state
  * @up:		true for up
  *
- * Safe from any thread: the data path applies it (the link is only up
- * while the backend is connected, too).
+ * Safe from any thread: the main thread applies it (the link is only up
+ * while every pair's backend is connected, too).
  *
  * Return: 0 or -errno (the wake-up could not be sent)
  */
@@ -254,7 +225,8 @@ int net_set_link(struct net_shared *s, bool up)
  * @s:		shared state
  *
  * Safe from any thread and from a signal handler. Completions withheld so
- * far are signalled at the data path's next flush.
+ * far are signalled at the data path's next flush; the caller wakes the
+ * pair threads (net_pairs_wake()) to get there at once.
  */
 void net_faults_clear(struct net_shared *s)
 {
@@ -280,14 +252,21 @@ static void usage(FILE *f)
 "  passt               start passt --fd on a socketpair (user-mode\n"
 "                      networking, no privileges needed)\n"
 "  dgram:LOCAL,REMOTE  bind the UNIX datagram socket LOCAL, send to REMOTE:\n"
-"                      cables two uvirtio-net devices; offloads pass through\n"
-"  tap:IFNAME          a tap device with IFF_VNET_HDR (needs CAP_NET_ADMIN)\n"
+"                      cables two uvirtio-net devices; offloads pass through;\n"
+"                      with --queues N, pair i > 0 binds LOCAL.i and sends to\n"
+"                      REMOTE.i: both ends need the same --queues\n"
+"  tap:IFNAME          a tap device with IFF_VNET_HDR (needs CAP_NET_ADMIN);\n"
+"                      with --queues N, IFF_MULTI_QUEUE, one tap queue a pair\n"
 "\n"
 "Options:\n"
 "  --mac XX:XX:XX:XX:XX:XX  MAC address (default: random, locally\n"
 "                      administered)\n"
 "  --mtu N             MTU offered to the driver, %d..%d (default %d)\n"
 "  --queue-size N      ring size, a power of two from 16 to %d (default %d)\n"
+"  --queues N          queue pairs, 1 to %d (default 1), one thread each;\n"
+"                      N > 1 offers VIRTIO_NET_F_MQ; dgram and tap only\n"
+"                      (stream and passt carry one connection)\n"
+"  --pin               pin queue pair i's thread to the i-th usable CPU\n"
 "  --no-offload        offer no checksum or TSO offloads\n"
 "  --unshare           after starting the backend, create the device in a\n"
 "                      new user and network namespace (like unshare -U -r -n)\n"
@@ -301,7 +280,8 @@ static void usage(FILE *f)
 "  --version           print the version and exit\n"
 "\n"
 "Test features (fault injection; SIGUSR1 lifts them all):\n"
-"  --fault-ignore-kicks=Q   never act on kicks of queue Q (0 rx, 1 tx)\n"
+"  --fault-ignore-kicks=Q   never act on kicks of queue Q (2P: rx of pair P,\n"
+"                           2P+1: its tx)\n"
 "  --fault-withhold-irq=Q   publish completions of queue Q without\n"
 "                           interrupting the driver\n"
 "  --fault-delay-ms=N       sleep N ms before serving each batch\n"
@@ -311,13 +291,19 @@ static void usage(FILE *f)
 "segments itself. Frames shorter than an Ethernet header or longer than the\n"
 "MTU allows are dropped and counted, both ways.\n"
 "\n"
+"With --queues N the driver starts on one pair and enables more with\n"
+"ethtool -L IF combined M (VQ_PAIRS_SET; Linux enables as many as it has\n"
+"CPUs). Frames from the backend of pair j go to receive queue j %% M, so a\n"
+"flow stays on one queue and disabled queues carry no traffic.\n"
+"\n"
 "Once the interface exists, its name is printed as the last line on\n"
 "standard output. SIGTERM or SIGINT removes it and exits 0; SIGUSR2\n"
-"prints the counters on standard error (also printed at exit).\n"
+"prints the counters on standard error (also printed at exit): one line\n"
+"per queue (rx0, tx0, rx1, ...) with --queues > 1, and the sums (rx, tx).\n"
 "\n"
 "Exit status: 0 after a clean removal, 1 on errors, 2 on usage errors.\n",
 		MIN_MTU, MAX_MTU, DEF_MTU, UVIRTIO_MAX_QUEUE_SIZE,
-		DEF_QUEUE_SIZE);
+		DEF_QUEUE_SIZE, NET_MAX_PAIRS);
 }
 
 /**
@@ -374,11 +360,13 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 {
 	enum { OPT_MAC = 256, OPT_MTU, OPT_QS, OPT_NOOFF, OPT_UNSHARE,
 	       OPT_PASST, OPT_LINKDOWN, OPT_DEV, OPT_VERSION, OPT_FKICK,
-	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS };
+	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS, OPT_QUEUES, OPT_PIN };
 	static const struct option longopts[] = {
 		{ "mac",		required_argument, NULL, OPT_MAC },
 		{ "mtu",		required_argument, NULL, OPT_MTU },
 		{ "queue-size",		required_argument, NULL, OPT_QS },
+		{ "queues",		required_argument, NULL, OPT_QUEUES },
+		{ "pin",		no_argument,	   NULL, OPT_PIN },
 		{ "no-offload",		no_argument,	   NULL, OPT_NOOFF },
 		{ "unshare",		no_argument,	   NULL, OPT_UNSHARE },
 		{ "passt-args",		required_argument, NULL, OPT_PASST },
@@ -394,10 +382,12 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 	};
 	struct opts *o = &e->o;
 	const char *passt_args = NULL;
+	uint32_t faults = 0;
 	unsigned int v;
 	int c, ret;
 
 	o->mtu = DEF_MTU;
+	o->queues = 1;
 	o->queue_size = DEF_QUEUE_SIZE;
 	o->offload = true;
 	o->dev = UVDEV_PATH;
@@ -425,6 +415,14 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 				    optarg, UVIRTIO_MAX_QUEUE_SIZE);
 			o->queue_size = v;
 			break;
+		case OPT_QUEUES:
+			if (parse_uint(optarg, 1, NET_MAX_PAIRS, &o->queues))
+				die(2, "--queues: '%s' is not a number of queue pairs from 1 to %d",
+				    optarg, NET_MAX_PAIRS);
+			break;
+		case OPT_PIN:
+			o->pin = true;
+			break;
 		case OPT_NOOFF:
 			o->offload = false;
 			break;
@@ -445,10 +443,11 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 			break;
 		case OPT_FKICK:
 		case OPT_FIRQ:
-			if (parse_uint(optarg, 0, NET_NUM_QUEUES - 1, &v))
-				die(2, "%s: '%s' is not a queue index (0 rx, 1 tx)",
+			if (parse_uint(optarg, 0, NET_MAX_QUEUES - 1, &v))
+				die(2, "%s: '%s' is not a queue index (2P rx, 2P+1 tx of pair P)",
 				    c == OPT_FKICK ? "--fault-ignore-kicks" :
 				    "--fault-withhold-irq", optarg);
+			faults |= 1U << v;
 			atomic_fetch_or(c == OPT_FKICK ?
 					&e->sh.faults.ignore_kicks :
 					&e->sh.faults.withhold_irq, 1U << v);
@@ -487,6 +486,12 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		die(2, "%s: not a backend (stream:PATH, passt, dgram:LOCAL,REMOTE, tap:IFNAME)",
 		    o->backend);
 	e->b.passt_args = passt_args;
+	if (o->queues > 1 && !nb_can_multiqueue(&e->b))
+		die(2, "%s: carries one connection: --queues %u needs dgram or tap",
+		    o->backend, o->queues);
+	if (faults >> (2 * o->queues))
+		die(2, "--fault-*: queue %d does not exist (--queues %u: 0 to %u)",
+		    31 - __builtin_clz(faults), o->queues, 2 * o->queues - 1);
 }
 
 /**
@@ -580,24 +585,26 @@ static void create_device(struct emu *e)
 		     1ULL << VIRTIO_NET_F_HOST_TSO6 |
 		     1ULL << VIRTIO_NET_F_GUEST_TSO4 |
 		     1ULL << VIRTIO_NET_F_GUEST_TSO6;
+	if (e->o.queues > 1)
+		f |= 1ULL << VIRTIO_NET_F_MQ;
 	e->features = f;
 
 	memset(&cfg, 0, sizeof(cfg));
 	memcpy(cfg.mac, e->o.mac, ETH_ALEN);
 	/* Down until the backend connects and the link is wanted. */
 	cfg.status = htole16(0);
-	cfg.max_virtqueue_pairs = htole16(1);
+	cfg.max_virtqueue_pairs = htole16(e->o.queues);
 	cfg.mtu = htole16(e->o.mtu);
 
 	memset(&c, 0, sizeof(c));
 	c.device_id = VIRTIO_ID_NET;
-	/* The control queue, last, is served by the module. */
-	c.num_queues = NET_NUM_QUEUES + 1;
+	/* rx0, tx0, rx1, tx1, ...; the control queue, last, is the module's. */
+	c.num_queues = 2 * e->o.queues + 1;
 	c.queue_size = e->o.queue_size;
 	c.features = f;
 	c.config = &cfg;
 	c.config_size = sizeof(cfg);
-	c.bounce_size = BOUNCE_SIZE;
+	c.bounce_size = BOUNCE_SIZE(e->o.queues);
 	ret = uvdev_create(&e->dev, &c);
 	if (ret == -EPERM)
 		die(1, "%s: cannot create the device: %s (a net device needs CAP_NET_ADMIN over this network namespace: try --unshare or unshare -U -r -n)",
@@ -611,17 +618,18 @@ static void create_device(struct emu *e)
  * apply_link() - tell the driver the link state if it changed
  * @e:		emulator
  *
- * The link is up while it is wanted and the backend is connected.
+ * The link is up while it is wanted and every pair's backend is connected
+ * (a pair without its peer would drop the flows the driver puts on it).
  */
 static void apply_link(struct emu *e)
 {
+	bool be = net_pairs_up(&e->dp);
 	bool up = atomic_load_explicit(&e->sh.link_want, memory_order_relaxed) &&
-		  e->b.connected;
+		  be;
 	struct uvirtio_config_update u;
 	uint16_t st = htole16(up ? VIRTIO_NET_S_LINK_UP : 0);
 
-	atomic_store_explicit(&e->sh.backend_up, e->b.connected,
-			      memory_order_relaxed);
+	atomic_store_explicit(&e->sh.backend_up, be, memory_order_relaxed);
 	if (up == atomic_load_explicit(&e->sh.link_up, memory_order_relaxed))
 		return;
 	memset(&u, 0, sizeof(u));
@@ -635,531 +643,6 @@ static void apply_link(struct emu *e)
 	}
 	atomic_store_explicit(&e->sh.link_up, up, memory_order_relaxed);
 	info("uvirtio-%u: link %s", e->dev.index, up ? "up" : "down");
-}
-
-/**
- * backend_watch() - ask epoll for what the data path can use now
- * @e:		emulator
- *
- * EPOLLIN unless receiving is paused for lack of buffers, EPOLLOUT while
- * a frame waits for room.
- */
-static void backend_watch(struct emu *e)
-{
-	uint32_t want = 0;
-	struct epoll_event ev;
-
-	if (e->b.fd >= 0 && !e->rx_paused)
-		want |= EPOLLIN;
-	if (e->b.fd >= 0 && (e->tx_held || nb_pending_out(&e->b)))
-		want |= EPOLLOUT;
-	if (e->be_fd != e->b.fd) {
-		if (e->be_fd >= 0)
-			uvloop_del(&e->loop, e->be_fd);
-		e->be_fd = -1;
-		e->be_events = 0;
-		if (e->b.fd < 0)
-			return;
-		if (uvloop_add(&e->loop, e->b.fd, want, TAG_BACKEND))
-			die(1, "epoll: backend: %s", strerror(errno));
-		e->be_fd = e->b.fd;
-		e->be_events = want;
-		return;
-	}
-	if (e->be_fd < 0 || want == e->be_events)
-		return;
-	memset(&ev, 0, sizeof(ev));
-	ev.events = want;
-	ev.data.u64 = TAG_BACKEND;
-	if (epoll_ctl(e->loop.epfd, EPOLL_CTL_MOD, e->be_fd, &ev))
-		die(1, "epoll: backend: %s", strerror(errno));
-	e->be_events = want;
-}
-
-/**
- * backend_lost() - the backend failed: link down, reconnect later
- * @e:		emulator
- * @why:	negative errno
- */
-static void backend_lost(struct emu *e, int why)
-{
-	if (!e->b.connected)
-		return;
-	info("%s: disconnected: %s", e->b.spec, strerror(-why));
-	nb_disconnect(&e->b);
-	apply_link(e);
-	backend_watch(e);
-}
-
-/**
- * backend_retry() - try to (re)connect the backend
- * @e:		emulator
- *
- * passt is started once: if it exits, the link stays down.
- */
-static void backend_retry(struct emu *e)
-{
-	if (e->b.connected || (e->b.kind == NB_PASST && e->b.rbuf == NULL))
-		return;
-	if (e->b.kind == NB_PASST)
-		return;
-	if (nb_connect(&e->b))
-		return;
-	info("%s: connected", e->b.spec);
-	apply_link(e);
-	backend_watch(e);
-}
-
-/**
- * q_flush() - publish a queue's completions, interrupt unless withheld
- * @e:		emulator
- * @qi:		queue index
- */
-static void q_flush(struct emu *e, unsigned int qi)
-{
-	struct uvq *vq = &e->dev.q[qi].vq;
-	uint64_t before = vq->stats.signals;
-	int fd, n;
-
-	if (atomic_load_explicit(&e->sh.faults.withhold_irq,
-				 memory_order_relaxed) & (1U << qi)) {
-		fd = vq->call_fd;
-		vq->call_fd = -1;
-		n = uvq_flush(vq);
-		vq->call_fd = fd;
-		if (n > 0)
-			net_stat_add(&e->sh.stats[qi].irqs_suppressed, n);
-		return;
-	}
-	n = uvq_flush(vq);
-	if (n < 0)
-		info("queue %u: cannot signal completions: %s", qi,
-		     strerror(-n));
-	net_stat_add(&e->sh.stats[qi].irqs, vq->stats.signals - before);
-}
-
-/**
- * fault_delay() - --fault-delay-ms: sleep before a batch
- * @e:		emulator
- */
-static void fault_delay(struct emu *e)
-{
-	unsigned int ms = atomic_load_explicit(&e->sh.faults.delay_ms,
-					       memory_order_relaxed);
-
-	if (ms)
-		usleep(ms * 1000);
-}
-
-/**
- * stash_clear() - forget the receive chains taken (the queue was reset)
- * @e:		emulator
- */
-static void stash_clear(struct emu *e)
-{
-	e->stash_head = e->stash_n = 0;
-	e->stash_bytes = 0;
-}
-
-/**
- * rx_max_frame() - longest frame (without header) the driver may receive
- * @e:		emulator
- *
- * Return: bytes
- */
-static size_t rx_max_frame(const struct emu *e)
-{
-	if (carries_hdr(e) && (e->guest_tso4 || e->guest_tso6))
-		return GSO_MAX_FRAME;
-	return e->o.mtu + L2_LEN;
-}
-
-/**
- * rx_fill() - take receive chains until one maximum frame fits
- * @e:		emulator
- *
- * Return: true if a frame can be received now
- */
-static bool rx_fill(struct emu *e)
-{
-	struct uvq *vq = &e->dev.q[NET_RXQ].vq;
-	size_t need = HDR_LEN + rx_max_frame(e);
-	struct rx_slot *s;
-	int ret;
-
-	while (e->stash_n < STASH_MAX && e->stash_bytes < need &&
-	       (e->mrg || !e->stash_n)) {
-		s = &e->stash[(e->stash_head + e->stash_n) % STASH_MAX];
-		uvq_elem_init(&s->el, s->iov, RX_IOV);
-		ret = uvq_pop(vq, &s->el);
-		if (ret <= 0)
-			break;
-		if (s->el.err || s->el.out_num || s->el.in_len < HDR_LEN) {
-			net_stat_add(&e->sh.stats[NET_RXQ].errors, 1);
-			if (s->el.owned)
-				uvq_discard(vq, &s->el);
-			continue;
-		}
-		e->stash_n++;
-		e->stash_bytes += s->el.in_len;
-	}
-	if (!e->stash_n)
-		return false;
-	if (e->stash_bytes >= need || !e->mrg)
-		return true;
-	/* A ring smaller than one maximum frame: use what there is. */
-	return e->stash_n * 2 >= vq->num || e->stash_n == STASH_MAX;
-}
-
-/**
- * csum_fold_iov() - finish a partial checksum the driver cannot do
- * @e:		emulator
- * @c:		cursor at the frame's first byte
- * @len:	frame length
- * @start:	csum_start
- * @off:	csum_offset
- *
- * Return: 0, or -EINVAL if the offsets lie outside the frame
- */
-static int csum_fold_iov(struct emu *e, struct iovc *c, size_t len,
-			 unsigned int start, unsigned int off)
-{
-	uint8_t *p = e->csum_buf;
-	struct iovc w = *c;
-	uint32_t sum = 0;
-	uint16_t v;
-	size_t i;
-
-	if (len > sizeof(e->csum_buf) || start + off + 2 > len)
-		return -EINVAL;
-	iovc_read(c, p, len);
-	for (i = start; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (i < len)
-		sum += (uint32_t)p[i] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	v = htobe16(~sum & 0xffff);
-	iovc_skip(&w, start + off);
-	iovc_write(&w, &v, 2);
-	return 0;
-}
-
-/**
- * rx_check_hdr() - check a header a peer sent against what our driver takes
- * @e:		emulator
- * @h:		the header (num_buffers is ours to set)
- * @flen:	frame length
- *
- * Return: 0 to pass the frame, 1 to finish its checksum first, -EINVAL to
- * drop it
- */
-static int rx_check_hdr(const struct emu *e, const struct virtio_net_hdr_v1 *h,
-			size_t flen)
-{
-	uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
-
-	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
-		if (flen > e->o.mtu + L2_LEN)
-			return -EINVAL;
-	} else if ((gso == VIRTIO_NET_HDR_GSO_TCPV4 && !e->guest_tso4) ||
-		   (gso == VIRTIO_NET_HDR_GSO_TCPV6 && !e->guest_tso6) ||
-		   (gso != VIRTIO_NET_HDR_GSO_TCPV4 &&
-		    gso != VIRTIO_NET_HDR_GSO_TCPV6) ||
-		   !(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
-		return -EINVAL;
-	}
-	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !e->guest_csum)
-		return gso == VIRTIO_NET_HDR_GSO_NONE ? 1 : -EINVAL;
-	return 0;
-}
-
-/**
- * rx_one() - receive one frame into the stash's chains and complete them
- * @e:		emulator
- *
- * Return: 1 if a frame was taken (delivered or dropped), 0 if the backend
- * had none, negative errno if the backend failed
- */
-static int rx_one(struct emu *e)
-{
-	struct net_qstats *st = &e->sh.stats[NET_RXQ];
-	struct uvq *vq = &e->dev.q[NET_RXQ].vq;
-	struct virtio_net_hdr_v1 h;
-	unsigned int i, k, cnt = 0, nbuf;
-	struct iovec *iov = e->rx_iov;
-	size_t flen, left, len;
-	struct rx_slot *s;
-	struct iovc c;
-	int n, ck = 0;
-
-	for (i = 0; i < e->stash_n && cnt < UIO_MAXIOV - RX_IOV; i++) {
-		s = &e->stash[(e->stash_head + i) % STASH_MAX];
-		memcpy(iov + cnt, uvq_elem_in(&s->el),
-		       s->el.in_num * sizeof(*iov));
-		cnt += s->el.in_num;
-		if (!e->mrg)
-			break;
-	}
-	if (carries_hdr(e)) {
-		n = nb_recv(&e->b, iov, cnt);
-	} else {
-		struct iovec sub[UIO_MAXIOV];
-		int sc;
-
-		iovc_init(&c, iov, cnt);
-		iovc_skip(&c, HDR_LEN);
-		sc = iovc_slice(&c, iovc_left(&c), sub, UIO_MAXIOV);
-		if (sc < 0)
-			return sc;
-		n = nb_recv(&e->b, sub, sc);
-		if (n >= 0)
-			n += HDR_LEN;
-	}
-	if (n == -EAGAIN)
-		return 0;
-	if (n == -EMSGSIZE) {
-		net_stat_add(&st->drops, 1);
-		return 1;
-	}
-	if (n < 0)
-		return n;
-
-	flen = n - HDR_LEN;
-	if (n < (int)HDR_LEN || flen < ETH_HLEN) {
-		net_stat_add(&st->drops, 1);
-		return 1;
-	}
-	iovc_init(&c, iov, cnt);
-	if (carries_hdr(e)) {
-		iovc_read(&c, &h, HDR_LEN);
-		ck = rx_check_hdr(e, &h, flen);
-		if (ck < 0) {
-			net_stat_add(&st->drops, 1);
-			return 1;
-		}
-		if (ck) {
-			if (csum_fold_iov(e, &c, flen,
-					  le16toh(h.csum_start),
-					  le16toh(h.csum_offset))) {
-				net_stat_add(&st->drops, 1);
-				return 1;
-			}
-			h.flags &= ~VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		}
-	} else {
-		if (flen > e->o.mtu + L2_LEN) {
-			net_stat_add(&st->drops, 1);
-			return 1;
-		}
-		memset(&h, 0, sizeof(h));
-	}
-
-	/* How many chains the frame filled: that is num_buffers. */
-	left = n;
-	for (nbuf = 0; left && nbuf < e->stash_n; nbuf++) {
-		s = &e->stash[(e->stash_head + nbuf) % STASH_MAX];
-		left -= left < s->el.in_len ? left : s->el.in_len;
-	}
-	h.num_buffers = htole16(nbuf);
-	iovc_init(&c, iov, cnt);
-	iovc_write(&c, &h, HDR_LEN);
-
-	left = n;
-	for (k = 0; k < nbuf; k++) {
-		s = &e->stash[e->stash_head];
-		len = left < s->el.in_len ? left : s->el.in_len;
-		left -= len;
-		if (uvq_push(vq, &s->el, len))
-			net_stat_add(&st->errors, 1);
-		e->stash_bytes -= s->el.in_len;
-		e->stash_head = (e->stash_head + 1) % STASH_MAX;
-		e->stash_n--;
-	}
-	net_stat_add(&st->packets, 1);
-	net_stat_add(&st->bytes, flen);
-	return 1;
-}
-
-/**
- * rx_serve() - move frames from the backend to the driver
- * @e:		emulator
- *
- * Stops when the backend has nothing (epoll wakes us again), or when the
- * driver has no buffers: then kicks are asked for and the backend is not
- * read until one comes.
- */
-static void rx_serve(struct emu *e)
-{
-	struct uvq *vq = &e->dev.q[NET_RXQ].vq;
-	unsigned int done = 0;
-	int ret;
-
-	if (!vq->ready) {
-		stash_clear(e);
-		e->rx_paused = true;
-		backend_watch(e);
-		return;
-	}
-	fault_delay(e);
-	e->rx_paused = false;
-	uvq_poll_begin(vq);
-	for (;;) {
-		if (!rx_fill(e)) {
-			q_flush(e, NET_RXQ);
-			done = 0;
-			if (uvq_poll_end(vq))
-				continue;
-			e->rx_paused = true;
-			break;
-		}
-		ret = rx_one(e);
-		if (ret < 0) {
-			net_stat_add(&e->sh.stats[NET_RXQ].errors, 1);
-			backend_lost(e, ret);
-			break;
-		}
-		if (!ret)
-			break;
-		if (++done == BATCH) {
-			q_flush(e, NET_RXQ);
-			done = 0;
-		}
-	}
-	if (!e->rx_paused)
-		uvq_poll_end(vq);
-	q_flush(e, NET_RXQ);
-	backend_watch(e);
-}
-
-/**
- * tx_one() - send one transmit chain to the backend
- * @e:		emulator
- *
- * Return: 0 when the chain is done with (sent or dropped), -EAGAIN when
- * the backend has no room (the chain stays held)
- */
-static int tx_one(struct emu *e)
-{
-	struct net_qstats *st = &e->sh.stats[NET_TXQ];
-	struct uvq_elem *el = &e->tx;
-	struct virtio_net_hdr_v1 h;
-	struct iovec sub[UVIRTIO_MAX_QUEUE_SIZE];
-	const struct iovec *iov = el->iov;
-	unsigned int cnt = el->out_num;
-	size_t flen, max;
-	struct iovc c;
-	int ret, sc;
-
-	if (el->out_len < HDR_LEN + ETH_HLEN) {
-		net_stat_add(&st->drops, 1);
-		return 0;
-	}
-	flen = el->out_len - HDR_LEN;
-	iovc_init(&c, el->iov, el->out_num);
-	iovc_read(&c, &h, HDR_LEN);
-	max = h.gso_type == VIRTIO_NET_HDR_GSO_NONE ? e->o.mtu + L2_LEN :
-	      GSO_MAX_FRAME;
-	if (flen > max) {
-		net_stat_add(&st->drops, 1);
-		return 0;
-	}
-	if (!carries_hdr(e)) {
-		/* Not offered, so not negotiated: a driver that did anyway. */
-		if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-		    (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
-			net_stat_add(&st->drops, 1);
-			return 0;
-		}
-		sc = iovc_slice(&c, flen, sub, UVIRTIO_MAX_QUEUE_SIZE);
-		if (sc < 0) {
-			net_stat_add(&st->errors, 1);
-			return 0;
-		}
-		iov = sub;
-		cnt = sc;
-	}
-	if (!e->b.connected) {
-		net_stat_add(&st->drops, 1);
-		return 0;
-	}
-	ret = nb_send(&e->b, iov, cnt);
-	if (ret == -EAGAIN)
-		return -EAGAIN;
-	if (ret == -EMSGSIZE) {
-		net_stat_add(&st->drops, 1);
-		return 0;
-	}
-	if (ret) {
-		net_stat_add(&st->errors, 1);
-		backend_lost(e, ret);
-		return 0;
-	}
-	net_stat_add(&st->packets, 1);
-	net_stat_add(&st->bytes, flen);
-	return 0;
-}
-
-/**
- * tx_serve() - send what the driver queued
- * @e:		emulator
- */
-static void tx_serve(struct emu *e)
-{
-	struct uvq *vq = &e->dev.q[NET_TXQ].vq;
-	struct uvq_elem *el = &e->tx;
-	unsigned int done = 0;
-	int ret;
-
-	if (!vq->ready) {
-		e->tx_held = false;
-		return;
-	}
-	if (nb_pending_out(&e->b)) {
-		ret = nb_flush(&e->b);
-		if (ret == -EAGAIN) {
-			backend_watch(e);
-			return;
-		}
-		if (ret)
-			backend_lost(e, ret);
-	}
-	fault_delay(e);
-	uvq_poll_begin(vq);
-	do {
-		for (;;) {
-			if (!e->tx_held) {
-				uvq_elem_init(el, e->tx_iov,
-					      UVIRTIO_MAX_QUEUE_SIZE);
-				ret = uvq_pop(vq, el);
-				if (ret <= 0)
-					break;
-				if (el->err || el->in_num) {
-					net_stat_add(&e->sh.stats[NET_TXQ].errors, 1);
-					if (el->owned)
-						uvq_discard(vq, el);
-					continue;
-				}
-			}
-			ret = tx_one(e);
-			if (ret == -EAGAIN) {
-				e->tx_held = true;
-				break;
-			}
-			e->tx_held = false;
-			uvq_push(vq, el, 0);
-			if (++done == BATCH) {
-				q_flush(e, NET_TXQ);
-				done = 0;
-			}
-		}
-		q_flush(e, NET_TXQ);
-		if (e->tx_held)
-			break;
-	} while (uvq_poll_end(vq));
-	if (e->tx_held)
-		uvq_poll_end(vq);
-	backend_watch(e);
 }
 
 /**
@@ -1212,27 +695,55 @@ static int find_ifname(struct emu *e, char *name)
 }
 
 /**
- * print_stats() - the counters, one line per queue, on stderr
+ * print_qstats() - one "stats" line on stderr
+ * @name:	queue name (rx, tx, rx0, tx0, ...)
+ * @s:		its counters (or their sums)
+ */
+static void print_qstats(const char *name, struct net_qstats *s)
+{
+	info("stats %s packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu irqs=%llu irqs_suppressed=%llu",
+	     name,
+	     (unsigned long long)net_stat_read(&s->packets),
+	     (unsigned long long)net_stat_read(&s->bytes),
+	     (unsigned long long)net_stat_read(&s->drops),
+	     (unsigned long long)net_stat_read(&s->errors),
+	     (unsigned long long)net_stat_read(&s->kicks),
+	     (unsigned long long)net_stat_read(&s->irqs),
+	     (unsigned long long)net_stat_read(&s->irqs_suppressed));
+}
+
+/**
+ * print_stats() - the counters on stderr: one line per queue when there
+ * are several pairs, then the sums over the pairs as "rx" and "tx"
  * @e:		emulator
  */
 static void print_stats(struct emu *e)
 {
-	static const char *const qn[NET_NUM_QUEUES] = { "rx", "tx" };
-	struct net_qstats *s;
-	unsigned int i;
+	struct net_qstats sum[2];
+	unsigned int i, k;
+	char name[16];
 
-	for (i = 0; i < NET_NUM_QUEUES; i++) {
-		s = &e->sh.stats[i];
-		info("stats %s packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu irqs=%llu irqs_suppressed=%llu",
-		     qn[i],
-		     (unsigned long long)net_stat_read(&s->packets),
-		     (unsigned long long)net_stat_read(&s->bytes),
-		     (unsigned long long)net_stat_read(&s->drops),
-		     (unsigned long long)net_stat_read(&s->errors),
-		     (unsigned long long)net_stat_read(&s->kicks),
-		     (unsigned long long)net_stat_read(&s->irqs),
-		     (unsigned long long)net_stat_read(&s->irqs_suppressed));
+	memset(sum, 0, sizeof(sum));
+	for (i = 0; i < 2 * e->o.queues; i++) {
+		struct net_qstats *s = &e->sh.stats[i];
+
+		k = i % 2;
+		if (e->o.queues > 1) {
+			snprintf(name, sizeof(name), "%s%u", k ? "tx" : "rx",
+				 i / 2);
+			print_qstats(name, s);
+		}
+		net_stat_add(&sum[k].packets, net_stat_read(&s->packets));
+		net_stat_add(&sum[k].bytes, net_stat_read(&s->bytes));
+		net_stat_add(&sum[k].drops, net_stat_read(&s->drops));
+		net_stat_add(&sum[k].errors, net_stat_read(&s->errors));
+		net_stat_add(&sum[k].kicks, net_stat_read(&s->kicks));
+		net_stat_add(&sum[k].irqs, net_stat_read(&s->irqs));
+		net_stat_add(&sum[k].irqs_suppressed,
+			     net_stat_read(&s->irqs_suppressed));
 	}
+	print_qstats("rx", &sum[0]);
+	print_qstats("tx", &sum[1]);
 }
 
 /**
@@ -1242,13 +753,18 @@ static void print_stats(struct emu *e)
  */
 static void __attribute__((noreturn)) finish(struct emu *e, int code)
 {
+	unsigned int i;
+
+	net_pairs_stop(&e->dp);
 	print_stats(e);
-	nb_close(&e->b);
+	for (i = 0; i < e->dp.num_pairs; i++)
+		nb_close(&e->dp.pairs[i].b);
 	exit(code);
 }
 
 /**
- * timer_tick() - periodic work: name the interface, reconnect, reap passt
+ * timer_tick() - periodic work: name the interface (the pair threads
+ * reconnect their backends themselves)
  * @e:		emulator
  */
 static void timer_tick(struct emu *e)
@@ -1258,17 +774,14 @@ static void timer_tick(struct emu *e)
 
 	if (read(e->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		die(1, "timerfd: %s", strerror(errno));
-	nb_reap(&e->b);
-	if (e->b.kind == NB_PASST && !e->b.passt_pid && e->b.connected)
-		backend_lost(e, -ECONNRESET);
-	backend_retry(e);
 	if (e->named || e->removing || !e->driver_ok)
 		return;
 	if (!find_ifname(e, e->ifname)) {
-		info("uvirtio-%u: interface %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, backend %s",
+		info("uvirtio-%u: interface %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, backend %s, %u queue pair%s",
 		     e->dev.index, e->ifname, e->o.mac[0], e->o.mac[1],
 		     e->o.mac[2], e->o.mac[3], e->o.mac[4], e->o.mac[5],
-		     e->o.mtu, e->b.spec);
+		     e->o.mtu, e->b.spec, e->o.queues,
+		     e->o.queues > 1 ? "s" : "");
 		printf("%s\n", e->ifname);
 		fflush(stdout);
 		e->named = true;
@@ -1295,8 +808,7 @@ static void signal_event(struct emu *e)
 		case SIGUSR1:
 			net_faults_clear(&e->sh);
 			info("faults lifted");
-			rx_serve(e);
-			tx_serve(e);
+			net_pairs_wake(&e->dp);
 			continue;
 		case SIGUSR2:
 			print_stats(e);
@@ -1327,10 +839,13 @@ static void signal_event(struct emu *e)
  *
  * Every frame is passed whatever the rx mode: the kernel's stack drops
  * what is not for it. A new MAC address is remembered (find_ifname()).
+ * A new number of queue pairs re-steers the backends (pair.h). Called
+ * with the pairs paused.
  */
 static void ctrl_event(struct emu *e, const struct uvirtio_event *ev)
 {
 	struct uvirtio_net_ctrl_event c;
+	unsigned int n;
 
 	memcpy(&c, ev, sizeof(c));
 	if (c.class == VIRTIO_NET_CTRL_MAC &&
@@ -1340,6 +855,13 @@ static void ctrl_event(struct emu *e, const struct uvirtio_event *ev)
 		info("uvirtio-%u: MAC address set to %02x:%02x:%02x:%02x:%02x:%02x",
 		     e->dev.index, c.data[0], c.data[1], c.data[2], c.data[3],
 		     c.data[4], c.data[5]);
+	} else if (c.class == VIRTIO_NET_CTRL_MQ &&
+		   c.cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET && c.len >= 2 &&
+		   !c.ack) {
+		n = c.data[0] | c.data[1] << 8;
+		net_pairs_steer(&e->dp, n);
+		info("uvirtio-%u: %u of %u queue pairs enabled", e->dev.index,
+		     e->dp.active, e->dp.num_pairs);
 	} else if (c.class == VIRTIO_NET_CTRL_RX && c.len >= 1) {
 		info("uvirtio-%u: rx mode %u %s", e->dev.index, c.cmd,
 		     c.data[0] ? "on" : "off");
@@ -1347,47 +869,62 @@ static void ctrl_event(struct emu *e, const struct uvirtio_event *ev)
 }
 
 /**
+ * driver_event() - the driver started or reset the device: take its
+ * features, forget the rings' state (with the pairs paused)
+ * @e:		emulator
+ * @type:	UVIRTIO_EV_DRIVER_OK, _OVERFLOW or _RESET
+ *
+ * After a reset only the first queue pair is used until the driver sends
+ * VQ_PAIRS_SET.
+ */
+static void driver_event(struct emu *e, uint32_t type)
+{
+	uint64_t df = e->dev.driver_features;
+	struct net_dp *dp = &e->dp;
+	unsigned int i;
+
+	net_pairs_reset(dp);
+	dp->mrg = df & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	dp->guest_csum = df & (1ULL << VIRTIO_NET_F_GUEST_CSUM);
+	dp->guest_tso4 = df & (1ULL << VIRTIO_NET_F_GUEST_TSO4);
+	dp->guest_tso6 = df & (1ULL << VIRTIO_NET_F_GUEST_TSO6);
+	if (type != UVIRTIO_EV_OVERFLOW)
+		net_pairs_steer(dp, 1);
+	if (type == UVIRTIO_EV_RESET)
+		return;
+	e->driver_ok = e->dev.q[NET_RXQ].vq.ready;
+	for (i = 0; i < dp->num_pairs; i++)
+		if (nb_set_offload(&dp->pairs[i].b, dp->guest_csum,
+				   dp->guest_tso4, dp->guest_tso6))
+			info("%s: cannot set offloads", e->b.spec);
+}
+
+/**
  * device_event() - read and act on every queued device event
  * @e:		emulator
  * @hup:	EPOLLHUP was reported
+ *
+ * The pair threads let go of their rings while an event starts, stops or
+ * re-steers them.
  */
 static void device_event(struct emu *e, bool hup)
 {
 	struct uvirtio_event ev;
-	uint64_t df;
 	int ret;
 
 	while ((ret = uvdev_read_event(&e->dev, &ev)) > 0) {
+		net_pairs_pause(&e->dp);
 		ret = uvdev_handle_event(&e->dev, &ev);
+		if (!ret && ev.type == UVIRTIO_EV_NET_CTRL)
+			ctrl_event(e, &ev);
+		else if (!ret && (ev.type == UVIRTIO_EV_DRIVER_OK ||
+				  ev.type == UVIRTIO_EV_OVERFLOW ||
+				  ev.type == UVIRTIO_EV_RESET))
+			driver_event(e, ev.type);
+		net_pairs_resume(&e->dp);
 		if (ret)
 			die(1, "uvirtio-%u: event %u: %s", e->dev.index,
 			    ev.type, strerror(-ret));
-		switch (ev.type) {
-		case UVIRTIO_EV_NET_CTRL:
-			ctrl_event(e, &ev);
-			break;
-		case UVIRTIO_EV_DRIVER_OK:
-		case UVIRTIO_EV_OVERFLOW:
-		case UVIRTIO_EV_RESET:
-			stash_clear(e);
-			e->tx_held = false;
-			df = e->dev.driver_features;
-			e->mrg = df & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
-			e->guest_csum = df & (1ULL << VIRTIO_NET_F_GUEST_CSUM);
-			e->guest_tso4 = df & (1ULL << VIRTIO_NET_F_GUEST_TSO4);
-			e->guest_tso6 = df & (1ULL << VIRTIO_NET_F_GUEST_TSO6);
-			if (ev.type != UVIRTIO_EV_RESET) {
-				e->driver_ok = e->dev.q[NET_RXQ].vq.ready;
-				if (nb_set_offload(&e->b, e->guest_csum,
-						   e->guest_tso4,
-						   e->guest_tso6))
-					info("%s: cannot set offloads",
-					     e->b.spec);
-				rx_serve(e);
-				tx_serve(e);
-			}
-			break;
-		}
 		if (e->dev.removed || e->dev.dead_reason)
 			break;
 	}
@@ -1409,26 +946,11 @@ static void device_event(struct emu *e, bool hup)
 }
 
 /**
- * kick_event() - a queue was kicked
+ * setup_loop() - signals, timer and wake-up eventfd into the main epoll
  * @e:		emulator
- * @qi:		queue index
- */
-static void kick_event(struct emu *e, unsigned int qi)
-{
-	uvdev_kick_clear(&e->dev, qi);
-	net_stat_add(&e->sh.stats[qi].kicks, 1);
-	if (atomic_load_explicit(&e->sh.faults.ignore_kicks,
-				 memory_order_relaxed) & (1U << qi))
-		return;
-	if (qi == NET_RXQ)
-		rx_serve(e);
-	else
-		tx_serve(e);
-}
-
-/**
- * setup_loop() - signals, timer, wake-up eventfd and queues into epoll
- * @e:		emulator
+ *
+ * The signals are blocked before any pair thread exists, so they all
+ * arrive here.
  */
 static void setup_loop(struct emu *e)
 {
@@ -1437,7 +959,6 @@ static void setup_loop(struct emu *e)
 		.it_value = { 0, TICK_MS * 1000000L },
 	};
 	struct timespec now;
-	unsigned int i;
 	sigset_t set;
 	int ret;
 
@@ -1468,18 +989,12 @@ static void setup_loop(struct emu *e)
 		ret = uvloop_add(&e->loop, e->timer_fd, EPOLLIN, TAG_TIMER);
 	if (!ret)
 		ret = uvloop_add(&e->loop, e->sh.wake_fd, EPOLLIN, TAG_WAKE);
-	for (i = 0; !ret && i < NET_NUM_QUEUES; i++)
-		ret = uvloop_add(&e->loop, e->dev.q[i].kick_fd, EPOLLIN,
-				 TAG_KICK + i);
 	if (ret)
 		die(1, "epoll: %s", strerror(-ret));
-	e->be_fd = -1;
-	e->rx_paused = true;
-	backend_watch(e);
 }
 
 /**
- * run() - the event loop; never returns
+ * run() - the main thread's event loop; never returns
  * @e:		emulator
  */
 static void __attribute__((noreturn)) run(struct emu *e)
@@ -1507,14 +1022,6 @@ static void __attribute__((noreturn)) run(struct emu *e)
 				    errno != EAGAIN)
 					die(1, "eventfd: %s", strerror(errno));
 				apply_link(e);
-			} else if (tag == TAG_BACKEND) {
-				if (what & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-					tx_serve(e);
-				if (what & (EPOLLIN | EPOLLERR | EPOLLHUP))
-					rx_serve(e);
-			} else if (tag >= TAG_KICK &&
-				   tag < TAG_KICK + NET_NUM_QUEUES) {
-				kick_event(e, tag - TAG_KICK);
 			}
 		}
 	}
@@ -1560,7 +1067,7 @@ static void statfs_counters(void *opaque, unsigned int q,
 	struct emu *e = opaque;
 	struct net_qstats *st;
 
-	if (q >= NET_NUM_QUEUES)
+	if (q >= 2 * e->o.queues)
 		return;
 	st = &e->sh.stats[q];
 	atomic_store(&c->kicks, net_stat_read(&st->kicks));
@@ -1611,10 +1118,10 @@ static int statfs_set_control(void *opaque, unsigned int ctl, const char *val)
 	return -EINVAL;
 }
 
-static const struct uvstatfs_ops net_statfs_ops = {
+static struct uvstatfs_ops net_statfs_ops = {
 	.device_id = VIRTIO_ID_NET,
-	/* receive buffers wait for frames, not for the device */
-	.passive_queues = 1ULL << NET_RXQ,
+	/* receive buffers wait for frames, not for the device: set in
+	 * statfs_mount(), a bit for each pair's rx queue */
 	.describe = statfs_describe,
 	.counters = statfs_counters,
 	.controls = UVSTATFS_CTL_LINK,
@@ -1630,8 +1137,12 @@ static void statfs_mount(struct emu *e)
 {
 	int ret;
 
+	unsigned int i;
+
 	if (!e->o.statfs)
 		return;
+	for (i = 0; i < e->o.queues; i++)
+		net_statfs_ops.passive_queues |= 1ULL << NET_PAIR_RXQ(i);
 	ret = uvstatfs_start(&e->statfs, e->o.statfs, &e->dev, &net_statfs_ops, e);
 	if (ret)
 		die(1, "%s: cannot mount the status filesystem: %s", e->o.statfs,
@@ -1639,6 +1150,51 @@ static void statfs_mount(struct emu *e)
 	ret = uvstatfs_stop_atexit(e->statfs);
 	if (ret)
 		die(1, "%s: %s", e->o.statfs, strerror(-ret));
+}
+
+/**
+ * open_backends() - one backend per queue pair, opened and connected if
+ * the peer is there
+ * @e:		emulator, options parsed
+ *
+ * Exits with 1 when a backend cannot be opened.
+ */
+static void open_backends(struct emu *e)
+{
+	unsigned int i, n = e->o.queues;
+	struct nb *b;
+	int ret;
+
+	if (net_pairs_alloc(&e->dp, n))
+		die(1, "out of memory");
+	for (i = 0; i < n; i++) {
+		b = &e->dp.pairs[i].b;
+		if (nb_clone(b, &e->b, i, n))
+			die(2, "%s: path too long for queue pair %u", e->b.spec,
+			    i);
+		ret = nb_open(b);
+		if ((ret == -EPERM || ret == -EACCES) && b->kind == NB_TAP)
+			die(1, "%s: %s (tap needs CAP_NET_ADMIN)", b->spec,
+			    strerror(-ret));
+		if (ret == -EINVAL && b->multi_queue && !i)
+			die(1, "%s: %s (an existing tap without IFF_MULTI_QUEUE cannot take --queues %u)",
+			    b->spec, strerror(-ret), n);
+		if (ret && n > 1)
+			die(1, "%s: queue pair %u: %s", b->spec, i,
+			    strerror(-ret));
+		if (ret)
+			die(1, "%s: %s", b->spec, strerror(-ret));
+		ret = nb_connect(b);
+		if (ret && b->kind == NB_PASST)
+			die(1, "%s: cannot start passt: %s", b->spec,
+			    strerror(-ret));
+		if (ret && b->kind == NB_DGRAM)
+			info("%s: %s not there yet (%s): link down until it is",
+			     b->spec, b->remote, strerror(-ret));
+		else if (ret)
+			info("%s: not connected yet (%s): link down until it is",
+			     b->spec, strerror(-ret));
+	}
 }
 
 int main(int argc, char **argv)
@@ -1652,31 +1208,34 @@ int main(int argc, char **argv)
 		die(1, "eventfd: %s", strerror(errno));
 	atomic_store(&e->sh.link_want, !e->o.link_down);
 
-	ret = nb_open(&e->b);
-	if ((ret == -EPERM || ret == -EACCES) && e->b.kind == NB_TAP)
-		die(1, "%s: %s (tap needs CAP_NET_ADMIN)", e->b.spec,
-		    strerror(-ret));
-	if (ret)
-		die(1, "%s: %s", e->b.spec, strerror(-ret));
-	ret = nb_connect(&e->b);
-	if (ret && e->b.kind == NB_PASST)
-		die(1, "%s: cannot start passt: %s", e->b.spec, strerror(-ret));
-	if (ret)
-		info("%s: not connected yet (%s): link down until it is",
-		     e->b.spec, strerror(-ret));
+	open_backends(e);
 	if (e->o.unshare)
 		enter_namespaces();
 
 	create_device(e);
+	e->dp.sh = &e->sh;
+	e->dp.dev = &e->dev;
+	e->dp.mtu = e->o.mtu;
+	e->dp.hdr = carries_hdr(e);
+	e->dp.pin = e->o.pin;
+	ret = net_pairs_init(&e->dp);
+	if (ret)
+		die(1, "uvirtio-%u: cannot set the queue pairs up: %s",
+		    e->dev.index, strerror(-ret));
 	statfs_mount(e);
 	setup_loop(e);
+	ret = net_pairs_run(&e->dp);
+	if (ret)
+		die(1, "uvirtio-%u: cannot start the queue pair threads: %s",
+		    e->dev.index, strerror(-ret));
 	ret = uvdev_start(&e->dev);
 	if (ret)
 		die(1, "uvirtio-%u: cannot start the device: %s",
 		    e->dev.index, strerror(-ret));
 	apply_link(e);
-	info("uvirtio-%u: started, backend %s, MTU %u, queue size %u%s",
+	info("uvirtio-%u: started, backend %s, MTU %u, queue size %u, %u queue pair%s%s",
 	     e->dev.index, e->b.spec, e->o.mtu, e->o.queue_size,
+	     e->o.queues, e->o.queues > 1 ? "s" : "",
 	     e->features & (1ULL << VIRTIO_NET_F_HOST_TSO4) ?
 	     ", checksum and TSO offloads" : "");
 	run(e);

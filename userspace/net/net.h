@@ -2,9 +2,9 @@
 /*
  * net.h - uvirtio-net: what other threads of the process may touch
  *
- * The data path runs in one thread. Another thread (the status filesystem
- * of issue 5, a signal handler) may read the counters, set or lift test
- * faults and change the link state at any time, without stopping it:
+ * The data path runs in one thread per queue pair. Another thread (the
+ * status filesystem, a signal handler) may read the counters, set or lift
+ * test faults and change the link state at any time, without stopping it:
  *
  *   counters	struct net_qstats, one cache line per queue, written by the
  *		data path with relaxed atomic adds, read with relaxed loads
@@ -23,10 +23,18 @@
 
 #include <linux/uvirtio.h>
 
-/* Queue 0 receives (device to driver), queue 1 transmits. */
+/*
+ * Queue pair P receives on queue 2P (device to driver) and transmits on
+ * queue 2P + 1; the control queue follows the last pair. Pair 0 is
+ * queues 0 and 1.
+ */
 #define NET_RXQ			0
 #define NET_TXQ			1
-#define NET_NUM_QUEUES		2
+/* Most queue pairs (--queues): the fault masks hold a bit per queue. */
+#define NET_MAX_PAIRS		8
+#define NET_MAX_QUEUES		(2 * NET_MAX_PAIRS)
+#define NET_PAIR_RXQ(p)		(2 * (p))
+#define NET_PAIR_TXQ(p)		(2 * (p) + 1)
 
 /**
  * struct net_qstats - one queue's counters (relaxed atomics)
@@ -70,15 +78,16 @@ struct net_faults {
 
 /**
  * struct net_shared - the part of the emulator other threads may use
- * @stats:	per-queue counters, [NET_RXQ] and [NET_TXQ]
+ * @stats:	per-queue counters, indexed by queue (NET_PAIR_RXQ(),
+ *		NET_PAIR_TXQ())
  * @faults:	test faults
  * @link_want:	link state asked for by net_set_link() (1 up, 0 down)
  * @link_up:	link state the driver was last told (read only)
- * @backend_up:	the backend is connected (read only)
- * @wake_fd:	eventfd that wakes the data path
+ * @backend_up:	the backend is connected, every queue pair's (read only)
+ * @wake_fd:	eventfd that wakes the main thread (link changes)
  */
 struct net_shared {
-	struct net_qstats stats[NET_NUM_QUEUES];
+	struct net_qstats stats[NET_MAX_QUEUES];
 	struct net_faults faults;
 	_Atomic uint32_t link_want;
 	_Atomic uint32_t link_up;

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * pair.h - uvirtio-net's data path: one thread per queue pair
+ *
+ * Each queue pair has its own thread, epoll instance, kick and call
+ * eventfds and backend (its own dgram socket or tap queue). The main
+ * thread keeps everything device-wide: events, signals, the link, the
+ * status filesystem. It changes what the threads read (struct net_dp,
+ * the rings) only with every thread paused (net_pairs_pause()).
+ *
+ * Receive steering: the driver may enable fewer pairs than the device
+ * has (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). The backend of pair j is then
+ * read by the thread of pair j % active, which fills its own receive
+ * queue: frames of one backend queue (one flow, as the peer or the tap
+ * picked it) stay in order and no frame lands on a queue the driver does
+ * not use. Each pair still transmits on its own backend.
+ */
+#ifndef UVIRTIO_NET_PAIR_H
+#define UVIRTIO_NET_PAIR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "backend.h"
+#include "dev.h"
+#include "net.h"
+
+/* Receive chains a pair may hold before one frame is read into them. */
+#define NET_STASH_MAX		256
+/* Buffers of one receive chain. */
+#define NET_RX_IOV		8
+/* Largest TSO frame the driver may send or we may hand it. */
+#define NET_GSO_MAX_FRAME	(65535 + 18)
+
+/**
+ * struct net_rx_slot - one receive chain taken from the ring, not yet filled
+ * @el:		the chain
+ * @iov:	its buffers
+ */
+struct net_rx_slot {
+	struct uvq_elem el;
+	struct iovec iov[NET_RX_IOV];
+};
+
+struct net_dp;
+
+/**
+ * struct net_pair - one queue pair and its thread
+ * @dp:		the data path it belongs to
+ * @index:	pair number
+ * @rxq:	receive queue (device to driver)
+ * @txq:	transmit queue
+ * @rxs:	@rxq's counters
+ * @txs:	@txq's counters
+ * @rx_kick_fd: @rxq's kick eventfd
+ * @tx_kick_fd: @txq's kick eventfd
+ * @b:		this pair's backend
+ * @up:		@b is connected (read by the main thread for the link)
+ * @thread:	the thread
+ * @lock:	held by the thread while it uses the rings and @b; taken by
+ *		the main thread to pause it
+ * @pause:	the main thread wants @lock
+ * @stop:	the thread must exit
+ * @epfd:	the thread's epoll instance
+ * @wake_fd:	eventfd: look at everything again (after a pause, faults
+ *		lifted, stop)
+ * @src:	backends this thread receives from (steering, see above)
+ * @nsrc:	entries in @src
+ * @reg:	backend fds registered in @epfd, by pair, with their events
+ * @rx_paused:	no receive buffers: the backends are not read
+ * @stash:	receive chains taken, in ring order
+ * @stash_head:	first of them
+ * @stash_n:	how many
+ * @stash_bytes: writable bytes in them
+ * @rx_iov:	one frame's buffers, gathered from the stash
+ * @tx:		the transmit chain being sent
+ * @tx_iov:	its buffers
+ * @tx_held:	@tx could not be sent yet (backend full)
+ * @csum_buf:	scratch for software checksums
+ */
+struct net_pair {
+	struct net_dp *dp;
+	unsigned int index;
+	struct uvq *rxq;
+	struct uvq *txq;
+	struct net_qstats *rxs;
+	struct net_qstats *txs;
+	int rx_kick_fd;
+	int tx_kick_fd;
+	struct nb b;
+	_Atomic bool up;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	_Atomic bool pause;
+	_Atomic bool stop;
+	int epfd;
+	int wake_fd;
+	struct net_pair *src[NET_MAX_PAIRS];
+	unsigned int nsrc;
+	struct {
+		int fd;
+		uint32_t events;
+	} reg[NET_MAX_PAIRS];
+	bool rx_paused;
+	struct net_rx_slot stash[NET_STASH_MAX];
+	unsigned int stash_head;
+	unsigned int stash_n;
+	size_t stash_bytes;
+	struct iovec rx_iov[UIO_MAXIOV];
+	struct uvq_elem tx;
+	struct iovec tx_iov[UVIRTIO_MAX_QUEUE_SIZE];
+	bool tx_held;
+	uint8_t csum_buf[NET_GSO_MAX_FRAME];
+};
+
+/**
+ * struct net_dp - what every pair thread reads; the main thread writes it
+ * only with every pair paused
+ * @sh:		counters, faults, the main thread's wake-up fd
+ * @dev:	the device (its queues)
+ * @pairs:	the queue pairs
+ * @num_pairs:	how many (--queues)
+ * @active:	pairs the driver enabled (1 until it says otherwise)
+ * @mtu:	MTU offered
+ * @hdr:	the backend carries the virtio-net header (dgram, tap)
+ * @mrg:	MRG_RXBUF negotiated
+ * @guest_csum:	driver takes partial checksums
+ * @guest_tso4:	driver takes IPv4 TSO frames
+ * @guest_tso6:	driver takes IPv6 TSO frames
+ * @pin:	pin pair i's thread to the i-th usable CPU
+ */
+struct net_dp {
+	struct net_shared *sh;
+	struct uvdev *dev;
+	struct net_pair *pairs;
+	unsigned int num_pairs;
+	unsigned int active;
+	unsigned int mtu;
+	bool hdr;
+	bool mrg;
+	bool guest_csum;
+	bool guest_tso4;
+	bool guest_tso6;
+	bool pin;
+};
+
+int net_pairs_alloc(struct net_dp *dp, unsigned int n);
+int net_pairs_init(struct net_dp *dp);
+int net_pairs_run(struct net_dp *dp);
+void net_pairs_pause(struct net_dp *dp);
+void net_pairs_resume(struct net_dp *dp);
+void net_pairs_wake(struct net_dp *dp);
+void net_pairs_reset(struct net_dp *dp);
+void net_pairs_steer(struct net_dp *dp, unsigned int active);
+bool net_pairs_up(struct net_dp *dp);
+void net_pairs_stop(struct net_dp *dp);
+
+void net_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* UVIRTIO_NET_PAIR_H */
