@@ -1,0 +1,175 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Multiqueue: two uvirtio-net devices with --queues 4, each made by uid
+# 1000 in its own user+net namespace, dgram-cabled (pair i over LOCAL.i /
+# REMOTE.i). ethtool sees 4 combined channels; with all 4 enabled, 4
+# parallel TCP transfers (SHA-256 checked) move frames on more than one
+# queue pair of both devices. Then A enables 1 pair (ethtool -L, the
+# driver's VQ_PAIRS_SET) while B keeps 4: transfers still arrive intact and
+# only A's pair 0 moves (B's frames on its pairs 1-3 are steered onto A's
+# receive queue 0). SIGKILL to A: its interface goes within 5 s, the module
+# unloads.
+. "$(dirname "$0")/lib.sh"
+. "$UV_DIR/net_lib.sh"
+
+Q=4
+uv_need uvirtio-net setpriv unshare nsenter ip busybox sha256sum ethtool
+uv_tmpdir
+uv_defer "uv_module_loaded || uv_module_load 0666"
+mkdir -m 1777 "$UV_TMP/sock"
+sa=$UV_TMP/sock/a
+sb=$UV_TMP/sock/b
+
+net_start userns --queues $Q "dgram:$sa,$sb" || uv_fail "emulator A did not start"
+pa=$NET_PID ia=$NET_IF ea=$NET_ERR
+net_start userns --queues $Q "dgram:$sb,$sa" || uv_fail "emulator B did not start"
+pb=$NET_PID ib=$NET_IF eb=$NET_ERR
+for i in 1 2 3; do
+	[ -S "$sa.$i" ] && [ -S "$sb.$i" ] || uv_fail "no socket $sa.$i or $sb.$i for queue pair $i"
+done
+
+# channels PID IF WHICH - "max" or "cur" combined channels from ethtool -l
+channels() {
+	net_in "$1" ethtool -l "$2" 2>&1 | awk -v w="$3" '
+		/^Pre-set/ { s = "max" } /^Current/ { s = "cur" }
+		/^Combined:/ && s == w { print $2 }'
+}
+
+for x in "$pa $ia 10.78.0.1" "$pb $ib 10.78.0.2"; do
+	set -- $x
+	got=$(channels "$1" "$2" max)
+	[ "$got" = $Q ] || { net_in "$1" ethtool -l "$2"; uv_fail "$2 offers '$got' combined channels, not $Q"; }
+	net_in "$1" ethtool -L "$2" combined $Q || uv_fail "ethtool -L $2 combined $Q failed"
+	got=$(channels "$1" "$2" cur)
+	[ "$got" = $Q ] || uv_fail "$2 uses '$got' combined channels after ethtool -L $Q"
+	net_in "$1" ip link set lo up
+	net_in "$1" ip addr add "$3/24" dev "$2" || uv_fail "cannot address $2"
+	net_in "$1" ip link set "$2" up || uv_fail "cannot set $2 up"
+done
+grep -q "$Q of $Q queue pairs enabled" "$ea" || { cat "$ea"; uv_fail "A did not log VQ_PAIRS_SET $Q"; }
+uv_log "ethtool: $Q combined channels on $ia and $ib, all enabled"
+net_wait_carrier "$pa" "$ia" 1 10 || uv_fail "A's link did not come up"
+net_wait_carrier "$pb" "$ib" 1 10 || uv_fail "B's link did not come up"
+net_in "$pa" ping -c 2 -W 5 10.78.0.2 > "$UV_TMP/ping" 2>&1 ||
+	{ cat "$UV_TMP/ping"; uv_fail "A cannot ping B"; }
+
+dd if=/dev/urandom of="$UV_TMP/send" bs=1M count=${NET_MQ_MB:-16} status=none ||
+	uv_fail "cannot make test data"
+want=$(uv_sha256 "$UV_TMP/send")
+
+# transfers TAG - 4 parallel TCP transfers A -> B, each checked
+transfers() {
+	local i srv=() t0 t1
+	for i in 0 1 2 3; do
+		net_in "$pb" busybox nc -l -p $((5100 + i)) > "$UV_TMP/recv.$i" &
+		srv+=($!)
+	done
+	sleep 0.5
+	t0=${EPOCHREALTIME/./}
+	for i in 0 1 2 3; do
+		net_in "$pa" bash -c "cat '$UV_TMP/send' > /dev/tcp/10.78.0.2/$((5100 + i))" &
+	done
+	wait -n 2>/dev/null
+	for i in 0 1 2 3; do
+		uv_wait_exit "${srv[$i]}" $((60 * NET_SLOW)) ||
+			uv_fail "$1: receiver $i did not finish within 60 s"
+	done
+	t1=${EPOCHREALTIME/./}
+	for i in 0 1 2 3; do
+		got=$(uv_sha256 "$UV_TMP/recv.$i")
+		[ "$got" = "$want" ] || uv_fail "$1: transfer $i: SHA-256 differs ($(stat -c %s "$UV_TMP/recv.$i") bytes received)"
+	done
+	uv_log "$1: 4 x $(stat -c %s "$UV_TMP/send") bytes in $(( (t1 - t0) / 1000 )) ms, SHA-256 matches"
+}
+
+# snap NAME - record every per-queue packet counter of A and B
+declare -A C
+snap() {
+	local who f q
+	kill -USR2 "$pa" "$pb"
+	sleep 0.5
+	for who in A B; do
+		f=$ea
+		[ $who = B ] && f=$eb
+		for q in $(seq 0 $((Q - 1))); do
+			C[$1,$who,rx$q]=$(net_stat "$f" rx$q packets)
+			C[$1,$who,tx$q]=$(net_stat "$f" tx$q packets)
+		done
+	done
+}
+
+# delta FROM TO WHO QUEUE - packets on a queue between two snapshots
+delta() {
+	echo $(( ${C[$2,$3,$4]:-0} - ${C[$1,$3,$4]:-0} ))
+}
+
+snap s0
+transfers "4 pairs"
+snap s1
+line=
+for who in A B; do
+	for d in tx rx; do
+		busy=0
+		for q in $(seq 0 $((Q - 1))); do
+			n=$(delta s0 s1 $who $d$q)
+			line+=" $who.$d$q=$n"
+			[ "$n" -ge 100 ] && busy=$((busy + 1))
+		done
+		[ $busy -ge 2 ] || { uv_log "per-queue frames:$line"; uv_fail "$who: only $busy $d queue(s) carried 100 frames or more"; }
+	done
+done
+uv_log "per-queue frames:$line"
+
+net_in "$pa" ethtool -L "$ia" combined 1 || uv_fail "ethtool -L $ia combined 1 failed"
+got=$(channels "$pa" "$ia" cur)
+[ "$got" = 1 ] || uv_fail "$ia uses '$got' combined channels after ethtool -L 1"
+for _ in $(seq 50); do
+	grep -q "1 of $Q queue pairs enabled" "$ea" && break
+	sleep 0.1
+done
+grep -q "1 of $Q queue pairs enabled" "$ea" || { cat "$ea"; uv_fail "A did not log VQ_PAIRS_SET 1"; }
+snap s2
+transfers "A on 1 pair, B on $Q"
+snap s3
+line=
+for d in tx rx; do
+	for q in $(seq 0 $((Q - 1))); do
+		n=$(delta s2 s3 A $d$q)
+		line+=" A.$d$q=$n"
+		if [ $q = 0 ]; then
+			[ "$n" -ge 100 ] || { uv_log "A's frames:$line"; uv_fail "A's $d queue 0 carried only $n frames"; }
+		else
+			[ "$n" = 0 ] || { uv_log "A's frames:$line"; uv_fail "A's disabled $d queue $q carried $n frames"; }
+		fi
+	done
+done
+busy=0
+for q in 1 2 3; do
+	[ "$(delta s2 s3 B tx$q)" -gt 0 ] && busy=$((busy + 1))
+done
+uv_log "A's frames:$line; B still sent on $busy of its pairs 1-3"
+for d in rx tx; do
+	dr=$(net_stat "$ea" $d drops)
+	[ "${dr:-1}" = 0 ] || uv_fail "A dropped $dr $d frames"
+done
+rm -f "$UV_TMP"/send "$UV_TMP"/recv.*
+
+idx=$(sed -n 's/^uvirtio-net: uvirtio-\([0-9]*\): started.*/\1/p' "$ea")
+kill -KILL "$pa"
+wait "$pa" 2> /dev/null
+t0=${EPOCHREALTIME/./}
+gone=0
+while [ $(( ${EPOCHREALTIME/./} - t0 )) -lt 5000000 ]; do
+	if [ ! -e "/sys/devices/virtual/misc/uvirtio/uvirtio-$idx" ]; then
+		gone=1
+		break
+	fi
+	sleep 0.1
+done
+[ $gone = 1 ] || uv_fail "uvirtio-$idx still exists 5 s after SIGKILL"
+uv_log "A's device gone $(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms after SIGKILL"
+net_stop "$pb" "$eb" || uv_fail "B did not stop cleanly"
+uv_module_unload 5 || uv_fail "uvirtio does not unload"
+uv_module_load 0666 || uv_fail "cannot load uvirtio again"
+uv_pass
