@@ -9,7 +9,8 @@
 # driver's VQ_PAIRS_SET) while B keeps 4: transfers still arrive intact and
 # only A's pair 0 moves (B's frames on its pairs 1-3 are steered onto A's
 # receive queue 0). SIGKILL to A: its interface goes within 5 s, the module
-# unloads.
+# unloads. Bad --queues values and --queues with a one-connection backend
+# fail with one line and exit status 2.
 . "$(dirname "$0")/lib.sh"
 . "$UV_DIR/net_lib.sh"
 
@@ -18,6 +19,16 @@ uv_need uvirtio-net setpriv unshare nsenter ip busybox sha256sum ethtool
 uv_tmpdir
 uv_defer "uv_module_loaded || uv_module_load 0666"
 mkdir -m 1777 "$UV_TMP/sock"
+
+for args in "--queues 0 dgram:x,y" "--queues 9 dgram:x,y" "--queues x dgram:x,y" \
+	    "--queues 2 passt" "--queues 2 stream:/nonexistent" \
+	    "--queues 2 --fault-withhold-irq=4 dgram:x,y"; do
+	rc=0
+	uvirtio-net $args > /dev/null 2> "$UV_TMP/err" || rc=$?
+	[ $rc = 2 ] && [ "$(wc -l < "$UV_TMP/err")" = 1 ] ||
+		{ cat "$UV_TMP/err"; uv_fail "uvirtio-net $args: exit $rc, $(wc -l < "$UV_TMP/err") lines (want 2, one line)"; }
+	uv_log "$args: $(cat "$UV_TMP/err")"
+done
 sa=$UV_TMP/sock/a
 sb=$UV_TMP/sock/b
 
