@@ -4,6 +4,7 @@
 # bench/net.sh - iperf3 TCP between two network namespaces joined by
 #   veth            a veth pair (the kernel's limit)
 #   uvirtio-dgram   two uvirtio-net devices cabled with the dgram backend
+#   uvirtio-dgram-4q  the same with --queues 4 (4 queue pairs enabled)
 #   tap-relay       two taps and a userspace relay (IFF_VNET_HDR, offloads)
 # 1 stream and 4 streams, SECS (first argument, else NET_BENCH_SECS, else
 # 10) seconds each, MTU 1500.
@@ -91,27 +92,40 @@ netns_pair bv1 bv2
 measure veth
 netns_clear
 
-# 2. two uvirtio-net devices, dgram
-uvirtio-net --mtu 1500 "dgram:$tmp/u1,$tmp/u2" > "$tmp/u1.out" 2> "$tmp/u1.err" &
-pids+=($!)
-uvirtio-net --mtu 1500 "dgram:$tmp/u2,$tmp/u1" > "$tmp/u2.out" 2> "$tmp/u2.err" &
-pids+=($!)
-for _ in $(seq 300); do
-	[ -s "$tmp/u1.out" ] && [ -s "$tmp/u2.out" ] && break
-	sleep 0.1
-done
-i1=$(tail -n 1 "$tmp/u1.out")
-i2=$(tail -n 1 "$tmp/u2.out")
-[ -n "$i1" ] && [ -n "$i2" ] || { cat "$tmp"/u*.err >&2; die "uvirtio-net did not start"; }
-netns_pair "$i1" "$i2"
-measure uvirtio-dgram
-kill -USR2 "${pids[@]}"
-sleep 0.3
-grep stats "$tmp/u1.err" "$tmp/u2.err" | tail -n 4 | sed 's/^/# /' >&2
-kill "${pids[@]}"
-wait "${pids[@]}" 2>/dev/null
-pids=()
-netns_clear
+# 2. two uvirtio-net devices, dgram: one queue pair, then 4 (--queues 4,
+# all enabled with ethtool -L: Linux enables only as many as it has CPUs)
+# uvirtio_pair PATH QUEUES - measure two devices with QUEUES pairs each
+uvirtio_pair() {
+	local path=$1 q=$2 n
+	uvirtio-net --mtu 1500 --queues "$q" "dgram:$tmp/u1,$tmp/u2" > "$tmp/u1.out" 2> "$tmp/u1.err" &
+	pids+=($!)
+	uvirtio-net --mtu 1500 --queues "$q" "dgram:$tmp/u2,$tmp/u1" > "$tmp/u2.out" 2> "$tmp/u2.err" &
+	pids+=($!)
+	for _ in $(seq 300); do
+		[ -s "$tmp/u1.out" ] && [ -s "$tmp/u2.out" ] && break
+		sleep 0.1
+	done
+	i1=$(tail -n 1 "$tmp/u1.out")
+	i2=$(tail -n 1 "$tmp/u2.out")
+	[ -n "$i1" ] && [ -n "$i2" ] || { cat "$tmp"/u*.err >&2; die "uvirtio-net did not start"; }
+	if [ "$q" -gt 1 ]; then
+		command -v ethtool > /dev/null || die "ethtool not found in PATH"
+		ethtool -L "$i1" combined "$q" && ethtool -L "$i2" combined "$q" ||
+			die "ethtool -L combined $q failed"
+	fi
+	netns_pair "$i1" "$i2"
+	measure "$path"
+	kill -USR2 "${pids[@]}"
+	sleep 0.3
+	n=$((q > 1 ? 2 * q + 2 : 2))
+	grep stats "$tmp/u1.err" | tail -n $n | sed 's/^/# u1 /' >&2
+	kill "${pids[@]}"
+	wait "${pids[@]}" 2>/dev/null
+	pids=()
+	netns_clear
+}
+uvirtio_pair uvirtio-dgram 1
+uvirtio_pair uvirtio-dgram-4q 4
 
 # 3. tap pair + userspace relay
 tap-relay bt1 bt2 > "$tmp/relay.out" 2> "$tmp/relay.err" &
@@ -132,15 +146,15 @@ netns_clear
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'
 }
-printf '\n%-14s %-12s %12s %8s\n' PATH TEST Mbit/s x_veth
-for path in veth uvirtio-dgram tap-relay; do
+printf '\n%-17s %-12s %12s %8s\n' PATH TEST Mbit/s x_veth
+for path in veth uvirtio-dgram uvirtio-dgram-4q tap-relay; do
 	for test in tcp-1stream tcp-4stream; do
-		printf '%-14s %-12s %12s %8s\n' $path $test "${R[$path,$test]}" \
+		printf '%-17s %-12s %12s %8s\n' $path $test "${R[$path,$test]}" \
 			"$(ratio "${R[$path,$test]}" "${R[veth,$test]}")"
 	done
 done
 echo
-for path in veth uvirtio-dgram tap-relay; do
+for path in veth uvirtio-dgram uvirtio-dgram-4q tap-relay; do
 	for test in tcp-1stream tcp-4stream; do
 		echo "bench net $test $path ${R[$path,$test]} Mbit/s $(ratio "${R[$path,$test]}" "${R[veth,$test]}")"
 	done
