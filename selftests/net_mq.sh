@@ -3,8 +3,9 @@
 #
 # Multiqueue: two uvirtio-net devices with --queues 4, each made by uid
 # 1000 in its own user+net namespace, dgram-cabled (pair i over LOCAL.i /
-# REMOTE.i). ethtool sees 4 combined channels; with all 4 enabled, 4
-# parallel TCP transfers (SHA-256 checked) move frames on more than one
+# REMOTE.i). ethtool sees 4 combined channels; with all 4 enabled, 8
+# parallel TCP transfers (SHA-256 checked; 8 flows so that the driver's
+# per-flow queue choice cannot plausibly put them all on one pair) move frames on more than one
 # queue pair of both devices. Then A enables 1 pair (ethtool -L, the
 # driver's VQ_PAIRS_SET) while B keeps 4: transfers still arrive intact and
 # only A's pair 0 moves (B's frames on its pairs 1-3 are steered onto A's
@@ -15,6 +16,7 @@
 . "$UV_DIR/net_lib.sh"
 
 Q=4
+NT=8
 uv_need uvirtio-net setpriv unshare nsenter ip busybox sha256sum ethtool
 uv_tmpdir
 uv_defer "uv_module_loaded || uv_module_load 0666"
@@ -65,33 +67,33 @@ net_wait_carrier "$pb" "$ib" 1 10 || uv_fail "B's link did not come up"
 net_in "$pa" ping -c 2 -W 5 10.78.0.2 > "$UV_TMP/ping" 2>&1 ||
 	{ cat "$UV_TMP/ping"; uv_fail "A cannot ping B"; }
 
-dd if=/dev/urandom of="$UV_TMP/send" bs=1M count=${NET_MQ_MB:-16} status=none ||
+dd if=/dev/urandom of="$UV_TMP/send" bs=1M count=${NET_MQ_MB:-8} status=none ||
 	uv_fail "cannot make test data"
 want=$(uv_sha256 "$UV_TMP/send")
 
-# transfers TAG - 4 parallel TCP transfers A -> B, each checked
+# transfers TAG - 8 parallel TCP transfers A -> B, each checked
 transfers() {
 	local i srv=() t0 t1
-	for i in 0 1 2 3; do
+	for i in $(seq 0 $((NT - 1))); do
 		net_in "$pb" busybox nc -l -p $((5100 + i)) > "$UV_TMP/recv.$i" &
 		srv+=($!)
 	done
 	sleep 0.5
 	t0=${EPOCHREALTIME/./}
-	for i in 0 1 2 3; do
+	for i in $(seq 0 $((NT - 1))); do
 		net_in "$pa" bash -c "cat '$UV_TMP/send' > /dev/tcp/10.78.0.2/$((5100 + i))" &
 	done
 	wait -n 2>/dev/null
-	for i in 0 1 2 3; do
+	for i in $(seq 0 $((NT - 1))); do
 		uv_wait_exit "${srv[$i]}" $((60 * NET_SLOW)) ||
 			uv_fail "$1: receiver $i did not finish within 60 s"
 	done
 	t1=${EPOCHREALTIME/./}
-	for i in 0 1 2 3; do
+	for i in $(seq 0 $((NT - 1))); do
 		got=$(uv_sha256 "$UV_TMP/recv.$i")
 		[ "$got" = "$want" ] || uv_fail "$1: transfer $i: SHA-256 differs ($(stat -c %s "$UV_TMP/recv.$i") bytes received)"
 	done
-	uv_log "$1: 4 x $(stat -c %s "$UV_TMP/send") bytes in $(( (t1 - t0) / 1000 )) ms, SHA-256 matches"
+	uv_log "$1: $NT x $(stat -c %s "$UV_TMP/send") bytes in $(( (t1 - t0) / 1000 )) ms, SHA-256 matches"
 }
 
 # snap NAME - record every per-queue packet counter of A and B
