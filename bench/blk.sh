@@ -4,9 +4,12 @@
 # uvirtio-blk beside the kernel's own block paths, in one VM boot (run by
 # `make bench` through selftests/vm/run on the 6.12 lane, as root).
 #
-# fio, io_uring engine, O_DIRECT, BENCH_RUNTIME seconds per run (10), on:
+# fio, io_uring engine, O_DIRECT, on:
 #   null_blk      /dev/nullb0: the kernel's null device, the limit
 #   uv-null-1q    uvirtio-blk null:1G, one queue (served as uid 1000)
+#   uv-null-1q-poll  the same with --poll-us 500: a queue that spins up to
+#                 500 us for the next request before it sleeps (trades a
+#                 CPU for the wake-up of the emulator at low depth)
 #   uv-null-2q    uvirtio-blk null:1G --queues 2
 #   vduse         qemu-storage-daemon's vduse-blk export of a null-co node
 #   uv-file       uvirtio-blk on a 512 MiB file on tmpfs
@@ -14,15 +17,30 @@
 # Tests: 4k randread QD1 (IOPS and mean latency), 4k randread QD32,
 # 4k randwrite QD32, 128k sequential read QD8, each with 1 and 2 jobs.
 #
+# All paths are set up first. Each figure is BENCH_ROUNDS (3) runs of
+# BENCH_RUNTIME (5) seconds, the paths taking turns run by run, so that the
+# slow spells of a shared host (measured: the same run varies 2-4x from one
+# minute to the next on these machines) fall on every path alike. About 17
+# minutes with the defaults.
+#
 # Prints a table, then one line per figure for machines:
 #   bench blk TEST PATH VALUE UNIT RATIO_TO_NULL_BLK
-# RATIO is VALUE divided by null_blk's VALUE for the same TEST (for the
-# latency figures, lower is better, so a ratio above 1 is slower).
+# VALUE is the median over the rounds; RATIO is the median over the rounds
+# of VALUE divided by null_blk's VALUE in the same round (for the latency
+# figures, lower is better, so a ratio above 1 is slower).
 #
 # Settings, from the environment or as NAME=VALUE arguments (selftests/vm/run
 # passes arguments, not the environment): BENCH_RUNTIME (seconds per run),
+# BENCH_ROUNDS (runs per figure),
 # BENCH_PATHS and BENCH_TESTS (space-separated subsets, for experiments),
-# BENCH_JOBS ("1 2"), BENCH_UV_ARGS (extra uvirtio-blk options).
+# BENCH_JOBS ("1 2"), BENCH_UV_ARGS (extra uvirtio-blk options),
+# BENCH_FIO_ARGS (extra fio options, e.g. --cpus_allowed=1, for every path).
+# A path named uvx-NAME is an experiment: uvirtio-blk run with the arguments
+# in BENCH_UVX_NAME, e.g. BENCH_PATHS="null_blk uv-null-1q uvx-nohold"
+# BENCH_UVX_nohold="--coalesce-us 0 null:1G". BENCH_QSET_NAME="ATTR=VALUE ..."
+# sets /sys/block/DEV/queue/ATTR of path NAME (dashes as underscores);
+# BENCH_PRE_NAME and BENCH_POST_NAME are shell commands run before and after
+# each of its runs.
 set -u
 for a in "$@"; do
 	case $a in
@@ -31,23 +49,26 @@ for a in "$@"; do
 	esac
 done
 
-RUNTIME=${BENCH_RUNTIME:-10}
-PATHS=${BENCH_PATHS:-"null_blk uv-null-1q uv-null-2q vduse uv-file loop"}
+RUNTIME=${BENCH_RUNTIME:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+PATHS=${BENCH_PATHS:-"null_blk uv-null-1q uv-null-1q-poll uv-null-2q vduse uv-file loop"}
 TESTS=${BENCH_TESTS:-"rr4k-qd1 rr4k-qd32 rw4k-qd32 sr128k-qd8"}
 JOBS=${BENCH_JOBS:-"1 2"}
 UV_ARGS=${BENCH_UV_ARGS:-}
+FIO_ARGS=${BENCH_FIO_ARGS:-}
 DIR=$(mktemp -d /tmp/bench.XXXXXX)
 chmod 0755 "$DIR"
 RES=$DIR/results
 : > "$RES"
-EMU_PID=
+EMU_PIDS=()
+EMU_PATHS=()
 QSD_PID=
 LOOP=
 trap cleanup EXIT
 
 # cleanup - stop whatever is still running
 cleanup() {
-	[ -z "$EMU_PID" ] || { kill -TERM "$EMU_PID"; wait "$EMU_PID"; } 2>/dev/null
+	uv_stop_all 2>/dev/null
 	[ -z "$LOOP" ] || losetup -d "$LOOP" 2>/dev/null
 	stop_vduse
 	rm -rf "$DIR"
@@ -58,35 +79,42 @@ say() {
 	echo "bench: $*" >&2
 }
 
-# uv_start ARG... - start uvirtio-blk as uid 1000, wait for its node;
-# sets EMU_PID and NODE (not to be run in a subshell: EMU_PID must stay)
+# uv_start PATH ARG... - start uvirtio-blk as uid 1000 for PATH, wait for
+# its node; sets NODE and records the pid (not to be run in a subshell)
 uv_start() {
-	local out=$DIR/uv.out n
+	local path=$1 out=$DIR/$1.out n pid
+	shift
 	: > "$out"
 	NODE=
 	setpriv --reuid=1000 --regid=1000 --clear-groups -- \
-		${BENCH_UV_BIN:-uvirtio-blk} $UV_ARGS "$@" > "$out" 2> "$DIR/uv.err" &
-	EMU_PID=$!
+		env ${UVX_ENV:-} ${BENCH_UV_BIN:-uvirtio-blk} $UV_ARGS "$@" > "$out" 2> "$DIR/$path.err" &
+	pid=$!
+	EMU_PIDS+=("$pid")
+	EMU_PATHS+=("$path")
 	for _ in $(seq 300); do
 		n=$(tail -n 1 "$out")
 		if [ -b "$n" ]; then
 			NODE=$n
 			return 0
 		fi
-		kill -0 $EMU_PID 2>/dev/null || break
+		kill -0 $pid 2>/dev/null || break
 		sleep 0.1
 	done
-	say "uvirtio-blk $* did not start: $(cat "$DIR/uv.err")"
+	say "uvirtio-blk $* did not start: $(cat "$DIR/$path.err")"
 	return 1
 }
 
-# uv_stop - SIGTERM the emulator, wait for it, show its queue counters
-uv_stop() {
-	[ -n "$EMU_PID" ] || return 0
-	kill -TERM "$EMU_PID"
-	wait "$EMU_PID"
-	EMU_PID=
-	grep -h ': queue [0-9]*:' "$DIR/uv.err" | sed 's/^/bench: /' >&2
+# uv_stop_all - SIGTERM every emulator, wait, show their queue counters
+uv_stop_all() {
+	local i
+	for i in "${!EMU_PIDS[@]}"; do
+		kill -TERM "${EMU_PIDS[$i]}" 2>/dev/null
+		wait "${EMU_PIDS[$i]}" 2>/dev/null
+		grep -h ': queue [0-9]*:' "$DIR/${EMU_PATHS[$i]}.err" |
+			sed "s/^/bench: ${EMU_PATHS[$i]}: /" >&2
+	done
+	EMU_PIDS=()
+	EMU_PATHS=()
 }
 
 # start_vduse - qemu-storage-daemon null-co export, attached through vdpa;
@@ -130,9 +158,10 @@ stop_vduse() {
 	QSD_PID=
 }
 
-# run_fio PATH NODE TEST JOBS - one fio run; appends result lines
+# run_fio PATH NODE TEST JOBS ROUND - one fio run; appends result lines
+# "TEST PATH ROUND VALUE UNIT"
 run_fio() {
-	local path=$1 node=$2 test=$3 jobs=$4 rw bs qd t iops lat bw
+	local path=$1 node=$2 test=$3 jobs=$4 round=$5 rw bs qd t iops lat bw
 	case $test in
 	rr4k-qd1) rw=randread bs=4k qd=1 ;;
 	rr4k-qd32) rw=randread bs=4k qd=32 ;;
@@ -142,7 +171,7 @@ run_fio() {
 	t=$(fio --name=b --filename="$node" --ioengine=io_uring --direct=1 \
 		--rw=$rw --bs=$bs --iodepth=$qd --numjobs="$jobs" \
 		--size=512M --time_based \
-		--runtime="$RUNTIME" --ramp_time=1 --group_reporting \
+		--runtime="$RUNTIME" --ramp_time=1 --group_reporting $FIO_ARGS \
 		--output-format=terse --terse-version=3 2> "$DIR/fio.err" |
 		tail -n 1)
 	if [ -z "$t" ]; then
@@ -159,61 +188,79 @@ run_fio() {
 	lat=$(echo "$t" | awk -F';' '{ printf "%.1f", $40 }')
 	bw=$(echo "$t" | awk -F';' '{ printf "%.1f", $7 / 1024 }')
 	if [ $test = sr128k-qd8 ]; then
-		echo "$test-j$jobs $path $bw MiB/s" >> "$RES"
+		echo "$test-j$jobs $path $round $bw MiB/s" >> "$RES"
 	else
-		echo "$test-j$jobs $path $iops IOPS" >> "$RES"
+		echo "$test-j$jobs $path $round $iops IOPS" >> "$RES"
 	fi
-	[ $test != rr4k-qd1 ] || echo "$test-j$jobs-lat $path $lat us" >> "$RES"
-	say "$path $test j$jobs: $(tail -n 1 "$RES")"
+	[ $test != rr4k-qd1 ] || echo "$test-j$jobs-lat $path $round $lat us" >> "$RES"
+	say "round $round: $path $test j$jobs: $(tail -n 1 "$RES" | cut -d' ' -f4-)"
 }
 
-# run_path PATH NODE - every test on one path
-run_path() {
-	local test jobs
-	for test in $TESTS; do
-		for jobs in $JOBS; do
-			run_fio "$1" "$2" "$test" "$jobs"
-		done
-	done
-}
-
-# machine_lines - "bench blk TEST PATH VALUE UNIT RATIO" for every result
-machine_lines() {
-	awk '
-	{ test[NR] = $1; path[NR] = $2; val[NR] = $3; unit[NR] = $4
-	  if ($2 == "null_blk") ref[$1] = $3 }
+# summary [REF] - per TEST and PATH: the median VALUE over the rounds and
+# the median over the rounds of VALUE / REF's VALUE in the same round (REF:
+# null_blk); prints "TEST PATH VALUE UNIT RATIO" in the order of first
+# appearance
+summary() {
+	awk -v refpath="${1:-null_blk}" '
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 2; i <= n; i++)	# insertion sort, n is small
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+			}
+		if (n % 2) return a[(n + 1) / 2]
+		return (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{ k = $1 SUBSEP $2
+	  if (!(k in vals)) { order[++nk] = k; unit[k] = $5 }
+	  vals[k] = vals[k] " " $4
+	  val[$1, $2, $3] = $4
+	  if ($2 == refpath) ref[$1, $3] = $4
+	  rounds[k] = rounds[k] " " $3 }
 	END {
-		for (i = 1; i <= NR; i++) {
-			r = (test[i] in ref && ref[test[i]] > 0) ?
-				sprintf("%.3f", val[i] / ref[test[i]]) : "-"
-			printf "bench blk %s %s %s %s %s\n", test[i], path[i],
-			       val[i], unit[i], r
+		for (i = 1; i <= nk; i++) {
+			k = order[i]; split(k, tp, SUBSEP)
+			nr = split(rounds[k], rs, " "); rat = ""
+			for (j = 1; j <= nr; j++)
+				if ((tp[1], rs[j]) in ref && ref[tp[1], rs[j]] > 0)
+					rat = rat " " val[tp[1], tp[2], rs[j]] / ref[tp[1], rs[j]]
+			m = median(vals[k])
+			printf "%s %s %s %s %s\n", tp[1], tp[2],
+			       (unit[k] == "IOPS") ? sprintf("%d", m) : sprintf("%.1f", m),
+			       unit[k], rat == "" ? "-" : sprintf("%.3f", median(rat))
 		}
 	}' "$RES"
 }
 
-# table - one row per test, one column per path
+# table - one row per test, one column per path: median value (ratio)
 table() {
-	awk -v paths="$PATHS" '
+	summary | awk -v paths="$PATHS" '
 	BEGIN { np = split(paths, p, " ") }
-	{ v[$1, $2] = $3; u[$1] = $4; if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 } }
+	{ v[$1, $2] = $3; r[$1, $2] = $5; u[$1] = $4
+	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 } }
 	END {
-		printf "%-22s %-6s", "test", "unit"
-		for (j = 1; j <= np; j++) printf " %11s", p[j]
+		printf "%-18s %-6s", "test", "unit"
+		for (j = 1; j <= np; j++) printf " %17s", p[j]
 		printf "\n"
 		for (i = 1; i <= nt; i++) {
 			t = order[i]
-			printf "%-22s %-6s", t, u[t]
+			printf "%-18s %-6s", t, u[t]
 			for (j = 1; j <= np; j++) {
-				if ((t, p[j]) in v) printf " %11s", v[t, p[j]]
-				else printf " %11s", "-"
+				if ((t, p[j]) in v)
+					printf " %17s", v[t, p[j]] " (" (p[j] == "null_blk" ? "1" : r[t, p[j]]) ")"
+				else printf " %17s", "-"
 			}
 			printf "\n"
 		}
-	}' "$RES"
+	}'
 }
 
-say "kernel $(uname -r), $(nproc) CPUs, ${RUNTIME}s per run"
+say "kernel $(uname -r), $(nproc) CPUs, ${RUNTIME}s per run, $ROUNDS round(s)"
+# Every path is set up first and stays: the runs of one test then alternate
+# between the paths, round after round (each round starting one path later),
+# so that a slow spell of a shared host hits every path alike.
+declare -A NODES
+LIVE=()
 for path in $PATHS; do
 	node=
 	case $path in
@@ -222,21 +269,34 @@ for path in $PATHS; do
 			insmod /uvirtio/modules/null_blk.ko 2>/dev/null
 		node=/dev/nullb0
 		;;
-	uv-null-1q) uv_start null:1G; node=$NODE ;;
-	uv-null-2q) uv_start --queues 2 null:1G; node=$NODE ;;
+	uv-null-1q) uv_start $path null:1G; node=$NODE ;;
+	uv-null-1q-poll) uv_start $path --poll-us 500 null:1G; node=$NODE ;;
+	uv-null-2q) uv_start $path --queues 2 null:1G; node=$NODE ;;
 	vduse) node=$(start_vduse) ;;
+	uvx-*)
+		# an experiment: BENCH_UVX_NAME holds the uvirtio-blk arguments
+		var=BENCH_UVX_${path#uvx-}
+		if [ -z "${!var:-}" ]; then
+			say "$path: $var is not set, skipped"
+			continue
+		fi
+		envvar=BENCH_UVXENV_${path#uvx-}
+		UVX_ENV=${!envvar:-} uv_start "$path" ${!var}
+		node=$NODE
+		;;
 	uv-file|loop)
 		if [ ! -f "$DIR/file.img" ]; then
 			dd if=/dev/urandom of="$DIR/file.img" bs=1M count=512 status=none
 			chown 1000:1000 "$DIR/file.img"
 		fi
 		if [ $path = uv-file ]; then
-			uv_start "$DIR/file.img"
+			uv_start $path "$DIR/file.img"
 			node=$NODE
 		else
 			LOOP=$(losetup -f --show "$DIR/file.img") && node=$LOOP
 		fi
 		;;
+	*) say "$path: unknown path, skipped"; continue ;;
 	esac
 	if [ -z "$node" ] || [ ! -b "$node" ]; then
 		say "$path: no device, skipped"
@@ -245,20 +305,47 @@ for path in $PATHS; do
 	# null_blk has no I/O scheduler by default; give every path the same
 	# (virtio_blk and loop with one queue would get mq-deadline)
 	echo none > "/sys/block/${node#/dev/}/queue/scheduler" 2>/dev/null
+	# an experiment's queue settings: BENCH_QSET_NAME="ATTR=VALUE ..."
+	var=BENCH_QSET_${path//-/_}
+	for kv in ${!var:-}; do
+		echo "${kv#*=}" > "/sys/block/${node#/dev/}/queue/${kv%%=*}" ||
+			say "$path: cannot set queue/${kv%%=*}"
+	done
 	say "$path: $node, scheduler $(cat "/sys/block/${node#/dev/}/queue/scheduler"), $(ls -d /sys/block/${node#/dev/}/mq/* | wc -l) hw queue(s)"
-	[ "${path#uv-}" = "$path" ] || say "$path: $(grep -h 'io_uring\|queue' "$DIR/uv.err" | head -n 2 | tr '\n' ' ')"
-	run_path "$path" "$node"
-	case $path in
-	uv-*)
-		uv_stop ;;
-	vduse)
-		stop_vduse ;;
-	loop)
-		losetup -d "$LOOP"; LOOP= ;;
-	esac
+	[ "${path#uv-}" = "$path" ] || say "$path: $(grep -h 'io_uring\|queue' "$DIR/$path.err" | head -n 2 | tr '\n' ' ')"
+	NODES[$path]=$node
+	LIVE+=("$path")
 done
 
-echo "uvirtio-blk benchmark: kernel $(uname -r), $(nproc) vCPUs, fio io_uring O_DIRECT, ${RUNTIME}s per run, scheduler none everywhere"
+for test in $TESTS; do
+	for jobs in $JOBS; do
+		for round in $(seq "$ROUNDS"); do
+			n=${#LIVE[@]}
+			for i in $(seq 0 $((n - 1))); do
+				path=${LIVE[$(((i + round - 1) % n))]}
+				hook=BENCH_PRE_${path//-/_}
+				[ -z "${!hook:-}" ] || eval "${!hook}"
+				run_fio "$path" "${NODES[$path]}" "$test" "$jobs" "$round"
+				hook=BENCH_POST_${path//-/_}
+				[ -z "${!hook:-}" ] || eval "${!hook}"
+			done
+		done
+	done
+done
+uv_stop_all
+stop_vduse
+[ -z "$LOOP" ] || { losetup -d "$LOOP"; LOOP=; }
+
+echo "uvirtio-blk benchmark: kernel $(uname -r), $(nproc) vCPUs, fio io_uring O_DIRECT, ${RUNTIME}s per run, $ROUNDS interleaved round(s), scheduler none everywhere"
+echo "each cell: median over the rounds (median ratio to null_blk in the same round)"
 table
+# the issue's other two comparisons, same-round ratios too
+for pair in "uv-null-1q vduse" "uv-file loop"; do
+	set -- $pair
+	case " ${LIVE[*]} " in *" $1 "*) ;; *) continue ;; esac
+	case " ${LIVE[*]} " in *" $2 "*) ;; *) continue ;; esac
+	summary "$2" | awk -v p="$1" -v r="$2" '$2 == p {
+		printf "%-18s %s / %s = %s\n", $1, p, r, $5 }'
+done
 echo
-machine_lines
+summary | sed 's/^/bench blk /'

@@ -52,10 +52,13 @@ bad "size not a multiple of 4096" --block-size 4096 "$UV_TMP/odd4k.img"
 bad "bad null size" null:12Q
 bad "fault on a queue that does not exist" --queues 2 --fault-ignore-kicks=2 null:1M
 bad "no BACKING" --queues 2
+bad "coalescing hold above 1000 us" --coalesce-us 1001 null:1M
+bad "coalescing hold not a number" --coalesce-us x null:1M
 
 if uvirtio-blk --help > "$UV_TMP/help" 2>&1; then
 	missing=""
 	for opt in --queue-size --queues --block-size --direct --no-poll --poll-us \
+		   --coalesce-us \
 		   --pin --serial --readonly --help ram: null: --fault-ignore-kicks \
 		   --fault-withhold-irq --fault-delay-ms 'Test features'; do
 		grep -qe "$opt" "$UV_TMP/help" || missing="$missing $opt"

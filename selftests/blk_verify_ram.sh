@@ -6,6 +6,8 @@
 # checked, at depth 1 and 64, then a random read/write mix with verify
 # backlog. Zero fio errors, zero verify failures. (virtio_blk uses at most
 # one queue per CPU: with 4 queues on 2 vCPUs, 2 of them carry I/O.)
+# Then the notification settings at their extremes, one queue: the longest
+# interrupt-coalescing hold with the longest poll, and neither.
 . "$(dirname "$0")/lib.sh"
 
 uv_need uvirtio-blk setpriv fio
@@ -18,6 +20,14 @@ for q in 1 4; do
 	uv_log "ram:64M, $q queue(s): $UV_NODE has $BV_NQ blk-mq queue(s)"
 	bv_verify_set "ram q$q" "$UV_NODE" 8M
 	uv_blk_stop || uv_fail "emulator did not stop cleanly"
+done
+for opts in "--coalesce-us 1000 --poll-us 10000" "--coalesce-us 0 --no-poll"; do
+	# shellcheck disable=SC2086
+	uv_blk_start --user $opts ram:64M || uv_fail "emulator ($opts) did not start"
+	bv_fio "ram $opts" "$UV_NODE" 8M --rw=randwrite --bsrange=512-1M --iodepth=1
+	bv_fio "ram $opts" "$UV_NODE" 8M --rw=randrw --bsrange=512-1M --iodepth=64 \
+		--verify_backlog=16
+	uv_blk_stop || uv_fail "emulator ($opts) did not stop cleanly"
 done
 bv_check_dmesg
 uv_pass

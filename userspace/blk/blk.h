@@ -54,6 +54,8 @@
  *		rejected as bad chains
  * @polls:	passes of the adaptive avail-ring poll that found work
  * @poll_misses: passes that found none before the poll budget ran out
+ * @holds:	completion holds (interrupt coalescing) that saw more work
+ *		arrive and so saved an interrupt
  */
 struct blk_qstats {
 	_Atomic uint64_t kicks;
@@ -64,6 +66,7 @@ struct blk_qstats {
 	_Atomic uint64_t errors;
 	_Atomic uint64_t polls;
 	_Atomic uint64_t poll_misses;
+	_Atomic uint64_t holds;
 } __attribute__((aligned(BLK_CACHELINE)));
 
 /**
@@ -150,6 +153,7 @@ struct blk_req;
  * @delayed_tail: last of @delayed
  * @inflight_io: requests whose backend I/O is still running
  * @poll_ns:	current adaptive poll budget
+ * @hold_ns:	current adaptive completion hold (interrupt coalescing)
  * @bad_told:	bad chains reported on stderr so far
  * @stats:	counters
  * @faults:	fault switches
@@ -178,6 +182,7 @@ struct blk_queue {
 	struct blk_req *delayed_tail;
 	unsigned int inflight_io;
 	uint64_t poll_ns;
+	uint64_t hold_ns;
 	unsigned int bad_told;
 	struct blk_qstats stats;
 	struct blk_qfaults faults __attribute__((aligned(BLK_CACHELINE)));
@@ -193,6 +198,7 @@ struct blk_queue {
  * @queue_size:	maximum ring size
  * @seg_max:	most data segments in one request (the iovec slot size)
  * @poll_max_ns: adaptive poll budget ceiling, 0 with --no-poll
+ * @hold_max_ns: adaptive completion hold ceiling, 0: signal at once
  * @pin:	pin queue i's thread to CPU i modulo the CPUs we may use
  * @use_uring:	file backend: I/O through io_uring
  * @faults:	device-wide fault switches
@@ -205,6 +211,7 @@ struct blk_engine {
 	unsigned int queue_size;
 	unsigned int seg_max;
 	uint64_t poll_max_ns;
+	uint64_t hold_max_ns;
 	bool pin;
 	bool use_uring;
 	struct blk_faults faults;

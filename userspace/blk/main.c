@@ -59,6 +59,8 @@
 #define BOUNCE_PER_QUEUE	(32ULL << 20)
 /* Ceiling of the adaptive poll by default, in microseconds. */
 #define DEF_POLL_US		20
+#define DEF_COALESCE_US		16
+#define MAX_COALESCE_US		1000
 #define MAX_POLL_US		10000
 /* Largest discard / write-zeroes request, in sectors (1 GiB). */
 #define MAX_DEALLOC_SECTORS	(1U << 21)
@@ -77,6 +79,7 @@
  * @block_size:	--block-size
  * @bounce_size: --bounce-size (0: derived)
  * @poll_us:	--poll-us (0 with --no-poll)
+ * @coalesce_us: --coalesce-us
  * @serial:	--serial
  * @readonly:	--readonly
  * @direct:	--direct
@@ -97,6 +100,7 @@ struct opts {
 	unsigned int block_size;
 	uint64_t bounce_size;
 	unsigned int poll_us;
+	unsigned int coalesce_us;
 	const char *serial;
 	bool readonly;
 	bool direct;
@@ -231,6 +235,12 @@ static void usage(FILE *f)
 "                      soon as a queue runs dry\n"
 "  --poll-us N         ceiling of the adaptive avail-ring poll before a\n"
 "                      queue sleeps, 1 to %d microseconds (default %d)\n"
+"  --coalesce-us N     ceiling of the adaptive interrupt coalescing: once\n"
+"                      the avail ring runs dry, completions are held back\n"
+"                      up to this long for more requests to arrive and\n"
+"                      share one interrupt; 0 to %d microseconds, 0\n"
+"                      interrupts at once (default %d; the hold adapts\n"
+"                      between an eighth of it and all of it)\n"
 "  --pin, --no-pin     pin queue i's thread to the i-th usable CPU, where\n"
 "                      blk-mq maps CPU i's requests (default: pin when\n"
 "                      --queues is above 1)\n"
@@ -264,7 +274,8 @@ static void usage(FILE *f)
 "\n"
 "Exit status: 0 after a clean removal, 1 on errors, 2 on usage errors.\n",
 		MAX_QUEUES, MIN_QUEUE_SIZE, UVIRTIO_MAX_QUEUE_SIZE,
-		DEF_QUEUE_SIZE, VIRTIO_BLK_ID_BYTES, MAX_POLL_US, DEF_POLL_US);
+		DEF_QUEUE_SIZE, VIRTIO_BLK_ID_BYTES, MAX_POLL_US, DEF_POLL_US,
+		MAX_COALESCE_US, DEF_COALESCE_US);
 }
 
 /**
@@ -299,7 +310,7 @@ static unsigned int parse_uint(const char *opt, const char *s,
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION,
-	       OPT_QUEUES, OPT_BS, OPT_DIRECT, OPT_NOPOLL, OPT_POLLUS,
+	       OPT_QUEUES, OPT_BS, OPT_DIRECT, OPT_NOPOLL, OPT_POLLUS, OPT_COALESCE,
 	       OPT_PIN, OPT_NOPIN, OPT_BOUNCE, OPT_IO, OPT_F_KICKS, OPT_F_IRQ, OPT_F_DELAY, OPT_STATFS,
 	       OPT_RECOVERY, OPT_ATTACH };
 	static const struct option longopts[] = {
@@ -311,6 +322,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "direct",	no_argument,	   NULL, OPT_DIRECT },
 		{ "no-poll",	no_argument,	   NULL, OPT_NOPOLL },
 		{ "poll-us",	required_argument, NULL, OPT_POLLUS },
+		{ "coalesce-us", required_argument, NULL, OPT_COALESCE },
 		{ "pin",	no_argument,	   NULL, OPT_PIN },
 		{ "no-pin",	no_argument,	   NULL, OPT_NOPIN },
 		{ "io",		required_argument, NULL, OPT_IO },
@@ -333,6 +345,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	o->num_queues = 1;
 	o->block_size = BLK_SECTOR_SIZE;
 	o->poll_us = DEF_POLL_US;
+	o->coalesce_us = DEF_COALESCE_US;
 	o->pin = -1;
 	o->fault_ignore_kicks = -1;
 	o->fault_withhold_irq = -1;
@@ -381,6 +394,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_POLLUS:
 			o->poll_us = parse_uint("--poll-us", optarg, 1,
 						MAX_POLL_US);
+			break;
+		case OPT_COALESCE:
+			o->coalesce_us = parse_uint("--coalesce-us", optarg, 0,
+						    MAX_COALESCE_US);
 			break;
 		case OPT_PIN:
 			o->pin = 1;
@@ -714,6 +731,7 @@ static void setup_engine(struct emu *e)
 	eng->queue_size = e->o.queue_size;
 	eng->seg_max = seg_max(&e->o);
 	eng->poll_max_ns = e->o.poll_us * 1000ULL;
+	eng->hold_max_ns = e->o.coalesce_us * 1000ULL;
 	eng->pin = e->o.pin > 0;
 	eng->use_uring = e->be.fd >= 0 && e->o.io != IO_SYNC;
 	/*
@@ -819,7 +837,7 @@ static void __attribute__((noreturn)) finish(struct emu *e, int code)
 	for (i = 0; e->eng.q && i < e->eng.num_queues; i++) {
 		struct blk_qstats *s = &e->eng.q[i].stats;
 
-		info("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed",
+		info("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt",
 		     e->dev.index, i,
 		     (unsigned long long)atomic_load(&s->requests),
 		     (unsigned long long)(atomic_load(&s->bytes) >> 20),
@@ -828,7 +846,8 @@ static void __attribute__((noreturn)) finish(struct emu *e, int code)
 		     (unsigned long long)atomic_load(&s->irqs),
 		     (unsigned long long)atomic_load(&s->irqs_suppressed),
 		     (unsigned long long)atomic_load(&s->polls),
-		     (unsigned long long)atomic_load(&s->poll_misses));
+		     (unsigned long long)atomic_load(&s->poll_misses),
+		     (unsigned long long)atomic_load(&s->holds));
 	}
 	ret = backend_flush(&e->be);
 	if (ret) {
