@@ -91,8 +91,8 @@ fuzz:
 	@$(CURDIR)/selftests/fuzz_run.sh $(SEEDS) $(SEED_BASE) $(KERNEL) $(FUZZ_ARGS)
 
 # One boot of the 6.12 lane runs bench/blk.sh (about 17 minutes under TCG):
-# null_blk, uvirtio-blk null: (1 queue, 1 polling long, 2 queues), VDUSE, uvirtio-blk on a
-# tmpfs file and loop on the same file, side by side. BENCH_ARGS passes
+# null_blk, uvirtio-blk null: (1 queue, 1 queue polling long, 2 queues),
+# VDUSE, uvirtio-blk on a tmpfs file and loop on the same file, side by side. BENCH_ARGS passes
 # BENCH_NAME=VALUE settings to it (see bench/blk.sh). A second boot runs
 # bench/net.sh (iperf3 over veth, two uvirtio-net devices, a tap relay).
 # BENCH=blk or BENCH=net runs one of them. Not part of check.
