@@ -30,16 +30,20 @@
 # counters of the emulators (SIGUSR2) follow on stderr.
 #
 # Settings, from the environment or as NAME=VALUE arguments (selftests/vm/run
-# passes arguments, not the environment): BENCH_NET_SECS (seconds per run),
-# BENCH_ROUNDS (runs per figure), BENCH_NET_PATHS and BENCH_NET_TESTS
-# (space-separated subsets, for experiments), BENCH_NET_UV_ARGS (extra
-# uvirtio-net options for every uvirtio path).
+# passes arguments, not the environment): BENCH_NET_SECS (seconds per run;
+# else bench/blk.sh's BENCH_RUNTIME, so that one `make bench BENCH_ARGS=...`
+# shortens both), BENCH_ROUNDS (runs per figure, shared with bench/blk.sh),
+# BENCH_NET_PATHS and BENCH_NET_TESTS (space-separated subsets, for
+# experiments), BENCH_NET_UV_ARGS (extra uvirtio-net options for every
+# uvirtio path).
 # A path named uvx-NAME is an experiment: two uvirtio-net devices over dgram
 # with the options in BENCH_NET_UVX_NAME (its --queues N is honoured), run
 # by the program BENCH_NET_UVXBIN_NAME if set (any program in the guest's
 # PATH, e.g. a second build copied into build/bin), e.g.
 #   BENCH_NET_PATHS="veth uvirtio-dgram uvx-base" BENCH_NET_UVX_base=
 #   BENCH_NET_UVXBIN_base=uvirtio-net-base
+# Mind the noise before reading an experiment: the same binary as two paths
+# (uvirtio-dgram and uvx-base, 4 rounds of 3 s) gave 0.47x and 0.31x veth.
 set -u
 for a in "$@"; do
 	case $a in
@@ -48,7 +52,7 @@ for a in "$@"; do
 	esac
 done
 
-SECS=${BENCH_NET_SECS:-5}
+SECS=${BENCH_NET_SECS:-${BENCH_RUNTIME:-5}}
 ROUNDS=${BENCH_ROUNDS:-3}
 PATHS=${BENCH_NET_PATHS:-"veth uvirtio-dgram uvirtio-dgram-4q tap-relay"}
 TESTS=${BENCH_NET_TESTS:-"tcp-1stream tcp-4stream"}
