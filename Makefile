@@ -110,7 +110,7 @@ bench: all
 			$(CURDIR)/bench/blk.sh $(BENCH_ARGS) || rc=1 ;; \
 		net) UV_KERNEL_ARGS="tsc=reliable $$UV_KERNEL_ARGS" \
 			$(CURDIR)/selftests/vm/run --kernel 6.12 --timeout $(BENCH_TIMEOUT) -- \
-			$(CURDIR)/bench/net.sh || rc=1 ;; \
+			$(CURDIR)/bench/net.sh $(BENCH_ARGS) || rc=1 ;; \
 		*) echo "make bench: unknown BENCH '$$b' (blk, net)" >&2; rc=2 ;; \
 		esac; \
 	done; exit $$rc

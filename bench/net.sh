@@ -1,161 +1,312 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# bench/net.sh - iperf3 TCP between two network namespaces joined by
-#   veth            a veth pair (the kernel's limit)
-#   uvirtio-dgram   two uvirtio-net devices cabled with the dgram backend
-#   uvirtio-dgram-4q  the same with --queues 4 (4 queue pairs enabled)
-#   tap-relay       two taps and a userspace relay (IFF_VNET_HDR, offloads)
-# 1 stream and 4 streams, SECS (first argument, else NET_BENCH_SECS, else
-# 10) seconds each, MTU 1500.
-# Runs inside the test VM as root, in one boot:
-#   selftests/vm/run --kernel 6.12 --timeout 1200 -- bench/net.sh
+# uvirtio-net beside the kernel's own and the usual userspace paths, in one
+# VM boot (run by `make bench` through selftests/vm/run on the 6.12 lane,
+# as root).
+#
+# iperf3 TCP, MTU 1500, from one network namespace to another over:
+#   veth              a veth pair: the kernel's limit
+#   uvirtio-dgram     two uvirtio-net devices cabled with the dgram backend
+#   uvirtio-dgram-4q  the same with --queues 4, all 4 pairs enabled
+#   tap-relay         two taps and a userspace relay (bench/tap-relay.c,
+#                     IFF_VNET_HDR and offloads)
+# Tests: tcp-1stream and tcp-4stream (iperf3 -P 4), receiver's Mbit/s.
+# The issue's goal: uvirtio-dgram at least 0.5x veth, and faster than the
+# tap relay.
+#
+# Every path is set up first, each in its own pair of namespaces with its
+# own iperf3 server, and stays up. Each figure is BENCH_ROUNDS (3) runs of
+# BENCH_NET_SECS (5) seconds, the paths taking turns run by run (each round
+# starting one path later), so that the slow spells of a shared host fall
+# on every path alike. About 3 minutes with the defaults, boot included.
+#
 # Prints a table, then one line per figure for machines:
 #   bench net TEST PATH VALUE UNIT RATIO_TO_VETH
+# VALUE is the median over the rounds; RATIO is the median over the rounds
+# of VALUE divided by veth's VALUE in the same round. Lines
+#   TEST PATH / tap-relay = RATIO
+# compare the uvirtio paths with the tap relay the same way. The queue
+# counters of the emulators (SIGUSR2) follow on stderr.
+#
+# Settings, from the environment or as NAME=VALUE arguments (selftests/vm/run
+# passes arguments, not the environment): BENCH_NET_SECS (seconds per run;
+# else bench/blk.sh's BENCH_RUNTIME, so that one `make bench BENCH_ARGS=...`
+# shortens both), BENCH_ROUNDS (runs per figure, shared with bench/blk.sh),
+# BENCH_NET_PATHS and BENCH_NET_TESTS (space-separated subsets, for
+# experiments), BENCH_NET_UV_ARGS (extra uvirtio-net options for every
+# uvirtio path).
+# A path named uvx-NAME is an experiment: two uvirtio-net devices over dgram
+# with the options in BENCH_NET_UVX_NAME (its --queues N is honoured), run
+# by the program BENCH_NET_UVXBIN_NAME if set (any program in the guest's
+# PATH, e.g. a second build copied into build/bin), e.g.
+#   BENCH_NET_PATHS="veth uvirtio-dgram uvx-base" BENCH_NET_UVX_base=
+#   BENCH_NET_UVXBIN_base=uvirtio-net-base
+# Mind the noise before reading an experiment: the same binary as two paths
+# (uvirtio-dgram and uvx-base, 4 rounds of 3 s) gave 0.47x and 0.31x veth.
 set -u
-secs=${1:-${NET_BENCH_SECS:-10}}
-tmp=$(mktemp -d /tmp/net-bench.XXXXXX)
-pids=()
+for a in "$@"; do
+	case $a in
+	BENCH_*=*) export "${a?}" ;;
+	*) echo "usage: $0 [BENCH_NAME=VALUE]..." >&2; exit 2 ;;
+	esac
+done
 
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	for n in nb1 nb2; do ip netns del $n 2>/dev/null; done
-	rm -rf "$tmp"
-}
+SECS=${BENCH_NET_SECS:-${BENCH_RUNTIME:-5}}
+ROUNDS=${BENCH_ROUNDS:-3}
+PATHS=${BENCH_NET_PATHS:-"veth uvirtio-dgram uvirtio-dgram-4q tap-relay"}
+TESTS=${BENCH_NET_TESTS:-"tcp-1stream tcp-4stream"}
+UV_ARGS=${BENCH_NET_UV_ARGS:-}
+DIR=$(mktemp -d /tmp/net-bench.XXXXXX)
+RES=$DIR/results
+: > "$RES"
+PIDS=()		# emulators and relays
+STATS=()	# "PATH PID" of every emulator, for its counters
+NSS=()		# namespaces, in pairs
 trap cleanup EXIT
 
-die() {
-	echo "bench/net.sh: $*" >&2
-	exit 1
+# say MSG... - progress on stderr
+say() {
+	echo "bench: $*" >&2
 }
 
-for c in iperf3 ip uvirtio-net tap-relay; do
-	command -v $c > /dev/null || die "$c not found in PATH"
-done
+# cleanup - stop the iperf3 servers, the emulators and relays, then remove
+# the namespaces
+cleanup() {
+	local p
+	for p in "$DIR"/*.iperf.pid; do
+		[ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null
+	done
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${NSS[@]}"; do ip netns del "$p" 2>/dev/null; done
+	rm -rf "$DIR"
+}
 
-# netns_pair IF1 IF2 - move IF1 into nb1 (10.88.0.1), IF2 into nb2
-# (10.88.0.2), both up
+# netns_pair PATH IF1 IF2 - namespaces PATH's two ends: IF1 into nsK-1
+# (10.88.0.1), IF2 into nsK-2 (10.88.0.2), K counting the pairs; both up, an
+# iperf3 server in the second. Sets NS1 and NS2.
 netns_pair() {
-	ip netns add nb1 && ip netns add nb2 || die "cannot create namespaces"
-	ip link set "$1" netns nb1 && ip link set "$2" netns nb2 || die "cannot move $1/$2"
-	ip -n nb1 addr add 10.88.0.1/24 dev "$1"
-	ip -n nb2 addr add 10.88.0.2/24 dev "$2"
-	for n in nb1 nb2; do ip -n $n link set lo up; done
-	ip -n nb1 link set "$1" up
-	ip -n nb2 link set "$2" up
+	local path=$1 k=$((${#NSS[@]} / 2))
+	NS1=ns$k-1 NS2=ns$k-2
+	NSS+=("$NS1" "$NS2")
+	ip netns add $NS1 && ip netns add $NS2 ||
+		{ say "$path: cannot create namespaces"; return 1; }
+	ip link set "$2" netns $NS1 && ip link set "$3" netns $NS2 ||
+		{ say "$path: cannot move $2/$3 into the namespaces"; return 1; }
+	ip -n $NS1 addr add 10.88.0.1/24 dev "$2"
+	ip -n $NS2 addr add 10.88.0.2/24 dev "$3"
+	ip -n $NS1 link set lo up
+	ip -n $NS2 link set lo up
+	ip -n $NS1 link set "$2" up
+	ip -n $NS2 link set "$3" up
 	for _ in $(seq 100); do
-		ip netns exec nb1 ping -c 1 -W 1 10.88.0.2 > /dev/null 2>&1 && return 0
+		if ip netns exec $NS1 ping -c 1 -W 1 10.88.0.2 > /dev/null 2>&1; then
+			ip netns exec $NS2 iperf3 -s -D -I "$DIR/$path.iperf.pid" \
+				> /dev/null 2>&1 || { say "$path: iperf3 -s failed"; return 1; }
+			return 0
+		fi
 		sleep 0.1
 	done
-	die "no ping between the namespaces over $1/$2"
+	say "$path: no ping between the namespaces over $2/$3"
+	return 1
 }
 
-netns_clear() {
-	ip netns del nb1 2>/dev/null
-	ip netns del nb2 2>/dev/null
-	sleep 0.5
-}
-
-# measure PATH - run both iperf3 tests from nb1 to nb2; sets R[PATH,TEST]
-declare -A R
-measure() {
-	local path=$1 test p v
-	ip netns exec nb2 iperf3 -s -D -I "$tmp/iperf.pid" > /dev/null 2>&1
-	sleep 0.5
-	for test in tcp-1stream tcp-4stream; do
-		p=1
-		[ $test = tcp-4stream ] && p=4
-		ip netns exec nb1 iperf3 -c 10.88.0.2 -t "$secs" -P $p -f m \
-			> "$tmp/$path.$test" 2>&1
-		if [ $p = 1 ]; then
-			v=$(awk '/receiver/ && !/SUM/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }' "$tmp/$path.$test" | tail -n 1)
-		else
-			v=$(awk '/SUM/ && /receiver/ { for (i = 1; i <= NF; i++) if ($i == "Mbits/sec") print $(i - 1) }' "$tmp/$path.$test" | tail -n 1)
-		fi
-		if [ -z "$v" ]; then
-			echo "# $path $test: no result; iperf3 said:" >&2
-			sed 's/^/#   /' "$tmp/$path.$test" >&2
-			v=0
-		fi
-		R[$path,$test]=$v
-		echo "# $path $test: $v Mbit/s" >&2
+# uv_pair PATH BIN ARG... - two uvirtio-net devices BIN ARG... cabled with
+# dgram sockets; with --queues N in ARG, all N pairs enabled (Linux enables
+# only as many as it has CPUs). Sets IF1 and IF2.
+uv_pair() {
+	local path=$1 bin=$2 q=1 a prev="" i
+	shift 2
+	for a in "$@"; do
+		[ "$prev" != --queues ] || q=$a
+		prev=$a
 	done
-	kill "$(cat "$tmp/iperf.pid")" 2>/dev/null
-	sleep 0.2
-}
-
-# 1. veth
-ip link add bv1 type veth peer name bv2 || die "cannot create a veth pair"
-netns_pair bv1 bv2
-measure veth
-netns_clear
-
-# 2. two uvirtio-net devices, dgram: one queue pair, then 4 (--queues 4,
-# all enabled with ethtool -L: Linux enables only as many as it has CPUs)
-# uvirtio_pair PATH QUEUES - measure two devices with QUEUES pairs each
-uvirtio_pair() {
-	local path=$1 q=$2 n
-	uvirtio-net --mtu 1500 --queues "$q" "dgram:$tmp/u1,$tmp/u2" > "$tmp/u1.out" 2> "$tmp/u1.err" &
-	pids+=($!)
-	uvirtio-net --mtu 1500 --queues "$q" "dgram:$tmp/u2,$tmp/u1" > "$tmp/u2.out" 2> "$tmp/u2.err" &
-	pids+=($!)
+	IF1="" IF2=""
+	for i in 1 2; do
+		$bin --mtu 1500 "$@" "dgram:$DIR/$path.s$i,$DIR/$path.s$((3 - i))" \
+			> "$DIR/$path.$i.out" 2> "$DIR/$path.$i.err" &
+		PIDS+=($!)
+		STATS+=("$path.$i $!")
+	done
 	for _ in $(seq 300); do
-		[ -s "$tmp/u1.out" ] && [ -s "$tmp/u2.out" ] && break
+		[ -s "$DIR/$path.1.out" ] && [ -s "$DIR/$path.2.out" ] && break
 		sleep 0.1
 	done
-	i1=$(tail -n 1 "$tmp/u1.out")
-	i2=$(tail -n 1 "$tmp/u2.out")
-	[ -n "$i1" ] && [ -n "$i2" ] || { cat "$tmp"/u*.err >&2; die "uvirtio-net did not start"; }
-	if [ "$q" -gt 1 ]; then
-		command -v ethtool > /dev/null || die "ethtool not found in PATH"
-		ethtool -L "$i1" combined "$q" && ethtool -L "$i2" combined "$q" ||
-			die "ethtool -L combined $q failed"
+	IF1=$(tail -n 1 "$DIR/$path.1.out")
+	IF2=$(tail -n 1 "$DIR/$path.2.out")
+	if [ -z "$IF1" ] || [ -z "$IF2" ]; then
+		say "$path: $bin did not start: $(cat "$DIR/$path".*.err | head -c 400)"
+		return 1
 	fi
-	netns_pair "$i1" "$i2"
-	measure "$path"
-	kill -USR2 "${pids[@]}"
-	sleep 0.3
-	n=$((q > 1 ? 2 * q + 2 : 2))
-	grep stats "$tmp/u1.err" | tail -n $n | sed 's/^/# u1 /' >&2
-	kill "${pids[@]}"
-	wait "${pids[@]}" 2>/dev/null
-	pids=()
-	netns_clear
+	[ "$q" -gt 1 ] || return 0
+	ethtool -L "$IF1" combined "$q" && ethtool -L "$IF2" combined "$q" ||
+		{ say "$path: ethtool -L combined $q failed"; return 1; }
 }
-uvirtio_pair uvirtio-dgram 1
-uvirtio_pair uvirtio-dgram-4q 4
 
-# 3. tap pair + userspace relay
-tap-relay bt1 bt2 > "$tmp/relay.out" 2> "$tmp/relay.err" &
-pids+=($!)
-for _ in $(seq 100); do
-	[ -s "$tmp/relay.out" ] && break
-	sleep 0.1
+# relay_pair PATH - two taps and tap-relay between them. Sets IF1 and IF2.
+relay_pair() {
+	local path=$1
+	IF1=bt1 IF2=bt2
+	tap-relay $IF1 $IF2 > "$DIR/$path.out" 2> "$DIR/$path.err" &
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		[ -s "$DIR/$path.out" ] && return 0
+		sleep 0.1
+	done
+	say "$path: tap-relay did not start: $(head -c 400 "$DIR/$path.err")"
+	return 1
+}
+
+# run_iperf PATH TEST ROUND - one iperf3 run from PATH's first namespace to
+# its second; appends "TEST PATH ROUND VALUE Mbit/s" to the results
+run_iperf() {
+	local path=$1 test=$2 round=$3 p v out=$DIR/iperf.out
+	case $test in
+	tcp-1stream) p=1 ;;
+	tcp-4stream) p=4 ;;
+	esac
+	ip netns exec "${NS_OF[$path]}-1" iperf3 -c 10.88.0.2 -t "$SECS" -P $p \
+		-f m > "$out" 2>&1
+	# the receiver's total: the SUM line with -P > 1, else the only one
+	v=$(awk -v p=$p '/receiver/ && (p == 1 || /SUM/) {
+		for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") v = $(i - 1) }
+		END { print v }' "$out")
+	if [ -z "$v" ]; then
+		say "round $round: $path $test: no result; iperf3 said: $(tail -n 3 "$out" | tr '\n' ' ')"
+		return
+	fi
+	echo "$test $path $round $v Mbit/s" >> "$RES"
+	say "round $round: $path $test: $v Mbit/s"
+}
+
+# summary [REF] - per TEST and PATH: the median VALUE over the rounds and
+# the median over the rounds of VALUE / REF's VALUE in the same round (REF:
+# veth); prints "TEST PATH VALUE UNIT RATIO" in the order of first
+# appearance
+summary() {
+	awk -v refpath="${1:-veth}" '
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 2; i <= n; i++)	# insertion sort, n is small
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+			}
+		if (n % 2) return a[(n + 1) / 2]
+		return (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{ k = $1 SUBSEP $2
+	  if (!(k in vals)) { order[++nk] = k; unit[k] = $5 }
+	  vals[k] = vals[k] " " $4
+	  val[$1, $2, $3] = $4
+	  if ($2 == refpath) ref[$1, $3] = $4
+	  rounds[k] = rounds[k] " " $3 }
+	END {
+		for (i = 1; i <= nk; i++) {
+			k = order[i]; split(k, tp, SUBSEP)
+			nr = split(rounds[k], rs, " "); rat = ""
+			for (j = 1; j <= nr; j++)
+				if ((tp[1], rs[j]) in ref && ref[tp[1], rs[j]] > 0)
+					rat = rat " " val[tp[1], tp[2], rs[j]] / ref[tp[1], rs[j]]
+			printf "%s %s %.0f %s %s\n", tp[1], tp[2], median(vals[k]),
+			       unit[k], rat == "" ? "-" : sprintf("%.3f", median(rat))
+		}
+	}' "$RES"
+}
+
+# table - one row per test, one column per path: median value (ratio)
+table() {
+	summary | awk -v paths="${LIVE[*]}" '
+	BEGIN { np = split(paths, p, " ") }
+	{ v[$1, $2] = $3; r[$1, $2] = $5; u[$1] = $4
+	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 } }
+	END {
+		printf "%-12s %-7s", "test", "unit"
+		for (j = 1; j <= np; j++) printf " %17s", p[j]
+		printf "\n"
+		for (i = 1; i <= nt; i++) {
+			t = order[i]
+			printf "%-12s %-7s", t, u[t]
+			for (j = 1; j <= np; j++) {
+				if ((t, p[j]) in v)
+					printf " %17s", v[t, p[j]] " (" r[t, p[j]] ")"
+				else printf " %17s", "-"
+			}
+			printf "\n"
+		}
+	}'
+}
+
+for c in iperf3 ip ethtool uvirtio-net tap-relay; do
+	command -v $c > /dev/null || { say "$c not found in PATH"; exit 1; }
 done
-[ -s "$tmp/relay.out" ] || { cat "$tmp/relay.err" >&2; die "tap-relay did not start"; }
-netns_pair bt1 bt2
-measure tap-relay
-kill "${pids[@]}"
-wait "${pids[@]}" 2>/dev/null
-pids=()
-netns_clear
+say "kernel $(uname -r), $(nproc) CPUs, ${SECS}s per run, $ROUNDS round(s)"
+declare -A NS_OF
+LIVE=()
+for path in $PATHS; do
+	IF1="" IF2=""
+	case $path in
+	veth)
+		ip link add bv1 type veth peer name bv2 && IF1=bv1 IF2=bv2 ||
+			say "veth: cannot create a veth pair"
+		;;
+	uvirtio-dgram) uv_pair $path uvirtio-net $UV_ARGS ;;
+	uvirtio-dgram-4q) uv_pair $path uvirtio-net --queues 4 $UV_ARGS ;;
+	tap-relay) relay_pair $path ;;
+	uvx-*)
+		# an experiment: BENCH_NET_UVX_NAME holds the uvirtio-net options
+		var=BENCH_NET_UVX_${path#uvx-}
+		bin=BENCH_NET_UVXBIN_${path#uvx-}
+		if [ -z "${!var+set}" ] && [ -z "${!bin:-}" ]; then
+			say "$path: neither $var nor $bin is set, skipped"
+			continue
+		fi
+		uv_pair "$path" "${!bin:-uvirtio-net}" ${!var:-} $UV_ARGS
+		;;
+	*) say "$path: unknown path, skipped"; continue ;;
+	esac
+	if [ -z "$IF1" ] || ! netns_pair "$path" "$IF1" "$IF2"; then
+		say "$path: skipped"
+		continue
+	fi
+	NS_OF[$path]=${NS1%-1}
+	LIVE+=("$path")
+	say "$path: $IF1 in $NS1, $IF2 in $NS2"
+done
+[ ${#LIVE[@]} -gt 0 ] || { say "no path could be set up"; exit 1; }
 
-# Report
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'
-}
-printf '\n%-17s %-12s %12s %8s\n' PATH TEST Mbit/s x_veth
-for path in veth uvirtio-dgram uvirtio-dgram-4q tap-relay; do
-	for test in tcp-1stream tcp-4stream; do
-		printf '%-17s %-12s %12s %8s\n' $path $test "${R[$path,$test]}" \
-			"$(ratio "${R[$path,$test]}" "${R[veth,$test]}")"
+for test in $TESTS; do
+	for round in $(seq "$ROUNDS"); do
+		n=${#LIVE[@]}
+		for i in $(seq 0 $((n - 1))); do
+			path=${LIVE[$(((i + round - 1) % n))]}
+			run_iperf "$path" "$test" "$round"
+		done
 	done
 done
+
+# the emulators' queue counters
+for s in "${STATS[@]}"; do
+	kill -USR2 "${s#* }" 2>/dev/null
+done
+sleep 0.5
+for s in "${STATS[@]}"; do
+	grep -h 'stats' "$DIR/${s% *}.err" | sed "s/^/bench: ${s% *}: /" >&2
+done
+
+echo "uvirtio-net benchmark: kernel $(uname -r), $(nproc) vCPUs, iperf3 TCP, MTU 1500, ${SECS}s per run, $ROUNDS interleaved round(s)"
+echo "each cell: median over the rounds (median ratio to veth in the same round)"
+table
+# the issue's other comparison: uvirtio against the tap relay, same-round
+# ratios too
+case " ${LIVE[*]} " in
+*" tap-relay "*)
+	for path in "${LIVE[@]}"; do
+		case $path in veth|tap-relay) continue ;; esac
+		summary tap-relay | awk -v p="$path" '$2 == p {
+			printf "%-12s %s / tap-relay = %s\n", $1, p, $5 }'
+	done
+	;;
+esac
 echo
-for path in veth uvirtio-dgram uvirtio-dgram-4q tap-relay; do
-	for test in tcp-1stream tcp-4stream; do
-		echo "bench net $test $path ${R[$path,$test]} Mbit/s $(ratio "${R[$path,$test]}" "${R[veth,$test]}")"
-	done
-done
+summary | sed 's/^/bench net /'
