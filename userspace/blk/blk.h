@@ -37,6 +37,7 @@
 #include "backend.h"
 #include "req.h"
 #include "vq.h"
+#include "worker.h"
 
 #define BLK_CACHELINE		64
 
@@ -131,13 +132,10 @@ struct blk_req;
 /**
  * struct blk_queue - one virtqueue and the thread that serves it
  * @index:	queue index
- * @thread:	the serving thread
- * @lock:	held by the thread while it touches @vq; the main thread takes
- *		it (after setting @pause) to start or stop the rings
- * @pause:	main thread wants @lock: leave the serving loop
- * @stop:	thread must exit
- * @wake_fd:	eventfd the main thread writes to wake the thread
- * @epfd:	epoll over kick fd, @wake_fd and the io_uring eventfd
+ * @w:		the serving thread; its lock covers @vq and everything
+ *		below but @stats, @faults and @inflight (the main thread
+ *		takes it, through uvworker_pause_*(), to start or stop the
+ *		rings); its loop watches the kick fd and the io_uring eventfd
  * @vq:		the rings (in struct uvdev)
  * @kick_fd:	kick eventfd (in struct uvdev)
  * @call_fd:	call eventfd (in struct uvdev)
@@ -161,12 +159,7 @@ struct blk_req;
  */
 struct blk_queue {
 	unsigned int index;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	atomic_bool pause;
-	atomic_bool stop;
-	int wake_fd;
-	int epfd;
+	struct uvworker w;
 	struct uvq *vq;
 	int kick_fd;
 	int call_fd;

@@ -2,7 +2,7 @@
 /*
  * queue.c - one thread per virtqueue: take requests, run them, complete
  *
- * A queue's thread owns its rings while it holds blk_queue.lock. Requests
+ * A queue's thread owns its rings while it holds its worker's lock. Requests
  * of the RAM and null backends (and every request that is not a plain
  * read, write or flush) are served inline; reads, writes and flushes of a
  * file or block device go to the queue's own io_uring, submitted in one
@@ -29,11 +29,9 @@
  * running I/O and let go of its lock.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,10 +45,8 @@
 #define BLK_BATCH		32
 /* Bad chains reported on stderr per queue (all are counted as errors). */
 #define BLK_BAD_TELL		10
-/* The adaptive poll budget never shrinks below ceiling / BLK_POLL_FLOOR. */
-#define BLK_POLL_FLOOR		8
-/* Nor does the completion hold below ceiling / BLK_HOLD_FLOOR. */
-#define BLK_HOLD_FLOOR		8
+/* The adaptive poll and hold never shrink below ceiling / BLK_SPIN_FLOOR. */
+#define BLK_SPIN_FLOOR		8
 
 /* epoll tags of a queue thread */
 #define QTAG_KICK		1
@@ -462,78 +458,76 @@ static bool q_has_work(struct blk_queue *q)
 }
 
 /**
- * q_poll() - spin on the rings for the adaptive budget
+ * q_spin() - spin on the rings for an adaptive budget
+ * @q:		queue
+ * @budget:	the budget in ns; doubled (up to @max) when work shows up
+ *		within it, halved (down to @max / BLK_SPIN_FLOOR) when not
+ * @max:	its ceiling
+ *
+ * Return: 1 if work showed up, 0 if the budget ran out, -1 if the main
+ * thread asked for a pause (the budget is left alone)
+ */
+static int q_spin(struct blk_queue *q, uint64_t *budget, uint64_t max)
+{
+	uint64_t end = now_ns() + *budget;
+
+	do {
+		if (q_has_work(q)) {
+			*budget = *budget * 2 > max ? max : *budget * 2;
+			return 1;
+		}
+		if (uvworker_pausing(&q->w))
+			return -1;
+	} while (now_ns() < end);
+	*budget /= 2;
+	if (*budget < max / BLK_SPIN_FLOOR)
+		*budget = max / BLK_SPIN_FLOOR;
+	return 0;
+}
+
+/**
+ * q_poll() - poll the rings before sleeping (--poll-us)
  * @q:		queue
  * @eng:	engine
  *
- * The budget doubles when a poll finds work and halves (down to a floor)
- * when it does not, so a queue that is kicked rarely stops burning CPU.
+ * A queue that is kicked rarely soon polls only for the floor.
  *
  * Return: true if work showed up
  */
 static bool q_poll(struct blk_queue *q, struct blk_engine *eng)
 {
-	uint64_t end;
+	int ret;
 
 	if (!eng->poll_max_ns ||
 	    atomic_load_explicit(&q->faults.ignore_kicks,
 				 memory_order_relaxed))
 		return false;
-	end = now_ns() + q->poll_ns;
-	do {
-		if (q_has_work(q)) {
-			stat_add(&q->stats.polls, 1);
-			q->poll_ns *= 2;
-			if (q->poll_ns > eng->poll_max_ns)
-				q->poll_ns = eng->poll_max_ns;
-			return true;
-		}
-		if (atomic_load_explicit(&q->pause, memory_order_relaxed))
-			return false;
-	} while (now_ns() < end);
-	stat_add(&q->stats.poll_misses, 1);
-	q->poll_ns /= 2;
-	if (q->poll_ns < eng->poll_max_ns / BLK_POLL_FLOOR)
-		q->poll_ns = eng->poll_max_ns / BLK_POLL_FLOOR;
-	return false;
+	ret = q_spin(q, &q->poll_ns, eng->poll_max_ns);
+	if (ret >= 0)
+		stat_add(ret ? &q->stats.polls : &q->stats.poll_misses, 1);
+	return ret > 0;
 }
 
 /**
  * q_hold() - hold unsignalled completions back while more work may come
+ * (--coalesce-us, interrupt coalescing)
  * @q:		queue
  * @eng:	engine
- *
- * Spins like q_poll(), but only while completions wait for an interrupt.
- * The hold doubles (up to --coalesce-us) when work arrives within it and
- * halves (down to an eighth) when it does not.
  *
  * Return: true if work showed up (the caller serves it, then holds again)
  */
 static bool q_hold(struct blk_queue *q, struct blk_engine *eng)
 {
 	struct uvq *vq = q->vq;
-	uint64_t end;
 
 	if (!eng->hold_max_ns || vq->shadow_idx == vq->signalled ||
 	    atomic_load_explicit(&q->faults.ignore_kicks,
 				 memory_order_relaxed))
 		return false;
-	end = now_ns() + q->hold_ns;
-	do {
-		if (q_has_work(q)) {
-			stat_add(&q->stats.holds, 1);
-			q->hold_ns *= 2;
-			if (q->hold_ns > eng->hold_max_ns)
-				q->hold_ns = eng->hold_max_ns;
-			return true;
-		}
-		if (atomic_load_explicit(&q->pause, memory_order_relaxed))
-			return false;
-	} while (now_ns() < end);
-	q->hold_ns /= 2;
-	if (q->hold_ns < eng->hold_max_ns / BLK_HOLD_FLOOR)
-		q->hold_ns = eng->hold_max_ns / BLK_HOLD_FLOOR;
-	return false;
+	if (q_spin(q, &q->hold_ns, eng->hold_max_ns) <= 0)
+		return false;
+	stat_add(&q->stats.holds, 1);
+	return true;
 }
 
 /**
@@ -556,8 +550,8 @@ static void q_serve(struct blk_queue *q, struct blk_engine *eng,
 				  memory_order_relaxed))
 		uvq_poll_begin(vq);
 	for (;;) {
-		if (atomic_load_explicit(&q->pause, memory_order_relaxed) ||
-		    atomic_load_explicit(&q->stop, memory_order_relaxed))
+		if (uvworker_pausing(&q->w) ||
+		    uvworker_stopping(&q->w))
 			break;
 		if (q_work(q, eng, el))
 			continue;
@@ -613,45 +607,6 @@ static int q_timeout_ms(struct blk_queue *q)
 }
 
 /**
- * q_drain_fd() - consume an eventfd's count
- * @fd:		eventfd
- *
- * Return: the count (0 if none)
- */
-static uint64_t q_drain_fd(int fd)
-{
-	uint64_t v = 0;
-
-	if (read(fd, &v, sizeof(v)) != sizeof(v))
-		return 0;
-	return v;
-}
-
-/**
- * q_pin() - pin the calling thread to one of the CPUs it may use
- * @i:		queue index (the i-th allowed CPU, modulo their number)
- */
-static void q_pin(unsigned int i)
-{
-	cpu_set_t all, one;
-	int cpu, n = 0, want;
-
-	if (sched_getaffinity(0, sizeof(all), &all))
-		return;
-	want = i % CPU_COUNT(&all);
-	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &all))
-			continue;
-		if (n++ == want) {
-			CPU_ZERO(&one);
-			CPU_SET(cpu, &one);
-			sched_setaffinity(0, sizeof(one), &one);
-			return;
-		}
-	}
-}
-
-/**
  * q_thread() - a queue's thread
  * @arg:	struct blk_queue
  *
@@ -667,56 +622,41 @@ static void *q_thread(void *arg)
 	int i, n, timeout;
 
 	if (eng->pin)
-		q_pin(q->index);
+		uvworker_pin(q->index);
 	iov = calloc(eng->seg_max + 4, sizeof(*iov));
 	if (!iov)
 		abort();
 	uvq_elem_init(&el, iov, eng->seg_max + 4);
 	for (;;) {
-		pthread_mutex_lock(&q->lock);
-		if (atomic_load_explicit(&q->stop, memory_order_relaxed)) {
+		pthread_mutex_lock(&q->w.lock);
+		if (uvworker_stopping(&q->w)) {
 			q_quiesce(q, eng);
-			pthread_mutex_unlock(&q->lock);
+			pthread_mutex_unlock(&q->w.lock);
 			break;
 		}
 		q_serve(q, eng, &el);
-		if (atomic_load_explicit(&q->pause, memory_order_relaxed))
+		if (uvworker_pausing(&q->w))
 			q_quiesce(q, eng);
 		timeout = q_timeout_ms(q);
-		pthread_mutex_unlock(&q->lock);
-		if (atomic_load_explicit(&q->pause, memory_order_relaxed)) {
+		pthread_mutex_unlock(&q->w.lock);
+		if (uvworker_pausing(&q->w)) {
 			/* let the main thread take the lock */
 			usleep(100);
 			continue;
 		}
-		n = epoll_wait(q->epfd, ev, 4, timeout);
+		n = uvloop_wait(&q->w.loop, ev, 4, timeout);
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.u64 == QTAG_KICK &&
-			    q_drain_fd(q->kick_fd))
+			    uvworker_drain(q->kick_fd))
 				stat_add(&q->stats.kicks, 1);
 			else if (ev[i].data.u64 == QTAG_WAKE)
-				q_drain_fd(q->wake_fd);
+				uvworker_drain(q->w.wake_fd);
 			else if (ev[i].data.u64 == QTAG_RING)
-				q_drain_fd(q->ring_fd);
+				uvworker_drain(q->ring_fd);
 		}
 	}
 	free(iov);
 	return NULL;
-}
-
-/**
- * q_epoll_add() - watch an fd in a queue's epoll
- * @q:		queue
- * @fd:		fd
- * @tag:	QTAG_*
- *
- * Return: 0 or -errno
- */
-static int q_epoll_add(struct blk_queue *q, int fd, uint64_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
-
-	return epoll_ctl(q->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
 /**
@@ -751,7 +691,7 @@ static int q_uring_init(struct blk_queue *q, struct blk_engine *eng,
 	q->pool = pool;
 	q->fixed_err = io_uring_register_buffers(&q->ring, &biov, 1);
 	q->fixed_bufs = !q->fixed_err;
-	return q_epoll_add(q, q->ring_fd, QTAG_RING);
+	return uvloop_add(&q->w.loop, q->ring_fd, EPOLLIN, QTAG_RING);
 }
 
 /**
@@ -784,9 +724,8 @@ int blk_engine_init(struct blk_engine *eng, struct uvdev *dev, void *pool,
 		q->kick_fd = dev->q[i].kick_fd;
 		q->call_fd = dev->q[i].call_fd;
 		q->ring_fd = -1;
-		q->poll_ns = eng->poll_max_ns / BLK_POLL_FLOOR;
-		q->hold_ns = eng->hold_max_ns / BLK_HOLD_FLOOR;
-		pthread_mutex_init(&q->lock, NULL);
+		q->poll_ns = eng->poll_max_ns / BLK_SPIN_FLOOR;
+		q->hold_ns = eng->hold_max_ns / BLK_SPIN_FLOOR;
 		q->reqs = calloc(eng->queue_size, sizeof(*q->reqs));
 		q->iovs = calloc((size_t)eng->queue_size * slot,
 				 sizeof(*q->iovs));
@@ -794,13 +733,9 @@ int blk_engine_init(struct blk_engine *eng, struct uvdev *dev, void *pool,
 			return -ENOMEM;
 		for (j = 0; j < eng->queue_size; j++)
 			q->reqs[j].data = q->iovs + (size_t)j * slot;
-		q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		q->epfd = epoll_create1(EPOLL_CLOEXEC);
-		if (q->wake_fd < 0 || q->epfd < 0)
-			return -errno;
-		ret = q_epoll_add(q, q->kick_fd, QTAG_KICK);
+		ret = uvworker_init(&q->w, QTAG_WAKE);
 		if (!ret)
-			ret = q_epoll_add(q, q->wake_fd, QTAG_WAKE);
+			ret = uvloop_add(&q->w.loop, q->kick_fd, EPOLLIN, QTAG_KICK);
 		if (!ret && eng->use_uring)
 			ret = q_uring_init(q, eng, pool, pool_size);
 		if (ret)
@@ -821,24 +756,11 @@ int blk_engine_run(struct blk_engine *eng)
 	int ret;
 
 	for (i = 0; i < eng->num_queues; i++) {
-		ret = pthread_create(&eng->q[i].thread, NULL, q_thread,
-				     &eng->q[i]);
+		ret = uvworker_start(&eng->q[i].w, q_thread, &eng->q[i]);
 		if (ret)
-			return -ret;
+			return ret;
 	}
 	return 0;
-}
-
-/**
- * q_wake() - wake a queue's thread
- * @q:		queue
- */
-static void q_wake(struct blk_queue *q)
-{
-	uint64_t one = 1;
-
-	if (write(q->wake_fd, &one, sizeof(one)) < 0)
-		return;	/* the counter is saturated: it is awake anyway */
 }
 
 /**
@@ -853,12 +775,10 @@ void blk_engine_pause(struct blk_engine *eng)
 {
 	unsigned int i;
 
-	for (i = 0; i < eng->num_queues; i++) {
-		atomic_store(&eng->q[i].pause, true);
-		q_wake(&eng->q[i]);
-	}
 	for (i = 0; i < eng->num_queues; i++)
-		pthread_mutex_lock(&eng->q[i].lock);
+		uvworker_pause_ask(&eng->q[i].w);
+	for (i = 0; i < eng->num_queues; i++)
+		uvworker_pause_wait(&eng->q[i].w);
 }
 
 /**
@@ -870,11 +790,8 @@ void blk_engine_resume(struct blk_engine *eng)
 {
 	unsigned int i;
 
-	for (i = 0; i < eng->num_queues; i++) {
-		atomic_store(&eng->q[i].pause, false);
-		pthread_mutex_unlock(&eng->q[i].lock);
-		q_wake(&eng->q[i]);
-	}
+	for (i = 0; i < eng->num_queues; i++)
+		uvworker_resume(&eng->q[i].w);
 }
 
 /**
@@ -886,7 +803,7 @@ void blk_engine_kick_all(struct blk_engine *eng)
 	unsigned int i;
 
 	for (i = 0; i < eng->num_queues; i++)
-		q_wake(&eng->q[i]);
+		uvworker_wake(&eng->q[i].w);
 }
 
 /**
@@ -919,11 +836,8 @@ void blk_engine_stop(struct blk_engine *eng)
 
 	if (!eng->q)
 		return;
-	for (i = 0; i < eng->num_queues; i++) {
-		atomic_store(&eng->q[i].stop, true);
-		q_wake(&eng->q[i]);
-	}
 	for (i = 0; i < eng->num_queues; i++)
-		if (eng->q[i].thread)
-			pthread_join(eng->q[i].thread, NULL);
+		uvworker_stop_ask(&eng->q[i].w);
+	for (i = 0; i < eng->num_queues; i++)
+		uvworker_join(&eng->q[i].w);
 }

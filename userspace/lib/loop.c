@@ -36,6 +36,22 @@ int uvloop_add(struct uvloop *l, int fd, uint32_t events, uint64_t tag)
 }
 
 /**
+ * uvloop_mod() - change what is watched on an fd
+ * @l:		loop
+ * @fd:		fd, watched already
+ * @events:	EPOLLIN etc.
+ * @tag:	what uvloop_wait() reports in data.u64 for this fd
+ *
+ * Return: 0 or -errno
+ */
+int uvloop_mod(struct uvloop *l, int fd, uint32_t events, uint64_t tag)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = tag };
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/**
  * uvloop_del() - stop watching an fd
  * @l:		loop
  * @fd:		fd

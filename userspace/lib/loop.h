@@ -18,6 +18,7 @@ struct uvloop {
 
 int uvloop_init(struct uvloop *l);
 int uvloop_add(struct uvloop *l, int fd, uint32_t events, uint64_t tag);
+int uvloop_mod(struct uvloop *l, int fd, uint32_t events, uint64_t tag);
 int uvloop_del(struct uvloop *l, int fd);
 int uvloop_wait(struct uvloop *l, struct epoll_event *ev, int max,
 		int timeout_ms);

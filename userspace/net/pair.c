@@ -19,11 +19,8 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <linux/if_ether.h>
@@ -114,8 +111,8 @@ static void fault_delay(struct net_pair *p)
 static void pair_watch(struct net_pair *p)
 {
 	struct net_dp *dp = p->dp;
-	struct epoll_event ev;
 	unsigned int i, j;
+	int ret;
 
 	for (j = 0; j < dp->num_pairs; j++) {
 		struct nb *b = &dp->pairs[j].b;
@@ -132,26 +129,21 @@ static void pair_watch(struct net_pair *p)
 		if (p->reg[j].fd >= 0 &&
 		    (p->reg[j].fd != fd || (!mine && !reads))) {
 			/* fails harmlessly for an fd closed meanwhile */
-			epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->reg[j].fd, NULL);
+			uvloop_del(&p->w.loop, p->reg[j].fd);
 			p->reg[j].fd = -1;
 		}
 		if (fd < 0 || (!mine && !reads))
 			continue;
-		memset(&ev, 0, sizeof(ev));
-		ev.events = want;
-		ev.data.u64 = PTAG_BACKEND + j;
-		if (p->reg[j].fd < 0) {
-			if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev))
-				net_log("pair %u: epoll: %s", p->index,
-					strerror(errno));
-			p->reg[j].fd = fd;
-			p->reg[j].events = want;
-		} else if (p->reg[j].events != want) {
-			if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &ev))
-				net_log("pair %u: epoll: %s", p->index,
-					strerror(errno));
-			p->reg[j].events = want;
-		}
+		if (p->reg[j].fd >= 0 && p->reg[j].events == want)
+			continue;
+		if (p->reg[j].fd < 0)
+			ret = uvloop_add(&p->w.loop, fd, want, PTAG_BACKEND + j);
+		else
+			ret = uvloop_mod(&p->w.loop, fd, want, PTAG_BACKEND + j);
+		if (ret)
+			net_log("pair %u: epoll: %s", p->index, strerror(-ret));
+		p->reg[j].fd = fd;
+		p->reg[j].events = want;
 	}
 }
 
@@ -624,41 +616,6 @@ static void tx_serve(struct net_pair *p)
 }
 
 /**
- * drain_fd() - read an eventfd's counter
- * @fd:		eventfd
- *
- * Return: true if it was signalled
- */
-static bool drain_fd(int fd)
-{
-	uint64_t v;
-
-	return read(fd, &v, sizeof(v)) == sizeof(v);
-}
-
-/**
- * pair_pin() - pin the calling thread to one of the CPUs it may use
- * @i:		pair index (the i-th allowed CPU, modulo their number)
- */
-static void pair_pin(unsigned int i)
-{
-	cpu_set_t all, one;
-	int cpu, n = 0, want;
-
-	if (sched_getaffinity(0, sizeof(all), &all))
-		return;
-	want = i % CPU_COUNT(&all);
-	for (cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-		if (!CPU_ISSET(cpu, &all) || n++ != want)
-			continue;
-		CPU_ZERO(&one);
-		CPU_SET(cpu, &one);
-		sched_setaffinity(0, sizeof(one), &one);
-		return;
-	}
-}
-
-/**
  * pair_timeout() - how long the thread may sleep
  * @p:		pair
  *
@@ -686,15 +643,15 @@ static void *pair_thread(void *arg)
 	int i, n, timeout;
 
 	if (dp->pin)
-		pair_pin(p->index);
+		uvworker_pin(p->index);
 	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		if (atomic_load_explicit(&p->stop, memory_order_relaxed)) {
-			pthread_mutex_unlock(&p->lock);
+		pthread_mutex_lock(&p->w.lock);
+		if (uvworker_stopping(&p->w)) {
+			pthread_mutex_unlock(&p->w.lock);
 			break;
 		}
-		if (atomic_load_explicit(&p->pause, memory_order_relaxed)) {
-			pthread_mutex_unlock(&p->lock);
+		if (uvworker_pausing(&p->w)) {
+			pthread_mutex_unlock(&p->w.lock);
 			/* let the main thread take the lock */
 			usleep(100);
 			rx = tx = true;
@@ -708,9 +665,9 @@ static void *pair_thread(void *arg)
 			rx_serve(p);
 		pair_watch(p);
 		timeout = pair_timeout(p);
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->w.lock);
 
-		n = epoll_wait(p->epfd, ev, NET_MAX_PAIRS + 3, timeout);
+		n = uvloop_wait(&p->w.loop, ev, NET_MAX_PAIRS + 3, timeout);
 		rx = tx = false;
 		tick = !n;
 		ignore = atomic_load_explicit(&dp->sh->faults.ignore_kicks,
@@ -719,14 +676,14 @@ static void *pair_thread(void *arg)
 			uint64_t tag = ev[i].data.u64;
 
 			if (tag == PTAG_WAKE) {
-				drain_fd(p->wake_fd);
+				uvworker_drain(p->w.wake_fd);
 				rx = tx = tick = true;
 			} else if (tag == PTAG_KICK_RX) {
-				if (drain_fd(p->rx_kick_fd))
+				if (uvworker_drain(p->rx_kick_fd))
 					net_stat_add(&p->rxs->kicks, 1);
 				rx |= !(ignore & 1U << NET_PAIR_RXQ(p->index));
 			} else if (tag == PTAG_KICK_TX) {
-				if (drain_fd(p->tx_kick_fd))
+				if (uvworker_drain(p->tx_kick_fd))
 					net_stat_add(&p->txs->kicks, 1);
 				tx |= !(ignore & 1U << NET_PAIR_TXQ(p->index));
 			} else {
@@ -761,28 +718,11 @@ int net_pairs_alloc(struct net_dp *dp, unsigned int n)
 
 		p->dp = dp;
 		p->index = i;
-		p->epfd = p->wake_fd = -1;
 		p->b.fd = -1;
 		for (j = 0; j < NET_MAX_PAIRS; j++)
 			p->reg[j].fd = -1;
-		pthread_mutex_init(&p->lock, NULL);
 	}
 	return 0;
-}
-
-/**
- * pair_epoll_add() - watch an fd (EPOLLIN) in a pair's epoll
- * @p:		pair
- * @fd:		fd
- * @tag:	PTAG_*
- *
- * Return: 0 or -errno
- */
-static int pair_epoll_add(struct net_pair *p, int fd, uint64_t tag)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
-
-	return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
 }
 
 /**
@@ -810,15 +750,13 @@ int net_pairs_init(struct net_dp *dp)
 		p->txs = &dp->sh->stats[NET_PAIR_TXQ(i)];
 		p->rx_paused = true;
 		atomic_store(&p->up, p->b.connected);
-		p->epfd = epoll_create1(EPOLL_CLOEXEC);
-		p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (p->epfd < 0 || p->wake_fd < 0)
-			return -errno;
-		ret = pair_epoll_add(p, p->wake_fd, PTAG_WAKE);
+		ret = uvworker_init(&p->w, PTAG_WAKE);
 		if (!ret)
-			ret = pair_epoll_add(p, rq->kick_fd, PTAG_KICK_RX);
+			ret = uvloop_add(&p->w.loop, rq->kick_fd, EPOLLIN,
+					 PTAG_KICK_RX);
 		if (!ret)
-			ret = pair_epoll_add(p, tq->kick_fd, PTAG_KICK_TX);
+			ret = uvloop_add(&p->w.loop, tq->kick_fd, EPOLLIN,
+					 PTAG_KICK_TX);
 		if (ret)
 			return ret;
 	}
@@ -838,24 +776,12 @@ int net_pairs_run(struct net_dp *dp)
 	int ret;
 
 	for (i = 0; i < dp->num_pairs; i++) {
-		ret = pthread_create(&dp->pairs[i].thread, NULL, pair_thread,
+		ret = uvworker_start(&dp->pairs[i].w, pair_thread,
 				     &dp->pairs[i]);
 		if (ret)
-			return -ret;
+			return ret;
 	}
 	return 0;
-}
-
-/**
- * pair_wake() - wake a pair's thread: it serves both queues
- * @p:		pair
- */
-static void pair_wake(struct net_pair *p)
-{
-	uint64_t one = 1;
-
-	if (write(p->wake_fd, &one, sizeof(one)) < 0)
-		return;	/* the counter is saturated: it is awake anyway */
 }
 
 /**
@@ -869,7 +795,7 @@ void net_pairs_wake(struct net_dp *dp)
 	unsigned int i;
 
 	for (i = 0; i < dp->num_pairs; i++)
-		pair_wake(&dp->pairs[i]);
+		uvworker_wake(&dp->pairs[i].w);
 }
 
 /**
@@ -883,12 +809,10 @@ void net_pairs_pause(struct net_dp *dp)
 {
 	unsigned int i;
 
-	for (i = 0; i < dp->num_pairs; i++) {
-		atomic_store(&dp->pairs[i].pause, true);
-		pair_wake(&dp->pairs[i]);
-	}
 	for (i = 0; i < dp->num_pairs; i++)
-		pthread_mutex_lock(&dp->pairs[i].lock);
+		uvworker_pause_ask(&dp->pairs[i].w);
+	for (i = 0; i < dp->num_pairs; i++)
+		uvworker_pause_wait(&dp->pairs[i].w);
 }
 
 /**
@@ -900,11 +824,8 @@ void net_pairs_resume(struct net_dp *dp)
 {
 	unsigned int i;
 
-	for (i = 0; i < dp->num_pairs; i++) {
-		atomic_store(&dp->pairs[i].pause, false);
-		pthread_mutex_unlock(&dp->pairs[i].lock);
-		pair_wake(&dp->pairs[i]);
-	}
+	for (i = 0; i < dp->num_pairs; i++)
+		uvworker_resume(&dp->pairs[i].w);
 }
 
 /**
@@ -968,11 +889,8 @@ void net_pairs_stop(struct net_dp *dp)
 {
 	unsigned int i;
 
-	for (i = 0; i < dp->num_pairs; i++) {
-		atomic_store(&dp->pairs[i].stop, true);
-		pair_wake(&dp->pairs[i]);
-	}
 	for (i = 0; i < dp->num_pairs; i++)
-		if (dp->pairs[i].thread)
-			pthread_join(dp->pairs[i].thread, NULL);
+		uvworker_stop_ask(&dp->pairs[i].w);
+	for (i = 0; i < dp->num_pairs; i++)
+		uvworker_join(&dp->pairs[i].w);
 }

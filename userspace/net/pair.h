@@ -27,6 +27,7 @@
 #include "backend.h"
 #include "dev.h"
 #include "net.h"
+#include "worker.h"
 
 /* Receive chains a pair may hold before one frame is read into them. */
 #define NET_STASH_MAX		256
@@ -59,14 +60,10 @@ struct net_dp;
  * @tx_kick_fd: @txq's kick eventfd
  * @b:		this pair's backend
  * @up:		@b is connected (read by the main thread for the link)
- * @thread:	the thread
- * @lock:	held by the thread while it uses the rings and @b; taken by
- *		the main thread to pause it
- * @pause:	the main thread wants @lock
- * @stop:	the thread must exit
- * @epfd:	the thread's epoll instance
- * @wake_fd:	eventfd: look at everything again (after a pause, faults
- *		lifted, stop)
+ * @w:		the thread; its lock covers the rings, @b and everything
+ *		below (the main thread takes it, through uvworker_pause_*(),
+ *		to change them); its loop watches the kick fds and the
+ *		backends in @reg
  * @src:	backends this thread receives from (steering, see above)
  * @nsrc:	entries in @src
  * @reg:	backend fds registered in @epfd, by pair, with their events
@@ -92,12 +89,7 @@ struct net_pair {
 	int tx_kick_fd;
 	struct nb b;
 	_Atomic bool up;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	_Atomic bool pause;
-	_Atomic bool stop;
-	int epfd;
-	int wake_fd;
+	struct uvworker w;
 	struct net_pair *src[NET_MAX_PAIRS];
 	unsigned int nsrc;
 	struct {

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * worker.h - a thread that serves queues, and how the main thread steers it
+ *
+ * The thread holds @lock while it uses its rings and sleeps in @loop
+ * (its queues' kick fds, @wake_fd, whatever else it watches) without it.
+ * The main thread pauses it to start, stop or reconfigure rings: it sets
+ * @pause, wakes it and takes @lock; the thread, seeing @pause, finishes its
+ * batch, lets go and waits. Both emulators' queue threads are built on it.
+ */
+#ifndef UVIRTIO_WORKER_H
+#define UVIRTIO_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop.h"
+
+/**
+ * struct uvworker - one serving thread
+ * @thread:	the thread (valid once @started)
+ * @started:	uvworker_start() created it
+ * @lock:	protects the rings and state the thread serves: held by the
+ *		thread while it serves, by the main thread while paused
+ * @pause:	the main thread wants @lock: leave the serving loop
+ * @stop:	the thread must exit
+ * @loop:	what the thread sleeps on
+ * @wake_fd:	eventfd in @loop: look at everything again
+ */
+struct uvworker {
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	_Atomic bool pause;
+	_Atomic bool stop;
+	struct uvloop loop;
+	int wake_fd;
+};
+
+int uvworker_init(struct uvworker *w, uint64_t wake_tag);
+int uvworker_start(struct uvworker *w, void *(*fn)(void *), void *arg);
+void uvworker_wake(struct uvworker *w);
+bool uvworker_drain(int fd);
+void uvworker_pause_ask(struct uvworker *w);
+void uvworker_pause_wait(struct uvworker *w);
+void uvworker_resume(struct uvworker *w);
+void uvworker_stop_ask(struct uvworker *w);
+void uvworker_join(struct uvworker *w);
+void uvworker_pin(unsigned int i);
+
+/**
+ * uvworker_pausing() - does the main thread want the lock?
+ * @w:		worker
+ *
+ * Return: true if the thread should finish its batch and let go
+ */
+static inline bool uvworker_pausing(struct uvworker *w)
+{
+	return atomic_load_explicit(&w->pause, memory_order_relaxed);
+}
+
+/**
+ * uvworker_stopping() - must the thread exit?
+ * @w:		worker
+ *
+ * Return: true if so
+ */
+static inline bool uvworker_stopping(struct uvworker *w)
+{
+	return atomic_load_explicit(&w->stop, memory_order_relaxed);
+}
+
+#endif /* UVIRTIO_WORKER_H */
