@@ -6,8 +6,11 @@
  *  - mutex A then B, later B then A, in the same thread: lockdep must print
  *    "possible circular locking dependency detected" (nothing deadlocks,
  *    the second order only runs after the first has released both);
- *  - a read of a kmalloc()ed object after kfree(): generic KASAN must print
- *    "BUG: KASAN: slab-use-after-free";
+ *  - reads of kmalloc()ed objects after kfree(), three objects one after
+ *    the other: generic KASAN must print "BUG: KASAN: slab-use-after-free"
+ *    (once: KASAN reports only its first finding unless kasan_multi_shot;
+ *    the later reads are there so that one object that escaped KASAN's
+ *    watch, e.g. a KFENCE one, cannot make the self-test flaky);
  *  - with leak=1, kmalloc()s whose pointers are dropped: two kmemleak scans
  *    at least 5 s later must list them as "unreferenced object".
  * The lock inversion comes first because a KASAN report taints the kernel
@@ -33,11 +36,12 @@ module_param(leak, bool, 0444);
 MODULE_PARM_DESC(leak, "lose a few allocations on load (kmemleak)");
 
 #define UVDEBUG_LEAKS	8
+#define UVDEBUG_UAF_READS	3
 
 static DEFINE_MUTEX(uvdebug_lock_a);
 static DEFINE_MUTEX(uvdebug_lock_b);
 
-static noinline void uvdebug_use_after_free(void)
+static noinline void uvdebug_use_after_free(unsigned int i)
 {
 	char *buf;
 	char val;
@@ -50,7 +54,7 @@ static noinline void uvdebug_use_after_free(void)
 	/* the compiler must not see that buf is dead */
 	OPTIMIZER_HIDE_VAR(buf);
 	val = READ_ONCE(buf[42]);
-	pr_info("uvdebug_bad: read 0x%02x from freed memory\n", (u8)val);
+	pr_info("uvdebug_bad: read %u: 0x%02x from freed memory\n", i, (u8)val);
 }
 
 static noinline void uvdebug_lock_inversion(void)
@@ -102,11 +106,13 @@ static noinline void uvdebug_leak(void)
 
 static int __init uvdebug_bad_init(void)
 {
+	unsigned int i;
+
 	pr_info("uvdebug_bad: loading: uaf=%d inversion=%d leak=%d\n", uaf, inversion, leak);
 	if (inversion)
 		uvdebug_lock_inversion();
-	if (uaf)
-		uvdebug_use_after_free();
+	for (i = 0; uaf && i < UVDEBUG_UAF_READS; i++)
+		uvdebug_use_after_free(i);
 	if (leak)
 		uvdebug_leak();
 	return 0;
