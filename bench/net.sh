@@ -42,6 +42,9 @@
 # PATH, e.g. a second build copied into build/bin), e.g.
 #   BENCH_NET_PATHS="veth uvirtio-dgram uvx-base" BENCH_NET_UVX_base=
 #   BENCH_NET_UVXBIN_base=uvirtio-net-base
+# BENCH_PRE_NAME and BENCH_POST_NAME (NAME: the path, dashes as underscores)
+# are shell commands run before and after each of its runs, e.g. to set a
+# module parameter for one path only.
 # Mind the noise before reading an experiment: the same binary as two paths
 # (uvirtio-dgram and uvx-base, 4 rounds of 3 s) gave 0.47x and 0.31x veth.
 set -u
@@ -280,7 +283,11 @@ for test in $TESTS; do
 		n=${#LIVE[@]}
 		for i in $(seq 0 $((n - 1))); do
 			path=${LIVE[$(((i + round - 1) % n))]}
+			hook=BENCH_PRE_${path//-/_}
+			[ -z "${!hook:-}" ] || eval "${!hook}"
 			run_iperf "$path" "$test" "$round"
+			hook=BENCH_POST_${path//-/_}
+			[ -z "${!hook:-}" ] || eval "${!hook}"
 		done
 	done
 done
