@@ -37,7 +37,8 @@
 # BENCH_FIO_ARGS (extra fio options, e.g. --cpus_allowed=1, for every path).
 # A path named uvx-NAME is an experiment: uvirtio-blk run with the arguments
 # in BENCH_UVX_NAME, e.g. BENCH_PATHS="null_blk uv-null-1q uvx-nohold"
-# BENCH_UVX_nohold="--coalesce-us 0 null:1G". BENCH_QSET_NAME="ATTR=VALUE ..."
+# BENCH_UVX_nohold="--coalesce-us 0 null:1G"; the word FILE there stands for
+# the file that uv-file and loop use. BENCH_QSET_NAME="ATTR=VALUE ..."
 # sets /sys/block/DEV/queue/ATTR of path NAME (dashes as underscores);
 # BENCH_PRE_NAME and BENCH_POST_NAME are shell commands run before and after
 # each of its runs.
@@ -115,6 +116,13 @@ uv_stop_all() {
 	done
 	EMU_PIDS=()
 	EMU_PATHS=()
+}
+
+# make_file - the 512 MiB file of random data that uv-file and loop share
+make_file() {
+	[ -f "$DIR/file.img" ] && return 0
+	dd if=/dev/urandom of="$DIR/file.img" bs=1M count=512 status=none
+	chown 1000:1000 "$DIR/file.img"
 }
 
 # start_vduse - qemu-storage-daemon null-co export, attached through vdpa;
@@ -280,15 +288,20 @@ for path in $PATHS; do
 			say "$path: $var is not set, skipped"
 			continue
 		fi
+		args=()
+		for a in ${!var}; do
+			if [ "$a" = FILE ]; then
+				make_file
+				a=$DIR/file.img
+			fi
+			args+=("$a")
+		done
 		envvar=BENCH_UVXENV_${path#uvx-}
-		UVX_ENV=${!envvar:-} uv_start "$path" ${!var}
+		UVX_ENV=${!envvar:-} uv_start "$path" "${args[@]}"
 		node=$NODE
 		;;
 	uv-file|loop)
-		if [ ! -f "$DIR/file.img" ]; then
-			dd if=/dev/urandom of="$DIR/file.img" bs=1M count=512 status=none
-			chown 1000:1000 "$DIR/file.img"
-		fi
+		make_file
 		if [ $path = uv-file ]; then
 			uv_start $path "$DIR/file.img"
 			node=$NODE

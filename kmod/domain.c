@@ -310,16 +310,12 @@ dma_addr_t uv_bounce_map(struct uv_domain *dom, struct page *page,
 		return DMA_MAPPING_ERROR;
 	buf = dom->bounce_va + (addr - dom->bounce_off);
 	/*
-	 * A buffer the device fills starts zeroed, so that bytes the emulator
-	 * leaves unwritten reach the driver as zeros. An emulator that writes
-	 * every byte it reports says so at create time (NO_ZEROING) and saves
-	 * this pass: what it could leave behind is then earlier data of this
-	 * device's own pool, all of which it has already been able to read.
+	 * A buffer the device fills starts zeroed, so the emulator never reads
+	 * an earlier request's data and a short reply reads back as zeros.
 	 */
-	if (dir == DMA_FROM_DEVICE) {
-		if (!dom->no_zeroing)
-			memset(buf, 0, size);
-	} else
+	if (dir == DMA_FROM_DEVICE)
+		memset(buf, 0, size);
+	else
 		uv_copy(page, offset, buf, size, false);
 
 	m = &dom->maps[(addr - dom->bounce_off) >> UV_BOUNCE_SHIFT];

@@ -346,7 +346,7 @@ static int uv_check_net(const struct uvirtio_create *c, const u8 *config)
 static int uv_check_create(const struct uvirtio_create *c)
 {
 	if (!uv_zero(c->reserved, sizeof(c->reserved)) ||
-	    (c->flags & ~(UVIRTIO_CREATE_F_RECOVERY | UVIRTIO_CREATE_F_NO_ZEROING)))
+	    (c->flags & ~UVIRTIO_CREATE_F_RECOVERY))
 		return -EINVAL;
 	if (c->device_id != VIRTIO_ID_BLOCK && c->device_id != VIRTIO_ID_NET)
 		return -EPROTONOSUPPORT;
@@ -423,7 +423,6 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	INIT_DELAYED_WORK(&dev->recover_timeout, uv_recover_timeout);
 	if (c.flags & UVIRTIO_CREATE_F_RECOVERY)
 		set_bit(UV_RECOVERABLE, &dev->flags);
-	dev->dom.no_zeroing = c.flags & UVIRTIO_CREATE_F_NO_ZEROING;
 
 	err = -ENOMEM;
 	dev->config_size = c.config_size;

@@ -94,7 +94,6 @@ struct uv_domain {
 
 	u64 bounce_off, bounce_size;
 	void *bounce_va;		/* vmap of the pool's pages */
-	bool no_zeroing;		/* UVIRTIO_CREATE_F_NO_ZEROING, set at create */
 	spinlock_t pool_lock;		/* pool_map, pool_next (irq-safe) */
 	unsigned long *pool_map;	/* busy granules of the pool */
 	unsigned long pool_next;	/* granule where the next search starts */

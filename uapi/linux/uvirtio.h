@@ -94,18 +94,6 @@
  */
 #define UVIRTIO_CREATE_F_RECOVERY	(1U << 0)
 
-/*
- * UVIRTIO_CREATE_F_NO_ZEROING: device-writable buffers are not zeroed when
- * the driver maps them. Without it, every byte of such a buffer that the
- * emulator does not write reaches the driver as zero; with it, such a byte
- * is whatever the bounce pool held there: data that passed through this
- * device's pool before (driver data it was given or data it wrote), never
- * anything else. For emulators that write every byte they report, as
- * virtio-blk reads that succeed and virtio-net receive buffers (the driver
- * reads only the used length) do; it saves one pass over all read data.
- */
-#define UVIRTIO_CREATE_F_NO_ZEROING	(1U << 1)
-
 /**
  * struct uvirtio_create - describe a device (UVIRTIO_CREATE)
  * @device_id:	virtio device id: VIRTIO_ID_BLOCK (2) or VIRTIO_ID_NET (1)

@@ -46,9 +46,9 @@ int backend_open_ram(struct backend *b, uint64_t size)
 }
 
 /**
- * backend_open_null() - a disk that stores nothing: reads leave the buffer
- * as it is (earlier data of this disk's bounce pool, or zeros with
- * --zero-buffers), writes are dropped; for measuring the request path itself
+ * backend_open_null() - a disk that stores nothing: reads see zeros
+ * (or whatever the buffer held), writes are dropped; for measuring the
+ * request path itself
  * @b:		backend
  * @size:	bytes
  *

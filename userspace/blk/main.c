@@ -91,7 +91,6 @@
  * @dev:	--dev
  * @statfs:	--statfs DIR, or NULL
  * @recovery:	--recovery: the device outlives this process for a while
- * @zero_buffers: --zero-buffers: the module zeroes read buffers when mapping
  * @attach:	--attach INDEX: take over that device, or -1
  * @backing:	BACKING
  */
@@ -113,7 +112,6 @@ struct opts {
 	const char *dev;
 	const char *statfs;
 	bool recovery;
-	bool zero_buffers;
 	int attach;
 	const char *backing;
 };
@@ -214,10 +212,8 @@ static void usage(FILE *f)
 "                      its size must be a non-zero multiple of the block size\n"
 "  ram:SIZE            a zero-filled RAM disk of SIZE bytes; SIZE takes an\n"
 "                      optional K, M, G or T suffix (powers of 1024)\n"
-"  null:SIZE           stores nothing: every request completes at once and\n"
-"                      reads return no defined data (as with null_blk:\n"
-"                      earlier data of this disk; zeros with\n"
-"                      --zero-buffers); measures the request path\n"
+"  null:SIZE           stores nothing: every request completes at once\n"
+"                      (reads return zeros); measures the request path\n"
 "\n"
 "Options:\n"
 "  --queues N          virtqueues, one thread each, 1 to %d (default 1);\n"
@@ -250,10 +246,6 @@ static void usage(FILE *f)
 "                      --queues is above 1)\n"
 "  --bounce-size SIZE  bounce pool bytes (default: 32M per queue, 16M to\n"
 "                      256M)\n"
-"  --zero-buffers      have the module zero every read buffer before this\n"
-"                      process sees it (default: not, as every read that\n"
-"                      succeeds overwrites it and a failed one is zeroed\n"
-"                      here; saves one pass over the data, see README)\n"
 "  --dev PATH          uvirtio control device (default " UVDEV_PATH ")\n"
 "  --recovery          recovery mode: if this process dies, the disk stays and\n"
 "                      its I/O waits (the module's recovery_timeout, 30 s)\n"
@@ -320,7 +312,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION,
 	       OPT_QUEUES, OPT_BS, OPT_DIRECT, OPT_NOPOLL, OPT_POLLUS, OPT_COALESCE,
 	       OPT_PIN, OPT_NOPIN, OPT_BOUNCE, OPT_IO, OPT_F_KICKS, OPT_F_IRQ, OPT_F_DELAY, OPT_STATFS,
-	       OPT_RECOVERY, OPT_ATTACH, OPT_ZERO };
+	       OPT_RECOVERY, OPT_ATTACH };
 	static const struct option longopts[] = {
 		{ "queue-size",	required_argument, NULL, OPT_QS },
 		{ "queues",	required_argument, NULL, OPT_QUEUES },
@@ -338,7 +330,6 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "dev",	required_argument, NULL, OPT_DEV },
 		{ "statfs",	required_argument, NULL, OPT_STATFS },
 		{ "recovery",	no_argument,	   NULL, OPT_RECOVERY },
-		{ "zero-buffers", no_argument,	   NULL, OPT_ZERO },
 		{ "attach",	required_argument, NULL, OPT_ATTACH },
 		{ "fault-ignore-kicks", required_argument, NULL, OPT_F_KICKS },
 		{ "fault-withhold-irq", required_argument, NULL, OPT_F_IRQ },
@@ -430,9 +421,6 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_RECOVERY:
 			o->recovery = true;
-			break;
-		case OPT_ZERO:
-			o->zero_buffers = true;
 			break;
 		case OPT_ATTACH:
 			o->attach = parse_uint("--attach", optarg, 0, INT32_MAX);
@@ -712,7 +700,6 @@ static void create_device(struct emu *e)
 	}
 	memset(&c, 0, sizeof(c));
 	c.recovery = e->o.recovery;
-	c.no_zeroing = !e->o.zero_buffers;
 	c.device_id = VIRTIO_ID_BLOCK;
 	c.num_queues = e->o.num_queues;
 	c.queue_size = e->o.queue_size;

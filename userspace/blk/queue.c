@@ -354,9 +354,6 @@ static unsigned int q_reap(struct blk_queue *q, struct blk_engine *eng)
 			r->used_len = 1;
 			if (ok && r->ri.type == VIRTIO_BLK_T_IN)
 				r->used_len += r->ri.len;
-			else if (r->ri.type == VIRTIO_BLK_T_IN)
-				blk_req_zero_in(r->data, r->ri.data_num,
-						r->ri.len);
 			q->inflight_io--;
 			q_complete(q, eng, r);
 		}

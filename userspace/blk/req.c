@@ -153,8 +153,6 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
 				      scratch, scratch_cap);
 		if (status == VIRTIO_BLK_S_OK)
 			data_in = in_len - 1;
-		else
-			blk_req_zero_in(in, in_num, in_len - 1);
 		break;
 	case VIRTIO_BLK_T_OUT:
 		if (bd->readonly) {
@@ -194,28 +192,6 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
 	iovc_write(&ic, &status, 1);
 	*used_len = data_in + 1;
 	return status;
-}
-
-/**
- * blk_req_zero_in() - clear the data part of a failed read
- * @in:		device-writable buffers
- * @in_num:	entries in @in
- * @len:	bytes to clear from the start (the status byte excluded)
- *
- * The device is created with UVIRTIO_CREATE_F_NO_ZEROING, so a read buffer
- * arrives holding earlier data of the bounce pool; one that failed part way
- * must not hand that to the reader, who gets zeros instead.
- */
-void blk_req_zero_in(const struct iovec *in, unsigned int in_num, size_t len)
-{
-	unsigned int i;
-	size_t n;
-
-	for (i = 0; i < in_num && len; i++) {
-		n = in[i].iov_len < len ? in[i].iov_len : len;
-		memset(in[i].iov_base, 0, n);
-		len -= n;
-	}
 }
 
 /**

@@ -51,8 +51,6 @@ struct blk_req_info {
 	uint8_t *status;
 };
 
-void blk_req_zero_in(const struct iovec *in, unsigned int in_num, size_t len);
-
 int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
 		  unsigned int out_num, const struct iovec *in,
 		  unsigned int in_num, struct iovec *data, unsigned int cap,

@@ -108,8 +108,7 @@ int uvdev_create(struct uvdev *d, const struct uvdev_config *c)
 	cr.features = c->features;
 	cr.config_addr = (uintptr_t)c->config;
 	cr.bounce_size = c->bounce_size;
-	cr.flags = (c->recovery ? UVIRTIO_CREATE_F_RECOVERY : 0) |
-		   (c->no_zeroing ? UVIRTIO_CREATE_F_NO_ZEROING : 0);
+	cr.flags = c->recovery ? UVIRTIO_CREATE_F_RECOVERY : 0;
 	if (ioctl(d->fd, UVIRTIO_CREATE, &cr) < 0)
 		return -errno;
 	d->index = cr.index;

@@ -27,8 +27,6 @@
  * @bounce_size: bounce pool bytes, 0 for the module's default
  * @recovery:	recovery mode: the device outlives this process for a while
  *		and another may take it over (uvdev_attach())
- * @no_zeroing: the emulator writes every byte it reports in device-writable
- *		buffers, so the module need not zero them (UVIRTIO_CREATE_F_NO_ZEROING)
  */
 struct uvdev_config {
 	uint32_t device_id;
@@ -39,7 +37,6 @@ struct uvdev_config {
 	uint32_t config_size;
 	uint64_t bounce_size;
 	bool recovery;
-	bool no_zeroing;
 };
 
 /**

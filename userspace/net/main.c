@@ -598,8 +598,6 @@ static void create_device(struct emu *e)
 
 	memset(&c, 0, sizeof(c));
 	c.device_id = VIRTIO_ID_NET;
-	/* virtio_net reads a receive buffer only up to the used length */
-	c.no_zeroing = true;
 	/* rx0, tx0, rx1, tx1, ...; the control queue, last, is the module's. */
 	c.num_queues = 2 * e->o.queues + 1;
 	c.queue_size = e->o.queue_size;
