@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # fio --verify=crc32c against an unprivileged uvirtio-blk on a file, served
-# through io_uring (--io uring: tmpfs alone would get the synchronous path):
+# through io_uring (--io uring: tmpfs alone would get the mixed path):
 # buffered (page cache) with 1 queue, O_DIRECT (--direct)
 # with 4 queues; afterwards the backing file holds what the disk showed.
+# Then the default (--io auto) on the tmpfs file, which serves requests
+# under 64 KiB in the queue's thread and larger ones through io_uring: the
+# same verification, and the exit counters show both ways were taken.
 # O_DIRECT needs a filesystem that has it: tmpfs has it from 6.6 on, so on
 # older kernels the file lives on ext4 on a loop device (itself on tmpfs).
 . "$(dirname "$0")/lib.sh"
@@ -26,6 +29,24 @@ dd if="$UV_NODE" of="$UV_TMP/seen" bs=1M count=64 iflag=direct status=none ||
 uv_blk_stop || uv_fail "emulator did not stop cleanly"
 cmp -s "$UV_TMP/seen" "$img" || uv_fail "the backing file differs from what the disk returned"
 uv_log "backing file identical to the disk's contents"
+
+uv_blk_start --user "$img" || uv_fail "emulator (--io auto) did not start"
+grep -q "tmpfs: reads and writes under 64 KiB in the queue threads" "$UV_ERR" ||
+	uv_fail "--io auto on tmpfs did not choose the mixed path: $(cat "$UV_ERR")"
+uv_log "tmpfs file, --io auto: $UV_NODE"
+bv_verify_set "file auto (tmpfs, mixed)" "$UV_NODE" 8M
+dd if="$UV_NODE" of="$UV_TMP/seen" bs=1M count=64 iflag=direct status=none ||
+	uv_fail "reading $UV_NODE back failed"
+uv_blk_stop || uv_fail "emulator did not stop cleanly"
+cmp -s "$UV_TMP/seen" "$img" || uv_fail "the backing file differs from what the disk returned (--io auto)"
+stats=$(grep -o "[0-9]* requests, .* [0-9]* through io_uring" "$UV_ERR")
+nreq=${stats%% requests*}
+nuring=${stats##*, }
+nuring=${nuring%% through*}
+[ -n "$nreq" ] && [ -n "$nuring" ] || uv_fail "no queue counters at exit: $(tail -n 3 "$UV_ERR")"
+[ "$nuring" -gt 0 ] && [ "$nuring" -lt "$nreq" ] ||
+	uv_fail "--io auto on tmpfs: $nuring of $nreq requests through io_uring, expected some but not all"
+uv_log "--io auto: $nuring of $nreq requests through io_uring, the rest in the queue's thread"
 
 # a directory where O_DIRECT works
 ddir=$UV_TMP

@@ -41,6 +41,13 @@
 
 #define BLK_CACHELINE		64
 
+/*
+ * --io auto on tmpfs: reads and writes of at least this many data bytes go
+ * through io_uring (its worker threads copy beside the queue's thread),
+ * smaller ones are served in the queue's thread.
+ */
+#define BLK_TMPFS_URING_MIN	(64U << 10)
+
 /**
  * struct blk_qstats - counters of one queue (relaxed atomics)
  * @kicks:	kick eventfd wake-ups handled
@@ -57,6 +64,8 @@
  * @poll_misses: passes that found none before the poll budget ran out
  * @holds:	completion holds (interrupt coalescing) that saw more work
  *		arrive and so saved an interrupt
+ * @uring:	requests handed to the queue's io_uring (the rest of a file
+ *		backend's were served in the queue's thread)
  */
 struct blk_qstats {
 	_Atomic uint64_t kicks;
@@ -68,6 +77,7 @@ struct blk_qstats {
 	_Atomic uint64_t polls;
 	_Atomic uint64_t poll_misses;
 	_Atomic uint64_t holds;
+	_Atomic uint64_t uring;
 } __attribute__((aligned(BLK_CACHELINE)));
 
 /**
@@ -194,6 +204,8 @@ struct blk_queue {
  * @hold_max_ns: adaptive completion hold ceiling, 0: signal at once
  * @pin:	pin queue i's thread to CPU i modulo the CPUs we may use
  * @use_uring:	file backend: I/O through io_uring
+ * @uring_min:	with @use_uring, reads and writes of fewer data bytes are
+ *		served in the queue's thread (0: every one through io_uring)
  * @faults:	device-wide fault switches
  * @q:		queues
  */
@@ -207,6 +219,7 @@ struct blk_engine {
 	uint64_t hold_max_ns;
 	bool pin;
 	bool use_uring;
+	uint32_t uring_min;
 	struct blk_faults faults;
 	struct blk_queue *q;
 };

@@ -224,9 +224,9 @@ static void usage(FILE *f)
 "  --direct            open PATH with O_DIRECT (no page cache)\n"
 "  --io MODE           how PATH is read and written: uring (one io_uring\n"
 "                      per queue), sync (preadv/pwritev in the queue's\n"
-"                      thread) or auto (default: sync for a file on tmpfs,\n"
-"                      which io_uring can only serve from worker threads,\n"
-"                      uring otherwise)\n"
+"                      thread) or auto (default: uring; on tmpfs, which\n"
+"                      io_uring can only serve from worker threads, sync\n"
+"                      for reads and writes under 64 KiB)\n"
 "  --readonly          read-only disk: open PATH read-only and offer\n"
 "                      VIRTIO_BLK_F_RO; writes fail with an I/O error\n"
 "  --serial STR        serial number reported to the driver, at most %d\n"
@@ -736,13 +736,16 @@ static void setup_engine(struct emu *e)
 	eng->use_uring = e->be.fd >= 0 && e->o.io != IO_SYNC;
 	/*
 	 * tmpfs has no non-blocking reads and writes for io_uring, which
-	 * then hands every request to a worker thread: measured on 6.12,
-	 * 4k QD32 random reads of a tmpfs file 4.5k IOPS through io_uring,
-	 * where loop on the same file did 11.7k.
+	 * then hands every request to a worker thread. For small requests
+	 * that hand-over costs more than the copy (6.12, 4k QD32 random
+	 * reads of a tmpfs file: 4.5k IOPS through io_uring, where loop on
+	 * the same file did 11.7k), so they are served in the queue's
+	 * thread; large ones gain from the workers copying in parallel with
+	 * it (see BLK_TMPFS_URING_MIN).
 	 */
 	if (eng->use_uring && e->o.io == IO_AUTO && fstatfs(e->be.fd, &sfs) == 0 &&
 	    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
-		eng->use_uring = false;
+		eng->uring_min = BLK_TMPFS_URING_MIN;
 	ret = blk_engine_init(eng, &e->dev,
 			      (uint8_t *)e->dev.map + e->dev.layout.bounce_offset,
 			      e->dev.layout.bounce_size);
@@ -753,6 +756,9 @@ static void setup_engine(struct emu *e)
 	if (!eng->use_uring && e->be.fd >= 0)
 		info("uvirtio-%u: synchronous file I/O in the queue threads",
 		     e->dev.index);
+	if (eng->use_uring && eng->uring_min)
+		info("uvirtio-%u: tmpfs: reads and writes under %u KiB in the queue threads, larger ones through io_uring",
+		     e->dev.index, eng->uring_min >> 10);
 	if (eng->use_uring)
 		info("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s%s",
 		     e->dev.index,
@@ -837,7 +843,7 @@ static void __attribute__((noreturn)) finish(struct emu *e, int code)
 	for (i = 0; e->eng.q && i < e->eng.num_queues; i++) {
 		struct blk_qstats *s = &e->eng.q[i].stats;
 
-		info("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt",
+		info("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring",
 		     e->dev.index, i,
 		     (unsigned long long)atomic_load(&s->requests),
 		     (unsigned long long)(atomic_load(&s->bytes) >> 20),
@@ -847,7 +853,8 @@ static void __attribute__((noreturn)) finish(struct emu *e, int code)
 		     (unsigned long long)atomic_load(&s->irqs_suppressed),
 		     (unsigned long long)atomic_load(&s->polls),
 		     (unsigned long long)atomic_load(&s->poll_misses),
-		     (unsigned long long)atomic_load(&s->holds));
+		     (unsigned long long)atomic_load(&s->holds),
+		     (unsigned long long)atomic_load(&s->uring));
 	}
 	ret = backend_flush(&e->be);
 	if (ret) {

@@ -398,8 +398,12 @@ static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
 	ret = blk_req_parse(eng->bd, el->iov, el->out_num, uvq_elem_in(el),
 			    el->in_num, r->data, eng->seg_max + 4, &r->ri);
 	inflight_set(q, r, el->head);
-	if (ret == 0 && q->uring && q_submit_io(q, eng, r) == 0)
+	if (ret == 0 && q->uring &&
+	    (r->ri.type == VIRTIO_BLK_T_FLUSH || r->ri.len >= eng->uring_min) &&
+	    q_submit_io(q, eng, r) == 0) {
+		stat_add(&q->stats.uring, 1);
 		return 1;
+	}
 	ret = blk_req_serve(eng->bd, el->iov, el->out_num, uvq_elem_in(el),
 			    el->in_num, r->data, eng->seg_max + 4, &len);
 	r->used_len = ret < 0 ? 0 : len;
