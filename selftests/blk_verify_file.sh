@@ -17,6 +17,17 @@ uv_tmpdir
 . "$UV_DIR/blk_verify_lib.sh"
 
 img=$UV_TMP/disk.img
+
+# stop_and_compare WHAT - read the whole disk back, stop the emulator, and
+# check that the backing file holds exactly what the disk returned
+stop_and_compare() {
+	dd if="$UV_NODE" of="$UV_TMP/seen" bs=1M count=64 iflag=direct status=none ||
+		uv_fail "$1: reading $UV_NODE back failed"
+	uv_blk_stop || uv_fail "$1: emulator did not stop cleanly"
+	cmp -s "$UV_TMP/seen" "$img" ||
+		uv_fail "$1: the backing file differs from what the disk returned"
+	uv_log "$1: backing file identical to the disk's contents"
+}
 truncate -s 64M "$img" || uv_fail "cannot create $img"
 chown $UV_USER_UID:$UV_USER_UID "$img"
 
@@ -24,21 +35,14 @@ uv_blk_start --user --io uring "$img" || uv_fail "buffered emulator did not star
 bv_check_queues 1
 uv_log "buffered file, 1 queue: $UV_NODE"
 bv_verify_set "file buffered q1" "$UV_NODE" 8M
-dd if="$UV_NODE" of="$UV_TMP/seen" bs=1M count=64 iflag=direct status=none ||
-	uv_fail "reading $UV_NODE back failed"
-uv_blk_stop || uv_fail "emulator did not stop cleanly"
-cmp -s "$UV_TMP/seen" "$img" || uv_fail "the backing file differs from what the disk returned"
-uv_log "backing file identical to the disk's contents"
+stop_and_compare "buffered"
 
 uv_blk_start --user "$img" || uv_fail "emulator (--io auto) did not start"
 grep -q "tmpfs: reads and writes under 64 KiB in the queue threads" "$UV_ERR" ||
 	uv_fail "--io auto on tmpfs did not choose the mixed path: $(cat "$UV_ERR")"
 uv_log "tmpfs file, --io auto: $UV_NODE"
 bv_verify_set "file auto (tmpfs, mixed)" "$UV_NODE" 8M
-dd if="$UV_NODE" of="$UV_TMP/seen" bs=1M count=64 iflag=direct status=none ||
-	uv_fail "reading $UV_NODE back failed"
-uv_blk_stop || uv_fail "emulator did not stop cleanly"
-cmp -s "$UV_TMP/seen" "$img" || uv_fail "the backing file differs from what the disk returned (--io auto)"
+stop_and_compare "--io auto"
 stats=$(grep -o "[0-9]* requests, .* [0-9]* through io_uring" "$UV_ERR")
 nreq=${stats%% requests*}
 nuring=${stats##*, }
