@@ -7,8 +7,12 @@
 #
 # iperf3 TCP, MTU 1500, from one network namespace to another over:
 #   veth              a veth pair: the kernel's limit
-#   uvirtio-dgram     two uvirtio-net devices cabled with the dgram backend
-#   uvirtio-dgram-4q  the same with --queues 4, all 4 pairs enabled
+#   uvirtio-dgram     two uvirtio-net devices cabled with the dgram backend;
+#                     they trade shared rings (userspace/net/ring.h)
+#   uvirtio-dgram-sock  the same with --no-ring: every frame through the
+#                     sockets
+#   uvirtio-dgram-4q  dgram with --queues 4, all 4 pairs enabled (no rings
+#                     with several pairs)
 #   tap-relay         two taps and a userspace relay (bench/tap-relay.c,
 #                     IFF_VNET_HDR and offloads)
 # Tests: tcp-1stream and tcp-4stream (iperf3 -P 4), receiver's Mbit/s.
@@ -57,7 +61,7 @@ done
 
 SECS=${BENCH_NET_SECS:-${BENCH_RUNTIME:-5}}
 ROUNDS=${BENCH_ROUNDS:-3}
-PATHS=${BENCH_NET_PATHS:-"veth uvirtio-dgram uvirtio-dgram-4q tap-relay"}
+PATHS=${BENCH_NET_PATHS:-"veth uvirtio-dgram uvirtio-dgram-sock uvirtio-dgram-4q tap-relay"}
 TESTS=${BENCH_NET_TESTS:-"tcp-1stream tcp-4stream"}
 UV_ARGS=${BENCH_NET_UV_ARGS:-}
 DIR=$(mktemp -d /tmp/net-bench.XXXXXX)
@@ -254,6 +258,7 @@ for path in $PATHS; do
 			say "veth: cannot create a veth pair"
 		;;
 	uvirtio-dgram) uv_pair $path uvirtio-net $UV_ARGS ;;
+	uvirtio-dgram-sock) uv_pair $path uvirtio-net --no-ring $UV_ARGS ;;
 	uvirtio-dgram-4q) uv_pair $path uvirtio-net --queues 4 $UV_ARGS ;;
 	tap-relay) relay_pair $path ;;
 	uvx-*)

@@ -5,6 +5,8 @@
 # namespace, cabled together with the dgram backend: ping both ways, then a
 # 256 MiB TCP transfer whose SHA-256 must match on both ends. The MTU is
 # NET_MTU (default 1500; net_dgram_jumbo.sh runs this at the largest MTU).
+# The two trade shared rings (ring.h): both must say so, and nearly all
+# frames must have gone through them.
 . "$(dirname "$0")/lib.sh"
 . "$UV_DIR/net_lib.sh"
 
@@ -78,6 +80,16 @@ rx=$(net_stat "$eb" rx packets)
 drops=$(net_stat "$eb" rx drops)
 uv_log "A sent $tx frames, B received $rx, B dropped $drops"
 [ "${rx:-0}" -gt 0 ] && [ "${drops:-1}" = 0 ] || uv_fail "B's counters are wrong"
+txr=$(net_stat "$ea" tx ring)
+rxr=$(net_stat "$eb" rx ring)
+uv_log "through the shared ring: $txr of A's frames, $rxr of B's"
+for f in "$ea" "$eb"; do
+	grep -q "frames go to the peer through a shared ring" "$f" ||
+		{ cat "$f"; uv_fail "$f: no shared ring was set up"; }
+done
+# A handful of frames (ARP, the first pings) may precede the handshake.
+[ $(( ${txr:-0} + 20 )) -ge "${tx:-0}" ] && [ $(( ${rxr:-0} + 20 )) -ge "${rx:-0}" ] ||
+	uv_fail "too few frames went through the ring: A $txr of $tx, B $rxr of $rx"
 net_stop "$pa" "$ea" || uv_fail "A did not stop cleanly"
 net_stop "$pb" "$eb" || uv_fail "B did not stop cleanly"
 uv_pass

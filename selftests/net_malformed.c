@@ -8,22 +8,33 @@
  * interface's rx_packets grows by exactly one) and the emulator still
  * runs and stops cleanly. The kernel log is checked by the harness.
  *
- * The test plays the dgram peer of a uvirtio-net started as root.
+ * The test plays the dgram peer of a uvirtio-net started as root. It then
+ * speaks the ring protocol of two uvirtio-net peers (userspace/net/ring.h)
+ * as a hostile peer would: see ring_checks().
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/if_packet.h>
 #include <linux/virtio_net.h>
+
+/* the ring protocol: layout and messages (header only) */
+#include "../userspace/net/ring.h"
 
 #include "unit/tap.h"
 
@@ -175,6 +186,410 @@ static bool send_frame(int s, const struct virtio_net_hdr_v1 *h, size_t len)
 	return send(s, buf, off + len, 0) == (ssize_t)(off + len);
 }
 
+/*
+ * The same peer then speaks uvirtio-net's ring protocol (ring.h), badly:
+ * descriptors on frames and unknown messages, offers of rings that are
+ * not sealed, lack an eventfd or a descriptor, a good ring that then
+ * carries an impossible record, and, as consumer of the emulator's ring, a
+ * position ahead of the producer. Each is refused or dropped with a log
+ * line, the emulator keeps no descriptor it should not, and frames keep
+ * flowing through the socket.
+ */
+
+/**
+ * emu_fds() - how many descriptors the emulator holds
+ *
+ * Return: the count, or -1
+ */
+static int emu_fds(void)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)emu_pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/**
+ * emu_log_has() - the emulator's log says @what, within 5 s
+ * @what:	text
+ *
+ * Return: true if so
+ */
+static bool emu_log_has(const char *what)
+{
+	char line[512];
+	bool found = false;
+	int i;
+	FILE *f;
+
+	for (i = 0; i < 50 && !found; i++) {
+		f = fopen(err_path, "r");
+		while (f && !found && fgets(line, sizeof(line), f))
+			found = strstr(line, what);
+		if (f)
+			fclose(f);
+		if (!found)
+			usleep(100 * 1000);
+	}
+	return found;
+}
+
+/**
+ * send_fds() - send a datagram with descriptors attached
+ * @s:		socket
+ * @buf:	bytes
+ * @len:	how many
+ * @fds:	descriptors
+ * @nfd:	how many (1..4)
+ *
+ * Return: true if sent
+ */
+static bool send_fds(int s, const void *buf, size_t len, const int *fds,
+		     int nfd)
+{
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	memset(&u, 0, sizeof(u));
+	mh.msg_control = u.b;
+	mh.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfd * sizeof(int));
+	return sendmsg(s, &mh, 0) == (ssize_t)len;
+}
+
+/**
+ * send_ctl() - send a ring control message
+ * @s:		socket
+ * @type:	enum nr_msg_type (or anything)
+ * @id:		ring number
+ * @fds:	descriptors, or NULL
+ * @nfd:	how many
+ *
+ * Return: true if sent
+ */
+static bool send_ctl(int s, uint32_t type, uint64_t id, const int *fds,
+		     int nfd)
+{
+	struct nr_msg m = { .magic = NR_MSG_MAGIC, .type = type, .id = id };
+
+	if (nfd)
+		return send_fds(s, &m, sizeof(m), fds, nfd);
+	return send(s, &m, sizeof(m), 0) == sizeof(m);
+}
+
+/* The emulator's ring, from its last offer. */
+static int emu_memfd = -1, emu_room = -1;
+static uint64_t emu_ring_id;
+
+/**
+ * wait_ctl() - read what the emulator sends until a control message of
+ * @type for ring @id comes (5 s at most), keeping the descriptors of its
+ * last offer
+ * @s:		socket
+ * @type:	wanted message type
+ * @id:		wanted ring number
+ * @frame:	if not NULL, instead wait for a frame containing these 8 bytes
+ *
+ * Return: true if it came
+ */
+static bool wait_ctl(int s, uint32_t type, uint64_t id, const char *frame)
+{
+	static unsigned char buf[HDR + 70000];
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec v = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct pollfd pfd = { .fd = s, .events = POLLIN };
+	struct nr_msg m;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	int fds[4], nfd, i;
+	ssize_t n;
+
+	while (poll(&pfd, 1, 5000) == 1) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &v;
+		mh.msg_iovlen = 1;
+		mh.msg_control = u.b;
+		mh.msg_controllen = sizeof(u.b);
+		n = recvmsg(s, &mh, MSG_DONTWAIT);
+		if (n < 0)
+			return false;
+		nfd = 0;
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			for (i = 0; c->cmsg_type == SCM_RIGHTS &&
+			     i < (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int)) &&
+			     nfd < 4; i++)
+				memcpy(&fds[nfd++], CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(int));
+		memcpy(&m, buf, sizeof(m));
+		if (n == sizeof(m) && m.magic == NR_MSG_MAGIC &&
+		    (m.type == NR_OFFER || m.type == NR_OFFER_BACK) &&
+		    nfd == 2) {
+			if (emu_memfd >= 0) {
+				close(emu_memfd);
+				close(emu_room);
+			}
+			emu_memfd = fds[0];
+			emu_room = fds[1];
+			emu_ring_id = m.id;
+			nfd = 0;
+		}
+		for (i = 0; i < nfd; i++)
+			close(fds[i]);
+		if (frame && n > (ssize_t)(HDR + 14) &&
+		    memmem(buf + HDR, n - HDR, frame, 8))
+			return true;
+		if (!frame && n == sizeof(m) && m.magic == NR_MSG_MAGIC &&
+		    m.type == type && m.id == id)
+			return true;
+	}
+	return false;
+}
+
+/**
+ * ring_frame() - the frame we put through rings: broadcast, EtherType
+ * 0x88b5, carrying an 8-byte marker
+ * @buf:	out, HDR + 60 bytes (a zero virtio-net header first)
+ * @mark:	8 bytes
+ */
+static void ring_frame(unsigned char *buf, const char *mark)
+{
+	memset(buf, 0, HDR + 60);
+	memset(buf + HDR, 0xff, 6);
+	memcpy(buf + HDR + 6, "\x02\x00\x00\x00\x00\x01", 6);
+	buf[HDR + 12] = 0x88;
+	buf[HDR + 13] = 0xb5;
+	memcpy(buf + HDR + 20, mark, 8);
+}
+
+/**
+ * wait_rx() - wait up to 3 s for the interface's rx_packets to reach @want
+ * @ifn:	interface
+ * @want:	value
+ *
+ * Return: the last value read
+ */
+static long wait_rx(const char *ifn, long want)
+{
+	long v = -1;
+	int i;
+
+	for (i = 0; i < 30; i++) {
+		v = ifstat(ifn, "statistics/rx_packets");
+		if (v >= want)
+			break;
+		usleep(100 * 1000);
+	}
+	return v;
+}
+
+/**
+ * xmit() - have the interface send a frame carrying @mark (AF_PACKET)
+ * @ifn:	interface
+ * @mark:	8 bytes
+ *
+ * Return: true if sent
+ */
+static bool xmit(const char *ifn, const char *mark)
+{
+	struct sockaddr_ll ll = {
+		.sll_family = AF_PACKET,
+		.sll_ifindex = if_nametoindex(ifn),
+		.sll_halen = 6,
+	};
+	unsigned char f[HDR + 60];
+	bool ok;
+	int ps;
+
+	ps = socket(AF_PACKET, SOCK_RAW, 0);
+	if (ps < 0)
+		return false;
+	memset(ll.sll_addr, 0xff, 6);
+	ring_frame(f, mark);
+	ok = sendto(ps, f + HDR, 60, 0, (struct sockaddr *)&ll,
+		    sizeof(ll)) == 60;
+	close(ps);
+	return ok;
+}
+
+/**
+ * ring_checks() - the hostile ring peer
+ * @s:		socket connected to the emulator
+ * @ifn:	its interface
+ */
+static void ring_checks(int s, const char *ifn)
+{
+	unsigned char f[HDR + 60];
+	int nul, ev, mfd, pfd[2], fds0, fds1, i, k, three[3], two[2];
+	long base, v, ring0, ring1;
+	struct nr_hdr *h, *eh;
+	uint8_t *data, *edata;
+	uint32_t pos, len;
+	bool found = false;
+
+	/* 1. descriptors on frames and on unknown messages */
+	fds0 = emu_fds();
+	nul = open("/dev/null", O_RDONLY);
+	three[0] = three[1] = three[2] = nul;
+	base = ifstat(ifn, "statistics/rx_packets");
+	ring_frame(f, "fdsframe");
+	for (i = 0; i < 50; i++)
+		send_fds(s, f, sizeof(f), three, 3);
+	for (i = 0; i < 20; i++)
+		send_ctl(s, 77, 0, three, 3);
+	v = wait_rx(ifn, base + 50);
+	usleep(300 * 1000);
+	fds1 = emu_fds();
+	tap_ok(v == base + 50 && fds1 == fds0,
+	       "50 frames and 20 unknown messages with descriptors: frames arrive (%ld), no descriptor kept (%d -> %d)",
+	       v - base, fds0, fds1);
+
+	/* 2. bad offers */
+	ev = eventfd(0, 0);
+	mfd = memfd_create("unsealed", MFD_ALLOW_SEALING);
+	if (ftruncate(mfd, NR_MAP_SIZE))
+		tap_diag("ftruncate: %s", strerror(errno));
+	two[0] = mfd;
+	two[1] = ev;
+	send_ctl(s, NR_OFFER_BACK, 5, two, 2);
+	close(mfd);
+	mfd = memfd_create("nopipe", MFD_ALLOW_SEALING);
+	if (ftruncate(mfd, NR_MAP_SIZE) ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) || pipe(pfd))
+		tap_diag("memfd or pipe: %s", strerror(errno));
+	two[0] = mfd;
+	two[1] = pfd[0];
+	send_ctl(s, NR_OFFER_BACK, 6, two, 2);
+	send_ctl(s, NR_OFFER_BACK, 7, &mfd, 1);
+	close(mfd);
+	close(pfd[0]);
+	close(pfd[1]);
+	k = emu_log_has("shared ring: not sealed against shrinking") +
+	    emu_log_has("shared ring: no eventfd for room") +
+	    emu_log_has("shared ring: 1 descriptors");
+	fds1 = emu_fds();
+	tap_ok(k == 3 && fds1 == fds0,
+	       "3 bad ring offers refused (%d logged), no descriptor kept (%d -> %d)",
+	       k, fds0, fds1);
+
+	/* 3. a good ring, then an impossible record in it */
+	mfd = memfd_create("good", MFD_ALLOW_SEALING);
+	if (ftruncate(mfd, NR_MAP_SIZE) ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW))
+		tap_diag("memfd: %s", strerror(errno));
+	h = mmap(NULL, NR_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	if (h == MAP_FAILED) {
+		tap_ok(false, "cannot map a ring: %s", strerror(errno));
+		return;
+	}
+	data = (uint8_t *)h + NR_HDR_SIZE;
+	h->magic = NR_MAGIC;
+	h->version = NR_VERSION;
+	h->data_size = NR_DATA_SIZE;
+	two[0] = mfd;
+	two[1] = ev;
+	send_ctl(s, NR_OFFER_BACK, 99, two, 2);
+	close(mfd);
+	tap_ok(wait_ctl(s, NR_ACCEPT, 99, NULL), "a well-formed ring offer is accepted");
+
+	ring0 = emu_stat("rx", "ring");
+	base = ifstat(ifn, "statistics/rx_packets");
+	ring_frame(f, "ringfrm1");
+	len = sizeof(f);
+	memcpy(data, &len, 4);
+	memcpy(data + NR_REC_HDR, f, len);
+	__atomic_store_n(&h->prod, 128, __ATOMIC_RELEASE);
+	send_ctl(s, NR_BELL, 99, NULL, 0);
+	v = wait_rx(ifn, base + 1);
+	ring1 = emu_stat("rx", "ring");
+	tap_ok(v == base + 1 && ring1 == ring0 + 1,
+	       "a frame put in the ring arrives through it (rx_packets +%ld, ring %ld -> %ld)",
+	       v - base, ring0, ring1);
+
+	len = 0x7fff0000;
+	memcpy(data + 128, &len, 4);
+	__atomic_store_n(&h->prod, 256, __ATOMIC_RELEASE);
+	send_ctl(s, NR_BELL, 99, NULL, 0);
+	k = emu_log_has("the peer's shared ring is corrupt");
+	ring_frame(f, "sockfrm1");
+	send(s, f, sizeof(f), 0);
+	v = wait_rx(ifn, base + 2);
+	tap_ok(k && v == base + 2,
+	       "an impossible record: ring dropped (%s), the next frame comes through the socket (rx_packets +%ld)",
+	       k ? "logged" : "not logged", v - base);
+	munmap(h, NR_MAP_SIZE);
+
+	/* 4. as consumer of the emulator's ring: a position ahead of it */
+	if (emu_memfd < 0) {
+		tap_ok(false, "the emulator offered no ring");
+		tap_ok(false, "(skipped: no ring)");
+		return;
+	}
+	eh = mmap(NULL, NR_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		  emu_memfd, 0);
+	if (eh == MAP_FAILED) {
+		tap_ok(false, "cannot map the emulator's ring: %s", strerror(errno));
+		tap_ok(false, "(skipped: no ring)");
+		return;
+	}
+	edata = (uint8_t *)eh + NR_HDR_SIZE;
+	send_ctl(s, NR_ACCEPT, emu_ring_id, NULL, 0);
+	k = emu_log_has("frames go to the peer through a shared ring");
+	xmit(ifn, "ringout1");
+	pos = __atomic_load_n(&eh->cons, __ATOMIC_RELAXED);
+	for (i = 0; i < 50 && !found; i++) {
+		while (!found && pos != __atomic_load_n(&eh->prod,
+							 __ATOMIC_ACQUIRE)) {
+			memcpy(&len, edata + (pos & (NR_DATA_SIZE - 1)), 4);
+			if (len == NR_WRAP) {
+				pos += NR_DATA_SIZE - (pos & (NR_DATA_SIZE - 1));
+				continue;
+			}
+			found = len > HDR + 28 && len <= NR_MAX_LEN &&
+				memmem(edata + (pos & (NR_DATA_SIZE - 1)) +
+				       NR_REC_HDR, len, "ringout1", 8);
+			pos += (NR_REC_HDR + len + NR_ALIGN - 1) & ~(NR_ALIGN - 1);
+		}
+		__atomic_store_n(&eh->cons, pos, __ATOMIC_RELEASE);
+		if (!found)
+			usleep(100 * 1000);
+	}
+	tap_ok(k && found, "after our accept, the emulator's frames come through its ring (%s)",
+	       found ? "found ours" : "not found");
+
+	__atomic_store_n(&eh->cons, __atomic_load_n(&eh->prod, __ATOMIC_ACQUIRE) + 64,
+			 __ATOMIC_RELEASE);
+	xmit(ifn, "ringout2");
+	k = emu_log_has("the peer corrupted our shared ring");
+	found = wait_ctl(s, 0, 0, "ringout2");
+	tap_ok(k && found,
+	       "a consumer position ahead of the producer: ring dropped (%s), frames come through the socket (%s)",
+	       k ? "logged" : "not logged", found ? "ours arrived" : "ours did not arrive");
+	munmap(eh, NR_MAP_SIZE);
+	close(ev);
+	close(nul);
+}
+
 /**
  * main() - run the checks
  *
@@ -192,7 +607,7 @@ int main(void)
 		printf("TAP version 13\n1..0 # SKIP /dev/uvirtio is not there\n");
 		return 4;
 	}
-	tap_plan(6);
+	tap_plan(13);
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(dev_path, sizeof(dev_path), "%s/dev", dir);
@@ -247,6 +662,8 @@ int main(void)
 	v = ifstat(ifn, "statistics/rx_packets");
 	tap_ok(v == base + 1, "a good frame after them arrives (rx_packets %ld -> %ld)",
 	       base, v);
+
+	ring_checks(s, ifn);
 
 	kill(emu_pid, SIGTERM);
 	for (i = 0; i < 300 && waitpid(emu_pid, &status, WNOHANG) == 0; i++)

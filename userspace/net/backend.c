@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -27,11 +28,15 @@
 
 #include "backend.h"
 #include "iovc.h"
+#include "pair.h"
+#include "shm.h"
 
 /* Socket buffers: the default 208 KiB stalls passt (see ENV.md). */
 #define NB_SOCKBUF		(16 << 20)
 /* The offload header the dgram and tap backends carry. */
 #define NB_HDR_LEN		12
+/* Descriptors a dgram message may carry that we look at (an offer: 2). */
+#define NB_MAX_FDS		4
 
 /**
  * nb_copy_path() - copy a socket path or interface name, checking its size
@@ -63,6 +68,9 @@ int nb_parse(struct nb *b, const char *spec)
 
 	b->spec = spec;
 	b->fd = -1;
+	b->room_fd = -1;
+	nring_init(&b->tx);
+	nring_init(&b->rx);
 	if (!strncmp(spec, "stream:", 7)) {
 		b->kind = NB_STREAM;
 		return nb_copy_path(b->path, spec + 7, strlen(spec + 7));
@@ -223,6 +231,338 @@ static int nb_spawn_passt(struct nb *b)
 }
 
 /**
+ * nb_ring_reset() - forget both rings (a new connection trades new ones)
+ * @b:		dgram backend
+ */
+static void nb_ring_reset(struct nb *b)
+{
+	nring_free(&b->tx);
+	nring_free(&b->rx);
+	b->tx_active = false;
+	b->offer_due = 0;
+}
+
+/**
+ * nb_ctl_send() - send a control message to the peer
+ * @b:		dgram backend, connected
+ * @type:	enum nr_msg_type
+ * @id:		ring number
+ * @fds:	attach our ring's memfd and our room eventfd
+ *
+ * Return: 0 or -errno (-EAGAIN and -ENOBUFS: the peer's queue is full)
+ */
+static int nb_ctl_send(struct nb *b, uint32_t type, uint64_t id, bool fds)
+{
+	struct nr_msg m = { .magic = NR_MSG_MAGIC, .type = type, .id = id };
+	struct iovec v = { .iov_base = &m, .iov_len = sizeof(m) };
+	union {
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	int fd[2] = { b->tx.memfd, b->room_fd };
+	struct msghdr mh;
+	struct cmsghdr *c;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &v;
+	mh.msg_iovlen = 1;
+	if (fds) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(fd));
+		memcpy(CMSG_DATA(c), fd, sizeof(fd));
+	}
+	if (sendmsg(b->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
+}
+
+/**
+ * nb_ring_offer() - offer the peer our ring (made now if there is none)
+ * @b:		dgram backend, connected
+ * @type:	NR_OFFER (and ask for the peer's) or NR_OFFER_BACK
+ *
+ * A ring that cannot be made leaves us on the socket. An offer the peer's
+ * full queue does not take is sent again later (nb_tick(), nb_send()).
+ *
+ * Return: 0, or -errno when the peer does not take messages from us
+ */
+static int nb_ring_offer(struct nb *b, uint32_t type)
+{
+	int ret;
+
+	if (!b->tx.h) {
+		ret = nring_create(&b->tx, ++b->ring_seq);
+		if (ret) {
+			net_log("%s: no shared ring (%s): frames go through the socket",
+				b->spec, strerror(-ret));
+			b->ring_ok = false;
+			return 0;
+		}
+		b->tx_active = false;
+	}
+	ret = nb_ctl_send(b, type, b->tx.id, true);
+	if (ret == -EAGAIN || ret == -ENOBUFS) {
+		b->offer_due = type;
+		return 0;
+	}
+	b->offer_due = 0;
+	return ret;
+}
+
+/**
+ * nb_ring_ctl() - act on a control message from the peer
+ * @b:		dgram backend
+ * @m:		the message
+ * @fds:	descriptors that came with it (all taken: kept or closed)
+ * @nfd:	how many
+ *
+ * Messages come only from the peer we are connected to (the kernel
+ * refuses others on a connected dgram socket), so an offer is taken only
+ * while connected.
+ */
+static void nb_ring_ctl(struct nb *b, const struct nr_msg *m, int *fds,
+			int nfd)
+{
+	const char *why;
+	int i, ret;
+
+	switch (m->type) {
+	case NR_OFFER:
+	case NR_OFFER_BACK:
+		if (!b->ring_ok || !b->connected)
+			break;
+		if (nfd != 2) {
+			net_log("%s: refused the peer's shared ring: %d descriptors",
+				b->spec, nfd);
+			break;
+		}
+		nring_free(&b->rx);
+		ret = nring_attach(&b->rx, fds[0], fds[1], m->id, &why);
+		nfd = 0;
+		if (ret) {
+			net_log("%s: refused the peer's shared ring: %s",
+				b->spec, why ? why : strerror(-ret));
+			break;
+		}
+		/* Lost in a full queue, the accept only keeps the peer on
+		 * the socket; we read both. */
+		nb_ctl_send(b, NR_ACCEPT, m->id, false);
+		if (m->type == NR_OFFER)
+			nb_ring_offer(b, NR_OFFER_BACK);
+		break;
+	case NR_ACCEPT:
+		if (b->tx.h && m->id == b->tx.id && !b->tx_active) {
+			b->tx_active = true;
+			net_log("%s: frames go to the peer through a shared ring",
+				b->spec);
+		}
+		break;
+	default:
+		/* NR_BELL: waking us was all it had to do */
+		break;
+	}
+	for (i = 0; i < nfd; i++)
+		close(fds[i]);
+}
+
+/**
+ * nb_take_fds() - the descriptors a message carried
+ * @mh:		the received message
+ * @fds:	out, NB_MAX_FDS entries
+ *
+ * Return: how many; any beyond NB_MAX_FDS are closed
+ */
+static int nb_take_fds(struct msghdr *mh, int *fds)
+{
+	struct cmsghdr *c;
+	int n = 0, k, i, fd;
+
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < k; i++) {
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (n < NB_MAX_FDS)
+				fds[n++] = fd;
+			else
+				close(fd);
+		}
+	}
+	return n;
+}
+
+/**
+ * nb_dgram_recv() - one frame from the peer's ring or the socket
+ * @b:		dgram backend
+ * @iov:	where it goes
+ * @cnt:	entries in @iov
+ *
+ * The ring first; control messages on the socket are acted on and
+ * skipped, descriptors attached to anything else are closed.
+ *
+ * Return: as nb_recv()
+ */
+static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
+			 unsigned int cnt)
+{
+	union {
+		char buf[CMSG_SPACE(NB_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	int fds[NB_MAX_FDS], nfd, i, ret;
+	struct msghdr mh;
+	struct nr_msg m;
+	struct iovc c;
+	ssize_t n;
+
+	for (;;) {
+		if (b->rx.h) {
+			ret = nring_pop(&b->rx, iov, cnt);
+			if (ret == -EPROTO) {
+				net_log("%s: the peer's shared ring is corrupt: dropped, back to the socket",
+					b->spec);
+				nring_free(&b->rx);
+			} else if (ret != -EAGAIN) {
+				b->via_ring = true;
+				return ret;
+			}
+		}
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = (struct iovec *)iov;
+		mh.msg_iovlen = cnt;
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		n = recvmsg(b->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0)
+			return -errno;
+		nfd = nb_take_fds(&mh, fds);
+		if (n == sizeof(m) && !(mh.msg_flags & MSG_TRUNC)) {
+			iovc_init(&c, iov, cnt);
+			if (iovc_read(&c, &m, sizeof(m)) == sizeof(m) &&
+			    m.magic == NR_MSG_MAGIC) {
+				nb_ring_ctl(b, &m, fds, nfd);
+				continue;
+			}
+		}
+		for (i = 0; i < nfd; i++)
+			close(fds[i]);
+		b->via_ring = false;
+		if (mh.msg_flags & MSG_TRUNC)
+			return -EMSGSIZE;
+		return n;
+	}
+}
+
+/**
+ * nb_dgram_send() - one frame into our ring, or on the socket
+ * @b:		dgram backend, connected
+ * @iov:	the frame
+ * @cnt:	entries in @iov
+ *
+ * Return: as nb_send()
+ */
+static int nb_dgram_send(struct nb *b, const struct iovec *iov,
+			 unsigned int cnt)
+{
+	struct msghdr mh;
+	int ret;
+
+	b->via_ring = false;
+	if (b->offer_due) {
+		ret = nb_ring_offer(b, b->offer_due);
+		if (ret)
+			return ret;
+	}
+	if (b->tx_active) {
+		ret = nring_push(&b->tx, iov, cnt, iovc_size(iov, cnt));
+		if (ret == -EPROTO) {
+			net_log("%s: the peer corrupted our shared ring: dropped, back to the socket",
+				b->spec);
+			nring_free(&b->tx);
+			b->tx_active = false;
+		} else if (ret < 0) {
+			return ret;
+		} else {
+			b->via_ring = true;
+			if (!ret)
+				return 0;
+			/* the peer sleeps: bell it (a full queue will wake it
+			 * anyway) */
+			ret = nb_ctl_send(b, NR_BELL, b->tx.id, false);
+			return ret == -EAGAIN || ret == -ENOBUFS ? 0 : ret;
+		}
+	}
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = (struct iovec *)iov;
+	mh.msg_iovlen = cnt;
+	if (sendmsg(b->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		return errno == EAGAIN || errno == ENOBUFS ? -EAGAIN : -errno;
+	return 0;
+}
+
+/**
+ * nb_ring_waits() - a frame nb_send() refused waits for room in our ring
+ * (the room eventfd wakes us), not for room in the socket (EPOLLOUT)
+ * @b:		backend
+ *
+ * Return: true if so
+ */
+bool nb_ring_waits(const struct nb *b)
+{
+	return b->kind == NB_DGRAM && b->tx_active;
+}
+
+/**
+ * nb_wants_tick() - nb_tick() has work while the backend is connected
+ * @b:		backend
+ *
+ * Return: true while an offer waits to be sent or our ring holds frames
+ */
+bool nb_wants_tick(const struct nb *b)
+{
+	return b->kind == NB_DGRAM &&
+	       (b->offer_due ||
+		(b->tx_active && b->tx.pos != shm_load32(&b->tx.h->cons,
+							 memory_order_relaxed)));
+}
+
+/**
+ * nb_tick() - periodic work of a connected dgram backend
+ * @b:		backend
+ *
+ * Sends an offer that did not fit before. When our ring holds frames the
+ * peer has not touched since the last tick, bells it: that wakes a peer
+ * that missed a bell, and a peer that died makes the send fail, which is
+ * how we learn it (a ring alone would never tell).
+ *
+ * Return: 0, or -errno when the peer is gone
+ */
+int nb_tick(struct nb *b)
+{
+	int ret;
+
+	if (b->kind != NB_DGRAM || !b->connected)
+		return 0;
+	if (b->offer_due) {
+		ret = nb_ring_offer(b, b->offer_due);
+		if (ret)
+			return ret;
+	}
+	if (b->tx_active && nring_stalled(&b->tx)) {
+		ret = nb_ctl_send(b, NR_BELL, b->tx.id, false);
+		if (ret && ret != -EAGAIN && ret != -ENOBUFS)
+			return ret;
+	}
+	return 0;
+}
+
+/**
  * nb_open() - set the backend up
  * @b:		backend
  *
@@ -258,7 +598,8 @@ int nb_open(struct nb *b)
 			unlink(b->path);
 		if (bind(b->fd, (struct sockaddr *)&sa, nb_sun(&sa, b->path)))
 			return -errno;
-		return 0;
+		b->room_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		return b->room_fd < 0 ? -errno : 0;
 	case NB_TAP:
 		b->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (b->fd < 0)
@@ -323,6 +664,15 @@ int nb_connect(struct nb *b)
 		if (connect(b->fd, (struct sockaddr *)&sa,
 			    nb_sun(&sa, b->remote)))
 			return -errno;
+		/* A new peer, maybe: rings are traded afresh. A peer that
+		 * refuses our offer (EPERM: it is still connected to an
+		 * earlier us) cannot take frames either. */
+		nb_ring_reset(b);
+		if (b->ring_ok) {
+			ret = nb_ring_offer(b, NR_OFFER);
+			if (ret)
+				return ret;
+		}
 		break;
 	case NB_TAP:
 		break;
@@ -356,6 +706,7 @@ void nb_disconnect(struct nb *b)
 		break;
 	case NB_DGRAM:
 		connect(b->fd, &sa, sizeof(sa));
+		nb_ring_reset(b);
 		break;
 	case NB_TAP:
 		break;
@@ -431,7 +782,6 @@ static int nb_stream_recv(struct nb *b, const struct iovec *iov,
  */
 int nb_recv(struct nb *b, const struct iovec *iov, unsigned int cnt)
 {
-	struct msghdr mh;
 	ssize_t n;
 
 	if (b->fd < 0)
@@ -441,15 +791,7 @@ int nb_recv(struct nb *b, const struct iovec *iov, unsigned int cnt)
 	case NB_PASST:
 		return nb_stream_recv(b, iov, cnt);
 	case NB_DGRAM:
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = (struct iovec *)iov;
-		mh.msg_iovlen = cnt;
-		n = recvmsg(b->fd, &mh, MSG_DONTWAIT);
-		if (n < 0)
-			return -errno;
-		if (mh.msg_flags & MSG_TRUNC)
-			return -EMSGSIZE;
-		return n;
+		return nb_dgram_recv(b, iov, cnt);
 	case NB_TAP:
 		n = readv(b->fd, iov, cnt);
 		if (n < 0)
@@ -511,7 +853,6 @@ static int nb_stream_send(struct nb *b, const struct iovec *iov,
  */
 int nb_send(struct nb *b, const struct iovec *iov, unsigned int cnt)
 {
-	struct msghdr mh;
 	ssize_t n;
 
 	if (!b->connected || b->fd < 0)
@@ -521,14 +862,7 @@ int nb_send(struct nb *b, const struct iovec *iov, unsigned int cnt)
 	case NB_PASST:
 		return nb_stream_send(b, iov, cnt);
 	case NB_DGRAM:
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = (struct iovec *)iov;
-		mh.msg_iovlen = cnt;
-		n = sendmsg(b->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0)
-			return errno == EAGAIN || errno == ENOBUFS ?
-				-EAGAIN : -errno;
-		return 0;
+		return nb_dgram_send(b, iov, cnt);
 	case NB_TAP:
 		n = writev(b->fd, iov, cnt);
 		if (n < 0)
@@ -617,6 +951,9 @@ void nb_close(struct nb *b)
 	b->fd = -1;
 	if (b->kind == NB_DGRAM)
 		unlink(b->path);
+	if (b->room_fd >= 0)
+		close(b->room_fd);
+	b->room_fd = -1;
 	if (b->passt_pid > 0)
 		waitpid(b->passt_pid, NULL, 0);
 	b->passt_pid = 0;

@@ -18,6 +18,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include "ring.h"
+
 enum nb_kind {
 	NB_STREAM,
 	NB_PASST,
@@ -49,6 +51,15 @@ enum nb_kind {
  * @wbuf:	stream: tail of a frame the socket did not take whole
  * @woff:	stream: first byte of @wbuf still to send
  * @wlen:	stream: bytes in @wbuf
+ * @ring_ok:	dgram: may trade shared rings with the peer (ring.h)
+ * @room_fd:	dgram: our eventfd the peer signals when @tx has room
+ * @tx:		dgram: the ring we produce into, once offered
+ * @rx:		dgram: the peer's ring we consume, once it offered it
+ * @tx_active:	dgram: the peer accepted @tx: frames go there
+ * @offer_due:	dgram: an offer of this type could not be sent yet (0 none)
+ * @ring_seq:	dgram: number of the last ring made
+ * @via_ring:	the frame nb_recv() or nb_send() just moved went through a
+ *		ring
  */
 struct nb {
 	enum nb_kind kind;
@@ -68,6 +79,14 @@ struct nb {
 	uint8_t *wbuf;
 	size_t woff;
 	size_t wlen;
+	bool ring_ok;
+	int room_fd;
+	struct nring tx;
+	struct nring rx;
+	bool tx_active;
+	uint32_t offer_due;
+	uint64_t ring_seq;
+	bool via_ring;
 };
 
 int nb_parse(struct nb *b, const char *spec);
@@ -83,6 +102,9 @@ int nb_flush(struct nb *b);
 bool nb_pending_out(const struct nb *b);
 int nb_set_offload(struct nb *b, bool csum, bool tso4, bool tso6);
 void nb_reap(struct nb *b);
+bool nb_ring_waits(const struct nb *b);
+bool nb_wants_tick(const struct nb *b);
+int nb_tick(struct nb *b);
 void nb_close(struct nb *b);
 
 #endif /* UVIRTIO_NET_BACKEND_H */

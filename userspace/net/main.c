@@ -88,6 +88,7 @@ enum {
  * @queues:	--queues: queue pairs
  * @pin:	--pin: pin pair i's thread to the i-th usable CPU
  * @offload:	offer checksum and TSO offloads where the backend carries them
+ * @ring:	dgram: trade shared rings with the peer (not --no-ring)
  * @unshare:	--unshare: new user and network namespace for the device
  * @link_down:	--link-down: start with the link down
  * @dev:	--dev
@@ -101,6 +102,7 @@ struct opts {
 	unsigned int queues;
 	bool pin;
 	bool offload;
+	bool ring;
 	bool unshare;
 	bool link_down;
 	const char *dev;
@@ -268,6 +270,8 @@ static void usage(FILE *f)
 "                      (stream and passt carry one connection)\n"
 "  --pin               pin queue pair i's thread to the i-th usable CPU\n"
 "  --no-offload        offer no checksum or TSO offloads\n"
+"  --no-ring           dgram: send every frame through the sockets, never\n"
+"                      through a shared ring (see below)\n"
 "  --unshare           after starting the backend, create the device in a\n"
 "                      new user and network namespace (like unshare -U -r -n)\n"
 "  --passt-args ARGS   extra arguments for passt, space-separated\n"
@@ -290,6 +294,13 @@ static void usage(FILE *f)
 "virtio-net header; with stream and passt the driver computes checksums and\n"
 "segments itself. Frames shorter than an Ethernet header or longer than the\n"
 "MTU allows are dropped and counted, both ways.\n"
+"\n"
+"Two uvirtio-net processes cabled with dgram (one queue pair each) trade\n"
+"shared rings: each passes the other a sealed memfd over the socket, writes\n"
+"the frames it sends into it, and reads the other's, so no frame costs a\n"
+"system call or a socket buffer. The sockets still carry wake-ups and tell\n"
+"a dead peer. A ring that breaks its layout is dropped and the frames go\n"
+"through the sockets again; so they do with any other dgram peer.\n"
 "\n"
 "With --queues N the driver starts on one pair and enables more with\n"
 "ethtool -L IF combined M (VQ_PAIRS_SET; Linux enables as many as it has\n"
@@ -360,7 +371,8 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 {
 	enum { OPT_MAC = 256, OPT_MTU, OPT_QS, OPT_NOOFF, OPT_UNSHARE,
 	       OPT_PASST, OPT_LINKDOWN, OPT_DEV, OPT_VERSION, OPT_FKICK,
-	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS, OPT_QUEUES, OPT_PIN };
+	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS, OPT_QUEUES, OPT_PIN,
+	       OPT_NORING };
 	static const struct option longopts[] = {
 		{ "mac",		required_argument, NULL, OPT_MAC },
 		{ "mtu",		required_argument, NULL, OPT_MTU },
@@ -368,6 +380,7 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		{ "queues",		required_argument, NULL, OPT_QUEUES },
 		{ "pin",		no_argument,	   NULL, OPT_PIN },
 		{ "no-offload",		no_argument,	   NULL, OPT_NOOFF },
+		{ "no-ring",		no_argument,	   NULL, OPT_NORING },
 		{ "unshare",		no_argument,	   NULL, OPT_UNSHARE },
 		{ "passt-args",		required_argument, NULL, OPT_PASST },
 		{ "link-down",		no_argument,	   NULL, OPT_LINKDOWN },
@@ -390,6 +403,7 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 	o->queues = 1;
 	o->queue_size = DEF_QUEUE_SIZE;
 	o->offload = true;
+	o->ring = true;
 	o->dev = UVDEV_PATH;
 	if (getrandom(o->mac, ETH_ALEN, 0) != ETH_ALEN)
 		die(1, "getrandom: %s", strerror(errno));
@@ -425,6 +439,9 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 			break;
 		case OPT_NOOFF:
 			o->offload = false;
+			break;
+		case OPT_NORING:
+			o->ring = false;
 			break;
 		case OPT_UNSHARE:
 			o->unshare = true;
@@ -486,6 +503,9 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		die(2, "%s: not a backend (stream:PATH, passt, dgram:LOCAL,REMOTE, tap:IFNAME)",
 		    o->backend);
 	e->b.passt_args = passt_args;
+	/* A ring's two ends each have one owner thread only with one pair
+	 * (pair.h: with steering, another thread may read a backend). */
+	e->b.ring_ok = o->ring && e->b.kind == NB_DGRAM && o->queues == 1;
 	if (o->queues > 1 && !nb_can_multiqueue(&e->b))
 		die(2, "%s: carries one connection: --queues %u needs dgram or tap",
 		    o->backend, o->queues);
@@ -701,7 +721,7 @@ static int find_ifname(struct emu *e, char *name)
  */
 static void print_qstats(const char *name, struct net_qstats *s)
 {
-	info("stats %s packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu irqs=%llu irqs_suppressed=%llu",
+	info("stats %s packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu irqs=%llu irqs_suppressed=%llu ring=%llu",
 	     name,
 	     (unsigned long long)net_stat_read(&s->packets),
 	     (unsigned long long)net_stat_read(&s->bytes),
@@ -709,7 +729,8 @@ static void print_qstats(const char *name, struct net_qstats *s)
 	     (unsigned long long)net_stat_read(&s->errors),
 	     (unsigned long long)net_stat_read(&s->kicks),
 	     (unsigned long long)net_stat_read(&s->irqs),
-	     (unsigned long long)net_stat_read(&s->irqs_suppressed));
+	     (unsigned long long)net_stat_read(&s->irqs_suppressed),
+	     (unsigned long long)net_stat_read(&s->ring));
 }
 
 /**
@@ -741,6 +762,7 @@ static void print_stats(struct emu *e)
 		net_stat_add(&sum[k].irqs, net_stat_read(&s->irqs));
 		net_stat_add(&sum[k].irqs_suppressed,
 			     net_stat_read(&s->irqs_suppressed));
+		net_stat_add(&sum[k].ring, net_stat_read(&s->ring));
 	}
 	print_qstats("rx", &sum[0]);
 	print_qstats("tx", &sum[1]);

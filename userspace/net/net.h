@@ -47,6 +47,8 @@
  * @drops:	frames dropped: malformed, too short or longer than the MTU
  *		allows, offload the other side cannot take, link down
  * @errors:	bad chains from the driver and backend I/O errors
+ * @ring:	frames of @packets that went through a shared ring with a
+ *		dgram peer rather than the socket
  */
 struct net_qstats {
 	_Atomic uint64_t kicks;
@@ -56,6 +58,7 @@ struct net_qstats {
 	_Atomic uint64_t bytes;
 	_Atomic uint64_t drops;
 	_Atomic uint64_t errors;
+	_Atomic uint64_t ring;
 } __attribute__((aligned(64)));
 
 /**

@@ -10,9 +10,13 @@
  * num_buffers is set, and the chains the frame filled are completed.
  * Transmit path: each chain of the pair's transmit queue is sent as it is
  * (header included where the backend carries it) on the pair's backend.
- * Neither path copies a frame: recvmsg()/sendmsg() and readv()/writev()
- * work on iovecs that point into the mapped bounce pool (only a software
- * checksum reads a frame into @csum_buf).
+ * On the socket and tap paths no frame is copied in userspace:
+ * recvmsg()/sendmsg() and readv()/writev() work on iovecs that point into
+ * the mapped bounce pool (only a software checksum reads a frame into
+ * @csum_buf). Between two uvirtio-net dgram peers with shared rings
+ * (ring.h) each frame is copied once on each side instead, from the bounce
+ * pool into our ring and from the peer's ring into the bounce pool, and
+ * takes no system call.
  *
  * A thread holds its pair's lock while it serves; the main thread takes
  * the lock (net_pairs_pause()) to start, stop or re-steer the rings.
@@ -44,7 +48,8 @@
 #define PTAG_WAKE		1
 #define PTAG_KICK_RX		2
 #define PTAG_KICK_TX		3
-#define PTAG_BACKEND		4	/* + pair index */
+#define PTAG_ROOM		4	/* the peer made room in our ring */
+#define PTAG_BACKEND		5	/* + pair index */
 
 /**
  * q_flush() - publish a queue's completions, interrupt unless withheld
@@ -124,7 +129,8 @@ static void pair_watch(struct net_pair *p)
 			reads |= p->src[i] == &dp->pairs[j];
 		if (fd >= 0 && reads && !p->rx_paused)
 			want |= EPOLLIN;
-		if (fd >= 0 && mine && (p->tx_held || nb_pending_out(b)))
+		if (fd >= 0 && mine &&
+		    ((p->tx_held && !nb_ring_waits(b)) || nb_pending_out(b)))
 			want |= EPOLLOUT;
 		if (p->reg[j].fd >= 0 &&
 		    (p->reg[j].fd != fd || (!mine && !reads))) {
@@ -179,20 +185,28 @@ static void pair_lost(struct net_pair *p, int why)
 
 /**
  * pair_tick() - periodic work while a backend needs it: reap passt,
- * reconnect a stream or dgram peer
+ * reconnect a stream or dgram peer, look after a dgram peer's rings
  * @p:		pair
  *
  * passt is started once: if it exits, the link stays down.
  */
 static void pair_tick(struct net_pair *p)
 {
+	int ret;
+
 	nb_reap(&p->b);
 	if (p->b.kind == NB_PASST) {
 		if (!p->b.passt_pid && p->b.connected)
 			pair_lost(p, -ECONNRESET);
 		return;
 	}
-	if (p->b.connected || nb_connect(&p->b))
+	if (p->b.connected) {
+		ret = nb_tick(&p->b);
+		if (ret)
+			pair_lost(p, ret);
+		return;
+	}
+	if (nb_connect(&p->b))
 		return;
 	net_log("%s: connected", p->b.spec);
 	pair_set_up(p);
@@ -429,6 +443,8 @@ static int rx_one(struct net_pair *p, struct nb *b)
 	}
 	net_stat_add(&st->packets, 1);
 	net_stat_add(&st->bytes, flen);
+	if (b->via_ring)
+		net_stat_add(&st->ring, 1);
 	return 1;
 }
 
@@ -553,6 +569,8 @@ static int tx_one(struct net_pair *p)
 	}
 	net_stat_add(&st->packets, 1);
 	net_stat_add(&st->bytes, flen);
+	if (p->b.via_ring)
+		net_stat_add(&st->ring, 1);
 	return 0;
 }
 
@@ -620,11 +638,12 @@ static void tx_serve(struct net_pair *p)
  * @p:		pair
  *
  * Return: -1 (until an event), or TICK_MS while the backend must be
- * reconnected or passt watched
+ * reconnected, passt watched or a dgram peer's rings looked after
  */
 static int pair_timeout(const struct net_pair *p)
 {
-	return p->b.connected && p->b.kind != NB_PASST ? -1 : TICK_MS;
+	return p->b.connected && p->b.kind != NB_PASST &&
+	       !nb_wants_tick(&p->b) ? -1 : TICK_MS;
 }
 
 /**
@@ -657,8 +676,10 @@ static void *pair_thread(void *arg)
 			rx = tx = true;
 			continue;
 		}
-		if (tick)
+		if (tick) {
 			pair_tick(p);
+			tx |= p->tx_held;
+		}
 		if (tx)
 			tx_serve(p);
 		if (rx)
@@ -682,6 +703,9 @@ static void *pair_thread(void *arg)
 				if (uvworker_drain(p->rx_kick_fd))
 					net_stat_add(&p->rxs->kicks, 1);
 				rx |= !(ignore & 1U << NET_PAIR_RXQ(p->index));
+			} else if (tag == PTAG_ROOM) {
+				uvworker_drain(p->b.room_fd);
+				tx = true;
 			} else if (tag == PTAG_KICK_TX) {
 				if (uvworker_drain(p->tx_kick_fd))
 					net_stat_add(&p->txs->kicks, 1);
@@ -757,6 +781,9 @@ int net_pairs_init(struct net_dp *dp)
 		if (!ret)
 			ret = uvloop_add(&p->w.loop, tq->kick_fd, EPOLLIN,
 					 PTAG_KICK_TX);
+		if (!ret && p->b.room_fd >= 0)
+			ret = uvloop_add(&p->w.loop, p->b.room_fd, EPOLLIN,
+					 PTAG_ROOM);
 		if (ret)
 			return ret;
 	}
