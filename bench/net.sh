@@ -23,7 +23,7 @@
 # own iperf3 server, and stays up. Each figure is BENCH_ROUNDS (3) runs of
 # BENCH_NET_SECS (5) seconds, the paths taking turns run by run (each round
 # starting one path later), so that the slow spells of a shared host fall
-# on every path alike. About 3 minutes with the defaults, boot included.
+# on every path alike. About 4 minutes with the defaults, boot included.
 #
 # Prints a table, then one line per figure for machines:
 #   bench net TEST PATH VALUE UNIT RATIO_TO_VETH
