@@ -37,6 +37,8 @@
 #define NB_HDR_LEN		12
 /* Descriptors a dgram message may carry that we look at (an offer: 2). */
 #define NB_MAX_FDS		4
+/* Control messages one nb_recv() acts on before it lets other work run. */
+#define NB_MAX_CTL		64
 
 /**
  * nb_copy_path() - copy a socket path or interface name, checking its size
@@ -404,7 +406,8 @@ static int nb_take_fds(struct msghdr *mh, int *fds)
  * @cnt:	entries in @iov
  *
  * The ring first; control messages on the socket are acted on and
- * skipped, descriptors attached to anything else are closed.
+ * skipped (NB_MAX_CTL at a time: a peer sending nothing else does not
+ * keep us here), descriptors attached to anything else are closed.
  *
  * Return: as nb_recv()
  */
@@ -415,7 +418,7 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 		char buf[CMSG_SPACE(NB_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	int fds[NB_MAX_FDS], nfd, i, ret;
+	int fds[NB_MAX_FDS], nfd, i, ret, ctl = 0;
 	struct msghdr mh;
 	struct nr_msg m;
 	struct iovc c;
@@ -447,6 +450,8 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 			if (iovc_read(&c, &m, sizeof(m)) == sizeof(m) &&
 			    m.magic == NR_MSG_MAGIC) {
 				nb_ring_ctl(b, &m, fds, nfd);
+				if (++ctl == NB_MAX_CTL)
+					return -EAGAIN;
 				continue;
 			}
 		}
