@@ -75,7 +75,7 @@ static bool uv_event_pop(struct uv_dev *dev, struct uvirtio_event *ev)
 static bool uv_event_ready(struct uv_dev *dev)
 {
 	return READ_ONCE(dev->ev_count) || READ_ONCE(dev->ev_overflow) ||
-	       test_bit(UV_GONE, &dev->flags);
+	       uv_gone(dev);
 }
 
 /**
@@ -99,7 +99,7 @@ ssize_t uv_events_read(struct uv_dev *dev, char __user *buf, size_t count,
 		return -EINVAL;
 	while (done + sizeof(ev) <= count) {
 		if (!uv_event_pop(dev, &ev)) {
-			if (done || test_bit(UV_GONE, &dev->flags))
+			if (done || uv_gone(dev))
 				break;
 			if (nonblock)
 				return -EAGAIN;
@@ -130,7 +130,7 @@ __poll_t uv_events_poll(struct uv_dev *dev, struct file *file, poll_table *pt)
 	poll_wait(file, &dev->ev_wait, pt);
 	if (READ_ONCE(dev->ev_count) || READ_ONCE(dev->ev_overflow))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (test_bit(UV_GONE, &dev->flags))
+	if (uv_gone(dev))
 		mask |= EPOLLHUP;
 	return mask;
 }

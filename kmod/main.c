@@ -54,16 +54,12 @@ module_param_named(remove_timeout, uv_remove_timeout_secs, uint, 0644);
 MODULE_PARM_DESC(remove_timeout,
 		 "seconds UVIRTIO_REMOVE may take before outstanding I/O fails (default 30)");
 
-static unsigned int recovery_timeout = 30;
-module_param(recovery_timeout, uint, 0644);
+unsigned int uv_recovery_timeout_secs = 30;
+module_param_named(recovery_timeout, uv_recovery_timeout_secs, uint, 0644);
 MODULE_PARM_DESC(recovery_timeout,
 		 "seconds a recovery-mode device waits for a new emulator (default 30)");
 
 struct workqueue_struct *uv_wq;
-/* Recovery-mode devices whose emulator is gone, by index; the xarray's own
- * lock decides who takes one: UVIRTIO_ATTACH or the timeout.
- */
-static DEFINE_XARRAY(uv_orphans);
 static struct miscdevice uv_misc;
 static DEFINE_IDA(uv_ida);
 static atomic_t uv_live = ATOMIC_INIT(0);
@@ -176,12 +172,27 @@ static bool uv_zero(const void *p, size_t len)
 	return !memchr_inv(p, 0, len);
 }
 
-/* The last reference is gone: free everything. */
+/*
+ * The module reference a device held is dropped here, on uv_wq, and not at
+ * the end of uv_parent_release(): that can run from the last put_disk() of
+ * /dev/vdX, with no file of ours open, and would return into this module's
+ * text after the put, racing rmmod. uv_exit()'s destroy_workqueue() waits
+ * for this function to return, so the text outlives it.
+ */
+static void uv_free_work(struct work_struct *work)
+{
+	kfree(container_of(work, struct uv_dev, free_work));
+	module_put(THIS_MODULE);
+}
+
+/* The last reference is gone: free everything (process context). */
 static void uv_parent_release(struct device *d)
 {
 	struct uv_dev *dev = parent_to_uv(d);
 	unsigned int i;
 
+	/* uv_user_uncharge() sleeps: the last put must not be in irq context. */
+	WARN_ON_ONCE(!in_task());
 	uv_user_uncharge(dev);
 	if (dev->net)
 		put_net(dev->net);
@@ -192,9 +203,9 @@ static void uv_parent_release(struct device *d)
 	kfree(dev->queues);
 	kfree(dev->config);
 	ida_free(&uv_ida, dev->index);
-	kfree(dev);
 	atomic_dec(&uv_live);
-	module_put(THIS_MODULE);
+	INIT_WORK(&dev->free_work, uv_free_work);
+	queue_work(uv_wq, &dev->free_work);
 }
 
 /* The virtio device's memory is in uv_dev: it held a reference on us. */
@@ -248,20 +259,7 @@ static DEVICE_ATTR_RO(features);
 
 static ssize_t state_show(struct device *d, struct device_attribute *attr, char *buf)
 {
-	struct uv_dev *dev = parent_to_uv(d);
-	const char *state;
-
-	if (test_bit(UV_GONE, &dev->flags))
-		state = "dead";
-	else if (test_bit(UV_RECOVERING, &dev->flags))
-		state = "recovering";
-	else if (uv_dead(dev) || test_bit(UV_REMOVING, &dev->flags))
-		state = "removing";
-	else if (test_bit(UV_REGISTERED, &dev->flags))
-		state = "live";
-	else
-		state = "starting";
-	return sysfs_emit(buf, "%s\n", state);
+	return sysfs_emit(buf, "%s\n", uv_state_name(parent_to_uv(d)));
 }
 static DEVICE_ATTR_RO(state);
 
@@ -417,12 +415,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	spin_lock_init(&dev->config_lock);
 	spin_lock_init(&dev->ev_lock);
 	init_waitqueue_head(&dev->ev_wait);
-	INIT_WORK(&dev->start_work, uv_start_work);
-	INIT_WORK(&dev->remove_work, uv_remove_work);
-	INIT_DELAYED_WORK(&dev->remove_timeout, uv_remove_timeout);
-	INIT_DELAYED_WORK(&dev->recover_timeout, uv_recover_timeout);
-	if (c.flags & UVIRTIO_CREATE_F_RECOVERY)
-		set_bit(UV_RECOVERABLE, &dev->flags);
+	uv_lifecycle_init(dev, c.flags & UVIRTIO_CREATE_F_RECOVERY);
 
 	err = -ENOMEM;
 	dev->config_size = c.config_size;
@@ -463,6 +456,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	err = uv_map_setup(dev);
 	if (err)
 		goto err_put;
+	uv_policy_init(dev);
 
 	dev->vdev.dev.parent = &dev->parent;
 	dev->vdev.dev.release = uv_vdev_release;
@@ -582,6 +576,7 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 {
 	struct uvirtio_config_update u;
 	unsigned long flags;
+	bool notify;
 	void *buf;
 
 	if (copy_from_user(&u, argp, sizeof(u)))
@@ -598,15 +593,16 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 	memcpy(dev->config + u.offset, buf, u.len);
 	uv_config_sanitize(dev);
 	WRITE_ONCE(dev->generation, dev->generation + 1);
+	/*
+	 * The virtio core takes config changes once registered; a change
+	 * before that is reported by the registration (lifecycle.c), which
+	 * sets config_live under this lock.
+	 */
+	notify = dev->config_live;
 	spin_unlock_irqrestore(&dev->config_lock, flags);
 	kfree(buf);
 
-	/*
-	 * The virtio core's config state exists only once registered; a
-	 * registration under way re-checks the generation (uv_start_work()).
-	 */
-	smp_mb__after_spinlock();
-	if (test_bit(UV_REGISTERED, &dev->flags) && !uv_dead(dev))
+	if (notify && !uv_dead(dev))
 		virtio_config_changed(&dev->vdev);
 	return 0;
 }
@@ -651,59 +647,6 @@ static int uv_ioctl_status(struct uv_dev *dev, void __user *argp)
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }
 
-/* The end of a device: fail its I/O, remove it, drop the fd's reference. */
-static void uv_destroy(struct uv_dev *dev, u32 reason)
-{
-	uv_kill(dev, reason);
-	/* Bounded: every request of a dead device fails at once. */
-	flush_work(&dev->remove_work);
-	cancel_delayed_work_sync(&dev->remove_timeout);
-	uv_detach_eventfds(dev);
-	device_del(&dev->parent);
-	put_device(&dev->parent);
-}
-
-/*
- * The fd of a recovery-mode device closed: keep the device, its I/O
- * waiting, for recovery_timeout seconds. The fd's reference now belongs to
- * the uv_orphans entry. Returns false if the device is not to be kept.
- */
-static bool uv_orphan(struct uv_dev *dev)
-{
-	if (!test_bit(UV_RECOVERABLE, &dev->flags) || uv_dead(dev) ||
-	    test_bit(UV_REMOVING, &dev->flags) ||
-	    !test_bit(UV_REGISTERED, &dev->flags))
-		return false;
-	uv_detach_eventfds(dev);
-	set_bit(UV_RECOVERING, &dev->flags);
-	if (xa_err(xa_store(&uv_orphans, dev->index, dev, GFP_KERNEL))) {
-		clear_bit(UV_RECOVERING, &dev->flags);
-		return false;
-	}
-	get_device(&dev->parent);	/* the timeout's */
-	queue_delayed_work(uv_wq, &dev->recover_timeout,
-			   READ_ONCE(recovery_timeout) * HZ);
-	pr_info_ratelimited(UV_NAME " %s: emulator gone, I/O waits up to %u s for a new one\n",
-			    dev_name(&dev->parent), READ_ONCE(recovery_timeout));
-	return true;
-}
-
-/**
- * uv_recover_timeout() - nobody took over an orphaned device in time
- * @work:	the device's recover_timeout
- */
-void uv_recover_timeout(struct work_struct *work)
-{
-	struct uv_dev *dev = container_of(to_delayed_work(work), struct uv_dev,
-					  recover_timeout);
-
-	if (xa_cmpxchg(&uv_orphans, dev->index, dev, NULL, GFP_KERNEL) == dev) {
-		clear_bit(UV_RECOVERING, &dev->flags);
-		uv_destroy(dev, UVIRTIO_DEAD_RECOVERY_TIMEOUT);
-	}
-	put_device(&dev->parent);
-}
-
 static int uv_ioctl_attach(struct file *file, void __user *argp)
 {
 	struct uv_file *uf = file->private_data;
@@ -721,26 +664,13 @@ static int uv_ioctl_attach(struct file *file, void __user *argp)
 	err = -EBUSY;
 	if (uf->dev)
 		goto out;
-	xa_lock(&uv_orphans);
-	dev = xa_load(&uv_orphans, a.index);
-	err = -ENOENT;
-	if (!dev)
-		goto out_xa;
-	err = -EPERM;
-	if (!uid_eq(dev->owner, current_fsuid()) && !capable(CAP_SYS_ADMIN))
-		goto out_xa;
-	err = -EBUSY;
-	if (atomic_read(&dev->vmas))
-		goto out_xa;
-	__xa_erase(&uv_orphans, a.index);
-	xa_unlock(&uv_orphans);
-
-	if (cancel_delayed_work(&dev->recover_timeout))
-		put_device(&dev->parent);
+	dev = uv_adopt(a.index);
+	err = PTR_ERR_OR_ZERO(dev);
+	if (err)
+		goto out;
 	for (i = 0; i < dev->num_queues; i++)
 		uv_queue_reattach(&dev->queues[i]);
 	WRITE_ONCE(dev->creator, task_tgid_nr(current));
-	clear_bit(UV_RECOVERING, &dev->flags);
 	smp_store_release(&uf->dev, dev);
 	pr_info_ratelimited(UV_NAME " %s: taken over by pid %d\n",
 			    dev_name(&dev->parent), dev->creator);
@@ -749,8 +679,6 @@ static int uv_ioctl_attach(struct file *file, void __user *argp)
 	a.domain_size = dev->dom.size;
 	return copy_to_user(argp, &a, sizeof(a)) ? -EFAULT : 0;
 
-out_xa:
-	xa_unlock(&uv_orphans);
 out:
 	mutex_unlock(&uf->lock);
 	return err;
@@ -809,12 +737,7 @@ static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case UVIRTIO_SET_CALL_FD:
 		return uv_ioctl_eventfd(dev, argp, false);
 	case UVIRTIO_START:
-		if (uv_dead(dev))
-			return -ENODEV;
-		if (test_and_set_bit(UV_STARTED, &dev->flags))
-			return -EBUSY;
-		uv_start(dev);
-		return 0;
+		return uv_start(dev);
 	case UVIRTIO_QUEUE_IRQ:
 		return uv_ioctl_irq(dev, argp);
 	case UVIRTIO_SET_CONFIG:
@@ -937,18 +860,27 @@ static int __init uv_init(void)
 	uv_wq = alloc_workqueue(UV_NAME, WQ_UNBOUND, 0);
 	if (!uv_wq)
 		return -ENOMEM;
+	err = uv_policy_register();
+	if (err)
+		goto err_wq;
 	uv_misc.mode = dev_mode & 0666;
 	err = misc_register(&uv_misc);
-	if (err) {
-		destroy_workqueue(uv_wq);
-		return err;
-	}
+	if (err)
+		goto err_policy;
 	return 0;
+
+err_policy:
+	uv_policy_unregister();
+err_wq:
+	destroy_workqueue(uv_wq);
+	return err;
 }
 
 static void __exit uv_exit(void)
 {
 	misc_deregister(&uv_misc);
+	uv_policy_unregister();
+	/* Waits for every uv_free_work(): see there. */
 	destroy_workqueue(uv_wq);
 	ida_destroy(&uv_ida);
 }

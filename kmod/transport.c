@@ -3,16 +3,10 @@
  * The uvirtio virtio transport: what the virtio core and the driver ask of a
  * device, answered from state the emulator gave at creation or from the
  * module's own state. Nothing here waits for the emulator (DESIGN.md 2);
- * what the emulator must know is queued as an event.
- *
- * Start and removal also live here. Removal follows the one order measured
- * not to hang in del_gendisk() (DESIGN.md 5): mark the device dead, complete
- * every outstanding request with an error (notify.c), keep failing new ones,
- * and only then unregister the virtio device.
+ * what the emulator must know is queued as an event. Start and removal are
+ * lifecycle.c's; what an unprivileged device may not show the driver
+ * (capacity, link) is policy.c's.
  */
-#include <linux/blkdev.h>
-#include <linux/netdevice.h>
-#include <linux/rtnetlink.h>
 #include <linux/slab.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
@@ -20,19 +14,6 @@
 #include <linux/virtio_ring.h>
 #include "compat.h"
 #include "uv.h"
-
-/*
- * An unprivileged user's disk gets no partition scan (ublk does the same):
- * partition table parsers are kernel code fed by the emulator. virtio_blk
- * adds the disk during probe, and the scan runs inside add_disk; so the
- * module shows a capacity of 0 until probe is over (no scan happens on an
- * empty disk), then marks the disk unpartitionable and reveals the size
- * with a config change, as a resize would.
- */
-static bool uv_blk_hide_capacity(struct uv_dev *dev)
-{
-	return dev->device_id == VIRTIO_ID_BLOCK && dev->user;
-}
 
 static void uv_get(struct virtio_device *vdev, unsigned int offset, void *buf,
 		   unsigned int len)
@@ -46,10 +27,7 @@ static void uv_get(struct virtio_device *vdev, unsigned int offset, void *buf,
 	else
 		memset(buf, 0, len);
 	spin_unlock_irqrestore(&dev->config_lock, flags);
-	/* struct virtio_blk_config starts with the le64 capacity */
-	if (offset < sizeof(u64) && uv_blk_hide_capacity(dev) &&
-	    !READ_ONCE(dev->probed))
-		memset(buf, 0, min_t(unsigned int, len, sizeof(u64) - offset));
+	uv_policy_get(dev, offset, buf, len);
 }
 
 static void uv_set(struct virtio_device *vdev, unsigned int offset,
@@ -252,179 +230,3 @@ const struct virtio_config_ops uv_config_ops = {
 	.finalize_features = uv_finalize_features,
 	.bus_name = uv_bus_name,
 };
-
-/* Queue @work with a reference on the device for it to drop. */
-static void uv_queue_dev_work(struct uv_dev *dev, struct work_struct *work)
-{
-	get_device(&dev->parent);
-	if (!queue_work(uv_wq, work))
-		put_device(&dev->parent);
-}
-
-/*
- * virtio_net registered its interface in the initial namespace while
- * probing; move it to its creator's (DESIGN.md 6). Returns 0, or -ENODEV if
- * no interface appeared (virtio_net not loaded), or the move's error.
- */
-static int uv_net_place(struct uv_dev *dev)
-{
-	struct net_device *nd, *found = NULL;
-	int err = -ENODEV;
-
-	if (!dev->net || net_eq(dev->net, &init_net))
-		return 0;
-	rtnl_lock();
-	for_each_netdev(&init_net, nd) {
-		if (nd->dev.parent == &dev->vdev.dev) {
-			found = nd;
-			break;
-		}
-	}
-	if (found)
-		err = dev_change_net_namespace(found, dev->net, "eth%d");
-	rtnl_unlock();
-	if (err)
-		dev_err(&dev->parent, "cannot move the interface to its namespace: %d\n", err);
-	return err;
-}
-
-static int uv_disk_nopart(struct device *child, void *unused)
-{
-	struct gendisk *disk;
-
-	/* disk_type and block_class are not exported: compare their names */
-	if (!child->class || strcmp(child->class->name, "block") ||
-	    !child->type || !child->type->name || strcmp(child->type->name, "disk"))
-		return 0;
-	disk = dev_to_disk(child);
-	disk->flags |= GENHD_FL_NO_PART;
-	return 1;
-}
-
-/**
- * uv_start_work() - register the virtio device; the driver probes here
- * @work:	the device's start_work
- *
- * Runs after UVIRTIO_START returned, so the emulator is free to serve the
- * I/O the driver issues while probing (the partition table read).
- */
-void uv_start_work(struct work_struct *work)
-{
-	struct uv_dev *dev = container_of(work, struct uv_dev, start_work);
-	u32 generation = READ_ONCE(dev->generation);
-	int err;
-
-	if (!uv_dead(dev)) {
-		/* The virtio device's memory is ours: it pins us until released. */
-		get_device(&dev->parent);
-		err = register_virtio_device(&dev->vdev);
-		if (err) {
-			dev_err(&dev->parent, "cannot register virtio device: %d\n", err);
-			put_device(&dev->vdev.dev);
-			uv_kill(dev, UVIRTIO_DEAD_START_FAILED);
-		} else {
-			set_bit(UV_REGISTERED, &dev->flags);
-			if (uv_net_place(dev))
-				uv_kill(dev, UVIRTIO_DEAD_START_FAILED);
-			if (uv_blk_hide_capacity(dev)) {
-				device_for_each_child(&dev->vdev.dev, NULL, uv_disk_nopart);
-				WRITE_ONCE(dev->probed, true);
-				generation--;	/* the capacity "changed" */
-			}
-			/* Pairs with UVIRTIO_SET_CONFIG: one of us reports it. */
-			smp_mb__after_atomic();
-			if (READ_ONCE(dev->generation) != generation && !uv_dead(dev))
-				virtio_config_changed(&dev->vdev);
-		}
-	}
-	put_device(&dev->parent);
-}
-
-/**
- * uv_remove_work() - unregister the virtio device and tell the emulator
- * @work:	the device's remove_work
- *
- * Queued by uv_kill() (dead: every request fails at once, so the driver's
- * removal cannot wait on the emulator) or by UVIRTIO_REMOVE (alive: the
- * emulator serves the final writeback; remove_timeout bounds it).
- */
-void uv_remove_work(struct work_struct *work)
-{
-	struct uv_dev *dev = container_of(work, struct uv_dev, remove_work);
-
-	flush_work(&dev->start_work);
-	if (test_and_clear_bit(UV_REGISTERED, &dev->flags))
-		unregister_virtio_device(&dev->vdev);
-	cancel_delayed_work(&dev->remove_timeout);
-	if (!test_and_set_bit(UV_DEAD, &dev->flags))
-		WRITE_ONCE(dev->dead_reason, UVIRTIO_DEAD_REMOVED);
-	if (!test_and_set_bit(UV_GONE, &dev->flags))
-		uv_event(dev, UVIRTIO_EV_REMOVED, READ_ONCE(dev->dead_reason), 0);
-	put_device(&dev->parent);
-}
-
-/**
- * uv_remove_timeout() - a graceful removal took too long
- * @work:	the device's remove_timeout
- */
-void uv_remove_timeout(struct work_struct *work)
-{
-	struct uv_dev *dev = container_of(to_delayed_work(work), struct uv_dev,
-					  remove_timeout);
-
-	uv_kill(dev, UVIRTIO_DEAD_TIMEOUT);
-}
-
-/**
- * uv_remove() - start a graceful removal (UVIRTIO_REMOVE)
- * @dev:	the device
- *
- * Return: 0, or -EALREADY if a removal is already under way.
- */
-int uv_remove(struct uv_dev *dev)
-{
-	if (test_and_set_bit(UV_REMOVING, &dev->flags) || uv_dead(dev))
-		return -EALREADY;
-	mod_delayed_work(uv_wq, &dev->remove_timeout,
-			 READ_ONCE(uv_remove_timeout_secs) * HZ);
-	uv_queue_dev_work(dev, &dev->remove_work);
-	return 0;
-}
-
-/**
- * uv_start() - register the device asynchronously (UVIRTIO_START)
- * @dev:	the device
- */
-void uv_start(struct uv_dev *dev)
-{
-	uv_queue_dev_work(dev, &dev->start_work);
-}
-
-static const char *const uv_dead_why[] = {
-	[UVIRTIO_DEAD_BAD_ID] = "used id is not an outstanding head",
-	[UVIRTIO_DEAD_BAD_LEN] = "used length exceeds the buffer",
-	[UVIRTIO_DEAD_BAD_IDX] = "shadow used index moved by more than the ring size",
-	[UVIRTIO_DEAD_TIMEOUT] = "removal timed out",
-	[UVIRTIO_DEAD_START_FAILED] = "start failed",
-	[UVIRTIO_DEAD_RECOVERY_TIMEOUT] = "no emulator re-attached in time",
-};
-
-/**
- * uv_kill() - the device is dead: fail its I/O and remove it (any context)
- * @dev:	the device
- * @reason:	UVIRTIO_DEAD_*
- */
-void uv_kill(struct uv_dev *dev, u32 reason)
-{
-	unsigned int i;
-
-	if (test_and_set_bit(UV_DEAD, &dev->flags))
-		return;
-	WRITE_ONCE(dev->dead_reason, reason);
-	if (reason < ARRAY_SIZE(uv_dead_why) && uv_dead_why[reason])
-		pr_warn_ratelimited(UV_NAME " %s: %s, removing the device\n",
-				    dev_name(&dev->parent), uv_dead_why[reason]);
-	for (i = 0; i < dev->num_queues; i++)
-		irq_work_queue(&dev->queues[i].irq_work);
-	uv_queue_dev_work(dev, &dev->remove_work);
-}

@@ -3,7 +3,10 @@
  * uvirtio internals shared by the files of uvirtio.ko.
  *
  * main.c       /dev/uvirtio: open/release, ioctls, mmap, read/poll
- * transport.c  the virtio transport (virtio_config_ops), start and removal
+ * lifecycle.c  the device's state machine: start, removal, recovery
+ * transport.c  the virtio transport (virtio_config_ops)
+ * policy.c     what an unprivileged device may not do, enforced when a
+ *              driver binds (partition scan, capacity, netns placement)
  * domain.c     the per-device memory domain: bounce pool, ring slots, mmap
  * map.c        how virtio_ring reaches the domain: device DMA ops (<= 6.x)
  *              or the virtio core's map ops (7.x)
@@ -12,16 +15,29 @@
  * netctrl.c    the virtio-net control queue, which the module answers
  * events.c     the event queue the emulator read()s
  *
- * Lock order (outer first); no other nesting exists:
+ * Lock order (outer first). Each arrow is a nesting that exists:
  *
- *   uv_dev.lock (mutex)  ->  uv_queue.lock (spinlock, irq-safe)
- *                        ->  uv_dev.ev_lock (spinlock, irq-safe)
- *                        ->  uv_dev.config_lock (spinlock, irq-safe)
- *   uv_domain.pool_lock and uv_domain.slot_lock are leaves, taken by DMA
- *   mapping calls from any context.
+ *   uv_file.lock (mutex)      ->  uv_dev.lock, uv_orphans' xa_lock, and
+ *                                 whatever uv_destroy() takes
+ *   uv_dev.lock (mutex)       ->  an eventfd's wait-queue lock (vfs_poll(),
+ *                                 eventfd_ctx_remove_wait_queue()); it is
+ *                                 also held across synchronize_rcu()
+ *   eventfd wait-queue lock   ->  (uv_call_wake() only queues irq_work)
+ *   the drivers' own locks    ->  uv_queue.lock: virtio_blk's queue lock and
+ *                                 virtio_net's tx lock through uv_notify(),
+ *                                 rtnl and virtio_net's cvq lock through
+ *                                 uv_cvq_serve()
+ *   device_lock(vdev)         ->  rtnl: virtio_net's probe, and the namespace
+ *                                 move in policy.c's bus notifier
+ *   mmap_lock                 ->  uv_users_lock: the last put of a device
+ *                                 can come from uv_vm_close()
  *
- * uv_queue.lock is taken in hard-irq context (irq_work) and never held while
- * calling into the virtio driver (vring_interrupt()) or into eventfd code.
+ * Leaves, irq-safe spinlocks taken in any context and never around another
+ * lock: uv_dev.state_lock, uv_dev.config_lock, uv_dev.ev_lock,
+ * uv_queue.lock (taken in hard-irq context by the irq_work, never held
+ * while calling vring_interrupt() or eventfd code), uv_domain.pool_lock.
+ * uv_domain.slot_lock is a leaf taken without irqsave: only the process
+ * context ring alloc/free paths take it.
  */
 #ifndef UVIRTIO_UV_H
 #define UVIRTIO_UV_H
@@ -138,15 +154,26 @@ struct uv_queue {
 					 * byte (+1), 0 when it has none */
 };
 
-/* uv_dev.flags bits */
-enum {
-	UV_STARTED,		/* UVIRTIO_START accepted */
-	UV_REGISTERED,		/* register_virtio_device() succeeded */
-	UV_DEAD,		/* fail every request, removal under way */
-	UV_REMOVING,		/* UVIRTIO_REMOVE accepted */
-	UV_GONE,		/* unregistered; UVIRTIO_EV_REMOVED queued */
-	UV_RECOVERABLE,		/* UVIRTIO_CREATE_F_RECOVERY */
-	UV_RECOVERING,		/* fd closed, waiting for UVIRTIO_ATTACH */
+/**
+ * enum uv_state - where a device is in its life (table in lifecycle.c)
+ * @UV_S_CREATED:	UVIRTIO_CREATE done, not started
+ * @UV_S_STARTING:	UVIRTIO_START accepted, registration queued or running
+ * @UV_S_LIVE:		registered (a driver may or may not be bound)
+ * @UV_S_ORPHANED:	recovery mode: its fd closed, waiting for UVIRTIO_ATTACH
+ * @UV_S_REMOVING:	UVIRTIO_REMOVE accepted: graceful unregister, I/O served
+ * @UV_S_DEAD:		every request fails at once; unregister queued
+ * @UV_S_GONE:		unregistered, UVIRTIO_EV_REMOVED queued
+ *
+ * The order matters: every state from UV_S_DEAD on is dead.
+ */
+enum uv_state {
+	UV_S_CREATED,
+	UV_S_STARTING,
+	UV_S_LIVE,
+	UV_S_ORPHANED,
+	UV_S_REMOVING,
+	UV_S_DEAD,
+	UV_S_GONE,
 };
 
 #define UV_EVENTS 64
@@ -174,18 +201,26 @@ struct uv_dev {
 	struct uv_user *user;		/* charged unprivileged creator, or NULL */
 	u64 user_bounce;		/* bounce bytes charged to @user */
 	struct net *net;		/* net: the creator's namespace (held) */
-	bool probed;			/* unprivileged blk: capacity revealed */
+	bool recoverable;		/* UVIRTIO_CREATE_F_RECOVERY */
+	bool emu_link_status;		/* policy net: the emulator offered STATUS */
+	bool bound;			/* a driver is bound and policy.c is done */
+	bool exposed;			/* policy.c: real capacity / link shown */
 
 	struct mutex lock;		/* queues' kick and call eventfds: attach/detach */
-	unsigned long flags;		/* UV_* bits, atomic */
-	u32 dead_reason;		/* UVIRTIO_DEAD_*; set once, with UV_DEAD */
+
+	spinlock_t state_lock;		/* the three fields below (irq-safe leaf) */
+	enum uv_state state;		/* written under state_lock, read anywhere */
+	u32 dead_reason;		/* UVIRTIO_DEAD_*; set once, on the way to DEAD */
+	bool registered;		/* register_virtio_device() succeeded */
+	struct work_struct free_work;	/* the last step of the release */
 	struct work_struct start_work;
 	struct work_struct remove_work;
 	struct delayed_work remove_timeout;
 	struct delayed_work recover_timeout;	/* holds a reference while queued */
 	atomic_t vmas;			/* live mappings of the domain */
 
-	spinlock_t config_lock;		/* config, config_size, generation, status */
+	spinlock_t config_lock;		/* config, generation, status, config_live */
+	bool config_live;		/* the virtio core takes config changes */
 	u8 *config;
 	unsigned int config_size;
 	u32 generation;
@@ -212,9 +247,22 @@ static inline struct uv_dev *parent_to_uv(struct device *dev)
 	return container_of(dev, struct uv_dev, parent);
 }
 
+/* Whether every request fails at once; cheap enough for any context. */
 static inline bool uv_dead(struct uv_dev *dev)
 {
-	return test_bit(UV_DEAD, &dev->flags);
+	return READ_ONCE(dev->state) >= UV_S_DEAD;
+}
+
+/* Whether the device is unregistered and UVIRTIO_EV_REMOVED queued. */
+static inline bool uv_gone(struct uv_dev *dev)
+{
+	return READ_ONCE(dev->state) == UV_S_GONE;
+}
+
+/* Seconds (a module parameter) to jiffies, clamped instead of wrapping. */
+static inline unsigned long uv_secs_to_jiffies(unsigned int secs)
+{
+	return min_t(u64, (u64)secs * HZ, MAX_JIFFY_OFFSET);
 }
 
 /* domain.c */
@@ -240,16 +288,27 @@ extern const struct vm_operations_struct uv_vm_ops;
 /* main.c */
 extern struct workqueue_struct *uv_wq;
 extern unsigned int uv_remove_timeout_secs;
-void uv_recover_timeout(struct work_struct *work);
+extern unsigned int uv_recovery_timeout_secs;
+
+/* lifecycle.c */
+void uv_lifecycle_init(struct uv_dev *dev, bool recoverable);
+int uv_start(struct uv_dev *dev);
+int uv_remove(struct uv_dev *dev);
+void uv_kill(struct uv_dev *dev, u32 reason);
+void uv_destroy(struct uv_dev *dev, u32 reason);
+bool uv_orphan(struct uv_dev *dev);
+struct uv_dev *uv_adopt(unsigned int index);
+const char *uv_state_name(struct uv_dev *dev);
 
 /* transport.c */
 extern const struct virtio_config_ops uv_config_ops;
-void uv_start(struct uv_dev *dev);
-int uv_remove(struct uv_dev *dev);
-void uv_start_work(struct work_struct *work);
-void uv_remove_work(struct work_struct *work);
-void uv_remove_timeout(struct work_struct *work);
-void uv_kill(struct uv_dev *dev, u32 reason);
+
+/* policy.c */
+void uv_policy_init(struct uv_dev *dev);
+void uv_policy_get(struct uv_dev *dev, unsigned int offset, void *buf,
+		   unsigned int len);
+int uv_policy_register(void);
+void uv_policy_unregister(void);
 
 /* notify.c */
 bool uv_notify(struct virtqueue *vq);
