@@ -4,6 +4,7 @@
  * recovery timeout, hammered from several threads, leave nothing behind.
  *
  * As uid 1000 (so the per-user charge is exercised too):
+ * 0. START after REMOVE is refused (ENODEV), so is a second START (EBUSY);
  * 1. pairs of threads issue UVIRTIO_START and UVIRTIO_REMOVE on a new
  *    device at the same moment, then the fd is closed; repeated;
  * 2. recovery-mode devices are orphaned (fd closed) while several threads
@@ -149,6 +150,33 @@ static bool state_wait(unsigned int index, const char *want, long ms)
 	return false;
 }
 
+/*
+ * START once removal began must be refused (the root of the START/REMOVE
+ * race: an accepted START could register a device nobody unregisters),
+ * and a second START too. As uid 1000; returns the number of failures.
+ */
+static int start_refusals(void)
+{
+	int bad = 0, fd = dev_create(false, NULL);
+
+	if (fd < 0)
+		return 1;
+	if (ioctl(fd, UVIRTIO_REMOVE) || !ioctl(fd, UVIRTIO_START) || errno != ENODEV) {
+		printf("START after REMOVE: not refused with ENODEV (%s);", strerror(errno));
+		bad++;
+	}
+	close(fd);
+	fd = dev_create(false, NULL);
+	if (fd < 0)
+		return bad + 1;
+	if (ioctl(fd, UVIRTIO_START) || !ioctl(fd, UVIRTIO_START) || errno != EBUSY) {
+		printf("second START: not refused with EBUSY (%s);", strerror(errno));
+		bad++;
+	}
+	close(fd);
+	return bad;
+}
+
 /* Phase 1: one START and one REMOVE thread per round, released together. */
 struct sr {
 	pthread_barrier_t go, done;
@@ -283,6 +311,10 @@ static int hammer(void)
 
 	if (setgid(USER_UID) || setuid(USER_UID))
 		return 1;
+	if (start_refusals()) {
+		fflush(stdout);
+		return 2;
+	}
 	if (phase_start_remove())
 		return 1;
 	/* The parent set recovery_timeout before forking: 0 first, then 1. */
@@ -363,7 +395,7 @@ int main(void)
 	bool kasan, freed;
 	int rc;
 
-	tap_plan(5);
+	tap_plan(6);
 	if (geteuid() != 0 || access("/dev/uvirtio", R_OK | W_OK)) {
 		tap_skip("lifecycle races", "needs root and /dev/uvirtio");
 		return 4;
@@ -389,6 +421,7 @@ int main(void)
 
 	rc = run_hammer("0", out, sizeof(out));
 	tap_diag("recovery_timeout 0: %s", out);
+	tap_ok(rc != 2, "START after REMOVE refused with ENODEV, a second START with EBUSY");
 	tap_ok(rc == 0 && strstr(out, "attach_close"), "START/REMOVE and ATTACH/close/timeout (0 s) races ran for %ld ms",
 	       race_ms * 3 / 2);
 	rc = run_hammer("1", out, sizeof(out));
