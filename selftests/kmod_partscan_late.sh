@@ -4,7 +4,8 @@
 # No partition scan of an unprivileged user's disk, whatever the order in
 # which virtio_blk binds: the driver is loaded only after the device was
 # started (as udev's modprobe does on a host without virtio disks), and
-# later root unbinds and rebinds it. Each time the disk must get its full
+# later root unbinds and rebinds it, and finally reloads it with
+# asynchronous probing. Each time the disk must get its full
 # size, no partition, and BLKRRPART must be refused.
 . "$(dirname "$0")/lib.sh"
 
@@ -38,6 +39,21 @@ check_disk() {
 	uv_log "$when: $disk has $size sectors, no partition, BLKRRPART refused"
 }
 
+# wait_disk VDEV WHAT - set disk to VDEV's disk once its size is not 0
+wait_disk() {
+	local d
+	disk=
+	for _ in $(seq 100); do
+		for d in /sys/bus/virtio/devices/"$1"/block/*; do
+			[ -e "$d/size" ] && [ "$(cat "$d/size")" != 0 ] && disk=${d##*/}
+		done
+		[ -n "$disk" ] && break
+		sleep 0.1
+	done
+	[ -n "$disk" ] || uv_fail "no disk with a size under $1 10 s after $2"
+	sleep 0.5
+}
+
 rmmod virtio_blk || uv_fail "cannot unload virtio_blk"
 uv_defer "[ -e /sys/module/virtio_blk ] || insmod $VBLK_KO"
 
@@ -54,17 +70,15 @@ uv_log "root unbinds virtio_blk from $vdev and binds it again"
 echo "$vdev" > "$VBLK_DRV/unbind" || uv_fail "unbind failed"
 uv_wait_gone "$UV_DISK" 10 || uv_fail "$UV_DISK still there 10 s after unbind"
 echo "$vdev" > "$VBLK_DRV/bind" || uv_fail "bind failed"
-disk=
-for _ in $(seq 100); do
-	for d in /sys/bus/virtio/devices/"$vdev"/block/*; do
-		[ -e "$d/size" ] && [ "$(cat "$d/size")" != 0 ] && disk=${d##*/}
-	done
-	[ -n "$disk" ] && break
-	sleep 0.1
-done
-[ -n "$disk" ] || uv_fail "no disk with a size under $vdev 10 s after bind"
-sleep 0.5
+wait_disk "$vdev" "bind"
 check_disk "$disk" "rebind"
+
+uv_log "virtio_blk unloaded and loaded again with async_probe=1"
+rmmod virtio_blk || uv_fail "cannot unload virtio_blk with the disk bound"
+uv_wait_gone "$disk" 10 || uv_fail "$disk still there 10 s after rmmod virtio_blk"
+insmod "$VBLK_KO" async_probe=1 || uv_fail "insmod virtio_blk async_probe=1 failed"
+wait_disk "$vdev" "async load"
+check_disk "$disk" "async probe"
 
 uv_blk_stop || uv_fail "emulator did not stop"
 uv_pass
