@@ -330,8 +330,11 @@ bool uv_orphan(struct uv_dev *dev)
  * allocate): look up and pin under the xarray's lock, check, then take the
  * entry with xa_cmpxchg(), which only one of the contenders wins.
  *
+ * No mapping of the domain can exist here: every mapping holds the file,
+ * so a device with one is never orphaned.
+ *
  * Return: the device, whose orphan reference is now the caller's; or
- * ERR_PTR(-ENOENT, -EPERM, -EBUSY).
+ * ERR_PTR(-ENOENT) or ERR_PTR(-EPERM).
  */
 struct uv_dev *uv_adopt(unsigned int index)
 {

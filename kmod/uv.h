@@ -17,8 +17,9 @@
  *
  * Lock order (outer first). Each arrow is a nesting that exists:
  *
- *   uv_file.lock (mutex)      ->  uv_dev.lock, uv_orphans' xa_lock, and
- *                                 whatever uv_destroy() takes
+ *   uv_file.lock (mutex)      ->  uv_users_lock (UVIRTIO_CREATE), and
+ *                                 uv_orphans' xa_lock and whatever
+ *                                 uv_destroy() takes (UVIRTIO_ATTACH)
  *   uv_dev.lock (mutex)       ->  an eventfd's wait-queue lock (vfs_poll(),
  *                                 eventfd_ctx_remove_wait_queue()); it is
  *                                 also held across synchronize_rcu()

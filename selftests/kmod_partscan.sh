@@ -11,12 +11,7 @@ uv_need uvirtio-blk setpriv blockdev dd
 uv_tmpdir
 
 img=$UV_TMP/disk.img
-dd if=/dev/zero of="$img" bs=1M count=16 status=none || uv_fail "cannot create $img"
-# An MBR with one Linux partition: sectors 2048..4095.
-printf '\0\0\0\0\203\0\0\0\0\10\0\0\0\10\0\0' |
-	dd of="$img" bs=1 seek=446 conv=notrunc status=none
-printf '\125\252' | dd of="$img" bs=1 seek=510 conv=notrunc status=none
-chmod 0666 "$img"
+uv_mbr_image "$img" || uv_fail "cannot create $img"
 
 uv_log "uvirtio-blk on an image with a partition table, as uid $UV_USER_UID"
 uv_blk_start --user "$img" || uv_fail "emulator did not start"

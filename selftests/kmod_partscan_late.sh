@@ -18,12 +18,7 @@ VBLK_DRV=/sys/bus/virtio/drivers/virtio_blk
 	uv_skip "virtio_blk is not a module loaded from $VBLK_KO"
 
 img=$UV_TMP/disk.img
-dd if=/dev/zero of="$img" bs=1M count=16 status=none || uv_fail "cannot create $img"
-# An MBR with one Linux partition: sectors 2048..4095.
-printf '\0\0\0\0\203\0\0\0\0\10\0\0\0\10\0\0' |
-	dd of="$img" bs=1 seek=446 conv=notrunc status=none
-printf '\125\252' | dd of="$img" bs=1 seek=510 conv=notrunc status=none
-chmod 0666 "$img"
+uv_mbr_image "$img" || uv_fail "cannot create $img"
 
 # check_disk DISK WHEN - full size, no partition, BLKRRPART refused
 check_disk() {

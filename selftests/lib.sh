@@ -258,3 +258,13 @@ uv_dmesg_errors() {
 	dmesg | grep -E -f "$tmp"
 	rm -f "$tmp"
 }
+
+# uv_mbr_image FILE - a 16 MiB FILE, readable and writable by anyone, with
+# an MBR partition table: one Linux partition, sectors 2048..4095
+uv_mbr_image() {
+	dd if=/dev/zero of="$1" bs=1M count=16 status=none || return 1
+	printf '\0\0\0\0\203\0\0\0\0\10\0\0\0\10\0\0' |
+		dd of="$1" bs=1 seek=446 conv=notrunc status=none || return 1
+	printf '\125\252' | dd of="$1" bs=1 seek=510 conv=notrunc status=none || return 1
+	chmod 0666 "$1"
+}

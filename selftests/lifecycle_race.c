@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include <linux/uvirtio.h>
 #include <linux/virtio_ids.h>
+#include "testemu.h"
 #include "unit/tap.h"
 
 #define USER_UID	1000
@@ -44,28 +45,6 @@
 #define AVAIL_MARGIN_KB	(48 << 10)
 
 static long race_ms;
-
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-/* First number in @path, or -1. */
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
 
 static int write_str(const char *path, const char *s)
 {
@@ -131,7 +110,7 @@ static int dev_create(bool recovery, unsigned int *index)
 static bool state_wait(unsigned int index, const char *want, long ms)
 {
 	char path[128], buf[32];
-	long end = now_ms() + ms;
+	long end = temu_now_ms() + ms;
 
 	snprintf(path, sizeof(path), SYSFS "/uvirtio-%u/state", index);
 	do {
@@ -146,7 +125,7 @@ static bool state_wait(unsigned int index, const char *want, long ms)
 		if (!strncmp(buf, want, strlen(want)))
 			return true;
 		usleep(10000);
-	} while (now_ms() < end);
+	} while (temu_now_ms() < end);
 	return false;
 }
 
@@ -214,14 +193,14 @@ static int phase_start_remove(void)
 {
 	struct sr s = { .fd = -1 };
 	pthread_t a, b;
-	long end = now_ms() + race_ms;
+	long end = temu_now_ms() + race_ms;
 	int errs = 0;
 
 	pthread_barrier_init(&s.go, NULL, 3);
 	pthread_barrier_init(&s.done, NULL, 3);
 	pthread_create(&a, NULL, sr_start, &s);
 	pthread_create(&b, NULL, sr_remove, &s);
-	while (now_ms() < end) {
+	while (temu_now_ms() < end) {
 		s.fd = dev_create(false, NULL);
 		if (s.fd < 0) {
 			errs++;
@@ -255,7 +234,7 @@ static void *ac_thread(void *arg)
 {
 	struct ac *a = arg;
 
-	while (now_ms() < a->end) {
+	while (temu_now_ms() < a->end) {
 		struct uvirtio_attach at = { .index = a->index };
 		int fd = open("/dev/uvirtio", O_RDWR | O_CLOEXEC);
 
@@ -275,11 +254,11 @@ static void *ac_thread(void *arg)
 
 static int phase_attach_close(unsigned long *orphans, unsigned long *won)
 {
-	long end = now_ms() + race_ms / 2;
+	long end = temu_now_ms() + race_ms / 2;
 	pthread_t t[RACERS];
 	unsigned int i;
 
-	while (now_ms() < end) {
+	while (temu_now_ms() < end) {
 		struct ac a;
 		int fd = dev_create(true, &a.index);
 
@@ -291,7 +270,7 @@ static int phase_attach_close(unsigned long *orphans, unsigned long *won)
 			close(fd);
 			continue;
 		}
-		a.end = now_ms() + 300;
+		a.end = temu_now_ms() + 300;
 		a.won = 0;
 		for (i = 0; i < RACERS; i++)
 			pthread_create(&t[i], NULL, ac_thread, &a);
@@ -360,29 +339,29 @@ static int run_hammer(const char *timeout, char *out, size_t len)
 /* Wait up to @ms for the module's counters to read 0. */
 static bool counters_zero(long ms)
 {
-	long end = now_ms() + ms;
+	long end = temu_now_ms() + ms;
 
 	do {
-		if (!read_long(SYSFS "/devices") && !read_long(SYSFS "/domain_pages"))
+		if (!temu_read_long(SYSFS "/devices") && !temu_read_long(SYSFS "/domain_pages"))
 			return true;
 		usleep(50000);
-	} while (now_ms() < end);
+	} while (temu_now_ms() < end);
 	return false;
 }
 
 static bool module_reload(void)
 {
-	long end = now_ms() + 10000;
+	long end = temu_now_ms() + 10000;
 
 	while (system("rmmod uvirtio 2>/dev/null")) {
-		if (now_ms() > end)
+		if (temu_now_ms() > end)
 			return false;
 		usleep(200000);
 	}
 	if (system("insmod " KO " dev_mode=0666"))
 		return false;
-	for (end = now_ms() + 5000; access("/dev/uvirtio", F_OK); usleep(100000))
-		if (now_ms() > end)
+	for (end = temu_now_ms() + 5000; access("/dev/uvirtio", F_OK); usleep(100000))
+		if (temu_now_ms() > end)
 			return false;
 	return true;
 }
@@ -404,7 +383,7 @@ int main(void)
 	race_ms = (secs ? atol(secs) : 6) * 1000 / (kasan ? 4 : 1);
 	if (race_ms <= 0)
 		race_ms = 1000;
-	old_timeout = read_long(PARAMS "/recovery_timeout");
+	old_timeout = temu_read_long(PARAMS "/recovery_timeout");
 	srand(getpid());
 
 	/* Warm-up: the caches the hammer uses exist before the baseline. */
@@ -434,7 +413,7 @@ int main(void)
 	/* Orphans left by the 1 s rounds go within their timeout. */
 	freed = counters_zero(15000 * (kasan ? 5 : 1));
 	tap_ok(freed, "every device freed: devices %ld, domain_pages %ld",
-	       read_long(SYSFS "/devices"), read_long(SYSFS "/domain_pages"));
+	       temu_read_long(SYSFS "/devices"), temu_read_long(SYSFS "/domain_pages"));
 	system("echo 3 > /proc/sys/vm/drop_caches");
 	usleep(500000);
 	slab1 = meminfo_kb("Slab");
