@@ -3,10 +3,11 @@
 #
 # A net device created by uid 1000 inside its own user+net namespace while
 # virtio_net is not loaded (as on a host where udev loads it a moment
-# later) must end up in its creator's namespace once the driver binds, and
-# must never carry traffic in the initial one: a watcher acting like a
-# host's network manager sets every uvirtio interface it sees in the
-# initial namespace up and records any that gets a carrier there.
+# later) must end up in its creator's namespace once the driver binds, also
+# when root unbinds and binds the driver again, and must never carry
+# traffic in the initial one: a watcher acting like a host's network
+# manager sets every uvirtio interface it sees in the initial namespace up
+# and records any that gets a carrier there.
 . "$(dirname "$0")/lib.sh"
 . "$UV_DIR/net_lib.sh"
 
@@ -68,6 +69,23 @@ net_in "$pa" ip link set "$ia" up
 net_in "$pb" ip link set "$ib" up
 net_wait_carrier "$pa" "$ia" 1 10 || uv_fail "A's link did not come up in its namespace"
 uv_log "A's link is up in its namespace"
+
+idx=$(sed -n 's/^uvirtio-net: uvirtio-\([0-9]*\): started.*/\1/p' "$ea")
+vdev=$(basename /sys/devices/virtual/misc/uvirtio/uvirtio-"$idx"/virtio*)
+case $vdev in virtio[0-9]*) ;; *) uv_fail "no virtio device under uvirtio-$idx" ;; esac
+uv_log "root unbinds virtio_net from $vdev and binds it again"
+echo "$vdev" > /sys/bus/virtio/drivers/virtio_net/unbind || uv_fail "unbind failed"
+echo "$vdev" > /sys/bus/virtio/drivers/virtio_net/bind || uv_fail "bind failed"
+for _ in $(seq 100); do
+	net_in "$pa" ip -o link | grep -q "$mac" && break
+	sleep 0.1
+done
+ia=$(net_in "$pa" ip -o link | grep "$mac" | sed -n 's/^[0-9]*: \([^:@]*\).*/\1/p')
+[ -n "$ia" ] || uv_fail "no interface with MAC $mac in A's namespace 10 s after bind"
+ip -o link | grep -q "$mac" && uv_fail "an interface with MAC $mac is in the initial namespace after bind"
+net_in "$pa" ip link set "$ia" up
+net_wait_carrier "$pa" "$ia" 1 10 || uv_fail "A's link did not come up after bind"
+uv_log "after bind, A's $ia is in its namespace with its link up, none in the initial one"
 
 touch "$UV_TMP/stop"
 wait $watcher
