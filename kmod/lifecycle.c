@@ -371,6 +371,23 @@ out_put:
 }
 
 /**
+ * uv_dead_reason() - why the device is dead
+ * @dev:	the device
+ *
+ * Return: UVIRTIO_DEAD_*, or 0 while it is not dead.
+ */
+u32 uv_dead_reason(struct uv_dev *dev)
+{
+	unsigned long flags;
+	u32 reason;
+
+	spin_lock_irqsave(&dev->state_lock, flags);
+	reason = dev->state >= UV_S_DEAD ? dev->dead_reason : 0;
+	spin_unlock_irqrestore(&dev->state_lock, flags);
+	return reason;
+}
+
+/**
  * uv_state_name() - the state as sysfs shows it
  * @dev:	the device
  *

@@ -642,8 +642,7 @@ static int uv_ioctl_status(struct uv_dev *dev, void __user *argp)
 	s.status = dev->status;
 	s.config_generation = dev->generation;
 	spin_unlock_irqrestore(&dev->config_lock, flags);
-	if (uv_dead(dev))
-		s.dead_reason = READ_ONCE(dev->dead_reason);
+	s.dead_reason = uv_dead_reason(dev);
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;
 }
 

@@ -299,6 +299,7 @@ void uv_kill(struct uv_dev *dev, u32 reason);
 void uv_destroy(struct uv_dev *dev, u32 reason);
 bool uv_orphan(struct uv_dev *dev);
 struct uv_dev *uv_adopt(unsigned int index);
+u32 uv_dead_reason(struct uv_dev *dev);
 const char *uv_state_name(struct uv_dev *dev);
 
 /* transport.c */
