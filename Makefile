@@ -14,6 +14,8 @@
 #                 and dkms add, build and install it for the running kernel
 # make selftests-install  the selftests, standalone (make run_tests) and
 #                 as a kselftest target, into $(PREFIX)/lib/uvirtio/selftests
+# make setup      the harness's packages and kernels (selftests/vm/setup,
+#                 through sudo unless run as root)
 # make check      host unit and packaging checks, then the VM tests on every
 #                 lane; the last line is "N passed, N failed, N skipped"
 # make fuzz       the hostile-emulator fuzzer in one VM boot, for long runs:
@@ -85,7 +87,7 @@ userspace:
 # the deliberately broken selftests/debugmod module, built on its own.
 modules:
 	@test -z "$(NO_HEADERS)" || { echo "uvirtio: $(NO_HEADERS)" >&2; exit 1; }
-	@test -n "$(RELEASES)" || { echo "uvirtio: no kernel headers for lanes '$(KERNELS)' (run: selftests/vm/setup as root)" >&2; exit 1; }
+	@test -n "$(RELEASES)" || { echo "uvirtio: no kernel headers for lanes '$(KERNELS)' (run: make setup)" >&2; exit 1; }
 	@test -f Kbuild || { echo "Kbuild is missing" >&2; exit 1; }
 	@set -e; set -- $(TREES); for rel in $(RELEASES); do \
 		dir=$(BUILD)/kmod/$$rel; \
@@ -108,6 +110,15 @@ modules:
 
 selftests: userspace
 	$(MAKE) -C selftests OUTPUT=$(BUILD)/selftests LIBUVIRTIO=$(BUILD)/lib/libuvirtio.a
+
+# The harness's packages and kernels (selftests/vm/setup needs root: as
+# another user it runs through sudo). KERNELS= limits the lanes.
+setup:
+	@if [ "$$(id -u)" = 0 ]; then \
+		$(CURDIR)/selftests/vm/setup $(addprefix --kernel ,$(KERNELS)); \
+	else \
+		sudo $(CURDIR)/selftests/vm/setup $(addprefix --kernel ,$(KERNELS)); \
+	fi
 
 check: all
 	@$(CURDIR)/selftests/vm/check $(addprefix --kernel ,$(CHECK_LANES))
@@ -228,5 +239,5 @@ clean:
 	-@test ! -f userspace/Makefile || $(MAKE) -s -C userspace O=$(BUILD) clean
 	rm -rf $(BUILD)
 
-.PHONY: all userspace modules selftests check fuzz bench clean install uninstall \
+.PHONY: all userspace modules selftests setup check fuzz bench clean install uninstall \
 	selftests-install dkms-src dkms-install dkms-uninstall
