@@ -90,7 +90,7 @@ as_outsider() {
 }
 
 serve_disk() {
-	local out=/tmp/blk.out pid node i
+	local out=/tmp/blk.out pid node
 	as_outsider /usr/bin/uvirtio-blk ram:16M > /dev/null 2>&1 &&
 		{ echo "uid 1000 outside the group could create a disk"; return 1; }
 	echo "outside the group: refused, as the rule says"
@@ -99,7 +99,7 @@ serve_disk() {
 	HOME=/tmp setpriv --reuid=1000 --regid=1000 --groups=$gid -- \
 		/usr/bin/uvirtio-blk ram:64M > $out 2>/tmp/blk.err &
 	pid=$!
-	for i in $(seq 300); do
+	for _ in $(seq 300); do
 		node=$(tail -n 1 $out)
 		[ -n "$node" ] && break
 		sleep 0.1
