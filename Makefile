@@ -210,6 +210,7 @@ uninstall:
 		$(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
 		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
 	rm -rf $(DESTDIR)$(SELFTESTSDIR)
+	@if [ -z "$(DESTDIR)" ]; then ldconfig 2>/dev/null || true; fi
 
 # The selftests as installed: the scripts and programs, the standalone
 # Makefile (make run_tests) and the runner
