@@ -150,3 +150,24 @@ lane_tree() {
 lane_names() {
 	lane_list | awk '{ print $1 }'
 }
+
+# host_kvm_problem - why the VMs cannot use KVM here, empty if they can:
+# hardware virtualization (vmx or svm), its KVM module (kvm_intel or
+# kvm_amd, loaded or built in) and a usable /dev/kvm. A /dev/kvm of another
+# kind (kvm_pvm: paravirtual, cannot boot a stock kernel) does not count.
+host_kvm_problem() {
+	local flag mod
+	if grep -qw vmx /proc/cpuinfo; then
+		flag=vmx mod=kvm_intel
+	elif grep -qw svm /proc/cpuinfo; then
+		flag=svm mod=kvm_amd
+	else
+		echo "no vmx or svm in /proc/cpuinfo"
+		return 0
+	fi
+	if [ ! -d "/sys/module/$mod" ]; then
+		echo "$flag, but $mod is not loaded"
+	elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+		echo "/dev/kvm is not usable by $(id -un)"
+	fi
+}

@@ -41,6 +41,7 @@
 #include "blk.h"
 #include "dev.h"
 #include "loop.h"
+#include "notify.h"
 #include "statfs.h"
 #include "req.h"
 
@@ -902,6 +903,7 @@ static void timer_tick(struct emu *e)
 			faults_arm(e);
 			printf("%s\n", node);
 			fflush(stdout);
+			uvnotify_ready(node);
 			stop_timer(e);
 			return;
 		}

@@ -48,6 +48,7 @@
 #include "dev.h"
 #include "iovc.h"
 #include "loop.h"
+#include "notify.h"
 #include "net.h"
 #include "pair.h"
 #include "statfs.h"
@@ -806,6 +807,7 @@ static void timer_tick(struct emu *e)
 		     e->o.queues > 1 ? "s" : "");
 		printf("%s\n", e->ifname);
 		fflush(stdout);
+		uvnotify_ready(e->ifname);
 		e->named = true;
 		return;
 	}
