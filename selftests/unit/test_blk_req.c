@@ -329,7 +329,8 @@ static bool t_through_ring(void)
 	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_IN, 1);
 	struct uvq_params p = {
 		.base = mem, .size = SIZE, .bounce_offset = BOUNCE,
-		.bounce_size = SIZE - BOUNCE, .num = 4, .epoch = 1,
+		.bounce_size = SIZE - BOUNCE, .num = 4, .queue_size = 4,
+		.epoch = 1,
 		.desc_offset = DESC, .avail_offset = AVAIL,
 		.used_offset = USED, .shadow_offset = SHADOW, .call_fd = -1,
 	};
