@@ -40,6 +40,7 @@
 #include "backend.h"
 #include "blk.h"
 #include "dev.h"
+#include "log.h"
 #include "loop.h"
 #include "statfs.h"
 #include "req.h"
@@ -161,9 +162,7 @@ static void faults_arm(struct emu *e);
  */
 static void vmsg(const char *fmt, va_list ap)
 {
-	fprintf(stderr, PROG ": ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	uvlog_vline(PROG, fmt, ap);
 }
 
 /**
@@ -937,12 +936,13 @@ static void signal_event(struct emu *e)
 		die(1, "%s again: exiting without waiting for removal",
 		    strsignal(si.ssi_signo));
 	e->removing = true;
-	info("uvirtio-%u: %s: removing the device", e->dev.index,
-	     strsignal(si.ssi_signo));
+	/* Remove first: the log line must not be what stands in its way. */
 	ret = uvdev_remove(&e->dev);
 	if (ret)
 		die(1, "uvirtio-%u: cannot remove the device: %s",
 		    e->dev.index, strerror(-ret));
+	info("uvirtio-%u: %s: removing the device", e->dev.index,
+	     strsignal(si.ssi_signo));
 }
 
 /**
@@ -1287,6 +1287,8 @@ int main(int argc, char **argv)
 	struct emu *e = &emu;
 	int ret;
 
+	/* A log reader or statfs watchdog that went away is EPIPE, not death. */
+	signal(SIGPIPE, SIG_IGN);
 	parse_opts(argc, argv, &e->o);
 	open_backing(e);
 

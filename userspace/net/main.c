@@ -47,6 +47,7 @@
 #include "backend.h"
 #include "dev.h"
 #include "iovc.h"
+#include "log.h"
 #include "loop.h"
 #include "net.h"
 #include "pair.h"
@@ -155,9 +156,7 @@ static struct emu emu;
  */
 static void vmsg(const char *fmt, va_list ap)
 {
-	fprintf(stderr, PROG ": ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	uvlog_vline(PROG, fmt, ap);
 }
 
 /**
@@ -845,12 +844,13 @@ static void signal_event(struct emu *e)
 			finish(e, 1);
 		}
 		e->removing = true;
-		info("uvirtio-%u: %s: removing the device", e->dev.index,
-		     strsignal(si.ssi_signo));
+		/* Remove first: the log line must not stand in its way. */
 		ret = uvdev_remove(&e->dev);
 		if (ret)
 			die(1, "uvirtio-%u: cannot remove the device: %s",
 			    e->dev.index, strerror(-ret));
+		info("uvirtio-%u: %s: removing the device", e->dev.index,
+		     strsignal(si.ssi_signo));
 	}
 }
 
@@ -1224,6 +1224,8 @@ int main(int argc, char **argv)
 	struct emu *e = &emu;
 	int ret;
 
+	/* A log reader or statfs watchdog that went away is EPIPE, not death. */
+	signal(SIGPIPE, SIG_IGN);
 	parse_opts(argc, argv, e);
 	e->sh.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (e->sh.wake_fd < 0)
