@@ -722,6 +722,7 @@ static void create_device(struct emu *e)
 static void setup_engine(struct emu *e)
 {
 	struct blk_engine *eng = &e->eng;
+	bool sync_told = false;
 	struct statfs sfs;
 	int ret;
 
@@ -734,6 +735,18 @@ static void setup_engine(struct emu *e)
 	eng->hold_max_ns = e->o.coalesce_us * 1000ULL;
 	eng->pin = e->o.pin > 0;
 	eng->use_uring = e->be.fd >= 0 && e->o.io != IO_SYNC;
+	if (eng->use_uring) {
+		ret = blk_uring_probe(e->be.fd, e->o.queue_size);
+		if (ret && e->o.io == IO_URING)
+			die(1, "uvirtio-%u: --io uring: io_uring is not available here: %s",
+			    e->dev.index, strerror(-ret));
+		if (ret) {
+			info("uvirtio-%u: io_uring is not available here (%s): synchronous file I/O in the queue threads",
+			     e->dev.index, strerror(-ret));
+			eng->use_uring = false;
+			sync_told = true;
+		}
+	}
 	/*
 	 * tmpfs has no non-blocking reads and writes for io_uring, which
 	 * then hands every request to a worker thread. For small requests
@@ -753,7 +766,7 @@ static void setup_engine(struct emu *e)
 		die(1, "uvirtio-%u: cannot set up the queues%s: %s",
 		    e->dev.index, eng->use_uring ? " (io_uring)" : "",
 		    strerror(-ret));
-	if (!eng->use_uring && e->be.fd >= 0)
+	if (!eng->use_uring && e->be.fd >= 0 && !sync_told)
 		info("uvirtio-%u: synchronous file I/O in the queue threads",
 		     e->dev.index);
 	if (eng->use_uring && eng->uring_min)
