@@ -3,7 +3,8 @@
  * net_malformed - frames a backend peer sends that must never reach the
  * driver: shorter than the virtio-net header, shorter than an Ethernet
  * header, longer than the MTU allows, a TSO frame without a partial
- * checksum, and one longer than any receive buffer. Each is dropped and
+ * checksum, one longer than any receive buffer, and headers with an
+ * unknown flag or a checksum position outside the frame. Each is dropped and
  * counted by uvirtio-net; a good frame sent after them arrives (the
  * interface's rx_packets grows by exactly one) and the emulator still
  * runs and stops cleanly. The kernel log is checked by the harness.
@@ -597,7 +598,7 @@ static void ring_checks(int s, const char *ifn)
  */
 int main(void)
 {
-	struct virtio_net_hdr_v1 h = { 0 }, tso = { 0 };
+	struct virtio_net_hdr_v1 h = { 0 }, tso = { 0 }, bad;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	long base, drops0, drops, rx, v;
 	int s, status, i, buf = 4 << 20;
@@ -648,10 +649,21 @@ int main(void)
 	tso.gso_size = 1000;
 	send_frame(s, &tso, 3000);
 	send_frame(s, &h, 69000);			/* beyond any rx buffer */
+	/* Headers the host kernel would have to second-guess. */
+	bad = h;
+	bad.flags = 0x80;				/* unknown flag bit */
+	send_frame(s, &bad, 60);
+	bad.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;	/* checksum outside */
+	bad.csum_start = 50;
+	bad.csum_offset = 16;
+	send_frame(s, &bad, 60);
+	bad.csum_start = 0xfff0;
+	bad.csum_offset = 0x20;
+	send_frame(s, &bad, 60);
 	usleep(500 * 1000);
 	drops = emu_stat("rx", "drops");
 	rx = ifstat(ifn, "statistics/rx_packets");
-	tap_ok(drops - drops0 == 5, "5 malformed frames dropped and counted (%ld)",
+	tap_ok(drops - drops0 == 8, "8 malformed frames (3 with bad header fields) dropped and counted (%ld)",
 	       drops - drops0);
 	tap_ok(rx == base, "none reached the interface (rx_packets %ld -> %ld)",
 	       base, rx);

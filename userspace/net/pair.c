@@ -127,7 +127,8 @@ static void pair_watch(struct net_pair *p)
 
 		for (i = 0; i < p->nsrc; i++)
 			reads |= p->src[i] == &dp->pairs[j];
-		if (fd >= 0 && reads && !p->rx_paused)
+		/* a dgram socket is not read while no peer is connected */
+		if (fd >= 0 && reads && !p->rx_paused && b->connected)
 			want |= EPOLLIN;
 		if (fd >= 0 && mine &&
 		    ((p->tx_held && !nb_ring_waits(b)) || nb_pending_out(b)))
@@ -311,17 +312,39 @@ static int csum_fold_iov(struct net_pair *p, struct iovc *c, size_t len,
 /**
  * rx_check_hdr() - check a header a peer sent against what our driver takes
  * @dp:		data path
- * @h:		the header (num_buffers is ours to set)
+ * @h:		the header (num_buffers is ours to set); DATA_VALID is
+ *		cleared unless @trusted
  * @flen:	frame length
+ * @trusted:	the header comes from the host kernel (tap), not a peer
+ *
+ * Every field the driver acts on is checked against the frame: the
+ * checksum position lies inside it, a GSO frame has a segment size that
+ * splits it and a header length inside it, and no flag is unknown. A
+ * peer's "checksum already verified" (DATA_VALID) is not passed on: the
+ * guest checks for itself.
  *
  * Return: 0 to pass the frame, 1 to finish its checksum first, -EINVAL to
  * drop it
  */
-static int rx_check_hdr(const struct net_dp *dp,
-			const struct virtio_net_hdr_v1 *h, size_t flen)
+static int rx_check_hdr(const struct net_dp *dp, struct virtio_net_hdr_v1 *h,
+			size_t flen, bool trusted)
 {
 	uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+	uint16_t gso_size = le16toh(h->gso_size);
 
+	if (h->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
+			 VIRTIO_NET_HDR_F_DATA_VALID))
+		return -EINVAL;
+	if (!trusted)
+		h->flags &= ~VIRTIO_NET_HDR_F_DATA_VALID;
+	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    (size_t)le16toh(h->csum_start) + le16toh(h->csum_offset) + 2 >
+	    flen)
+		return -EINVAL;
+	if (gso != VIRTIO_NET_HDR_GSO_NONE &&
+	    (gso_size == 0 || gso_size >= flen ||
+	     le16toh(h->hdr_len) > flen))
+		return -EINVAL;
 	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
 		if (flen > dp->mtu + L2_LEN)
 			return -EINVAL;
@@ -389,6 +412,11 @@ static int rx_one(struct net_pair *p, struct nb *b)
 	}
 	if (n < 0)
 		return n;
+	/* tun says how long the frame was, not how much of it fitted */
+	if ((size_t)n > iovc_size(iov, cnt)) {
+		net_stat_add(&st->drops, 1);
+		return 1;
+	}
 
 	flen = n - HDR_LEN;
 	if (n < (int)HDR_LEN || flen < ETH_HLEN) {
@@ -398,7 +426,7 @@ static int rx_one(struct net_pair *p, struct nb *b)
 	iovc_init(&c, iov, cnt);
 	if (dp->hdr) {
 		iovc_read(&c, &h, HDR_LEN);
-		ck = rx_check_hdr(dp, &h, flen);
+		ck = rx_check_hdr(dp, &h, flen, b->kind == NB_TAP);
 		if (ck < 0) {
 			net_stat_add(&st->drops, 1);
 			return 1;
