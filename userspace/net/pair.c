@@ -498,7 +498,8 @@ static void rx_serve(struct net_pair *p)
 	fault_delay(p);
 	p->rx_paused = false;
 	uvq_poll_begin(vq);
-	for (i = 0; i < p->nsrc && !p->rx_paused; i++) {
+	for (i = 0; i < p->nsrc && !p->rx_paused && !uvworker_pausing(&p->w);
+	     i++) {
 		struct net_pair *src = p->src[i];
 
 		for (taken = 0; taken < SRC_TURN; taken++) {
@@ -611,6 +612,7 @@ static void tx_serve(struct net_pair *p)
 	struct uvq *vq = p->txq;
 	struct uvq_elem *el = &p->tx;
 	unsigned int done = 0;
+	bool yield = false;
 	int ret;
 
 	if (!vq->ready) {
@@ -652,12 +654,22 @@ static void tx_serve(struct net_pair *p)
 				tx_flush(p);
 				done = 0;
 			}
+			/*
+			 * A driver that keeps the ring full would keep us
+			 * here for good while the main thread waits for the
+			 * lock (a signal, a link change, a device event): let
+			 * it in; it wakes us when it is done.
+			 */
+			if (uvworker_pausing(&p->w) || uvworker_stopping(&p->w)) {
+				yield = true;
+				break;
+			}
 		}
 		tx_flush(p);
-		if (p->tx_held)
+		if (p->tx_held || yield)
 			break;
 	} while (uvq_poll_end(vq));
-	if (p->tx_held)
+	if (p->tx_held || yield)
 		uvq_poll_end(vq);
 }
 
