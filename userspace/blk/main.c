@@ -601,6 +601,64 @@ static unsigned int seg_max(const struct opts *o)
 }
 
 /**
+ * attach_check() - the disk taken over must be the one the command line
+ * describes
+ * @e:		emulator, attached
+ *
+ * The driver keeps what it negotiated and read at probe time: a take-over
+ * that serves it another block size, a smaller backing file, or writes on
+ * a disk it believes read-only (or the reverse) corrupts data or fails
+ * every write. So the device's config and the features the driver
+ * accepted are read back and compared. Exits with 1, in one line, on a
+ * mismatch.
+ */
+static void attach_check(struct emu *e)
+{
+	struct virtio_blk_config cfg;
+	struct uvirtio_config_read cr;
+	struct uvirtio_status st;
+	uint64_t cap, f;
+	bool ro;
+	int ret;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&cr, 0, sizeof(cr));
+	cr.len = offsetof(struct virtio_blk_config, blk_size) +
+		 sizeof(cfg.blk_size);
+	cr.data_addr = (uintptr_t)&cfg;
+	ret = ioctl(e->dev.fd, UVIRTIO_GET_CONFIG, &cr) < 0 ? -errno : 0;
+	if (!ret)
+		ret = uvdev_get_status(&e->dev, &st);
+	if (ret)
+		die(1, "--attach %d: cannot read the device back: %s",
+		    e->o.attach, strerror(-ret));
+	f = st.driver_features;
+	cap = le64toh(cfg.capacity);
+	if (cap > e->bd.sectors)
+		die(1, "--attach %d: the disk has %llu sectors, %s only %llu",
+		    e->o.attach, (unsigned long long)cap, e->o.backing,
+		    (unsigned long long)e->bd.sectors);
+	if (le32toh(cfg.blk_size) != e->o.block_size)
+		die(1, "--attach %d: the disk's block size is %u, not %u (--block-size)",
+		    e->o.attach, le32toh(cfg.blk_size), e->o.block_size);
+	if (!(st.status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return;
+	ro = f & 1ULL << VIRTIO_BLK_F_RO;
+	if (ro != e->o.readonly)
+		die(1, "--attach %d: the disk is %s, the command line says %s",
+		    e->o.attach, ro ? "read-only" : "writable",
+		    e->o.readonly ? "--readonly" : "writable");
+	if ((f & 1ULL << VIRTIO_BLK_F_DISCARD) && !e->bd.discard)
+		die(1, "--attach %d: the driver uses discard, which this command line does not serve",
+		    e->o.attach);
+	if ((f & 1ULL << VIRTIO_BLK_F_WRITE_ZEROES) && !e->bd.write_zeroes)
+		die(1, "--attach %d: the driver uses write-zeroes, which this command line does not serve",
+		    e->o.attach);
+	/* a larger backing file: serve what the driver knows */
+	e->bd.sectors = cap;
+}
+
+/**
  * attach_device() - --attach: take over a recovery-mode disk
  * @e:		emulator, /dev/uvirtio open, config built from the options
  *
@@ -619,6 +677,7 @@ static void attach_device(struct emu *e)
 		    e->o.attach, e->o.attach);
 	if (ret)
 		die(1, "--attach %d: %s", e->o.attach, strerror(-ret));
+	attach_check(e);
 	if (e->dev.num_queues != e->o.num_queues)
 		info("uvirtio-%d: %u queues, not %u: serving them all",
 		     e->o.attach, e->dev.num_queues, e->o.num_queues);
