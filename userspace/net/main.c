@@ -905,7 +905,7 @@ static void driver_event(struct emu *e, uint32_t type)
 	struct net_dp *dp = &e->dp;
 	unsigned int i;
 
-	net_pairs_reset(dp);
+	net_pairs_reset(dp, type == UVIRTIO_EV_OVERFLOW);
 	dp->mrg = df & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	dp->guest_csum = df & (1ULL << VIRTIO_NET_F_GUEST_CSUM);
 	dp->guest_tso4 = df & (1ULL << VIRTIO_NET_F_GUEST_TSO4);

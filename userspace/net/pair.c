@@ -899,14 +899,29 @@ void net_pairs_resume(struct net_dp *dp)
  * net_pairs_reset() - the rings were started or stopped: forget the
  * receive chains and the held transmit chain (with the pairs paused)
  * @dp:		data path
+ * @restarted_only: keep what was taken from a ring that still runs in the
+ *		same epoch (after an event overflow, when only some rings may
+ *		have been set up anew)
+ *
+ * Chains of a ring that runs on are still owed to its driver: forgetting
+ * them would leave them in flight for good, and the ring shorter by as
+ * many entries each time.
  */
-void net_pairs_reset(struct net_dp *dp)
+void net_pairs_reset(struct net_dp *dp, bool restarted_only)
 {
 	unsigned int i;
 
 	for (i = 0; i < dp->num_pairs; i++) {
-		stash_clear(&dp->pairs[i]);
-		dp->pairs[i].tx_held = false;
+		struct net_pair *p = &dp->pairs[i];
+
+		if (!restarted_only || !p->rxq->ready ||
+		    p->rxq->epoch != p->rx_epoch)
+			stash_clear(p);
+		if (!restarted_only || !p->txq->ready ||
+		    p->txq->epoch != p->tx_epoch)
+			p->tx_held = false;
+		p->rx_epoch = p->rxq->epoch;
+		p->tx_epoch = p->txq->epoch;
 	}
 }
 
