@@ -293,6 +293,78 @@ out:
 	return ok;
 }
 
+/* io_uring completions: short transfers and transient errors go on */
+static bool t_io_progress(void)
+{
+	uint64_t done = 0;
+	unsigned int tries = 0, i;
+
+	/* a read of 8192 that moves 4096, then 1000, then the rest */
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_IN, 4096, 8192, &done, &tries),
+		 BLK_IO_AGAIN);
+	CHECK_EQ(done, 4096);
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_IN, 1000, 8192, &done, &tries),
+		 BLK_IO_AGAIN);
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_IN, 3096, 8192, &done, &tries),
+		 BLK_IO_DONE);
+	CHECK_EQ(done, 8192);
+	CHECK_EQ(tries, 0);
+	/* -EAGAIN and -EINTR are tried again, a bounded number of times */
+	done = 0;
+	for (i = 0; i < BLK_IO_RETRIES; i++)
+		CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_OUT,
+					 i & 1 ? -EINTR : -EAGAIN, 512, &done,
+					 &tries), BLK_IO_AGAIN);
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_OUT, -EAGAIN, 512, &done, &tries),
+		 BLK_IO_FAILED);
+	/* a write moving nothing at all counts as no progress too */
+	done = tries = 0;
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_OUT, 0, 512, &done, &tries),
+		 BLK_IO_AGAIN);
+	CHECK_EQ(tries, 1);
+	/* real errors, and more than asked, fail at once */
+	done = tries = 0;
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_IN, -EIO, 512, &done, &tries),
+		 BLK_IO_FAILED);
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_IN, -ENOSPC, 512, &done, &tries),
+		 BLK_IO_FAILED);
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_IN, 1024, 512, &done, &tries),
+		 BLK_IO_FAILED);
+	/* flush: 0 is done, EAGAIN retried, errors fail */
+	done = tries = 0;
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_FLUSH, 0, 0, &done, &tries),
+		 BLK_IO_DONE);
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_FLUSH, -EAGAIN, 0, &done, &tries),
+		 BLK_IO_AGAIN);
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_FLUSH, -EIO, 0, &done, &tries),
+		 BLK_IO_FAILED);
+	return true;
+}
+
+/* the remainder of a short transfer, in the request's own iovecs */
+static bool t_iov_advance(void)
+{
+	uint8_t buf[4096];
+	struct iovec v[3] = {
+		{ buf, 512 }, { buf + 1024, 1024 }, { buf + 3072, 512 },
+	};
+	unsigned int n = 3;
+
+	n = blk_iov_advance(v, n, 100);
+	CHECK_EQ(n, 3);
+	CHECK(v[0].iov_base == buf + 100 && v[0].iov_len == 412);
+	n = blk_iov_advance(v, n, 412 + 24);
+	CHECK_EQ(n, 2);
+	CHECK(v[0].iov_base == buf + 1048 && v[0].iov_len == 1000);
+	CHECK(v[1].iov_base == buf + 3072 && v[1].iov_len == 512);
+	n = blk_iov_advance(v, n, 1000);
+	CHECK_EQ(n, 1);
+	CHECK(v[0].iov_base == buf + 3072 && v[0].iov_len == 512);
+	n = blk_iov_advance(v, n, 512);
+	CHECK_EQ(n, 0);
+	return true;
+}
+
 static bool t_parse_size(void)
 {
 	uint64_t v;
@@ -329,7 +401,8 @@ static bool t_through_ring(void)
 	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_IN, 1);
 	struct uvq_params p = {
 		.base = mem, .size = SIZE, .bounce_offset = BOUNCE,
-		.bounce_size = SIZE - BOUNCE, .num = 4, .epoch = 1,
+		.bounce_size = SIZE - BOUNCE, .num = 4, .queue_size = 4,
+		.epoch = 1,
 		.desc_offset = DESC, .avail_offset = AVAIL,
 		.used_offset = USED, .shadow_offset = SHADOW, .call_fd = -1,
 	};
@@ -379,6 +452,8 @@ static const struct tap_test tests[] = {
 	{ t_malformed,		"no whole header or no status byte -> EBADMSG" },
 	{ t_file_backend,	"file backend: write, read, flush, short file" },
 	{ t_parse_size,		"size and number parsing" },
+	{ t_io_progress,	"io_uring: short transfers and EAGAIN go on" },
+	{ t_iov_advance,	"io_uring: the remainder's iovecs" },
 	{ t_through_ring,	"a read request through the ring" },
 };
 

@@ -46,8 +46,9 @@ static uint16_t drv_avail_idx;
 static int call_fd = -1;
 
 /**
- * setup_ex() - a fresh domain and queue
+ * setup_layout() - a fresh domain and queue
  * @num:	ring size
+ * @queue_size:	the layout's queue size
  * @features:	negotiated features
  * @size:	domain size to claim (may exceed the real buffer if no
  *		buffer beyond it is ever touched)
@@ -55,13 +56,14 @@ static int call_fd = -1;
  *
  * Return: uvq_init()'s result
  */
-static int setup_ex(unsigned int num, uint64_t features, uint64_t size,
-		    uint64_t bounce_size)
+static int setup_layout(unsigned int num, unsigned int queue_size,
+			uint64_t features, uint64_t size, uint64_t bounce_size)
 {
 	struct uvq_params p = {
 		.base = mem, .size = size,
 		.bounce_offset = BOUNCE_OFF, .bounce_size = bounce_size,
-		.ctrl_offset = CTRL_OFF, .index = 0, .num = num, .epoch = 7,
+		.ctrl_offset = CTRL_OFF, .index = 0, .num = num,
+		.queue_size = queue_size, .epoch = 7,
 		.desc_offset = DESC_OFF, .avail_offset = AVAIL_OFF,
 		.used_offset = USED_OFF, .shadow_offset = SHADOW_OFF,
 		.features = features, .call_fd = call_fd,
@@ -74,6 +76,21 @@ static int setup_ex(unsigned int num, uint64_t features, uint64_t size,
 		;
 	uvq_elem_init(&el, iov, IOV_CAP);
 	return uvq_init(&vq, &p);
+}
+
+/**
+ * setup_ex() - a fresh domain and queue whose ring is as big as the layout's
+ * @num:	ring size
+ * @features:	negotiated features
+ * @size:	domain size to claim
+ * @bounce_size: bounce pool size to claim
+ *
+ * Return: uvq_init()'s result
+ */
+static int setup_ex(unsigned int num, uint64_t features, uint64_t size,
+		    uint64_t bounce_size)
+{
+	return setup_layout(num, num, features, size, bounce_size);
 }
 
 /**
@@ -392,6 +409,7 @@ static bool t_init_claims_epoch(void)
 	p.bounce_offset = BOUNCE_OFF;
 	p.bounce_size = BOUNCE_SIZE;
 	p.num = 8;
+	p.queue_size = 8;
 	p.epoch = 4;
 	p.desc_offset = DESC_OFF;
 	p.avail_offset = AVAIL_OFF;
@@ -409,6 +427,11 @@ static bool t_init_rejects_layout(void)
 	CHECK_EQ(setup_ex(6, F_ALL, DOM_SIZE, BOUNCE_SIZE), -EINVAL);
 	CHECK_EQ(setup_ex(0, F_ALL, DOM_SIZE, BOUNCE_SIZE), -EINVAL);
 	CHECK_EQ(setup_ex(2048, F_ALL, DOM_SIZE, BOUNCE_SIZE), -EINVAL);
+	/* A ring bigger than the device's queue size: per-head tables of
+	 * queue_size entries would be indexed out of bounds. */
+	CHECK_EQ(setup_layout(8, 4, F_ALL, DOM_SIZE, BOUNCE_SIZE), -EINVAL);
+	CHECK_EQ(setup_layout(8, 0, F_ALL, DOM_SIZE, BOUNCE_SIZE), -EINVAL);
+	CHECK_EQ(setup_layout(4, 8, F_ALL, DOM_SIZE, BOUNCE_SIZE), 0);
 	/* Bounce pool past the end of the domain. */
 	CHECK_EQ(setup_ex(8, F_ALL, DOM_SIZE, DOM_SIZE), -EINVAL);
 	/* Rings past the end of the domain. */
@@ -812,6 +835,27 @@ static bool t_avail_jump(void)
 	return true;
 }
 
+static bool t_avail_jump_pending(void)
+{
+	CHECK(setup(F_ALL));
+	simple_request(0);
+	avail_set_idx(9);	/* 9 new entries in an 8-entry ring */
+	/* Polling sees the jump first: same verdict as uvq_pop() reading it. */
+	CHECK_EQ(uvq_avail_pending(&vq), 0);
+	CHECK(vq.broken);
+	CHECK_EQ(uvq_pop(&vq, &el), -EIO);
+	CHECK_EQ(vq.stats.popped, 0);
+	/* The same through the poll loop's end check. */
+	CHECK(setup(F_ALL));
+	simple_request(0);
+	avail_set_idx(200);
+	uvq_poll_begin(&vq);
+	CHECK(!uvq_poll_end(&vq));
+	CHECK_EQ(uvq_pop(&vq, &el), -EIO);
+	CHECK_EQ(vq.stats.popped, 0);
+	return true;
+}
+
 static bool t_bad_then_good(void)
 {
 	/* A bad chain fails that request only; the next one is served. */
@@ -877,6 +921,7 @@ static const struct tap_test tests[] = {
 	{ t_write_before_read,		"readable after writable -> EPROTO" },
 	{ t_iov_capacity,		"chain longer than iovec capacity -> ENOBUFS" },
 	{ t_avail_jump,			"avail idx jump > num -> EIO, queue broken" },
+	{ t_avail_jump_pending,		"avail idx jump seen by pending -> EIO" },
 	{ t_bad_then_good,		"bad chain fails alone, next one served" },
 };
 

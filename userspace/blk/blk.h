@@ -236,6 +236,7 @@ struct blk_status {
 
 struct uvdev;
 
+int blk_uring_probe(int fd, unsigned int entries);
 int blk_engine_init(struct blk_engine *eng, struct uvdev *dev,
 		    void *pool, uint64_t pool_size);
 int blk_engine_run(struct blk_engine *eng);

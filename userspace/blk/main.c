@@ -40,6 +40,7 @@
 #include "backend.h"
 #include "blk.h"
 #include "dev.h"
+#include "log.h"
 #include "loop.h"
 #include "notify.h"
 #include "statfs.h"
@@ -162,9 +163,7 @@ static void faults_arm(struct emu *e);
  */
 static void vmsg(const char *fmt, va_list ap)
 {
-	fprintf(stderr, PROG ": ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	uvlog_vline(PROG, fmt, ap);
 }
 
 /**
@@ -603,6 +602,64 @@ static unsigned int seg_max(const struct opts *o)
 }
 
 /**
+ * attach_check() - the disk taken over must be the one the command line
+ * describes
+ * @e:		emulator, attached
+ *
+ * The driver keeps what it negotiated and read at probe time: a take-over
+ * that serves it another block size, a smaller backing file, or writes on
+ * a disk it believes read-only (or the reverse) corrupts data or fails
+ * every write. So the device's config and the features the driver
+ * accepted are read back and compared. Exits with 1, in one line, on a
+ * mismatch.
+ */
+static void attach_check(struct emu *e)
+{
+	struct virtio_blk_config cfg;
+	struct uvirtio_config_read cr;
+	struct uvirtio_status st;
+	uint64_t cap, f;
+	bool ro;
+	int ret;
+
+	memset(&cfg, 0, sizeof(cfg));
+	memset(&cr, 0, sizeof(cr));
+	cr.len = offsetof(struct virtio_blk_config, blk_size) +
+		 sizeof(cfg.blk_size);
+	cr.data_addr = (uintptr_t)&cfg;
+	ret = ioctl(e->dev.fd, UVIRTIO_GET_CONFIG, &cr) < 0 ? -errno : 0;
+	if (!ret)
+		ret = uvdev_get_status(&e->dev, &st);
+	if (ret)
+		die(1, "--attach %d: cannot read the device back: %s",
+		    e->o.attach, strerror(-ret));
+	f = st.driver_features;
+	cap = le64toh(cfg.capacity);
+	if (cap > e->bd.sectors)
+		die(1, "--attach %d: the disk has %llu sectors, %s only %llu",
+		    e->o.attach, (unsigned long long)cap, e->o.backing,
+		    (unsigned long long)e->bd.sectors);
+	if (le32toh(cfg.blk_size) != e->o.block_size)
+		die(1, "--attach %d: the disk's block size is %u, not %u (--block-size)",
+		    e->o.attach, le32toh(cfg.blk_size), e->o.block_size);
+	if (!(st.status & VIRTIO_CONFIG_S_FEATURES_OK))
+		return;
+	ro = f & 1ULL << VIRTIO_BLK_F_RO;
+	if (ro != e->o.readonly)
+		die(1, "--attach %d: the disk is %s, the command line says %s",
+		    e->o.attach, ro ? "read-only" : "writable",
+		    e->o.readonly ? "--readonly" : "writable");
+	if ((f & 1ULL << VIRTIO_BLK_F_DISCARD) && !e->bd.discard)
+		die(1, "--attach %d: the driver uses discard, which this command line does not serve",
+		    e->o.attach);
+	if ((f & 1ULL << VIRTIO_BLK_F_WRITE_ZEROES) && !e->bd.write_zeroes)
+		die(1, "--attach %d: the driver uses write-zeroes, which this command line does not serve",
+		    e->o.attach);
+	/* a larger backing file: serve what the driver knows */
+	e->bd.sectors = cap;
+}
+
+/**
  * attach_device() - --attach: take over a recovery-mode disk
  * @e:		emulator, /dev/uvirtio open, config built from the options
  *
@@ -621,6 +678,7 @@ static void attach_device(struct emu *e)
 		    e->o.attach, e->o.attach);
 	if (ret)
 		die(1, "--attach %d: %s", e->o.attach, strerror(-ret));
+	attach_check(e);
 	if (e->dev.num_queues != e->o.num_queues)
 		info("uvirtio-%d: %u queues, not %u: serving them all",
 		     e->o.attach, e->dev.num_queues, e->o.num_queues);
@@ -724,6 +782,7 @@ static void create_device(struct emu *e)
 static void setup_engine(struct emu *e)
 {
 	struct blk_engine *eng = &e->eng;
+	bool sync_told = false;
 	struct statfs sfs;
 	int ret;
 
@@ -736,6 +795,18 @@ static void setup_engine(struct emu *e)
 	eng->hold_max_ns = e->o.coalesce_us * 1000ULL;
 	eng->pin = e->o.pin > 0;
 	eng->use_uring = e->be.fd >= 0 && e->o.io != IO_SYNC;
+	if (eng->use_uring) {
+		ret = blk_uring_probe(e->be.fd, e->o.queue_size);
+		if (ret && e->o.io == IO_URING)
+			die(1, "uvirtio-%u: --io uring: io_uring is not available here: %s",
+			    e->dev.index, strerror(-ret));
+		if (ret) {
+			info("uvirtio-%u: io_uring is not available here (%s): synchronous file I/O in the queue threads",
+			     e->dev.index, strerror(-ret));
+			eng->use_uring = false;
+			sync_told = true;
+		}
+	}
 	/*
 	 * tmpfs has no non-blocking reads and writes for io_uring, which
 	 * then hands every request to a worker thread. For small requests
@@ -755,7 +826,7 @@ static void setup_engine(struct emu *e)
 		die(1, "uvirtio-%u: cannot set up the queues%s: %s",
 		    e->dev.index, eng->use_uring ? " (io_uring)" : "",
 		    strerror(-ret));
-	if (!eng->use_uring && e->be.fd >= 0)
+	if (!eng->use_uring && e->be.fd >= 0 && !sync_told)
 		info("uvirtio-%u: synchronous file I/O in the queue threads",
 		     e->dev.index);
 	if (eng->use_uring && eng->uring_min)
@@ -939,12 +1010,13 @@ static void signal_event(struct emu *e)
 		die(1, "%s again: exiting without waiting for removal",
 		    strsignal(si.ssi_signo));
 	e->removing = true;
-	info("uvirtio-%u: %s: removing the device", e->dev.index,
-	     strsignal(si.ssi_signo));
+	/* Remove first: the log line must not be what stands in its way. */
 	ret = uvdev_remove(&e->dev);
 	if (ret)
 		die(1, "uvirtio-%u: cannot remove the device: %s",
 		    e->dev.index, strerror(-ret));
+	info("uvirtio-%u: %s: removing the device", e->dev.index,
+	     strsignal(si.ssi_signo));
 }
 
 /**
@@ -1289,6 +1361,8 @@ int main(int argc, char **argv)
 	struct emu *e = &emu;
 	int ret;
 
+	/* A log reader or statfs watchdog that went away is EPIPE, not death. */
+	signal(SIGPIPE, SIG_IGN);
 	parse_opts(argc, argv, &e->o);
 	open_backing(e);
 

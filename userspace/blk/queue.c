@@ -59,6 +59,8 @@
  * @ri:		what it asks
  * @data:	iovecs of its data part (point into the bounce pool)
  * @used_len:	bytes written into the chain, status byte included
+ * @io_done:	io_uring: data bytes moved so far (@data starts after them)
+ * @io_tries:	io_uring: operations that moved nothing so far
  * @done_ns:	delay fault: when it may complete
  * @next:	delay fault FIFO
  */
@@ -67,6 +69,8 @@ struct blk_req {
 	struct blk_req_info ri;
 	struct iovec *data;
 	uint32_t used_len;
+	uint64_t io_done;
+	unsigned int io_tries;
 	uint64_t done_ns;
 	struct blk_req *next;
 };
@@ -274,6 +278,34 @@ static void q_signal(struct blk_queue *q, bool force)
 }
 
 /**
+ * q_submit() - hand the queued operations to the kernel
+ * @q:		queue
+ *
+ * io_uring_submit() may fail for want of memory or room in the completion
+ * ring (-EAGAIN, -EBUSY) or be interrupted: the operations then stay in
+ * the submission ring and are handed over by the next call (the queue
+ * thread makes one per pass, and q_quiesce() waits with
+ * io_uring_submit_and_wait(), which submits them too). So nothing is lost
+ * here; a few tries with completions reaped in between only keep the
+ * latency down.
+ *
+ * Return: 0, or the last -errno
+ */
+static int q_submit(struct blk_queue *q)
+{
+	int ret = 0, i;
+
+	for (i = 0; i < 4 && io_uring_sq_ready(&q->ring); i++) {
+		ret = io_uring_submit(&q->ring);
+		if (ret >= 0)
+			return 0;
+		if (ret != -EAGAIN && ret != -EBUSY && ret != -EINTR)
+			break;
+	}
+	return ret < 0 ? ret : 0;
+}
+
+/**
  * q_submit_io() - queue a read, write or flush on the io_uring
  * @q:		queue
  * @eng:	engine
@@ -285,12 +317,12 @@ static int q_submit_io(struct blk_queue *q, struct blk_engine *eng,
 		       struct blk_req *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
-	uint64_t off = r->ri.sector * BLK_SECTOR_SIZE;
+	uint64_t off = r->ri.sector * BLK_SECTOR_SIZE + r->io_done;
 	struct iovec *d = r->data;
 	uint8_t *base = d[0].iov_base;
 
 	if (!sqe) {
-		io_uring_submit(&q->ring);
+		q_submit(q);
 		sqe = io_uring_get_sqe(&q->ring);
 		if (!sqe)
 			return -EBUSY;
@@ -327,15 +359,18 @@ static int q_submit_io(struct blk_queue *q, struct blk_engine *eng,
  * @q:		queue
  * @eng:	engine
  *
- * A short transfer or an error fails the request with VIRTIO_BLK_S_IOERR
- * (EIO, ENOSPC...); the queue goes on.
+ * A short transfer continues with the remainder, and -EAGAIN or -EINTR
+ * is tried again (blk_io_progress() bounds it). A real error (EIO,
+ * ENOSPC...) fails the request with VIRTIO_BLK_S_IOERR; the queue goes
+ * on.
  *
  * Return: requests completed
  */
 static unsigned int q_reap(struct blk_queue *q, struct blk_engine *eng)
 {
 	struct io_uring_cqe *cqes[64];
-	unsigned int i, n, total = 0;
+	unsigned int i, n, total = 0, again = 0;
+	enum blk_io_verdict v;
 
 	if (!q->uring)
 		return 0;
@@ -343,23 +378,32 @@ static unsigned int q_reap(struct blk_queue *q, struct blk_engine *eng)
 		for (i = 0; i < n; i++) {
 			struct blk_req *r = io_uring_cqe_get_data(cqes[i]);
 			int res = cqes[i]->res;
-			bool ok;
 
-			if (r->ri.type == VIRTIO_BLK_T_FLUSH)
-				ok = res == 0;
-			else
-				ok = res >= 0 && (uint64_t)res == r->ri.len;
-			*r->ri.status = ok ? VIRTIO_BLK_S_OK :
-					     VIRTIO_BLK_S_IOERR;
-			r->used_len = 1;
-			if (ok && r->ri.type == VIRTIO_BLK_T_IN)
-				r->used_len += r->ri.len;
 			q->inflight_io--;
+			v = blk_io_progress(r->ri.type, res, r->ri.len,
+					    &r->io_done, &r->io_tries);
+			if (v == BLK_IO_AGAIN) {
+				if (res > 0)
+					r->ri.data_num = blk_iov_advance(r->data,
+						r->ri.data_num, res);
+				if (q_submit_io(q, eng, r) == 0) {
+					again++;
+					continue;
+				}
+				v = BLK_IO_FAILED;
+			}
+			*r->ri.status = v == BLK_IO_DONE ? VIRTIO_BLK_S_OK :
+							   VIRTIO_BLK_S_IOERR;
+			r->used_len = 1;
+			if (v == BLK_IO_DONE && r->ri.type == VIRTIO_BLK_T_IN)
+				r->used_len += r->ri.len;
 			q_complete(q, eng, r);
+			total++;
 		}
 		io_uring_cq_advance(&q->ring, n);
-		total += n;
 	}
+	if (again)
+		q_submit(q);
 	return total;
 }
 
@@ -384,6 +428,8 @@ static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
 	r->el = *el;
 	r->el.iov = NULL;
 	memset(&r->ri, 0, sizeof(r->ri));
+	r->io_done = 0;
+	r->io_tries = 0;
 	if (el->err) {
 		if (q->bad_told < BLK_BAD_TELL) {
 			q->bad_told++;
@@ -431,14 +477,14 @@ static bool q_work(struct blk_queue *q, struct blk_engine *eng,
 		queued += q_start_req(q, eng, el);
 		if (++taken % BLK_BATCH == 0) {
 			if (queued)
-				io_uring_submit(&q->ring);
+				q_submit(q);
 			queued = 0;
 			q_reap(q, eng);
 			q_signal(q, false);
 		}
 	}
 	if (queued)
-		io_uring_submit(&q->ring);
+		q_submit(q);
 	done = q_reap(q, eng) + q_release_delayed(q, false);
 	return taken || done;
 }
@@ -580,11 +626,21 @@ static void q_serve(struct blk_queue *q, struct blk_engine *eng,
  */
 static void q_quiesce(struct blk_queue *q, struct blk_engine *eng)
 {
-	struct io_uring_cqe *cqe;
+	unsigned int fails = 0;
+	int ret;
 
+	/*
+	 * Submit and wait in one call: operations a failed submit left in
+	 * the submission ring would never complete under a plain wait.
+	 */
 	while (q->uring && q->inflight_io) {
-		if (io_uring_wait_cqe(&q->ring, &cqe) < 0)
-			break;
+		ret = io_uring_submit_and_wait(&q->ring, 1);
+		if (ret < 0 && ret != -EINTR && ret != -ETIME) {
+			if (++fails > 1000)
+				break;	/* the ring is unusable: give up */
+			if (ret == -EAGAIN || ret == -EBUSY)
+				usleep(1000);
+		}
 		q_reap(q, eng);
 	}
 	q_release_delayed(q, true);
@@ -696,6 +752,30 @@ static int q_uring_init(struct blk_queue *q, struct blk_engine *eng,
 	q->fixed_err = io_uring_register_buffers(&q->ring, &biov, 1);
 	q->fixed_bufs = !q->fixed_err;
 	return uvloop_add(&q->w.loop, q->ring_fd, EPOLLIN, QTAG_RING);
+}
+
+/**
+ * blk_uring_probe() - can this process do its file I/O through io_uring?
+ * @fd:		the backing file
+ * @entries:	submission ring size the queues will ask for
+ *
+ * io_uring may be missing or forbidden: kernel.io_uring_disabled, or a
+ * seccomp filter (the default profiles of Docker, containerd and Podman
+ * refuse io_uring_setup). A throw-away ring with the file registered tells.
+ *
+ * Return: 0, or the -errno that setting up a queue's ring would meet
+ */
+int blk_uring_probe(int fd, unsigned int entries)
+{
+	struct io_uring ring;
+	int ret;
+
+	ret = io_uring_queue_init(entries, &ring, 0);
+	if (ret)
+		return ret;
+	ret = io_uring_register_files(&ring, &fd, 1);
+	io_uring_queue_exit(&ring);
+	return ret;
 }
 
 /**

@@ -254,3 +254,61 @@ int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
 	ri->data_num = n;
 	return 0;
 }
+
+/**
+ * blk_io_progress() - account one completion of a request's read, write or
+ * flush, and say what comes next
+ * @type:	VIRTIO_BLK_T_IN, _OUT or _FLUSH
+ * @res:	the operation's result: bytes moved, or -errno
+ * @len:	data bytes of the whole request (0 for a flush)
+ * @done:	bytes moved by earlier operations; @res is added
+ * @tries:	operations so far that moved nothing; bumped by one more
+ *
+ * A file may move fewer bytes than asked (a short transfer) without having
+ * failed, and -EAGAIN or -EINTR are transient: neither is the driver's
+ * business. The remainder is submitted again; only an operation that keeps
+ * moving nothing (BLK_IO_RETRIES times) or a real error fails the request.
+ *
+ * Return: BLK_IO_DONE, BLK_IO_AGAIN or BLK_IO_FAILED
+ */
+enum blk_io_verdict blk_io_progress(uint32_t type, int res, uint64_t len,
+				    uint64_t *done, unsigned int *tries)
+{
+	if (res == -EAGAIN || res == -EINTR ||
+	    (res == 0 && type != VIRTIO_BLK_T_FLUSH && *done < len))
+		return ++*tries > BLK_IO_RETRIES ? BLK_IO_FAILED : BLK_IO_AGAIN;
+	if (res < 0)
+		return BLK_IO_FAILED;
+	if (type == VIRTIO_BLK_T_FLUSH)
+		return BLK_IO_DONE;
+	if ((uint64_t)res > len - *done)
+		return BLK_IO_FAILED;	/* more than asked: not ours */
+	*done += res;
+	return *done == len ? BLK_IO_DONE : BLK_IO_AGAIN;
+}
+
+/**
+ * blk_iov_advance() - drop the first @n bytes of an iovec array, in place
+ * @iov:	the array
+ * @cnt:	its entries
+ * @n:		bytes to drop (at most the array's size)
+ *
+ * Return: entries left (the first one possibly shortened)
+ */
+unsigned int blk_iov_advance(struct iovec *iov, unsigned int cnt, size_t n)
+{
+	unsigned int i = 0;
+
+	while (i < cnt && n >= iov[i].iov_len) {
+		n -= iov[i].iov_len;
+		i++;
+	}
+	if (i && i < cnt)
+		memmove(iov, iov + i, (cnt - i) * sizeof(*iov));
+	cnt -= i;
+	if (cnt && n) {
+		iov[0].iov_base = (uint8_t *)iov[0].iov_base + n;
+		iov[0].iov_len -= n;
+	}
+	return cnt;
+}

@@ -61,4 +61,18 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
 		  unsigned int in_num, struct iovec *scratch,
 		  unsigned int scratch_cap, uint32_t *used_len);
 
+/* Resubmissions of one request that moved no byte (EAGAIN, EINTR, 0). */
+#define BLK_IO_RETRIES	8
+
+/* What to do with a request after one of its asynchronous operations ended */
+enum blk_io_verdict {
+	BLK_IO_DONE,		/* all of it moved: complete with OK */
+	BLK_IO_AGAIN,		/* submit the remainder (or all of it) again */
+	BLK_IO_FAILED,		/* a real error: complete with IOERR */
+};
+
+enum blk_io_verdict blk_io_progress(uint32_t type, int res, uint64_t len,
+				    uint64_t *done, unsigned int *tries);
+unsigned int blk_iov_advance(struct iovec *iov, unsigned int cnt, size_t n);
+
 #endif /* UVIRTIO_BLK_REQ_H */

@@ -272,6 +272,7 @@ int uvdev_queue_start(struct uvdev *d, unsigned int i)
 	p.ctrl_offset = d->layout.ctrl_offset;
 	p.index = i;
 	p.num = qi.num;
+	p.queue_size = d->layout.queue_size;
 	p.epoch = qi.epoch;
 	p.desc_offset = qi.desc_offset;
 	p.avail_offset = qi.avail_offset;

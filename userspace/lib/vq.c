@@ -98,6 +98,9 @@ int uvq_init(struct uvq *vq, const struct uvq_params *p)
 
 	if (!p->base || n == 0 || n > UVIRTIO_MAX_QUEUE_SIZE || (n & (n - 1)))
 		return -EINVAL;
+	/* Emulators size per-head tables by the layout's queue size. */
+	if (n > p->queue_size)
+		return -EINVAL;
 	if (p->index >= UVIRTIO_MAX_QUEUES)
 		return -EINVAL;
 	if (!region_ok(p->size, p->bounce_offset, p->bounce_size) ||
@@ -327,17 +330,42 @@ uint16_t uvq_avail_idx(const struct uvq *vq)
 }
 
 /**
+ * vq_refresh_avail() - cache the driver's avail index, or break the queue
+ * @vq:		queue, ready and not broken
+ *
+ * The only place that reads avail->idx for serving, so that every path
+ * (polling with uvq_avail_pending() or popping) applies the same rule: an
+ * index more than the ring size ahead of our position cannot be valid, and
+ * nothing of this ring is trusted again until it is set up anew.
+ *
+ * Return: 0, or -EIO if the index jumped (the queue is now broken)
+ */
+static int vq_refresh_avail(struct uvq *vq)
+{
+	uint16_t idx = uvq_avail_idx(vq);
+
+	if ((uint16_t)(idx - vq->last_avail) > vq->num) {
+		vq->broken = true;
+		return -EIO;
+	}
+	vq->avail_idx = idx;
+	return 0;
+}
+
+/**
  * uvq_avail_pending() - how many avail entries have not been taken yet
  * @vq:		queue
  *
- * Return: entries between our position and the driver's avail index (a
- * value above the ring size means the ring is corrupt; uvq_pop() says so)
+ * Return: entries between our position and the driver's avail index; 0
+ * if the queue is not running or is broken (an index that jumped by more
+ * than the ring size breaks it here, and uvq_pop() then returns -EIO)
  */
 unsigned int uvq_avail_pending(struct uvq *vq)
 {
 	if (!vq->ready || vq->broken)
 		return 0;
-	vq->avail_idx = uvq_avail_idx(vq);
+	if (vq_refresh_avail(vq))
+		return 0;
 	return (uint16_t)(vq->avail_idx - vq->last_avail) +
 	       (vq->replay_n - vq->replay_pos);
 }
@@ -372,11 +400,8 @@ int uvq_pop(struct uvq *vq, struct uvq_elem *e)
 		goto take;
 	}
 	if (vq->last_avail == vq->avail_idx) {
-		vq->avail_idx = uvq_avail_idx(vq);
-		if ((uint16_t)(vq->avail_idx - vq->last_avail) > vq->num) {
-			vq->broken = true;
+		if (vq_refresh_avail(vq))
 			return -EIO;
-		}
 		if (vq->last_avail == vq->avail_idx)
 			return 0;
 	}

@@ -36,6 +36,7 @@
  * @ctrl_offset: offset of struct uvirtio_ctrl
  * @index:	queue index (selects the ctrl slot)
  * @num:	ring size chosen by the driver, power of two, 1..1024
+ * @queue_size: the device's queue size (layout); @num may not exceed it
  * @epoch:	queue epoch from UVIRTIO_GET_QUEUE
  * @desc_offset: descriptor table
  * @avail_offset: avail ring
@@ -52,6 +53,7 @@ struct uvq_params {
 	uint64_t ctrl_offset;
 	unsigned int index;
 	unsigned int num;
+	unsigned int queue_size;
 	uint32_t epoch;
 	uint64_t desc_offset;
 	uint64_t avail_offset;

@@ -11,7 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +235,72 @@ static int nb_spawn_passt(struct nb *b)
 	return 0;
 }
 
+/*
+ * Descriptors from a peer are never closed on a thread that matters: a
+ * close() runs the file's flush, and a FUSE file's FLUSH waits, without a
+ * timeout and past SIGKILL, for a server the peer controls. They go to a
+ * thread of their own, started on first use, which may block for ever.
+ */
+static int nb_reaper_fd = -1;
+static pthread_once_t nb_reaper_once = PTHREAD_ONCE_INIT;
+
+/**
+ * nb_reaper() - close every descriptor that arrives on the pipe
+ * @arg:	the pipe's read end
+ *
+ * Return: NULL, when the pipe is gone
+ */
+static void *nb_reaper(void *arg)
+{
+	int pfd = (int)(intptr_t)arg, fd;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (read(pfd, &fd, sizeof(fd)) == sizeof(fd))
+		close(fd);
+	return NULL;
+}
+
+/**
+ * nb_reaper_start() - start the reaper thread (once)
+ */
+static void nb_reaper_start(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC))
+		return;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, nb_reaper, (void *)(intptr_t)p[0]) ||
+	    fcntl(p[1], F_SETFL, O_NONBLOCK)) {
+		close(p[0]);
+		close(p[1]);
+	} else {
+		nb_reaper_fd = p[1];
+	}
+	pthread_attr_destroy(&a);
+}
+
+/**
+ * nb_fd_drop() - dispose of a descriptor a peer sent, off this thread
+ * @fd:		the descriptor
+ *
+ * If the reaper cannot take it (no thread, or its pipe is full because it
+ * is stuck), the descriptor is kept open: a leak is better than a close()
+ * that may never return.
+ */
+static void nb_fd_drop(int fd)
+{
+	pthread_once(&nb_reaper_once, nb_reaper_start);
+	if (nb_reaper_fd < 0 ||
+	    write(nb_reaper_fd, &fd, sizeof(fd)) != sizeof(fd))
+		net_log("a descriptor from the peer is kept open: the closer is stuck");
+}
+
 /**
  * nb_ring_reset() - forget both rings (a new connection trades new ones)
  * @b:		dgram backend
@@ -345,7 +414,8 @@ static void nb_ring_ctl(struct nb *b, const struct nr_msg *m, int *fds,
 		}
 		nring_free(&b->rx);
 		ret = nring_attach(&b->rx, fds[0], fds[1], m->id, &why);
-		nfd = 0;
+		if (!ret)
+			nfd = 0;
 		if (ret) {
 			net_log("%s: refused the peer's shared ring: %s",
 				b->spec, why ? why : strerror(-ret));
@@ -369,7 +439,7 @@ static void nb_ring_ctl(struct nb *b, const struct nr_msg *m, int *fds,
 		break;
 	}
 	for (i = 0; i < nfd; i++)
-		close(fds[i]);
+		nb_fd_drop(fds[i]);
 }
 
 /**
@@ -377,7 +447,7 @@ static void nb_ring_ctl(struct nb *b, const struct nr_msg *m, int *fds,
  * @mh:		the received message
  * @fds:	out, NB_MAX_FDS entries
  *
- * Return: how many; any beyond NB_MAX_FDS are closed
+ * Return: how many; any beyond NB_MAX_FDS are dropped (nb_fd_drop())
  */
 static int nb_take_fds(struct msghdr *mh, int *fds)
 {
@@ -393,10 +463,80 @@ static int nb_take_fds(struct msghdr *mh, int *fds)
 			if (n < NB_MAX_FDS)
 				fds[n++] = fd;
 			else
-				close(fd);
+				nb_fd_drop(fd);
 		}
 	}
 	return n;
+}
+
+/**
+ * nb_from_remote() - was a datagram sent from the peer's address?
+ * @b:		dgram backend
+ * @sa:		the sender's address (recvmsg()'s msg_name)
+ * @len:	its length
+ *
+ * The peer is known by the address it bound, which is our REMOTE path as
+ * written on both command lines.
+ *
+ * Return: true if @sa is REMOTE
+ */
+static bool nb_from_remote(const struct nb *b, const struct sockaddr_un *sa,
+			   socklen_t len)
+{
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	size_t rl = strlen(b->remote);
+
+	if (len <= off || sa->sun_family != AF_UNIX)
+		return false;
+	return strnlen(sa->sun_path, len - off) == rl &&
+	       !memcmp(sa->sun_path, b->remote, rl);
+}
+
+/**
+ * nb_offer_waits() - does the next datagram offer a ring we may take?
+ * @b:		dgram backend, connected, expecting the peer's ring
+ *
+ * Peeks at the datagram with room for its sender's credentials only
+ * (SO_PASSCRED puts them first), so descriptors it carries are not taken
+ * into our table by this look. A ring offer is taken only from the peer's
+ * address and from our own uid (as our user namespace sees it).
+ *
+ * Return: true if the datagram should be received with its descriptors
+ */
+static bool nb_offer_waits(const struct nb *b)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} u;
+	struct sockaddr_un from;
+	struct ucred cred;
+	struct cmsghdr *c;
+	struct msghdr mh;
+	struct nr_msg m;
+	struct iovec v = { &m, sizeof(m) };
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = &from;
+	mh.msg_namelen = sizeof(from);
+	mh.msg_iov = &v;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	if (recvmsg(b->fd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC) !=
+	    sizeof(m) || m.magic != NR_MSG_MAGIC ||
+	    (m.type != NR_OFFER && m.type != NR_OFFER_BACK) ||
+	    !nb_from_remote(b, &from, mh.msg_namelen))
+		return false;
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(cred))) {
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			return cred.uid == geteuid();
+		}
+	}
+	return false;
 }
 
 /**
@@ -407,7 +547,10 @@ static int nb_take_fds(struct msghdr *mh, int *fds)
  *
  * The ring first; control messages on the socket are acted on and
  * skipped (NB_MAX_CTL at a time: a peer sending nothing else does not
- * keep us here), descriptors attached to anything else are closed.
+ * keep us here). Nothing is read while no peer is connected. Descriptors
+ * are let in only with a ring offer from the peer (nb_offer_waits());
+ * every other datagram is received without room for them, and the kernel
+ * discards them without ever putting them in our table.
  *
  * Return: as nb_recv()
  */
@@ -415,10 +558,13 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 			 unsigned int cnt)
 {
 	union {
-		char buf[CMSG_SPACE(NB_MAX_FDS * sizeof(int))];
+		/* SO_PASSCRED: the sender's credentials come first */
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+			 CMSG_SPACE(NB_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	int fds[NB_MAX_FDS], nfd, i, ret, ctl = 0;
+	bool take;
 	struct msghdr mh;
 	struct nr_msg m;
 	struct iovc c;
@@ -436,15 +582,20 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 				return ret;
 			}
 		}
+		if (!b->connected)
+			return -EAGAIN;
+		take = b->ring_ok && !b->rx.h && nb_offer_waits(b);
 		memset(&mh, 0, sizeof(mh));
 		mh.msg_iov = (struct iovec *)iov;
 		mh.msg_iovlen = cnt;
-		mh.msg_control = u.buf;
-		mh.msg_controllen = sizeof(u.buf);
+		if (take) {
+			mh.msg_control = u.buf;
+			mh.msg_controllen = sizeof(u.buf);
+		}
 		n = recvmsg(b->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0)
 			return -errno;
-		nfd = nb_take_fds(&mh, fds);
+		nfd = take ? nb_take_fds(&mh, fds) : 0;
 		if (n == sizeof(m) && !(mh.msg_flags & MSG_TRUNC)) {
 			iovc_init(&c, iov, cnt);
 			if (iovc_read(&c, &m, sizeof(m)) == sizeof(m) &&
@@ -456,7 +607,7 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 			}
 		}
 		for (i = 0; i < nfd; i++)
-			close(fds[i]);
+			nb_fd_drop(fds[i]);
 		b->via_ring = false;
 		if (mh.msg_flags & MSG_TRUNC)
 			return -EMSGSIZE;
@@ -568,10 +719,35 @@ int nb_tick(struct nb *b)
 }
 
 /**
+ * nb_stale() - is the socket file at @path left over from a dead process?
+ * @path:	a socket file
+ *
+ * A live dgram socket accepts a connect(); a socket file whose socket is
+ * gone refuses it with ECONNREFUSED. Anything else (live, someone else's,
+ * a stream socket) is not ours to unlink.
+ *
+ * Return: true if only ECONNREFUSED came back
+ */
+static bool nb_stale(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, ret, err;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	ret = connect(fd, (struct sockaddr *)&sa, nb_sun(&sa, path));
+	err = errno;
+	close(fd);
+	return ret < 0 && err == ECONNREFUSED;
+}
+
+/**
  * nb_open() - set the backend up
  * @b:		backend
  *
- * dgram binds its local socket here (replacing a stale socket file) and
+ * dgram binds its local socket here (replacing a stale socket file, never
+ * a live one: that is -EADDRINUSE from bind()), mode 0600, and
  * tap creates or attaches to its interface: both must work at once. The
  * stream peer and the dgram remote may come later: nb_connect() retries.
  *
@@ -582,6 +758,7 @@ int nb_open(struct nb *b)
 	struct sockaddr_un sa;
 	struct ifreq ifr;
 	struct stat st;
+	mode_t mask;
 	int v;
 
 	switch (b->kind) {
@@ -599,10 +776,20 @@ int nb_open(struct nb *b)
 		if (b->fd < 0)
 			return -errno;
 		nb_bufs(b->fd);
-		if (!lstat(b->path, &st) && S_ISSOCK(st.st_mode))
-			unlink(b->path);
-		if (bind(b->fd, (struct sockaddr *)&sa, nb_sun(&sa, b->path)))
+		v = 1;
+		if (setsockopt(b->fd, SOL_SOCKET, SO_PASSCRED, &v, sizeof(v)))
 			return -errno;
+		if (!lstat(b->path, &st) && S_ISSOCK(st.st_mode) &&
+		    nb_stale(b->path))
+			unlink(b->path);
+		/* Only our uid may send to us (and pass descriptors). */
+		mask = umask(0177);
+		v = bind(b->fd, (struct sockaddr *)&sa, nb_sun(&sa, b->path));
+		umask(mask);
+		if (v)
+			return -errno;
+		/* now, so its pipe is not one more descriptor later */
+		pthread_once(&nb_reaper_once, nb_reaper_start);
 		b->room_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 		return b->room_fd < 0 ? -errno : 0;
 	case NB_TAP:
@@ -624,6 +811,27 @@ int nb_open(struct nb *b)
 		return 0;
 	}
 	return -EINVAL;
+}
+
+/**
+ * nb_drain() - throw away what came before the peer was connected
+ * @b:		dgram backend, just connected
+ *
+ * An unconnected socket takes datagrams from anyone who may write to it;
+ * a connected one only from its peer. What queued up before is dropped
+ * unread (descriptors included, which the kernel then discards). The peer
+ * loses nothing it needs: our ring offer follows, and it answers that.
+ */
+static void nb_drain(struct nb *b)
+{
+	unsigned int n = 0;
+	char c;
+
+	while (recv(b->fd, &c, 1, MSG_DONTWAIT) >= 0)
+		n++;
+	if (n)
+		net_log("%s: %u datagram%s queued before the peer connected: dropped",
+			b->spec, n, n > 1 ? "s" : "");
 }
 
 /**
@@ -669,6 +877,7 @@ int nb_connect(struct nb *b)
 		if (connect(b->fd, (struct sockaddr *)&sa,
 			    nb_sun(&sa, b->remote)))
 			return -errno;
+		nb_drain(b);
 		/* A new peer, maybe: rings are traded afresh. A peer that
 		 * refuses our offer (EPERM: it is still connected to an
 		 * earlier us) cannot take frames either. */

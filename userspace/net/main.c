@@ -47,6 +47,7 @@
 #include "backend.h"
 #include "dev.h"
 #include "iovc.h"
+#include "log.h"
 #include "loop.h"
 #include "notify.h"
 #include "net.h"
@@ -156,9 +157,7 @@ static struct emu emu;
  */
 static void vmsg(const char *fmt, va_list ap)
 {
-	fprintf(stderr, PROG ": ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	uvlog_vline(PROG, fmt, ap);
 }
 
 /**
@@ -847,12 +846,13 @@ static void signal_event(struct emu *e)
 			finish(e, 1);
 		}
 		e->removing = true;
-		info("uvirtio-%u: %s: removing the device", e->dev.index,
-		     strsignal(si.ssi_signo));
+		/* Remove first: the log line must not stand in its way. */
 		ret = uvdev_remove(&e->dev);
 		if (ret)
 			die(1, "uvirtio-%u: cannot remove the device: %s",
 			    e->dev.index, strerror(-ret));
+		info("uvirtio-%u: %s: removing the device", e->dev.index,
+		     strsignal(si.ssi_signo));
 	}
 }
 
@@ -907,7 +907,7 @@ static void driver_event(struct emu *e, uint32_t type)
 	struct net_dp *dp = &e->dp;
 	unsigned int i;
 
-	net_pairs_reset(dp);
+	net_pairs_reset(dp, type == UVIRTIO_EV_OVERFLOW);
 	dp->mrg = df & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	dp->guest_csum = df & (1ULL << VIRTIO_NET_F_GUEST_CSUM);
 	dp->guest_tso4 = df & (1ULL << VIRTIO_NET_F_GUEST_TSO4);
@@ -1226,6 +1226,8 @@ int main(int argc, char **argv)
 	struct emu *e = &emu;
 	int ret;
 
+	/* A log reader or statfs watchdog that went away is EPIPE, not death. */
+	signal(SIGPIPE, SIG_IGN);
 	parse_opts(argc, argv, e);
 	e->sh.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (e->sh.wake_fd < 0)

@@ -127,7 +127,8 @@ static void pair_watch(struct net_pair *p)
 
 		for (i = 0; i < p->nsrc; i++)
 			reads |= p->src[i] == &dp->pairs[j];
-		if (fd >= 0 && reads && !p->rx_paused)
+		/* a dgram socket is not read while no peer is connected */
+		if (fd >= 0 && reads && !p->rx_paused && b->connected)
 			want |= EPOLLIN;
 		if (fd >= 0 && mine &&
 		    ((p->tx_held && !nb_ring_waits(b)) || nb_pending_out(b)))
@@ -311,17 +312,39 @@ static int csum_fold_iov(struct net_pair *p, struct iovc *c, size_t len,
 /**
  * rx_check_hdr() - check a header a peer sent against what our driver takes
  * @dp:		data path
- * @h:		the header (num_buffers is ours to set)
+ * @h:		the header (num_buffers is ours to set); DATA_VALID is
+ *		cleared unless @trusted
  * @flen:	frame length
+ * @trusted:	the header comes from the host kernel (tap), not a peer
+ *
+ * Every field the driver acts on is checked against the frame: the
+ * checksum position lies inside it, a GSO frame has a segment size that
+ * splits it and a header length inside it, and no flag is unknown. A
+ * peer's "checksum already verified" (DATA_VALID) is not passed on: the
+ * guest checks for itself.
  *
  * Return: 0 to pass the frame, 1 to finish its checksum first, -EINVAL to
  * drop it
  */
-static int rx_check_hdr(const struct net_dp *dp,
-			const struct virtio_net_hdr_v1 *h, size_t flen)
+static int rx_check_hdr(const struct net_dp *dp, struct virtio_net_hdr_v1 *h,
+			size_t flen, bool trusted)
 {
 	uint8_t gso = h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+	uint16_t gso_size = le16toh(h->gso_size);
 
+	if (h->flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM |
+			 VIRTIO_NET_HDR_F_DATA_VALID))
+		return -EINVAL;
+	if (!trusted)
+		h->flags &= ~VIRTIO_NET_HDR_F_DATA_VALID;
+	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    (size_t)le16toh(h->csum_start) + le16toh(h->csum_offset) + 2 >
+	    flen)
+		return -EINVAL;
+	if (gso != VIRTIO_NET_HDR_GSO_NONE &&
+	    (gso_size == 0 || gso_size >= flen ||
+	     le16toh(h->hdr_len) > flen))
+		return -EINVAL;
 	if (gso == VIRTIO_NET_HDR_GSO_NONE) {
 		if (flen > dp->mtu + L2_LEN)
 			return -EINVAL;
@@ -389,6 +412,11 @@ static int rx_one(struct net_pair *p, struct nb *b)
 	}
 	if (n < 0)
 		return n;
+	/* tun says how long the frame was, not how much of it fitted */
+	if ((size_t)n > iovc_size(iov, cnt)) {
+		net_stat_add(&st->drops, 1);
+		return 1;
+	}
 
 	flen = n - HDR_LEN;
 	if (n < (int)HDR_LEN || flen < ETH_HLEN) {
@@ -398,7 +426,7 @@ static int rx_one(struct net_pair *p, struct nb *b)
 	iovc_init(&c, iov, cnt);
 	if (dp->hdr) {
 		iovc_read(&c, &h, HDR_LEN);
-		ck = rx_check_hdr(dp, &h, flen);
+		ck = rx_check_hdr(dp, &h, flen, b->kind == NB_TAP);
 		if (ck < 0) {
 			net_stat_add(&st->drops, 1);
 			return 1;
@@ -470,7 +498,8 @@ static void rx_serve(struct net_pair *p)
 	fault_delay(p);
 	p->rx_paused = false;
 	uvq_poll_begin(vq);
-	for (i = 0; i < p->nsrc && !p->rx_paused; i++) {
+	for (i = 0; i < p->nsrc && !p->rx_paused && !uvworker_pausing(&p->w);
+	     i++) {
 		struct net_pair *src = p->src[i];
 
 		for (taken = 0; taken < SRC_TURN; taken++) {
@@ -583,6 +612,7 @@ static void tx_serve(struct net_pair *p)
 	struct uvq *vq = p->txq;
 	struct uvq_elem *el = &p->tx;
 	unsigned int done = 0;
+	bool yield = false;
 	int ret;
 
 	if (!vq->ready) {
@@ -624,12 +654,22 @@ static void tx_serve(struct net_pair *p)
 				tx_flush(p);
 				done = 0;
 			}
+			/*
+			 * A driver that keeps the ring full would keep us
+			 * here for good while the main thread waits for the
+			 * lock (a signal, a link change, a device event): let
+			 * it in; it wakes us when it is done.
+			 */
+			if (uvworker_pausing(&p->w) || uvworker_stopping(&p->w)) {
+				yield = true;
+				break;
+			}
 		}
 		tx_flush(p);
-		if (p->tx_held)
+		if (p->tx_held || yield)
 			break;
 	} while (uvq_poll_end(vq));
-	if (p->tx_held)
+	if (p->tx_held || yield)
 		uvq_poll_end(vq);
 }
 
@@ -859,14 +899,29 @@ void net_pairs_resume(struct net_dp *dp)
  * net_pairs_reset() - the rings were started or stopped: forget the
  * receive chains and the held transmit chain (with the pairs paused)
  * @dp:		data path
+ * @restarted_only: keep what was taken from a ring that still runs in the
+ *		same epoch (after an event overflow, when only some rings may
+ *		have been set up anew)
+ *
+ * Chains of a ring that runs on are still owed to its driver: forgetting
+ * them would leave them in flight for good, and the ring shorter by as
+ * many entries each time.
  */
-void net_pairs_reset(struct net_dp *dp)
+void net_pairs_reset(struct net_dp *dp, bool restarted_only)
 {
 	unsigned int i;
 
 	for (i = 0; i < dp->num_pairs; i++) {
-		stash_clear(&dp->pairs[i]);
-		dp->pairs[i].tx_held = false;
+		struct net_pair *p = &dp->pairs[i];
+
+		if (!restarted_only || !p->rxq->ready ||
+		    p->rxq->epoch != p->rx_epoch)
+			stash_clear(p);
+		if (!restarted_only || !p->txq->ready ||
+		    p->txq->epoch != p->tx_epoch)
+			p->tx_held = false;
+		p->rx_epoch = p->rxq->epoch;
+		p->tx_epoch = p->txq->epoch;
 	}
 }
 

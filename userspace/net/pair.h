@@ -76,6 +76,8 @@ struct net_dp;
  * @tx:		the transmit chain being sent
  * @tx_iov:	its buffers
  * @tx_held:	@tx could not be sent yet (backend full)
+ * @rx_epoch:	epoch of @rxq the stash was taken from
+ * @tx_epoch:	epoch of @txq @tx was taken from
  * @csum_buf:	scratch for software checksums
  */
 struct net_pair {
@@ -105,6 +107,8 @@ struct net_pair {
 	struct uvq_elem tx;
 	struct iovec tx_iov[UVIRTIO_MAX_QUEUE_SIZE];
 	bool tx_held;
+	uint32_t rx_epoch;
+	uint32_t tx_epoch;
 	uint8_t csum_buf[NET_GSO_MAX_FRAME];
 };
 
@@ -145,7 +149,7 @@ int net_pairs_run(struct net_dp *dp);
 void net_pairs_pause(struct net_dp *dp);
 void net_pairs_resume(struct net_dp *dp);
 void net_pairs_wake(struct net_dp *dp);
-void net_pairs_reset(struct net_dp *dp);
+void net_pairs_reset(struct net_dp *dp, bool restarted_only);
 void net_pairs_steer(struct net_dp *dp, unsigned int active);
 bool net_pairs_up(struct net_dp *dp);
 void net_pairs_stop(struct net_dp *dp);

@@ -138,17 +138,24 @@ static bool nr_is_eventfd(int fd)
 /**
  * nring_attach() - map a ring a peer offered, to consume from it
  * @r:		handle, empty
- * @memfd:	the ring's memfd (taken: closed here)
- * @room_fd:	the peer's eventfd for room (taken: kept, or closed on
- *		failure)
+ * @memfd:	the ring's memfd (closed here on success)
+ * @room_fd:	the peer's eventfd for room (kept on success)
  * @id:		the ring's number
  * @why:	out: what is wrong with the offer, on failure
+ *
+ * The descriptors come from a peer, so nothing is asked of them that a
+ * file system could make wait: the seals are read first (only shmem and
+ * hugetlbfs files have them, and their fstat() is local), and only a
+ * sealable file is fstat()ed. On failure both descriptors are left open:
+ * the caller disposes of them where a close() that blocks (a FUSE file's
+ * FLUSH) does no harm.
  *
  * Return: 0, or -EINVAL (a bad offer, see @why), or another -errno
  */
 int nring_attach(struct nring *r, int memfd, int room_fd, uint64_t id,
 		 const char **why)
 {
+	struct nr_hdr *h;
 	struct stat st;
 	int seals, fl;
 	void *m;
@@ -156,7 +163,7 @@ int nring_attach(struct nring *r, int memfd, int room_fd, uint64_t id,
 	nring_init(r);
 	*why = NULL;
 	seals = fcntl(memfd, F_GET_SEALS);
-	if (fstat(memfd, &st) || !S_ISREG(st.st_mode) || seals < 0)
+	if (seals < 0 || fstat(memfd, &st) || !S_ISREG(st.st_mode))
 		*why = "not a memfd";
 	else if (st.st_size != NR_MAP_SIZE)
 		*why = "wrong size";
@@ -165,40 +172,34 @@ int nring_attach(struct nring *r, int memfd, int room_fd, uint64_t id,
 	else if (!nr_is_eventfd(room_fd))
 		*why = "no eventfd for room";
 	if (*why)
-		goto bad;
+		return -EINVAL;
 	fl = fcntl(room_fd, F_GETFL);
 	if (fl < 0 || fcntl(room_fd, F_SETFL, fl | O_NONBLOCK)) {
 		*why = "eventfd flags";
-		goto bad;
+		return -EINVAL;
 	}
 	m = mmap(NULL, NR_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 memfd, 0);
 	if (m == MAP_FAILED) {
 		*why = "cannot be mapped";
-		goto bad;
+		return -EINVAL;
 	}
-	close(memfd);
-	r->h = m;
-	if (shm_load32(&r->h->magic, memory_order_relaxed) != NR_MAGIC ||
-	    shm_load32(&r->h->version, memory_order_relaxed) != NR_VERSION ||
-	    shm_load32(&r->h->data_size, memory_order_relaxed) !=
-	    NR_DATA_SIZE) {
+	h = m;
+	if (shm_load32(&h->magic, memory_order_relaxed) != NR_MAGIC ||
+	    shm_load32(&h->version, memory_order_relaxed) != NR_VERSION ||
+	    shm_load32(&h->data_size, memory_order_relaxed) != NR_DATA_SIZE) {
 		munmap(m, NR_MAP_SIZE);
-		r->h = NULL;
-		close(room_fd);
 		*why = "unknown layout";
 		return -EINVAL;
 	}
+	close(memfd);
+	r->h = h;
 	/* The peer may have produced before we mapped it: start where it
 	 * says its consumer is, and check that position at the first pop. */
 	r->pos = shm_load32(&r->h->cons, memory_order_relaxed);
 	r->room_fd = room_fd;
 	r->id = id;
 	return 0;
-bad:
-	close(memfd);
-	close(room_fd);
-	return -EINVAL;
 }
 
 /**
