@@ -120,6 +120,13 @@ setup:
 		sudo $(CURDIR)/selftests/vm/setup $(addprefix --kernel ,$(KERNELS)); \
 	fi
 
+# The main job in a VM: boot the 6.12 lane, where uid 1000 serves an ext4
+# disk from a file (selftests/demo.sh explains each step as it goes).
+DEMO_KERNEL	?= 6.12
+demo:
+	$(MAKE) KERNELS=$(DEMO_KERNEL) all
+	@$(CURDIR)/selftests/vm/run --kernel $(DEMO_KERNEL) -- $(CURDIR)/selftests/demo.sh
+
 check: all
 	@$(CURDIR)/selftests/vm/check $(addprefix --kernel ,$(CHECK_LANES))
 
@@ -240,5 +247,5 @@ clean:
 	-@test ! -f userspace/Makefile || $(MAKE) -s -C userspace O=$(BUILD) clean
 	rm -rf $(BUILD)
 
-.PHONY: all userspace modules selftests setup check fuzz bench clean install uninstall \
+.PHONY: demo all userspace modules selftests setup check fuzz bench clean install uninstall \
 	selftests-install dkms-src dkms-install dkms-uninstall
