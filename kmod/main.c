@@ -276,73 +276,6 @@ static struct attribute *uv_dev_attrs[] = {
 };
 ATTRIBUTE_GROUPS(uv_dev);
 
-/* Feature bits a device may offer: device-type bits and ring bits we do. */
-#define UV_DEVICE_BITS	(GENMASK_ULL(23, 0) | GENMASK_ULL(63, 50))
-#define UV_RING_BITS	(BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
-			 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
-			 BIT_ULL(VIRTIO_F_VERSION_1) | \
-			 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
-/*
- * The module answers the virtio-net control queue (netctrl.c): these bits
- * need it, and come only with VIRTIO_NET_F_CTRL_VQ.
- */
-#define UV_NET_CVQ_DEPS	(BIT_ULL(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_RX) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_VLAN) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_RX_EXTRA) | \
-			 BIT_ULL(VIRTIO_NET_F_MQ) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR))
-/*
- * Control commands the module does not answer: announce (21), device stats
- * (50), notification coalescing (52, 53), hash report (57), RSS (60).
- */
-#define UV_NET_NO_BITS	(BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT_ULL(50) | \
-			 BIT_ULL(52) | BIT_ULL(53) | BIT_ULL(57) | BIT_ULL(60))
-
-/*
- * Config values the drivers trust and an emulator may not set. virtio_net:
- * with VIRTIO_NET_S_ANNOUNCE in the status word it acks the announcement on
- * the control queue, and without one it BUG()s (found by
- * selftests/fuzz_emu); the module implements no guest announce, so only
- * LINK_UP may reach the driver. Called with config_lock held, or before the
- * device is visible.
- */
-static void uv_config_sanitize(struct uv_dev *dev)
-{
-	size_t off = offsetof(struct virtio_net_config, status);
-	__le16 *status = (__le16 *)(dev->config + off);
-	__le64 *capacity = (__le64 *)dev->config;	/* virtio_blk_config */
-
-	if (dev->device_id == VIRTIO_ID_NET && dev->config_size >= off + sizeof(*status))
-		*status &= cpu_to_le16(VIRTIO_NET_S_LINK_UP);
-	/*
-	 * The block layer turns capacity << 9 into the bdev's i_size: beyond
-	 * MAX_LFS_FILESIZE it wraps negative and buffered writes WARN (found
-	 * by selftests/fuzz_emu). No real disk is that big: clamp.
-	 */
-	if (dev->device_id == VIRTIO_ID_BLOCK && dev->config_size >= sizeof(*capacity) &&
-	    le64_to_cpu(*capacity) > (MAX_LFS_FILESIZE >> SECTOR_SHIFT))
-		*capacity = cpu_to_le64(MAX_LFS_FILESIZE >> SECTOR_SHIFT);
-}
-
-/* A net device's queue count must match what virtio_net will ask for. */
-static int uv_check_net(const struct uvirtio_create *c, const u8 *config)
-{
-	unsigned int pairs;
-
-	if (c->features & UV_NET_NO_BITS)
-		return -EINVAL;
-	if (!(c->features & BIT_ULL(VIRTIO_NET_F_CTRL_VQ)))
-		return c->features & UV_NET_CVQ_DEPS ? -EINVAL : 0;
-	if (!(c->features & BIT_ULL(VIRTIO_NET_F_MQ)))
-		return c->num_queues == 3 ? 0 : -EINVAL;
-	/* struct virtio_net_config: max_virtqueue_pairs is the le16 at 8 */
-	if (c->config_size < 10)
-		return -EINVAL;
-	pairs = config[8] | (config[9] << 8);
-	return pairs && c->num_queues == 2 * pairs + 1 ? 0 : -EINVAL;
-}
-
 static int uv_check_create(const struct uvirtio_create *c)
 {
 	if (!uv_zero(c->reserved, sizeof(c->reserved)) ||
@@ -352,14 +285,10 @@ static int uv_check_create(const struct uvirtio_create *c)
 		return -EPROTONOSUPPORT;
 	if (!c->num_queues || c->num_queues > UVIRTIO_MAX_QUEUES)
 		return -EINVAL;
-	if (c->device_id == VIRTIO_ID_NET && c->num_queues < 2)
-		return -EINVAL;
 	if (c->queue_size < 2 || c->queue_size > UVIRTIO_MAX_QUEUE_SIZE ||
 	    !is_power_of_2(c->queue_size))
 		return -EINVAL;
 	if (c->config_size > UVIRTIO_MAX_CONFIG_SIZE)
-		return -EINVAL;
-	if (c->features & ~(UV_DEVICE_BITS | UV_RING_BITS))
 		return -EINVAL;
 	if (c->bounce_size && (!PAGE_ALIGNED(c->bounce_size) ||
 			       c->bounce_size < UVIRTIO_MIN_BOUNCE_SIZE ||
@@ -433,11 +362,12 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	err = -EFAULT;
 	if (copy_from_user(dev->config, u64_to_user_ptr(c.config_addr), c.config_size))
 		goto err_put;
+	err = uv_validate(c.device_id, c.features, c.num_queues, dev->config,
+			  c.config_size);
+	if (err)
+		goto err_put;
 	uv_config_sanitize(dev);
 	if (c.device_id == VIRTIO_ID_NET) {
-		err = uv_check_net(&c, dev->config);
-		if (err)
-			goto err_put;
 		/* The interface goes where its creator is, if they rule it. */
 		err = -EPERM;
 		if (!ns_capable(current->nsproxy->net_ns->user_ns, CAP_NET_ADMIN))
@@ -582,7 +512,8 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 {
 	struct uvirtio_config_update u;
 	unsigned long flags;
-	void *buf;
+	u8 *next;
+	int err;
 
 	if (copy_from_user(&u, argp, sizeof(u)))
 		return -EFAULT;
@@ -590,16 +521,30 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 		return -EINVAL;
 	if (!u.len || u.offset > dev->config_size || u.len > dev->config_size - u.offset)
 		return -EINVAL;
-	buf = memdup_user(u64_to_user_ptr(u.data_addr), u.len);
-	if (IS_ERR(buf))
-		return PTR_ERR(buf);
+	next = kmalloc(dev->config_size, GFP_KERNEL);
+	if (!next)
+		return -ENOMEM;
+	if (copy_from_user(next + u.offset, u64_to_user_ptr(u.data_addr), u.len)) {
+		kfree(next);
+		return -EFAULT;
+	}
 
+	/* The whole config as it would be is checked, under the lock. */
 	spin_lock_irqsave(&dev->config_lock, flags);
-	memcpy(dev->config + u.offset, buf, u.len);
-	uv_config_sanitize(dev);
-	WRITE_ONCE(dev->generation, dev->generation + 1);
+	memcpy(next, dev->config, u.offset);
+	memcpy(next + u.offset + u.len, dev->config + u.offset + u.len,
+	       dev->config_size - u.offset - u.len);
+	err = uv_validate(dev->device_id, dev->features, dev->num_queues, next,
+			  dev->config_size);
+	if (!err) {
+		memcpy(dev->config, next, dev->config_size);
+		uv_config_sanitize(dev);
+		WRITE_ONCE(dev->generation, dev->generation + 1);
+	}
 	spin_unlock_irqrestore(&dev->config_lock, flags);
-	kfree(buf);
+	kfree(next);
+	if (err)
+		return err;
 
 	/*
 	 * The virtio core's config state exists only once registered; a

@@ -11,6 +11,7 @@
  *              including the check of every completion (DESIGN.md 4, 4a)
  * netctrl.c    the virtio-net control queue, which the module answers
  * events.c     the event queue the emulator read()s
+ * validate.c   the feature bits and config values a device may offer
  *
  * Lock order (outer first); no other nesting exists:
  *
@@ -313,6 +314,11 @@ static __always_inline int uv_chain_walk(struct uv_queue *q, unsigned int head,
 			return -EINVAL;
 	}
 }
+
+/* validate.c */
+int uv_validate(u32 device_id, u64 features, unsigned int num_queues,
+		const u8 *config, unsigned int size);
+void uv_config_sanitize(struct uv_dev *dev);
 
 /* netctrl.c */
 void uv_cvq_serve(struct uv_queue *q);
