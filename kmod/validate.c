@@ -200,7 +200,7 @@ static int uv_check_net(u64 f, unsigned int num_queues, const struct virtio_net_
 	u32 speed = le32_to_cpu(c->speed);
 
 	if (!uv_has(f, VIRTIO_NET_F_CTRL_VQ) && (f & UV_NET_CVQ_DEPS))
-		return uv_bad("features without VIRTIO_NET_F_CTRL_VQ", f & UV_NET_CVQ_DEPS);
+		return uv_bad("features needing VIRTIO_NET_F_CTRL_VQ", f & UV_NET_CVQ_DEPS);
 	/* rx and tx per pair, and the control queue last if there is one */
 	if (!uv_has(f, VIRTIO_NET_F_MQ))
 		pairs = 1;
@@ -251,8 +251,11 @@ int uv_validate(u32 device_id, u64 features, unsigned int num_queues,
 	default:
 		return -EPROTONOSUPPORT;
 	}
-	if (features & ~allowed)
-		return uv_bad("feature bits not allowed, mask", features & ~allowed);
+	if (features & ~allowed) {
+		pr_info_ratelimited(UV_NAME ": device refused: feature bits %#llx not allowed for device type %u\n",
+				    features & ~allowed, device_id);
+		return -EINVAL;
+	}
 	if (device_id == VIRTIO_ID_BLOCK)
 		return uv_check_blk(features, num_queues, &c.blk);
 	return uv_check_net(features, num_queues, &c.net);

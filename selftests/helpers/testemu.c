@@ -29,6 +29,29 @@ long temu_now_ms(void)
 }
 
 /**
+ * temu_create_cfg() - create a device with a caller's description, not started
+ * @t:		emulator, zeroed by the caller except @hook, @file, @recovery
+ * @c:		what UVIRTIO_CREATE is told
+ * @bytes:	size of the RAM (or @t->file) disk that serves a virtio-blk
+ *		device's queue 0, a multiple of 512
+ *
+ * Return: 0 or -errno (UVIRTIO_CREATE's, if it was reached)
+ */
+int temu_create_cfg(struct temu *t, const struct uvdev_config *c, uint64_t bytes)
+{
+	int ret;
+
+	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
+			backend_open_ram(&t->be, bytes);
+	if (ret)
+		return ret;
+	t->bd.be = &t->be;
+	t->bd.sectors = bytes / 512;
+	ret = uvdev_open(&t->d, UVDEV_PATH);
+	return ret ? ret : uvdev_create(&t->d, c);
+}
+
+/**
  * temu_create() - create and start a virtio-blk device
  * @t:		emulator, zeroed by the caller except @hook, @file, @recovery
  * @bytes:	disk size, a multiple of 512 (of @t->file's if one is set)
@@ -59,18 +82,8 @@ int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
 	};
 	int ret;
 
-	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
-			backend_open_ram(&t->be, bytes);
-	if (ret)
-		return ret;
-	t->bd.be = &t->be;
-	t->bd.sectors = bytes / 512;
-	ret = uvdev_open(&t->d, UVDEV_PATH);
-	if (!ret)
-		ret = uvdev_create(&t->d, &c);
-	if (!ret)
-		ret = uvdev_start(&t->d);
-	return ret;
+	ret = temu_create_cfg(t, &c, bytes);
+	return ret ? ret : uvdev_start(&t->d);
 }
 
 /**

@@ -55,6 +55,7 @@ struct temu {
 	struct iovec scratch[UVIRTIO_MAX_QUEUE_SIZE];
 };
 
+int temu_create_cfg(struct temu *t, const struct uvdev_config *c, uint64_t bytes);
 int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size);
 int temu_attach(struct temu *t, unsigned int index, uint64_t bytes);
 int temu_serve(struct temu *t, int timeout_ms);
