@@ -154,6 +154,7 @@ void uv_cvq_serve(struct uv_queue *q)
 	struct uvirtio_net_ctrl_event ev[UV_CVQ_EVENTS];
 	unsigned int nev = 0, i;
 	unsigned long flags;
+	bool lost = false;
 	u16 avail, old;
 
 	spin_lock_irqsave(&q->lock, flags);
@@ -181,6 +182,8 @@ void uv_cvq_serve(struct uv_queue *q)
 		if (c.ack_off)
 			uv_bounce_force(&q->dev->dom, c.ack_off - 1, ack);
 		uv_used_push(q, head, c.ack_off ? 1 : 0);
+		if (c.ok && nev == UV_CVQ_EVENTS)
+			lost = true;
 		if (c.ok && nev < UV_CVQ_EVENTS) {
 			ev[nev] = (struct uvirtio_net_ctrl_event) {
 				.ctrl_class = c.ctrl_class,
@@ -199,4 +202,7 @@ void uv_cvq_serve(struct uv_queue *q)
 	for (i = 0; i < nev; i++)
 		uv_event_raw(q->dev, UVIRTIO_EV_NET_CTRL,
 			     (const struct uvirtio_event *)&ev[i]);
+	/* More commands than fit here: the emulator must re-read the state. */
+	if (lost)
+		uv_event_lost(q->dev);
 }

@@ -197,7 +197,10 @@ struct uv_dev {
 	struct uvirtio_event events[UV_EVENTS];
 	unsigned int ev_head, ev_count;
 	u64 ev_seq;
-	bool ev_overflow;
+	bool ev_overflow;		/* OVERFLOW due after the ring */
+	u64 ev_overflow_seq;		/* seq of the first dropped event */
+	bool ev_removed_pending;	/* ev_removed due last */
+	struct uvirtio_event ev_removed;
 	wait_queue_head_t ev_wait;
 
 	struct uv_queue *queues;
@@ -324,7 +327,9 @@ void uv_config_sanitize(struct uv_dev *dev);
 void uv_cvq_serve(struct uv_queue *q);
 
 /* events.c */
-void uv_event(struct uv_dev *dev, u32 type, u64 a, u64 b);
+void uv_event(struct uv_dev *dev, u32 type, u32 w0, u32 w1);
+void uv_event_features(struct uv_dev *dev, u64 features);
+void uv_event_lost(struct uv_dev *dev);
 void uv_event_raw(struct uv_dev *dev, u32 type, const struct uvirtio_event *payload);
 ssize_t uv_events_read(struct uv_dev *dev, char __user *buf, size_t count,
 		       bool nonblock);

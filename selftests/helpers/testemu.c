@@ -150,15 +150,16 @@ static void temu_serve_queue(struct temu *t)
 int temu_serve(struct temu *t, int timeout_ms)
 {
 	struct pollfd p[2] = {
-		{ .fd = t->d.fd, .events = POLLIN },
+		/* held events would wake poll at once; POLLHUP still does */
+		{ .fd = t->d.fd, .events = t->hold_events ? 0 : POLLIN },
 		{ .fd = t->d.q[0].kick_fd, .events = POLLIN },
 	};
 	struct uvirtio_event ev;
-	int ret;
+	int ret = 0;
 
 	if (poll(p, 2, timeout_ms) < 0 && errno != EINTR)
 		return -errno;
-	while ((ret = uvdev_read_event(&t->d, &ev)) > 0) {
+	while (!t->hold_events && (ret = uvdev_read_event(&t->d, &ev)) > 0) {
 		uvdev_handle_event(&t->d, &ev);
 		if (ev.type == UVIRTIO_EV_REMOVED)
 			t->removed = true;

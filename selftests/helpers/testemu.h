@@ -40,6 +40,7 @@ typedef bool (*temu_hook_t)(struct temu *t, struct uvq *vq,
  * @removed:	UVIRTIO_EV_REMOVED arrived; @d.dead_reason says why
  * @file:	backing file instead of RAM, or NULL
  * @recovery:	create the device in recovery mode
+ * @hold_events: serve requests only, leave the events queued
  */
 struct temu {
 	struct uvdev d;
@@ -51,6 +52,7 @@ struct temu {
 	bool removed;
 	const char *file;
 	bool recovery;
+	bool hold_events;
 	struct iovec iov[UVIRTIO_MAX_QUEUE_SIZE];
 	struct iovec scratch[UVIRTIO_MAX_QUEUE_SIZE];
 };
