@@ -17,6 +17,7 @@
 #include <net/net_namespace.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include "compat.h"
@@ -71,7 +72,7 @@ static atomic_long_t uv_pages = ATOMIC_LONG_INIT(0);
 
 /**
  * struct uv_user - what one unprivileged user holds (uv_users_lock)
- * @uid:	the user
+ * @uid:	the user (uv_quota_uid())
  * @devices:	devices created and not yet freed
  * @queues:	their queues
  * @bounce:	their bounce pool bytes
@@ -89,25 +90,44 @@ static DEFINE_MUTEX(uv_users_lock);	/* uv_users and every uv_user */
 static LIST_HEAD(uv_users);
 
 /*
- * Charge a new device to its unprivileged creator. Return 0 or -EDQUOT
- * (with a rate-limited line saying which cap), or -ENOMEM.
+ * Who pays for a device: the caller's uid, or, inside a user namespace,
+ * the user who owns the outermost one below the initial namespace. A
+ * rootless container maps thousands of subordinate uids; each is a kuid of
+ * its own, but every one of them acts for the container's owner, whose caps
+ * they must share instead of multiplying them.
+ */
+static kuid_t uv_quota_uid(void)
+{
+	const struct user_namespace *ns = current_user_ns();
+
+	if (ns == &init_user_ns)
+		return current_fsuid();
+	while (ns->parent != &init_user_ns)
+		ns = ns->parent;
+	return ns->owner;
+}
+
+/*
+ * Charge a new device to its unprivileged creator (uv_quota_uid()). Return
+ * 0 or -EDQUOT (with a rate-limited line saying which cap), or -ENOMEM.
  */
 static int uv_user_charge(struct uv_dev *dev, u64 bounce)
 {
 	unsigned int queues = dev->num_queues;
+	kuid_t uid = uv_quota_uid();
 	struct uv_user *u;
 	const char *cap = NULL;
 	int err = 0;
 
 	mutex_lock(&uv_users_lock);
 	list_for_each_entry(u, &uv_users, node)
-		if (uid_eq(u->uid, dev->owner))
+		if (uid_eq(u->uid, uid))
 			goto found;
 	err = -ENOMEM;
 	u = kzalloc(sizeof(*u), GFP_KERNEL);
 	if (!u)
 		goto out;
-	u->uid = dev->owner;
+	u->uid = uid;
 	list_add(&u->node, &uv_users);
 found:
 	if (u->devices + 1 > READ_ONCE(max_user_devices))
@@ -118,7 +138,7 @@ found:
 		cap = "max_user_bounce_mb";
 	if (cap) {
 		pr_info_ratelimited(UV_NAME ": uid %u: %s reached, device refused\n",
-				    from_kuid(&init_user_ns, dev->owner), cap);
+				    from_kuid(&init_user_ns, uid), cap);
 		err = -EDQUOT;
 		if (!u->devices) {
 			list_del(&u->node);
