@@ -370,6 +370,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	INIT_WORK(&dev->remove_work, uv_remove_work);
 	INIT_DELAYED_WORK(&dev->remove_timeout, uv_remove_timeout);
 	INIT_DELAYED_WORK(&dev->recover_timeout, uv_recover_timeout);
+	INIT_DELAYED_WORK(&dev->config_work, uv_config_work);
 	if (c.flags & UVIRTIO_CREATE_F_RECOVERY)
 		set_bit(UV_RECOVERABLE, &dev->flags);
 
@@ -566,13 +567,7 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 	if (err)
 		return err;
 
-	/*
-	 * The virtio core's config state exists only once registered; a
-	 * registration under way re-checks the generation (uv_start_work()).
-	 */
-	smp_mb__after_spinlock();
-	if (test_bit(UV_REGISTERED, &dev->flags) && !uv_dead(dev))
-		virtio_config_changed(&dev->vdev);
+	uv_config_notify(dev);
 	return 0;
 }
 

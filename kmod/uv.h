@@ -184,6 +184,8 @@ struct uv_dev {
 	struct work_struct remove_work;
 	struct delayed_work remove_timeout;
 	struct delayed_work recover_timeout;	/* holds a reference while queued */
+	struct delayed_work config_work;	/* holds a reference while queued */
+	unsigned long config_next;		/* jiffies: next config notice */
 	atomic_t vmas;			/* live mappings of the domain */
 
 	spinlock_t config_lock;		/* config, config_size, generation, status */
@@ -322,6 +324,8 @@ static __always_inline int uv_chain_walk(struct uv_queue *q, unsigned int head,
 int uv_validate(u32 device_id, u64 features, unsigned int num_queues,
 		const u8 *config, unsigned int size);
 void uv_config_sanitize(struct uv_dev *dev);
+void uv_config_notify(struct uv_dev *dev);
+void uv_config_work(struct work_struct *work);
 
 /* netctrl.c */
 void uv_cvq_serve(struct uv_queue *q);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * What a device may tell the drivers: its feature bits and its config space.
+ * What a device may tell the drivers: its feature bits and its config space,
+ * and how often it may tell them that the config changed.
  *
  * virtio_blk and virtio_net were written for a hypervisor they trust. Every
  * feature bit an emulator offers makes the driver read and act on more of
@@ -281,6 +282,62 @@ void uv_config_sanitize(struct uv_dev *dev)
 	if (dev->device_id == VIRTIO_ID_BLOCK && dev->config_size >= sizeof(*capacity) &&
 	    le64_to_cpu(*capacity) > (MAX_LFS_FILESIZE >> SECTOR_SHIFT))
 		*capacity = cpu_to_le64(MAX_LFS_FILESIZE >> SECTOR_SHIFT);
+}
+
+/*
+ * Config-change notices reach the driver at most this often. Each one can
+ * make virtio_blk log a capacity change and send a uevent, or virtio_net
+ * flip its carrier: an emulator flipping a value in a loop must not turn
+ * that into a log and uevent flood. The last value always gets through:
+ * a notice held back is sent when the interval ends, and the driver then
+ * reads the config as it is.
+ */
+#define UV_CONFIG_INTERVAL	(HZ / 10)
+
+static void uv_config_deliver(struct uv_dev *dev)
+{
+	/*
+	 * The virtio core's config state exists only once registered; a
+	 * registration under way re-checks the generation (uv_start_work()).
+	 * Full barrier: the generation store before the flag load.
+	 */
+	smp_mb();
+	if (test_bit(UV_REGISTERED, &dev->flags) && !uv_dead(dev))
+		virtio_config_changed(&dev->vdev);
+}
+
+/**
+ * uv_config_notify() - tell the driver the config changed, rate-limited
+ * @dev:	the device (process context)
+ */
+void uv_config_notify(struct uv_dev *dev)
+{
+	unsigned long now = jiffies, next = READ_ONCE(dev->config_next);
+
+	if (time_after_eq(now, next) &&
+	    cmpxchg(&dev->config_next, next, now + UV_CONFIG_INTERVAL) == next) {
+		uv_config_deliver(dev);
+		return;
+	}
+	/* A notice already pending covers this change too. */
+	get_device(&dev->parent);
+	if (!queue_delayed_work(uv_wq, &dev->config_work,
+				time_after(next, now) ? next - now : 1))
+		put_device(&dev->parent);
+}
+
+/**
+ * uv_config_work() - a config-change notice that waited for its interval
+ * @work:	the device's config_work
+ */
+void uv_config_work(struct work_struct *work)
+{
+	struct uv_dev *dev = container_of(to_delayed_work(work), struct uv_dev,
+					  config_work);
+
+	WRITE_ONCE(dev->config_next, jiffies + UV_CONFIG_INTERVAL);
+	uv_config_deliver(dev);
+	put_device(&dev->parent);
 }
 
 /* The ABI is the same for 32- and 64-bit processes. */

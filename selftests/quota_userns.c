@@ -27,6 +27,7 @@
 #include <linux/uvirtio.h>
 #include <linux/virtio_ids.h>
 
+#include "testemu.h"
 #include "unit/tap.h"
 
 #define OWNER		1000
@@ -35,19 +36,6 @@
 #define TRIES		6
 #define CAP		4
 #define PARAM		"/sys/module/uvirtio/parameters/max_user_devices"
-
-static long param_get(void)
-{
-	FILE *f = fopen(PARAM, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
 
 static void param_set(long v)
 {
@@ -143,7 +131,7 @@ int main(void)
 		printf("# needs root\n");
 		return 4;
 	}
-	saved = param_get();
+	saved = temu_read_long(PARAM);
 	if (saved < 0) {
 		tap_diag("no %s", PARAM);
 		return 1;

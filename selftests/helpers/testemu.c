@@ -28,6 +28,20 @@ long temu_now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
+/* Open the backing store (RAM, or @t->file) and /dev/uvirtio. */
+static int temu_open(struct temu *t, uint64_t bytes)
+{
+	int ret;
+
+	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
+			backend_open_ram(&t->be, bytes);
+	if (ret)
+		return ret;
+	t->bd.be = &t->be;
+	t->bd.sectors = bytes / 512;
+	return uvdev_open(&t->d, UVDEV_PATH);
+}
+
 /**
  * temu_create_cfg() - create a device with a caller's description, not started
  * @t:		emulator, zeroed by the caller except @hook, @file, @recovery
@@ -39,15 +53,8 @@ long temu_now_ms(void)
  */
 int temu_create_cfg(struct temu *t, const struct uvdev_config *c, uint64_t bytes)
 {
-	int ret;
+	int ret = temu_open(t, bytes);
 
-	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
-			backend_open_ram(&t->be, bytes);
-	if (ret)
-		return ret;
-	t->bd.be = &t->be;
-	t->bd.sectors = bytes / 512;
-	ret = uvdev_open(&t->d, UVDEV_PATH);
 	return ret ? ret : uvdev_create(&t->d, c);
 }
 
@@ -96,18 +103,9 @@ int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
  */
 int temu_attach(struct temu *t, unsigned int index, uint64_t bytes)
 {
-	int ret;
+	int ret = temu_open(t, bytes);
 
-	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
-			backend_open_ram(&t->be, bytes);
-	if (ret)
-		return ret;
-	t->bd.be = &t->be;
-	t->bd.sectors = bytes / 512;
-	ret = uvdev_open(&t->d, UVDEV_PATH);
-	if (!ret)
-		ret = uvdev_attach(&t->d, index);
-	return ret;
+	return ret ? ret : uvdev_attach(&t->d, index);
 }
 
 /* Serve what queue 0 has, completing through the hook if one is set. */
