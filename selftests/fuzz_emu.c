@@ -1634,7 +1634,8 @@ static bool run_seed(uint64_t seed, int kmsg, char *why, size_t wlen)
 	} else if (WIFEXITED(est) && WEXITSTATUS(est) == 2 && !p.user) {
 		ok = false;
 		snprintf(why, wlen, "root could not create/start the device");
-	} else if (WIFEXITED(est) && WEXITSTATUS(est) == 4 && !p.early) {
+	} else if (WIFEXITED(est) && WEXITSTATUS(est) == 4 && !p.early &&
+		   !p.wild) {	/* wild: valid to the module, yet maybe no disk */
 		ok = false;
 		snprintf(why, wlen, "the disk did not appear");
 	} else if (WIFSIGNALED(est) && !(p.faults & (1u << F_KILL))) {
