@@ -17,6 +17,7 @@
 #include <net/net_namespace.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/user_namespace.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 #include "compat.h"
@@ -67,7 +68,7 @@ static atomic_long_t uv_pages = ATOMIC_LONG_INIT(0);
 
 /**
  * struct uv_user - what one unprivileged user holds (uv_users_lock)
- * @uid:	the user
+ * @uid:	the user (uv_quota_uid())
  * @devices:	devices created and not yet freed
  * @queues:	their queues
  * @bounce:	their bounce pool bytes
@@ -85,25 +86,44 @@ static DEFINE_MUTEX(uv_users_lock);	/* uv_users and every uv_user */
 static LIST_HEAD(uv_users);
 
 /*
- * Charge a new device to its unprivileged creator. Return 0 or -EDQUOT
- * (with a rate-limited line saying which cap), or -ENOMEM.
+ * Who pays for a device: the caller's uid, or, inside a user namespace,
+ * the user who owns the outermost one below the initial namespace. A
+ * rootless container maps thousands of subordinate uids; each is a kuid of
+ * its own, but every one of them acts for the container's owner, whose caps
+ * they must share instead of multiplying them.
+ */
+static kuid_t uv_quota_uid(void)
+{
+	const struct user_namespace *ns = current_user_ns();
+
+	if (ns == &init_user_ns)
+		return current_fsuid();
+	while (ns->parent != &init_user_ns)
+		ns = ns->parent;
+	return ns->owner;
+}
+
+/*
+ * Charge a new device to its unprivileged creator (uv_quota_uid()). Return
+ * 0 or -EDQUOT (with a rate-limited line saying which cap), or -ENOMEM.
  */
 static int uv_user_charge(struct uv_dev *dev, u64 bounce)
 {
 	unsigned int queues = dev->num_queues;
+	kuid_t uid = uv_quota_uid();
 	struct uv_user *u;
 	const char *cap = NULL;
 	int err = 0;
 
 	mutex_lock(&uv_users_lock);
 	list_for_each_entry(u, &uv_users, node)
-		if (uid_eq(u->uid, dev->owner))
+		if (uid_eq(u->uid, uid))
 			goto found;
 	err = -ENOMEM;
 	u = kzalloc(sizeof(*u), GFP_KERNEL);
 	if (!u)
 		goto out;
-	u->uid = dev->owner;
+	u->uid = uid;
 	list_add(&u->node, &uv_users);
 found:
 	if (u->devices + 1 > READ_ONCE(max_user_devices))
@@ -114,7 +134,7 @@ found:
 		cap = "max_user_bounce_mb";
 	if (cap) {
 		pr_info_ratelimited(UV_NAME ": uid %u: %s reached, device refused\n",
-				    from_kuid(&init_user_ns, dev->owner), cap);
+				    from_kuid(&init_user_ns, uid), cap);
 		err = -EDQUOT;
 		if (!u->devices) {
 			list_del(&u->node);
@@ -274,73 +294,6 @@ static struct attribute *uv_dev_attrs[] = {
 };
 ATTRIBUTE_GROUPS(uv_dev);
 
-/* Feature bits a device may offer: device-type bits and ring bits we do. */
-#define UV_DEVICE_BITS	(GENMASK_ULL(23, 0) | GENMASK_ULL(63, 50))
-#define UV_RING_BITS	(BIT_ULL(VIRTIO_RING_F_INDIRECT_DESC) | \
-			 BIT_ULL(VIRTIO_RING_F_EVENT_IDX) | \
-			 BIT_ULL(VIRTIO_F_VERSION_1) | \
-			 BIT_ULL(VIRTIO_F_ACCESS_PLATFORM))
-/*
- * The module answers the virtio-net control queue (netctrl.c): these bits
- * need it, and come only with VIRTIO_NET_F_CTRL_VQ.
- */
-#define UV_NET_CVQ_DEPS	(BIT_ULL(VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_RX) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_VLAN) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_RX_EXTRA) | \
-			 BIT_ULL(VIRTIO_NET_F_MQ) | \
-			 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR))
-/*
- * Control commands the module does not answer: announce (21), device stats
- * (50), notification coalescing (52, 53), hash report (57), RSS (60).
- */
-#define UV_NET_NO_BITS	(BIT_ULL(VIRTIO_NET_F_GUEST_ANNOUNCE) | BIT_ULL(50) | \
-			 BIT_ULL(52) | BIT_ULL(53) | BIT_ULL(57) | BIT_ULL(60))
-
-/*
- * Config values the drivers trust and an emulator may not set. virtio_net:
- * with VIRTIO_NET_S_ANNOUNCE in the status word it acks the announcement on
- * the control queue, and without one it BUG()s (found by
- * selftests/fuzz_emu); the module implements no guest announce, so only
- * LINK_UP may reach the driver. Called with config_lock held, or before the
- * device is visible.
- */
-static void uv_config_sanitize(struct uv_dev *dev)
-{
-	size_t off = offsetof(struct virtio_net_config, status);
-	__le16 *status = (__le16 *)(dev->config + off);
-	__le64 *capacity = (__le64 *)dev->config;	/* virtio_blk_config */
-
-	if (dev->device_id == VIRTIO_ID_NET && dev->config_size >= off + sizeof(*status))
-		*status &= cpu_to_le16(VIRTIO_NET_S_LINK_UP);
-	/*
-	 * The block layer turns capacity << 9 into the bdev's i_size: beyond
-	 * MAX_LFS_FILESIZE it wraps negative and buffered writes WARN (found
-	 * by selftests/fuzz_emu). No real disk is that big: clamp.
-	 */
-	if (dev->device_id == VIRTIO_ID_BLOCK && dev->config_size >= sizeof(*capacity) &&
-	    le64_to_cpu(*capacity) > (MAX_LFS_FILESIZE >> SECTOR_SHIFT))
-		*capacity = cpu_to_le64(MAX_LFS_FILESIZE >> SECTOR_SHIFT);
-}
-
-/* A net device's queue count must match what virtio_net will ask for. */
-static int uv_check_net(const struct uvirtio_create *c, const u8 *config)
-{
-	unsigned int pairs;
-
-	if (c->features & UV_NET_NO_BITS)
-		return -EINVAL;
-	if (!(c->features & BIT_ULL(VIRTIO_NET_F_CTRL_VQ)))
-		return c->features & UV_NET_CVQ_DEPS ? -EINVAL : 0;
-	if (!(c->features & BIT_ULL(VIRTIO_NET_F_MQ)))
-		return c->num_queues == 3 ? 0 : -EINVAL;
-	/* struct virtio_net_config: max_virtqueue_pairs is the le16 at 8 */
-	if (c->config_size < 10)
-		return -EINVAL;
-	pairs = config[8] | (config[9] << 8);
-	return pairs && c->num_queues == 2 * pairs + 1 ? 0 : -EINVAL;
-}
-
 static int uv_check_create(const struct uvirtio_create *c)
 {
 	if (!uv_zero(c->reserved, sizeof(c->reserved)) ||
@@ -350,14 +303,10 @@ static int uv_check_create(const struct uvirtio_create *c)
 		return -EPROTONOSUPPORT;
 	if (!c->num_queues || c->num_queues > UVIRTIO_MAX_QUEUES)
 		return -EINVAL;
-	if (c->device_id == VIRTIO_ID_NET && c->num_queues < 2)
-		return -EINVAL;
 	if (c->queue_size < 2 || c->queue_size > UVIRTIO_MAX_QUEUE_SIZE ||
 	    !is_power_of_2(c->queue_size))
 		return -EINVAL;
 	if (c->config_size > UVIRTIO_MAX_CONFIG_SIZE)
-		return -EINVAL;
-	if (c->features & ~(UV_DEVICE_BITS | UV_RING_BITS))
 		return -EINVAL;
 	if (c->bounce_size && (!PAGE_ALIGNED(c->bounce_size) ||
 			       c->bounce_size < UVIRTIO_MIN_BOUNCE_SIZE ||
@@ -416,6 +365,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	spin_lock_init(&dev->ev_lock);
 	init_waitqueue_head(&dev->ev_wait);
 	uv_lifecycle_init(dev, c.flags & UVIRTIO_CREATE_F_RECOVERY);
+	INIT_DELAYED_WORK(&dev->config_work, uv_config_work);
 
 	err = -ENOMEM;
 	dev->config_size = c.config_size;
@@ -426,11 +376,12 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	err = -EFAULT;
 	if (copy_from_user(dev->config, u64_to_user_ptr(c.config_addr), c.config_size))
 		goto err_put;
+	err = uv_validate(c.device_id, c.features, c.num_queues, dev->config,
+			  c.config_size);
+	if (err)
+		goto err_put;
 	uv_config_sanitize(dev);
 	if (c.device_id == VIRTIO_ID_NET) {
-		err = uv_check_net(&c, dev->config);
-		if (err)
-			goto err_put;
 		/* The interface goes where its creator is, if they rule it. */
 		err = -EPERM;
 		if (!ns_capable(current->nsproxy->net_ns->user_ns, CAP_NET_ADMIN))
@@ -576,8 +527,8 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 {
 	struct uvirtio_config_update u;
 	unsigned long flags;
-	bool notify;
-	void *buf;
+	u8 *next;
+	int err;
 
 	if (copy_from_user(&u, argp, sizeof(u)))
 		return -EFAULT;
@@ -585,25 +536,32 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 		return -EINVAL;
 	if (!u.len || u.offset > dev->config_size || u.len > dev->config_size - u.offset)
 		return -EINVAL;
-	buf = memdup_user(u64_to_user_ptr(u.data_addr), u.len);
-	if (IS_ERR(buf))
-		return PTR_ERR(buf);
+	next = kmalloc(dev->config_size, GFP_KERNEL);
+	if (!next)
+		return -ENOMEM;
+	if (copy_from_user(next + u.offset, u64_to_user_ptr(u.data_addr), u.len)) {
+		kfree(next);
+		return -EFAULT;
+	}
 
+	/* The whole config as it would be is checked, under the lock. */
 	spin_lock_irqsave(&dev->config_lock, flags);
-	memcpy(dev->config + u.offset, buf, u.len);
-	uv_config_sanitize(dev);
-	WRITE_ONCE(dev->generation, dev->generation + 1);
-	/*
-	 * The virtio core takes config changes once registered; a change
-	 * before that is reported by the registration (lifecycle.c), which
-	 * sets config_live under this lock.
-	 */
-	notify = dev->config_live;
+	memcpy(next, dev->config, u.offset);
+	memcpy(next + u.offset + u.len, dev->config + u.offset + u.len,
+	       dev->config_size - u.offset - u.len);
+	err = uv_validate(dev->device_id, dev->features, dev->num_queues, next,
+			  dev->config_size);
+	if (!err) {
+		memcpy(dev->config, next, dev->config_size);
+		uv_config_sanitize(dev);
+		WRITE_ONCE(dev->generation, dev->generation + 1);
+	}
 	spin_unlock_irqrestore(&dev->config_lock, flags);
-	kfree(buf);
+	kfree(next);
+	if (err)
+		return err;
 
-	if (notify && !uv_dead(dev))
-		virtio_config_changed(&dev->vdev);
+	uv_config_notify(dev);
 	return 0;
 }
 

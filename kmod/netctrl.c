@@ -22,7 +22,7 @@
 
 /**
  * struct uv_cvq_cmd - one control command as read from the driver's chain
- * @class:	VIRTIO_NET_CTRL_* class
+ * @ctrl_class:	VIRTIO_NET_CTRL_* class
  * @cmd:	command in the class
  * @len:	bytes of command data (after the class/cmd header)
  * @data:	the first bytes of the data
@@ -30,7 +30,7 @@
  * @ok:		the chain has a header and an ack byte
  */
 struct uv_cvq_cmd {
-	u8 class;
+	u8 ctrl_class;
 	u8 cmd;
 	u32 len;
 	u8 data[8];
@@ -71,7 +71,7 @@ static void uv_cvq_buf(void *ctx, u64 addr, u32 len, bool write)
 	}
 	for (i = 0; i < len; i++, w->seen++) {
 		if (w->seen == 0)
-			c->class = va[i];
+			c->ctrl_class = va[i];
 		else if (w->seen == 1)
 			c->cmd = va[i];
 		else if (w->seen - 2 < sizeof(c->data))
@@ -100,7 +100,7 @@ static u8 uv_cvq_ack(struct uv_dev *dev, const struct uv_cvq_cmd *c)
 	struct virtio_device *vdev = &dev->vdev;
 	u16 pairs;
 
-	switch (c->class) {
+	switch (c->ctrl_class) {
 	case VIRTIO_NET_CTRL_RX:
 		if (c->len < 1)
 			break;
@@ -154,6 +154,7 @@ void uv_cvq_serve(struct uv_queue *q)
 	struct uvirtio_net_ctrl_event ev[UV_CVQ_EVENTS];
 	unsigned int nev = 0, i;
 	unsigned long flags;
+	bool lost = false;
 	u16 avail, old;
 
 	spin_lock_irqsave(&q->lock, flags);
@@ -181,9 +182,11 @@ void uv_cvq_serve(struct uv_queue *q)
 		if (c.ack_off)
 			uv_bounce_force(&q->dev->dom, c.ack_off - 1, ack);
 		uv_used_push(q, head, c.ack_off ? 1 : 0);
+		if (c.ok && nev == UV_CVQ_EVENTS)
+			lost = true;
 		if (c.ok && nev < UV_CVQ_EVENTS) {
 			ev[nev] = (struct uvirtio_net_ctrl_event) {
-				.class = c.class,
+				.ctrl_class = c.ctrl_class,
 				.cmd = c.cmd,
 				.ack = ack,
 				.len = c.len,
@@ -199,4 +202,7 @@ void uv_cvq_serve(struct uv_queue *q)
 	for (i = 0; i < nev; i++)
 		uv_event_raw(q->dev, UVIRTIO_EV_NET_CTRL,
 			     (const struct uvirtio_event *)&ev[i]);
+	/* More commands than fit here: the emulator must re-read the state. */
+	if (lost)
+		uv_event_lost(q->dev);
 }

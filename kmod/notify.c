@@ -19,6 +19,7 @@
  */
 #include <linux/file.h>
 #include <linux/slab.h>
+#include <linux/nospec.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
@@ -140,7 +141,8 @@ static void uv_chain_tally(void *ctx, u64 addr, u32 len, bool write)
 {
 	struct uv_chain_tally *t = ctx;
 
-	if (write) {
+	/* An empty writable buffer has no last byte to be the status. */
+	if (write && len) {
 		t->wlen += len;
 		t->status = addr + len;
 	}
@@ -256,7 +258,13 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 		struct uvirtio_used_elem *e = &sh->ring[q->shadow_last & (q->num - 1)];
 		u32 id = READ_ONCE(e->id), len = READ_ONCE(e->len);
 
-		if (id >= q->num || !test_bit(id, q->outstanding)) {
+		if (id >= q->num) {
+			*reason = UVIRTIO_DEAD_BAD_ID;
+			break;
+		}
+		/* id indexes per-head arrays: no speculation past the check */
+		id = array_index_nospec(id, q->num);
+		if (!test_bit(id, q->outstanding)) {
 			*reason = UVIRTIO_DEAD_BAD_ID;
 			break;
 		}
@@ -272,13 +280,21 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 	return uv_used_publish(q, old);
 }
 
-/* The device is dead: complete every outstanding head with an error. */
+/*
+ * The device is dead: complete every outstanding head with an error.
+ * Except virtio-net's receive buffers (queues 0, 2, 4...): the driver
+ * refills and kicks for each one returned empty, which would come straight
+ * back here, in a loop lasting until the interface is unregistered. Nothing
+ * waits for them; the driver takes them back itself after its reset.
+ */
 static bool uv_fail_all(struct uv_queue *q)
 {
 	u16 old = q->used_idx;
 	unsigned int head;
 
 	uv_avail_scan(q);
+	if (q->dev->device_id == VIRTIO_ID_NET && !(q->index & 1))
+		return false;
 	for_each_set_bit(head, q->outstanding, q->num)
 		uv_used_push(q, head, uv_blk_ioerr(q, head));
 	/* Nobody is left to complete them: interrupt whatever was asked. */
@@ -328,8 +344,15 @@ static void uv_avail_event_update(struct uv_queue *q)
 {
 	__virtio16 *event = &vring_avail_event(&q->vring);
 	__virtio16 idx = READ_ONCE(q->vring.avail->idx), now;
+	unsigned int tries;
 
-	for (;;) {
+	/*
+	 * Each round saw at least one new entry, and the driver cannot make
+	 * more than a ring's worth available without completions: a ring's
+	 * worth of rounds ends it even with completions racing. What is seen
+	 * by then is covered by the kick this call makes.
+	 */
+	for (tries = 0; tries < q->num; tries++) {
 		WRITE_ONCE(*event, idx);
 		virtio_mb(true);
 		now = READ_ONCE(q->vring.avail->idx);

@@ -43,7 +43,7 @@ static void uv_set(struct virtio_device *vdev, unsigned int offset,
 		memcpy(dev->config + offset, buf, len);
 	spin_unlock_irqrestore(&dev->config_lock, flags);
 	if (ok)
-		uv_event(dev, UVIRTIO_EV_CONFIG_WRITE, offset | ((u64)len << 32), 0);
+		uv_event(dev, UVIRTIO_EV_CONFIG_WRITE, offset, len);
 }
 
 static u32 uv_generation(struct virtio_device *vdev)
@@ -104,7 +104,7 @@ static int uv_finalize_features(struct virtio_device *vdev)
 	spin_lock_irqsave(&dev->config_lock, flags);
 	dev->driver_features = vdev->features;
 	spin_unlock_irqrestore(&dev->config_lock, flags);
-	uv_event(dev, UVIRTIO_EV_FEATURES, vdev->features, 0);
+	uv_event_features(dev, vdev->features);
 	return 0;
 }
 

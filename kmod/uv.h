@@ -14,6 +14,7 @@
  *              including the check of every completion (DESIGN.md 4, 4a)
  * netctrl.c    the virtio-net control queue, which the module answers
  * events.c     the event queue the emulator read()s
+ * validate.c   the feature bits and config values a device may offer
  *
  * Lock order (outer first). Each arrow is a nesting that exists:
  *
@@ -218,6 +219,8 @@ struct uv_dev {
 	struct work_struct remove_work;
 	struct delayed_work remove_timeout;
 	struct delayed_work recover_timeout;	/* holds a reference while queued */
+	struct delayed_work config_work;	/* holds a reference while queued */
+	unsigned long config_next;		/* jiffies: next config notice */
 	atomic_t vmas;			/* live mappings of the domain */
 
 	spinlock_t config_lock;		/* config, generation, status, config_live */
@@ -232,7 +235,10 @@ struct uv_dev {
 	struct uvirtio_event events[UV_EVENTS];
 	unsigned int ev_head, ev_count;
 	u64 ev_seq;
-	bool ev_overflow;
+	bool ev_overflow;		/* OVERFLOW due after the ring */
+	u64 ev_overflow_seq;		/* seq of the first dropped event */
+	bool ev_removed_pending;	/* ev_removed due last */
+	struct uvirtio_event ev_removed;
 	wait_queue_head_t ev_wait;
 
 	struct uv_queue *queues;
@@ -375,11 +381,20 @@ static __always_inline int uv_chain_walk(struct uv_queue *q, unsigned int head,
 	}
 }
 
+/* validate.c */
+int uv_validate(u32 device_id, u64 features, unsigned int num_queues,
+		const u8 *config, unsigned int size);
+void uv_config_sanitize(struct uv_dev *dev);
+void uv_config_notify(struct uv_dev *dev);
+void uv_config_work(struct work_struct *work);
+
 /* netctrl.c */
 void uv_cvq_serve(struct uv_queue *q);
 
 /* events.c */
-void uv_event(struct uv_dev *dev, u32 type, u64 a, u64 b);
+void uv_event(struct uv_dev *dev, u32 type, u32 w0, u32 w1);
+void uv_event_features(struct uv_dev *dev, u64 features);
+void uv_event_lost(struct uv_dev *dev);
 void uv_event_raw(struct uv_dev *dev, u32 type, const struct uvirtio_event *payload);
 ssize_t uv_events_read(struct uv_dev *dev, char __user *buf, size_t count,
 		       bool nonblock);

@@ -12,6 +12,8 @@
  * (in a forked child: SIGBUS expected), config-space storms and capacity
  * changes, call-fd storms, detached kick fds, stalls, never completing,
  * random ioctls, UVIRTIO_REMOVE mid-I/O, munmap, a forked fd holder,
+ * feature bits from all 64 and config fields at or beyond their bounds
+ * (one seed in four: refused with EINVAL, or served like any other),
  * closing or dying at random moments (right after CREATE, right after
  * START, mid-probe, mid-I/O).
  *
@@ -162,6 +164,10 @@ static const char *const early_names[] = { "", "close after CREATE",
  * @clean:	the emulator outlives the load and data is verified
  * @graceful:	end with UVIRTIO_REMOVE instead of close
  * @load:	what the parent runs on the device
+ * @wild:	offer random extra feature bits (any of 64) and config fields
+ *		at or beyond their bounds; CREATE may refuse them (EINVAL),
+ *		and then nothing else happens
+ * @wild_seed:	where the wild config values come from
  */
 struct plan {
 	uint64_t seed;
@@ -179,6 +185,8 @@ struct plan {
 	bool clean;
 	bool graceful;
 	enum load load;
+	bool wild;
+	uint64_t wild_seed;
 };
 
 static uint32_t excluded;
@@ -280,6 +288,14 @@ static void plan_make(struct plan *p, uint64_t seed)
 			p->features |= 1ULL << VIRTIO_BLK_F_MQ;
 	}
 
+	/* One seed in four: feature bits and config values from anywhere. */
+	if (rng_below(&s, 4) == 0) {
+		p->wild = true;
+		p->wild_seed = rng_next(&s);
+		for (i = 1 + rng_below(&s, 4); i; i--)
+			p->features |= 1ULL << rng_below(&s, 64);
+	}
+
 	n = rng_below(&s, 16);
 	if (n < 2) {
 		p->early = n == 0 ? E_AFTER_CREATE : E_AFTER_START;
@@ -290,7 +306,8 @@ static void plan_make(struct plan *p, uint64_t seed)
 		p->early_ms = rng_below(&s, 300);
 		return;
 	}
-	p->clean = n < 8;
+	/* A wild device may be a valid but odd one: its data is not checked. */
+	p->clean = n < 8 && !p->wild;
 	p->graceful = rng_below(&s, 3) == 0;
 	p->live_ms = 100 + rng_below(&s, 900);
 	/* One to three misbehaviours (clean: zero to two benign ones). */
@@ -328,6 +345,9 @@ static const char *plan_str(const struct plan *p, char *buf, size_t len)
 
 	o = snprintf(buf, len, "%s %uq/%u %s", p->net ? "net" : "blk", p->nq,
 		     p->qsize, p->user ? "uid 1000" : "root");
+	if (p->wild)
+		o += snprintf(buf + o, len - o, ", wild features %#llx",
+			      (unsigned long long)p->features);
 	if (p->early) {
 		snprintf(buf + o, len - o, ", %s", early_names[p->early]);
 		return buf;
@@ -967,6 +987,55 @@ static bool emu_fire(struct emu *e, enum fault f, long now)
 }
 
 /**
+ * wild_value() - a value for a config field, mostly at a boundary
+ * @s:		rng state
+ * @width:	field bytes (1, 2, 4 or 8)
+ *
+ * Return: 0, 1, the maximum, a power of two, one of those +-1, or random
+ */
+static uint64_t wild_value(uint64_t *s, unsigned int width)
+{
+	uint64_t max = width == 8 ? ~0ULL : (1ULL << (8 * width)) - 1;
+	uint64_t v = 1ULL << rng_below(s, 8 * width);
+
+	switch (rng_below(s, 7)) {
+	case 0: return 0;
+	case 1: return 1;
+	case 2: return max;
+	case 3: return v;
+	case 4: return (v - 1) & max;
+	case 5: return (v + 1) & max;
+	default: return rng_next(s) & max;
+	}
+}
+
+/**
+ * wild_config() - overwrite a few config fields with boundary values
+ * @s:		rng state
+ * @cfg:	config bytes (little-endian fields)
+ * @size:	bytes at @cfg
+ */
+static void wild_config(uint64_t *s, uint8_t *cfg, size_t size)
+{
+	static const unsigned int widths[] = { 1, 2, 4, 8 };
+	unsigned int n, i;
+
+	for (n = 1 + rng_below(s, 4); n; n--) {
+		unsigned int w = widths[rng_below(s, 4)];
+		size_t off;
+		uint64_t v;
+
+		if (w > size)
+			w = 1;
+		/* fields are naturally aligned */
+		off = rng_below(s, size - w + 1) & ~(size_t)(w - 1);
+		v = wild_value(s, w);
+		for (i = 0; i < w; i++)
+			cfg[off + i] = (uint8_t)(v >> (8 * i));
+	}
+}
+
+/**
  * emu_create() - open as the plan's uid, create the device
  * @e:		emulator
  *
@@ -993,6 +1062,8 @@ static int emu_create(struct emu *e)
 		e->cfg.net.max_virtqueue_pairs = 1;
 		e->cfg.net.mtu = 1500;
 		e->cfg_size = offsetof(struct virtio_net_config, mtu) + 2;
+		if (e->p->wild)	/* speed and duplex too */
+			e->cfg_size = offsetof(struct virtio_net_config, duplex) + 1;
 	} else {
 		e->cfg.blk.capacity = e->p->disk / 512;
 		e->cfg.blk.seg_max = e->p->qsize - 2;
@@ -1006,6 +1077,11 @@ static int emu_create(struct emu *e)
 		e->bd.sectors = e->p->disk / 512;
 	}
 	c.config_size = e->cfg_size;
+	if (e->p->wild) {
+		uint64_t ws = e->p->wild_seed;
+
+		wild_config(&ws, (uint8_t *)&e->cfg, e->cfg_size);
+	}
 	ret = uvdev_open(&e->d, UVDEV_PATH);
 	if (!ret)
 		ret = uvdev_create(&e->d, &c);
@@ -1129,6 +1205,12 @@ static int emu_run(const struct plan *p, int report, int ctl)
 		return 2;
 	}
 	ret = emu_create(e);
+	if (ret == -EINVAL && p->wild) {
+		/* refused cleanly is what a wild plan may get */
+		emu_say(e, "-\n");
+		emu_close(e);
+		return 0;
+	}
 	if (ret) {
 		emu_say(e, "-\ncreate: %s\n", strerror(-ret));
 		emu_close(e);
@@ -1552,7 +1634,8 @@ static bool run_seed(uint64_t seed, int kmsg, char *why, size_t wlen)
 	} else if (WIFEXITED(est) && WEXITSTATUS(est) == 2 && !p.user) {
 		ok = false;
 		snprintf(why, wlen, "root could not create/start the device");
-	} else if (WIFEXITED(est) && WEXITSTATUS(est) == 4 && !p.early) {
+	} else if (WIFEXITED(est) && WEXITSTATUS(est) == 4 && !p.early &&
+		   !p.wild) {	/* wild: valid to the module, yet maybe no disk */
 		ok = false;
 		snprintf(why, wlen, "the disk did not appear");
 	} else if (WIFSIGNALED(est) && !(p.faults & (1u << F_KILL))) {

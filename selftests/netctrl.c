@@ -116,7 +116,7 @@ static bool wait_ctrl(struct uvdev *d, struct seen *s, int ms, uint8_t class,
 		for (i = 0; i < s->n && i < 32; i++) {
 			const struct uvirtio_net_ctrl_event *e = &s->ev[i];
 
-			if (e->class == class && e->cmd == cmd &&
+			if (e->ctrl_class == class && e->cmd == cmd &&
 			    (!data || (e->len == len && !memcmp(e->data, data, len))))
 				return true;
 		}

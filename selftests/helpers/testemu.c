@@ -28,6 +28,36 @@ long temu_now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
 }
 
+/* Open the backing store (RAM, or @t->file) and /dev/uvirtio. */
+static int temu_open(struct temu *t, uint64_t bytes)
+{
+	int ret;
+
+	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
+			backend_open_ram(&t->be, bytes);
+	if (ret)
+		return ret;
+	t->bd.be = &t->be;
+	t->bd.sectors = bytes / 512;
+	return uvdev_open(&t->d, UVDEV_PATH);
+}
+
+/**
+ * temu_create_cfg() - create a device with a caller's description, not started
+ * @t:		emulator, zeroed by the caller except @hook, @file, @recovery
+ * @c:		what UVIRTIO_CREATE is told
+ * @bytes:	size of the RAM (or @t->file) disk that serves a virtio-blk
+ *		device's queue 0, a multiple of 512
+ *
+ * Return: 0 or -errno (UVIRTIO_CREATE's, if it was reached)
+ */
+int temu_create_cfg(struct temu *t, const struct uvdev_config *c, uint64_t bytes)
+{
+	int ret = temu_open(t, bytes);
+
+	return ret ? ret : uvdev_create(&t->d, c);
+}
+
 /**
  * temu_create() - create and start a virtio-blk device
  * @t:		emulator, zeroed by the caller except @hook, @file, @recovery
@@ -59,18 +89,8 @@ int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
 	};
 	int ret;
 
-	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
-			backend_open_ram(&t->be, bytes);
-	if (ret)
-		return ret;
-	t->bd.be = &t->be;
-	t->bd.sectors = bytes / 512;
-	ret = uvdev_open(&t->d, UVDEV_PATH);
-	if (!ret)
-		ret = uvdev_create(&t->d, &c);
-	if (!ret)
-		ret = uvdev_start(&t->d);
-	return ret;
+	ret = temu_create_cfg(t, &c, bytes);
+	return ret ? ret : uvdev_start(&t->d);
 }
 
 /**
@@ -83,18 +103,9 @@ int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
  */
 int temu_attach(struct temu *t, unsigned int index, uint64_t bytes)
 {
-	int ret;
+	int ret = temu_open(t, bytes);
 
-	ret = t->file ? backend_open_file(&t->be, t->file, false, false) :
-			backend_open_ram(&t->be, bytes);
-	if (ret)
-		return ret;
-	t->bd.be = &t->be;
-	t->bd.sectors = bytes / 512;
-	ret = uvdev_open(&t->d, UVDEV_PATH);
-	if (!ret)
-		ret = uvdev_attach(&t->d, index);
-	return ret;
+	return ret ? ret : uvdev_attach(&t->d, index);
 }
 
 /* Serve what queue 0 has, completing through the hook if one is set. */
@@ -137,15 +148,16 @@ static void temu_serve_queue(struct temu *t)
 int temu_serve(struct temu *t, int timeout_ms)
 {
 	struct pollfd p[2] = {
-		{ .fd = t->d.fd, .events = POLLIN },
+		/* held events would wake poll at once; POLLHUP still does */
+		{ .fd = t->d.fd, .events = t->hold_events ? 0 : POLLIN },
 		{ .fd = t->d.q[0].kick_fd, .events = POLLIN },
 	};
 	struct uvirtio_event ev;
-	int ret;
+	int ret = 0;
 
 	if (poll(p, 2, timeout_ms) < 0 && errno != EINTR)
 		return -errno;
-	while ((ret = uvdev_read_event(&t->d, &ev)) > 0) {
+	while (!t->hold_events && (ret = uvdev_read_event(&t->d, &ev)) > 0) {
 		uvdev_handle_event(&t->d, &ev);
 		if (ev.type == UVIRTIO_EV_REMOVED)
 			t->removed = true;

@@ -40,6 +40,7 @@ typedef bool (*temu_hook_t)(struct temu *t, struct uvq *vq,
  * @removed:	UVIRTIO_EV_REMOVED arrived; @d.dead_reason says why
  * @file:	backing file instead of RAM, or NULL
  * @recovery:	create the device in recovery mode
+ * @hold_events: serve requests only, leave the events queued
  */
 struct temu {
 	struct uvdev d;
@@ -51,10 +52,12 @@ struct temu {
 	bool removed;
 	const char *file;
 	bool recovery;
+	bool hold_events;
 	struct iovec iov[UVIRTIO_MAX_QUEUE_SIZE];
 	struct iovec scratch[UVIRTIO_MAX_QUEUE_SIZE];
 };
 
+int temu_create_cfg(struct temu *t, const struct uvdev_config *c, uint64_t bytes);
 int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size);
 int temu_attach(struct temu *t, unsigned int index, uint64_t bytes);
 int temu_serve(struct temu *t, int timeout_ms);

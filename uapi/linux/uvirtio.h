@@ -283,7 +283,7 @@ struct uvirtio_event {
  * @type:	UVIRTIO_EV_NET_CTRL
  * @reserved0:	zero
  * @seq:	as in struct uvirtio_event
- * @class:	VIRTIO_NET_CTRL_* class
+ * @ctrl_class:	VIRTIO_NET_CTRL_* class
  * @cmd:	command within the class
  * @ack:	what the driver was answered: VIRTIO_NET_OK (0) or ERR (1)
  * @len:	bytes of command data the driver sent
@@ -293,7 +293,7 @@ struct uvirtio_net_ctrl_event {
 	__u32 type;
 	__u32 reserved0;
 	__u64 seq;
-	__u8 class;
+	__u8 ctrl_class;
 	__u8 cmd;
 	__u8 ack;
 	__u8 reserved1;
@@ -417,31 +417,10 @@ struct uvirtio_inflight {
 #define UVIRTIO_ATTACH		_IOWR(UVIRTIO_IOC_MAGIC, 0x0c, struct uvirtio_attach)
 #define UVIRTIO_GET_INFLIGHT	_IOWR(UVIRTIO_IOC_MAGIC, 0x0d, struct uvirtio_inflight)
 
-/* The ABI is the same for 32- and 64-bit processes. */
-#ifdef __KERNEL__
-#include <linux/build_bug.h>
-#define __UVIRTIO_SIZE_CHECK(t, n) static_assert(sizeof(t) == (n), #t " size")
-#elif defined(__cplusplus)
-#define __UVIRTIO_SIZE_CHECK(t, n) static_assert(sizeof(t) == (n), #t " size")
-#else
-#define __UVIRTIO_SIZE_CHECK(t, n) _Static_assert(sizeof(t) == (n), #t " size")
-#endif
-__UVIRTIO_SIZE_CHECK(struct uvirtio_create, 88);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_layout, 72);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_queue_info, 80);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_vq_eventfd, 24);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_queue_irq, 24);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_config_update, 32);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_config_read, 32);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_status, 56);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_event, 32);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_net_ctrl_event, 32);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl_queue, 64);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_ctrl, 4096);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_used_elem, 8);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_shadow, 64);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_attach, 32);
-__UVIRTIO_SIZE_CHECK(struct uvirtio_inflight, 32);
-#undef __UVIRTIO_SIZE_CHECK
+/*
+ * The ABI is the same for 32- and 64-bit processes: every struct has fixed
+ * size and explicit padding (the sizes are asserted where the module is
+ * built).
+ */
 
 #endif /* _UAPI_LINUX_UVIRTIO_H */

@@ -872,21 +872,21 @@ static void ctrl_event(struct emu *e, const struct uvirtio_event *ev)
 	unsigned int n;
 
 	memcpy(&c, ev, sizeof(c));
-	if (c.class == VIRTIO_NET_CTRL_MAC &&
+	if (c.ctrl_class == VIRTIO_NET_CTRL_MAC &&
 	    c.cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET && c.len >= ETH_ALEN &&
 	    !c.ack) {
 		memcpy(e->o.mac, c.data, ETH_ALEN);
 		info("uvirtio-%u: MAC address set to %02x:%02x:%02x:%02x:%02x:%02x",
 		     e->dev.index, c.data[0], c.data[1], c.data[2], c.data[3],
 		     c.data[4], c.data[5]);
-	} else if (c.class == VIRTIO_NET_CTRL_MQ &&
+	} else if (c.ctrl_class == VIRTIO_NET_CTRL_MQ &&
 		   c.cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET && c.len >= 2 &&
 		   !c.ack) {
 		n = c.data[0] | c.data[1] << 8;
 		net_pairs_steer(&e->dp, n);
 		info("uvirtio-%u: %u of %u queue pairs enabled", e->dev.index,
 		     e->dp.active, e->dp.num_pairs);
-	} else if (c.class == VIRTIO_NET_CTRL_RX && c.len >= 1) {
+	} else if (c.ctrl_class == VIRTIO_NET_CTRL_RX && c.len >= 1) {
 		info("uvirtio-%u: rx mode %u %s", e->dev.index, c.cmd,
 		     c.data[0] ? "on" : "off");
 	}
