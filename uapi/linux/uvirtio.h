@@ -89,8 +89,9 @@
  * the driver is still waiting for (serve them again) and from which avail
  * index to continue. Completions the old process published are delivered
  * at attach time. No one in time: the device is removed, waiting I/O fails
- * (UVIRTIO_DEAD_RECOVERY_TIMEOUT). A process still mapping the domain blocks
- * the take-over (EBUSY): recovery is for an emulator that is gone.
+ * (UVIRTIO_DEAD_RECOVERY_TIMEOUT). A mapping of the domain holds the fd
+ * open, so a device is only waiting for a take-over once every process that
+ * had the fd or a mapping of it is gone (ENOENT until then).
  */
 #define UVIRTIO_CREATE_F_RECOVERY	(1U << 0)
 
