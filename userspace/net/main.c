@@ -907,6 +907,9 @@ static void driver_event(struct emu *e, uint32_t type)
 	struct net_dp *dp = &e->dp;
 	unsigned int i;
 
+	if (type == UVIRTIO_EV_OVERFLOW)
+		info("uvirtio-%u: device events overflowed, state re-read",
+		     e->dev.index);
 	net_pairs_reset(dp, type == UVIRTIO_EV_OVERFLOW);
 	dp->mrg = df & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	dp->guest_csum = df & (1ULL << VIRTIO_NET_F_GUEST_CSUM);
