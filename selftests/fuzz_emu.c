@@ -42,6 +42,7 @@
  *   -p         print each seed's plan and exit (no device is touched)
  * Needs root (kmsg, drop_caches, mount, rmmod, setuid).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -143,6 +144,13 @@ static const char *const fault_names[NR_FAULTS] = {
 enum load { L_NONE, L_RAW, L_FIO, L_FS, L_NET };
 static const char *const load_names[] = { "none", "raw", "fio", "ext4", "frames" };
 
+/*
+ * When the driver binds: at once, only LATE_MS after the device appeared
+ * (the bus's autoprobe is off until then, as when the driver module is
+ * loaded later), or at once and then unbound and bound again mid-life.
+ */
+enum bind { B_NOW, B_LATE, B_REBIND };
+
 enum early { E_NONE, E_AFTER_CREATE, E_AFTER_START, E_MID_PROBE };
 static const char *const early_names[] = { "", "close after CREATE",
 	"close after START", "close mid-probe" };
@@ -168,6 +176,9 @@ static const char *const early_names[] = { "", "close after CREATE",
  *		at or beyond their bounds; CREATE may refuse them (EINVAL),
  *		and then nothing else happens
  * @wild_seed:	where the wild config values come from
+ * @bind:	when the driver binds
+ * @bind_ms:	ms after START (B_LATE) or after the device appeared
+ *		(B_REBIND) at which that happens
  */
 struct plan {
 	uint64_t seed;
@@ -187,6 +198,8 @@ struct plan {
 	enum load load;
 	bool wild;
 	uint64_t wild_seed;
+	enum bind bind;
+	unsigned int bind_ms;
 };
 
 static uint32_t excluded;
@@ -239,11 +252,11 @@ static unsigned int rng_below(uint64_t *s, unsigned int n)
 }
 
 /**
- * plan_make() - expand a seed into a plan
+ * plan_make_base() - expand a seed into a plan, all but the binding order
  * @p:		filled
  * @seed:	the seed
  */
-static void plan_make(struct plan *p, uint64_t seed)
+static void plan_make_base(struct plan *p, uint64_t seed)
 {
 	uint64_t s = seed;
 	unsigned int i, n;
@@ -331,6 +344,30 @@ static void plan_make(struct plan *p, uint64_t seed)
 }
 
 /**
+ * plan_make() - expand a seed into a plan
+ * @p:		filled
+ * @seed:	the seed
+ */
+static void plan_make(struct plan *p, uint64_t seed)
+{
+	uint64_t s = seed ^ 0x6b1d1a7eb1d5ULL;
+	unsigned int n;
+
+	plan_make_base(p, seed);
+	/*
+	 * The binding order comes from a stream of its own: adding it left
+	 * every other choice of every seed as it was.
+	 */
+	n = rng_below(&s, 8);
+	p->bind_ms = rng_below(&s, 1000);
+	if (n == 0)
+		p->bind = B_LATE;
+	/* Unbinding under a mounted filesystem would be a test of its own. */
+	else if (n == 1 && !p->clean && !p->early && p->load != L_FS)
+		p->bind = B_REBIND;
+}
+
+/**
  * plan_str() - one line describing a plan
  * @p:		plan
  * @buf:	output
@@ -349,14 +386,19 @@ static const char *plan_str(const struct plan *p, char *buf, size_t len)
 		o += snprintf(buf + o, len - o, ", wild features %#llx",
 			      (unsigned long long)p->features);
 	if (p->early) {
-		snprintf(buf + o, len - o, ", %s", early_names[p->early]);
-		return buf;
+		o += snprintf(buf + o, len - o, ", %s", early_names[p->early]);
+		goto bind;
 	}
 	o += snprintf(buf + o, len - o, ", %s, load %s%s", p->clean ? "clean" : "hostile",
 		      load_names[p->load], p->graceful ? ", REMOVE at end" : "");
 	for (i = 0; i < NR_FAULTS && o < len; i++)
 		if (p->faults & (1u << i))
 			o += snprintf(buf + o, len - o, ", %s@%u", fault_names[i], p->at[i]);
+bind:
+	if (o < len && p->bind == B_LATE)
+		snprintf(buf + o, len - o, ", driver binds late@%u", p->bind_ms);
+	else if (o < len && p->bind == B_REBIND)
+		snprintf(buf + o, len - o, ", driver unbound+bound@%u", p->bind_ms);
 	return buf;
 }
 
@@ -1525,6 +1567,96 @@ static int kmsg_check(int fd, char *first, size_t len)
 	return n;
 }
 
+/* ------------------------------------------------------------------ */
+/* Binding order: the parent drives the virtio bus through sysfs       */
+
+#define VIRTIO_BUS	"/sys/bus/virtio"
+
+/**
+ * sys_write() - write a string to a sysfs file
+ * @path:	the file
+ * @val:	the string
+ *
+ * Return: 0 or -errno
+ */
+static int sys_write(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/**
+ * bus_walk() - bind, or unbind and bind again, every virtio device of ours
+ * @rebind:	false: probe the devices no driver holds; true: unbind each
+ *		bound device from its driver and bind it to that driver again
+ *
+ * Ours are those below the uvirtio misc device; a device that goes while
+ * we walk is no failure.
+ */
+static void bus_walk(bool rebind)
+{
+	char path[PATH_MAX], real[PATH_MAX], drv[PATH_MAX];
+	DIR *d = opendir(VIRTIO_BUS "/devices");
+	struct dirent *de;
+	ssize_t n;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), VIRTIO_BUS "/devices/%s", de->d_name);
+		if (!realpath(path, real) || !strstr(real, "/misc/uvirtio/"))
+			continue;
+		snprintf(path, sizeof(path), VIRTIO_BUS "/devices/%s/driver", de->d_name);
+		n = readlink(path, drv, sizeof(drv) - 1);
+		if (!rebind) {
+			if (n < 0)
+				sys_write(VIRTIO_BUS "/drivers_probe", de->d_name);
+			continue;
+		}
+		if (n < 0)
+			continue;
+		drv[n] = 0;
+		snprintf(path, sizeof(path), VIRTIO_BUS "/drivers/%s/unbind",
+			 strrchr(drv, '/') + 1);
+		sys_write(path, de->d_name);
+		snprintf(path, sizeof(path), VIRTIO_BUS "/drivers/%s/bind",
+			 strrchr(drv, '/') + 1);
+		sys_write(path, de->d_name);
+	}
+	if (d)
+		closedir(d);
+}
+
+/**
+ * binder_start() - a child that binds late, or unbinds and binds, after
+ * a while (the parent keeps its own bounds: a hung unbind hangs only it)
+ * @p:		the plan
+ *
+ * Return: the child's pid, or 0 if the plan binds at once
+ */
+static pid_t binder_start(const struct plan *p)
+{
+	pid_t pid;
+
+	if (p->bind == B_NOW)
+		return 0;
+	fflush(stdout);
+	pid = fork();
+	if (pid)
+		return pid < 0 ? 0 : pid;
+	usleep(p->bind_ms * 1000L * slow);
+	if (p->bind == B_LATE)
+		sys_write(VIRTIO_BUS "/drivers_autoprobe", "1");
+	bus_walk(p->bind == B_REBIND);
+	_exit(0);
+}
+
 /**
  * run_seed() - one seed, start to verdict
  * @seed:	the seed
@@ -1538,8 +1670,8 @@ static bool run_seed(uint64_t seed, int kmsg, char *why, size_t wlen)
 {
 	struct plan p;
 	char desc[512], name[64], line[256], node[96], mnt[64], klog[512];
-	int rep[2], ctl[2], est = 0, lst = 0, ret;
-	pid_t emu_pid, load_pid = 0;
+	int rep[2], ctl[2], est = 0, lst = 0, bst = 0, ret;
+	pid_t emu_pid, load_pid = 0, bind_pid = 0;
 	bool ok = true, emu_done, load_done = true, bus_seen = false, bus_bad = false;
 	long t_emu_end, end;
 
@@ -1548,6 +1680,11 @@ static bool run_seed(uint64_t seed, int kmsg, char *why, size_t wlen)
 	why[0] = 0;
 	if (pipe2(rep, O_CLOEXEC) || pipe2(ctl, O_CLOEXEC)) {
 		snprintf(why, wlen, "pipe: %s", strerror(errno));
+		return false;
+	}
+	/* Late: no driver probes our device until the binder says so. */
+	if (p.bind == B_LATE && sys_write(VIRTIO_BUS "/drivers_autoprobe", "0")) {
+		snprintf(why, wlen, "cannot turn off the virtio bus's autoprobe");
 		return false;
 	}
 	fflush(stdout);
@@ -1560,6 +1697,8 @@ static bool run_seed(uint64_t seed, int kmsg, char *why, size_t wlen)
 	}
 	close(rep[1]);
 	close(ctl[0]);
+	if (p.bind == B_LATE)
+		bind_pid = binder_start(&p);
 
 	if (read_line(rep[0], name, sizeof(name), 40000L * slow))
 		snprintf(name, sizeof(name), "-");
@@ -1610,6 +1749,8 @@ static bool run_seed(uint64_t seed, int kmsg, char *why, size_t wlen)
 		}
 		load_done = false;
 	}
+	if (p.bind == B_REBIND && strcmp(name, "-"))
+		bind_pid = binder_start(&p);
 	/* A clean seed's emulator outlives the load: tell it when to end. */
 	if (p.clean && load_pid > 0) {
 		load_done = wait_bounded(load_pid, 60000L * slow, "load", &lst);
@@ -1682,6 +1823,13 @@ static bool run_seed(uint64_t seed, int kmsg, char *why, size_t wlen)
 				 load_names[p.load], 10 * slow);
 		}
 	}
+	if (bind_pid > 0 &&
+	    !wait_bounded(bind_pid, (p.bind_ms + 20000L) * slow, "binder", &bst) && ok) {
+		ok = false;
+		snprintf(why, wlen, "driver %s hung", p.bind == B_LATE ? "bind" : "unbind/bind");
+	}
+	if (p.bind == B_LATE)
+		sys_write(VIRTIO_BUS "/drivers_autoprobe", "1");
 	umount2(mnt, MNT_DETACH);
 	rmdir(mnt);
 	/* A load that ran after the node went must not leave a file in its place. */
