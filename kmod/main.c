@@ -356,6 +356,7 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	dev->device_id = c.device_id;
 	dev->num_queues = c.num_queues;
 	dev->queue_size = c.queue_size;
+	dev->net_pairs = c.device_id == VIRTIO_ID_NET ? 1 : 0;
 	dev->features = c.features | BIT_ULL(VIRTIO_F_VERSION_1) |
 			BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
 	dev->owner = current_fsuid();
@@ -599,6 +600,7 @@ static int uv_ioctl_status(struct uv_dev *dev, void __user *argp)
 	s.driver_features = dev->driver_features;
 	s.status = dev->status;
 	s.config_generation = dev->generation;
+	s.net_pairs = READ_ONCE(dev->net_pairs);
 	spin_unlock_irqrestore(&dev->config_lock, flags);
 	s.dead_reason = uv_dead_reason(dev);
 	return copy_to_user(argp, &s, sizeof(s)) ? -EFAULT : 0;

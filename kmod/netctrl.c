@@ -179,6 +179,9 @@ void uv_cvq_serve(struct uv_queue *q)
 		uv_cvq_parse(q, head, &c);
 		if (c.ok)
 			ack = uv_cvq_ack(q->dev, &c);
+		/* Kept for UVIRTIO_GET_STATUS: its event may be lost. */
+		if (ack == VIRTIO_NET_OK && c.ctrl_class == VIRTIO_NET_CTRL_MQ)
+			WRITE_ONCE(q->dev->net_pairs, c.data[0] | (c.data[1] << 8));
 		if (c.ack_off)
 			uv_bounce_force(&q->dev->dom, c.ack_off - 1, ack);
 		uv_used_push(q, head, c.ack_off ? 1 : 0);

@@ -82,6 +82,8 @@ static void uv_reset(struct virtio_device *vdev)
 	spin_lock_irqsave(&dev->config_lock, flags);
 	WRITE_ONCE(dev->status, 0);
 	dev->driver_features = 0;
+	if (dev->device_id == VIRTIO_ID_NET)
+		WRITE_ONCE(dev->net_pairs, 1);
 	spin_unlock_irqrestore(&dev->config_lock, flags);
 	uv_event(dev, UVIRTIO_EV_RESET, 0, 0);
 }

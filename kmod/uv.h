@@ -230,6 +230,7 @@ struct uv_dev {
 	u32 generation;
 	u8 status;
 	u64 driver_features;
+	u16 net_pairs;			/* net: last accepted VQ_PAIRS_SET, 1 after reset */
 
 	spinlock_t ev_lock;		/* the event ring below */
 	struct uvirtio_event events[UV_EVENTS];

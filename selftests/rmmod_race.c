@@ -19,15 +19,18 @@
  * device counter reads 0. The kernel log (checked by the harness; KASAN
  * and the module loader's own checks on the debug lane) must stay clean.
  *
- * Can it fail on old code? The window is the few instructions after the
- * final module_put() of a release path that then returns into the module.
- * The earlier module called module_put() at the end of its release
- * handler; a failing run needs the unload to complete between that call
- * and the handler's return, which under TCG is rarely hit in a few seconds
- * (it was not hit in the runs made while writing this test). The test is
- * therefore a guard that the put stays where unload waits for it, plus a
- * KASAN-watched stress of create/close against unload/load, not a
- * reproducer of the old window.
+ * Can it fail on old code? Not in a way a test can count on. The window
+ * is the few instructions between a release path's final module_put() and
+ * its return into module text, and the unload must finish (module_exit
+ * run, the text freed) inside it. An older module dropped that reference
+ * at the end of its release handler; the unload then needs the closing
+ * task to be preempted right there for as long as delete_module() takes,
+ * which a few seconds of TCG rarely give (and this test was not run
+ * against that module). So this is a guard that the put stays where
+ * unload waits for it, and a KASAN-watched stress of create/close
+ * against unload/load, rather than a reproducer of the old window. The
+ * racers idle up to 3 ms between rounds, so unloads succeed right after
+ * a last close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,8 +90,12 @@ static void __attribute__((noreturn)) racer(long end)
 {
 	long made = 0, round = 0;
 
-	while (temu_now_ms() < end)
+	srand(getpid());
+	while (temu_now_ms() < end) {
 		made += create_close(round++ & 1);
+		/* Idle now and then, so that the unload finds no open fd. */
+		usleep(rand() % 3000);
+	}
 	_exit(made > 255 ? 255 : (int)made);
 }
 

@@ -227,6 +227,10 @@ struct uvirtio_config_update {
  * @status:	virtio device status byte as the driver last wrote it
  * @config_generation: increments on every config update
  * @dead_reason: UVIRTIO_DEAD_* once the device is being removed, else 0
+ * @net_pairs:	virtio-net: the queue pairs the driver enabled with its last
+ *		accepted VQ_PAIRS_SET, 1 from every reset on (the command's
+ *		UVIRTIO_EV_NET_CTRL may have been lost to an OVERFLOW);
+ *		0 for other devices (and from modules before this field)
  * @reserved:	zero
  */
 struct uvirtio_status {
@@ -234,7 +238,7 @@ struct uvirtio_status {
 	__u32 status;
 	__u32 config_generation;
 	__u32 dead_reason;
-	__u32 reserved0;
+	__u32 net_pairs;
 	__u64 reserved[4];
 };
 

@@ -397,6 +397,7 @@ int uvdev_handle_event(struct uvdev *d, const struct uvirtio_event *ev)
 		ret = uvdev_get_status(d, &st);
 		if (ret)
 			return ret;
+		d->net_pairs = st.net_pairs;
 		if (st.dead_reason) {
 			uvdev_queues_stop(d);
 			d->dead_reason = st.dead_reason;

@@ -61,6 +61,8 @@ struct uvdev_queue {
  * @num_queues:	queues created
  * @driver_features: features the driver accepted
  * @dead_reason: UVIRTIO_DEAD_* once UVIRTIO_EV_REMOVED arrived
+ * @net_pairs:	virtio-net: queue pairs enabled, as the last OVERFLOW
+ *		re-read them (0: not re-read, or an older module)
  * @removed:	UVIRTIO_EV_REMOVED arrived: no more events
  * @q:		queues
  */
@@ -73,6 +75,7 @@ struct uvdev {
 	unsigned int num_queues;
 	uint64_t driver_features;
 	uint32_t dead_reason;
+	uint32_t net_pairs;
 	bool removed;
 	struct uvdev_queue q[UVIRTIO_MAX_QUEUES];
 };

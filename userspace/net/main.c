@@ -917,6 +917,12 @@ static void driver_event(struct emu *e, uint32_t type)
 	dp->guest_tso6 = df & (1ULL << VIRTIO_NET_F_GUEST_TSO6);
 	if (type != UVIRTIO_EV_OVERFLOW)
 		net_pairs_steer(dp, 1);
+	/* A VQ_PAIRS_SET may have been among the lost events. */
+	else if (e->dev.net_pairs && e->dev.net_pairs != dp->active) {
+		net_pairs_steer(dp, e->dev.net_pairs);
+		info("uvirtio-%u: %u of %u queue pairs enabled (re-read)",
+		     e->dev.index, dp->active, dp->num_pairs);
+	}
 	if (type == UVIRTIO_EV_RESET)
 		return;
 	e->driver_ok = e->dev.q[NET_RXQ].vq.ready;
