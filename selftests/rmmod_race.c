@@ -29,8 +29,8 @@
  * against that module). So this is a guard that the put stays where
  * unload waits for it, and a KASAN-watched stress of create/close
  * against unload/load, rather than a reproducer of the old window. The
- * racers idle up to 3 ms between rounds, so unloads succeed right after
- * a last close.
+ * racers idle up to 40 ms between rounds (a round takes tens of ms under
+ * TCG), so unloads succeed, often right after a last close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -94,7 +94,7 @@ static void __attribute__((noreturn)) racer(long end)
 	while (temu_now_ms() < end) {
 		made += create_close(round++ & 1);
 		/* Idle now and then, so that the unload finds no open fd. */
-		usleep(rand() % 3000);
+		usleep(rand() % 40000);
 	}
 	_exit(made > 255 ? 255 : (int)made);
 }
