@@ -18,31 +18,15 @@
 CHANGES=100
 uv_need uvirtio-net setpriv unshare nsenter ip ping ethtool iperf3
 uv_tmpdir
-mkdir -m 1777 "$UV_TMP/sock"
-sa=$UV_TMP/sock/a
-sb=$UV_TMP/sock/b
-
-net_start userns --queues 2 "dgram:$sa,$sb" || uv_fail "emulator A did not start"
-pa=$NET_PID ia=$NET_IF ea=$NET_ERR
-net_start userns --queues 2 "dgram:$sb,$sa" || uv_fail "emulator B did not start"
-pb=$NET_PID ib=$NET_IF eb=$NET_ERR
-for x in "$pa $ia 10.78.0.1" "$pb $ib 10.78.0.2"; do
-	set -- $x
-	net_in "$1" ethtool -L "$2" combined 2 || uv_fail "ethtool -L $2 combined 2 failed"
-	net_in "$1" ip addr add "$3/24" dev "$2" && net_in "$1" ip link set "$2" up ||
-		uv_fail "cannot set $2 up"
+net_pair --queues 2
+net_in "$pa" ethtool -L "$ia" combined 2 && net_in "$pb" ethtool -L "$ib" combined 2 ||
+	uv_fail "ethtool -L combined 2 failed"
+for _ in $(seq 50); do
+	grep -q "2 of 2 queue pairs enabled" "$ea" && break
+	sleep 0.1
 done
 grep -q "2 of 2 queue pairs enabled" "$ea" || { cat "$ea"; uv_fail "A did not log VQ_PAIRS_SET 2"; }
-net_wait_carrier "$pa" "$ia" 1 10 || uv_fail "A's carrier did not come up"
-net_in "$pb" ping -c 3 -W 5 10.78.0.1 > "$UV_TMP/ping" 2>&1 ||
-	{ cat "$UV_TMP/ping"; uv_fail "B cannot ping A"; }
-
-mac=$(net_in "$pa" ip -o link show "$ia" | sed -n "s/.*link\/ether \([0-9a-f:]*\).*/\1/p")
-[ -n "$mac" ] || uv_fail "cannot read $ia's MAC address"
-for i in $(seq $((CHANGES - 1))); do
-	printf 'link set dev %s address 02:00:00:00:%02x:%02x\n' "$ia" $((i / 256)) $((i % 256))
-done > "$UV_TMP/batch"
-echo "link set dev $ia address $mac" >> "$UV_TMP/batch"
+net_mac_batch "$pa" "$ia" "$CHANGES" "$UV_TMP/batch"
 kill -STOP "$pa"
 net_in "$pa" ip -batch "$UV_TMP/batch" || { kill -CONT "$pa"; uv_fail "ip -batch failed"; }
 net_in "$pa" ethtool -L "$ia" combined 1 || { kill -CONT "$pa"; uv_fail "ethtool -L $ia combined 1 failed"; }
@@ -53,7 +37,7 @@ grep -q "1 of 2 queue pairs enabled (re-read)" "$ea" ||
 	{ tail -n 5 "$ea"; uv_fail "after the overflow A does not serve 1 pair as its driver asked"; }
 uv_log "VQ_PAIRS_SET 1 lost to an overflow: A re-read it: $(grep "1 of 2 queue pairs enabled" "$ea" | tail -n 1)"
 
-# rx PID ERR QUEUE / tx ... - a queue's packet counter, on SIGUSR2
+# cnt PID ERR QUEUE - QUEUE's (rx0, tx1, ...) packet counter, on SIGUSR2
 cnt() {
 	kill -USR2 "$1"
 	sleep 0.5

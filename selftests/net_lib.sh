@@ -123,3 +123,37 @@ net_wait_carrier() {
 		sleep 0.1
 	done
 }
+
+# net_pair [OPTION]... - two emulators, A and B, each as uid 1000 in its own
+# user+net namespace with OPTION..., cabled by dgram sockets in
+# $UV_TMP/sock; A is 10.78.0.1/24, B 10.78.0.2/24, both up, A's carrier
+# up and B answers a ping from A. Sets pa ia ea and pb ib eb (pid,
+# interface, stderr file of A and B). Fails the test otherwise.
+net_pair() {
+	local sa=$UV_TMP/sock/a sb=$UV_TMP/sock/b
+	mkdir -p -m 1777 "$UV_TMP/sock"
+	net_start userns "$@" "dgram:$sa,$sb" || uv_fail "emulator A did not start"
+	pa=$NET_PID ia=$NET_IF ea=$NET_ERR
+	net_start userns "$@" "dgram:$sb,$sa" || uv_fail "emulator B did not start"
+	pb=$NET_PID ib=$NET_IF eb=$NET_ERR
+	net_in "$pa" ip addr add 10.78.0.1/24 dev "$ia" && net_in "$pa" ip link set "$ia" up ||
+		uv_fail "cannot set $ia up"
+	net_in "$pb" ip addr add 10.78.0.2/24 dev "$ib" && net_in "$pb" ip link set "$ib" up ||
+		uv_fail "cannot set $ib up"
+	net_wait_carrier "$pa" "$ia" 1 10 || uv_fail "A's carrier did not come up"
+	net_in "$pa" ping -c 3 -W 5 10.78.0.2 > "$UV_TMP/ping" 2>&1 ||
+		{ cat "$UV_TMP/ping"; uv_fail "A cannot ping B"; }
+}
+
+# net_mac_batch PID IF N FILE - write to FILE an `ip -batch` of N MAC
+# address changes of IF (each one MAC_ADDR_SET command of its driver), the
+# last back to IF's own address, so that neighbours' entries stay right
+net_mac_batch() {
+	local mac i
+	mac=$(net_in "$1" ip -o link show "$2" | sed -n "s/.*link\/ether \([0-9a-f:]*\).*/\1/p")
+	[ -n "$mac" ] || uv_fail "cannot read $2's MAC address"
+	for i in $(seq $(($3 - 1))); do
+		printf 'link set dev %s address 02:00:00:00:%02x:%02x\n' "$2" $((i / 256)) $((i % 256))
+	done > "$4"
+	echo "link set dev $2 address $mac" >> "$4"
+}

@@ -21,21 +21,7 @@ CYCLES=4
 CHANGES=100
 uv_need uvirtio-net setpriv unshare nsenter ip ping iperf3
 uv_tmpdir
-mkdir -m 1777 "$UV_TMP/sock"
-sa=$UV_TMP/sock/a
-sb=$UV_TMP/sock/b
-
-net_start userns --queue-size 64 "dgram:$sa,$sb" || uv_fail "emulator A did not start"
-pa=$NET_PID ia=$NET_IF ea=$NET_ERR
-net_start userns --queue-size 64 "dgram:$sb,$sa" || uv_fail "emulator B did not start"
-pb=$NET_PID ib=$NET_IF eb=$NET_ERR
-net_in "$pa" ip addr add 10.78.0.1/24 dev "$ia" && net_in "$pa" ip link set "$ia" up ||
-	uv_fail "cannot set $ia up"
-net_in "$pb" ip addr add 10.78.0.2/24 dev "$ib" && net_in "$pb" ip link set "$ib" up ||
-	uv_fail "cannot set $ib up"
-net_wait_carrier "$pa" "$ia" 1 10 || uv_fail "A's carrier did not come up"
-net_in "$pb" ping -c 3 -W 5 10.78.0.1 > "$UV_TMP/ping" 2>&1 ||
-	{ cat "$UV_TMP/ping"; uv_fail "B cannot ping A before any overflow"; }
+net_pair --queue-size 64
 
 net_in "$pa" iperf3 -s -1 > "$UV_TMP/iperf.s" 2>&1 &
 srv=$!
@@ -46,14 +32,8 @@ flood=$!
 uv_defer "kill $flood 2>/dev/null"
 sleep 2
 
-# CHANGES MAC addresses in one ip process (each one MAC_ADDR_SET command),
-# the last one back to A's own (B's neighbour entry stays right)
-mac=$(net_in "$pa" ip -o link show "$ia" | sed -n "s/.*link\/ether \([0-9a-f:]*\).*/\1/p")
-[ -n "$mac" ] || uv_fail "cannot read $ia's MAC address"
-for i in $(seq $((CHANGES - 1))); do
-	printf 'link set dev %s address 02:00:00:00:%02x:%02x\n' "$ia" $((i / 256)) $((i % 256))
-done > "$UV_TMP/batch"
-echo "link set dev $ia address $mac" >> "$UV_TMP/batch"
+# CHANGES MAC address commands in one ip process
+net_mac_batch "$pa" "$ia" "$CHANGES" "$UV_TMP/batch"
 for c in $(seq "$CYCLES"); do
 	kill -STOP "$pa"
 	net_in "$pa" ip -batch "$UV_TMP/batch" || uv_fail "cycle $c: ip -batch failed"

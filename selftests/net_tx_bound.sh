@@ -17,21 +17,7 @@
 BOUND=2
 uv_need uvirtio-net setpriv unshare nsenter ip ping awk iperf3
 uv_tmpdir
-mkdir -m 1777 "$UV_TMP/sock"
-sa=$UV_TMP/sock/a
-sb=$UV_TMP/sock/b
-
-net_start userns "dgram:$sa,$sb" || uv_fail "emulator A did not start"
-pa=$NET_PID ia=$NET_IF ea=$NET_ERR
-net_start userns "dgram:$sb,$sa" || uv_fail "emulator B did not start"
-pb=$NET_PID ib=$NET_IF eb=$NET_ERR
-net_in "$pa" ip addr add 10.78.0.1/24 dev "$ia" && net_in "$pa" ip link set "$ia" up ||
-	uv_fail "cannot set $ia up"
-net_in "$pb" ip addr add 10.78.0.2/24 dev "$ib" && net_in "$pb" ip link set "$ib" up ||
-	uv_fail "cannot set $ib up"
-net_wait_carrier "$pa" "$ia" 1 10 || uv_fail "A's carrier did not come up"
-net_in "$pa" ping -c 3 -W 5 10.78.0.2 > "$UV_TMP/ping" 2>&1 ||
-	{ cat "$UV_TMP/ping"; uv_fail "A cannot ping B"; }
+net_pair
 
 net_in "$pb" iperf3 -s -1 > "$UV_TMP/iperf.s" 2>&1 &
 srv=$!
