@@ -78,6 +78,7 @@
 #include "dev.h"
 #include "req.h"
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define UNPRIV_UID	1000
@@ -92,7 +93,6 @@
 #define MAX_HELD	(4 * UVIRTIO_MAX_QUEUE_SIZE)
 #define DEVICES		"/sys/class/misc/uvirtio/devices"
 #define DOMAIN_PAGES	"/sys/class/misc/uvirtio/domain_pages"
-#define MODULE_KO	"/uvirtio/uvirtio.ko"
 #define SLAB_SLACK_KB	(4 * 1024)
 /*
  * MemAvailable after drop_caches wanders by +-35 MB between shards of the
@@ -1779,14 +1779,13 @@ static void settle(void)
 }
 
 /**
- * module_reload() - rmmod uvirtio (retrying while busy), insmod it again
+ * module_reload() - rmmod uvirtio (retrying while busy), load it again
  *
  * Return: 0, or -errno of the step that failed
  */
 static int module_reload(void)
 {
 	long end = temu_now_ms() + 10000L * slow;
-	int fd, ret;
 
 	while (syscall(__NR_delete_module, "uvirtio", O_NONBLOCK)) {
 		if (errno != EAGAIN && errno != EBUSY)
@@ -1795,15 +1794,7 @@ static int module_reload(void)
 			return -EBUSY;
 		usleep(100000);
 	}
-	fd = open(MODULE_KO, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = syscall(__NR_finit_module, fd, "dev_mode=0666", 0) ? -errno : 0;
-	close(fd);
-	for (end = temu_now_ms() + 5000; !ret && access(UVDEV_PATH, F_OK) &&
-	     temu_now_ms() < end; usleep(20000))
-		;
-	return ret;
+	return require_module_load("dev_mode=0666");
 }
 
 /**
@@ -1890,14 +1881,7 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root (kmsg, drop_caches, mount, rmmod)\n");
-		return 4;
-	}
-	if (access(UVDEV_PATH, F_OK)) {
-		printf("1..0 # SKIP %s is missing: is uvirtio.ko loaded?\n", UVDEV_PATH);
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	signal(SIGPIPE, SIG_IGN);
 	if (kasan()) {
 		slow = 5;

@@ -43,6 +43,7 @@
 
 #include "../userspace/net/ring.h"
 
+#include "require.h"
 #include "unit/tap.h"
 
 #define HDR		sizeof(struct virtio_net_hdr_v1)
@@ -440,10 +441,7 @@ int main(void)
 	struct timespec t0, t1;
 	struct timeval tmo = { .tv_sec = 2 };
 
-	if (access("/dev/uvirtio", R_OK | W_OK) || access("/dev/fuse", R_OK | W_OK)) {
-		printf("TAP version 13\n1..0 # SKIP /dev/uvirtio or /dev/fuse is not there\n");
-		return 4;
-	}
+	require_uvirtio(REQ_FUSE);
 	tap_plan(7);
 	if (!mkdtemp(dir) || chmod(dir, 01777))
 		return 1;

@@ -37,6 +37,7 @@
 /* the ring protocol: layout and messages (header only) */
 #include "../userspace/net/ring.h"
 
+#include "require.h"
 #include "unit/tap.h"
 
 #define HDR		sizeof(struct virtio_net_hdr_v1)
@@ -621,10 +622,7 @@ int main(void)
 	int s, status, i, buf = 4 << 20;
 	char ifn[32], cmd[256];
 
-	if (access("/dev/uvirtio", R_OK | W_OK)) {
-		printf("TAP version 13\n1..0 # SKIP /dev/uvirtio is not there\n");
-		return 4;
-	}
+	require_uvirtio(0);
 	tap_plan(13);
 	if (!mkdtemp(dir))
 		return 1;

@@ -28,6 +28,7 @@
 #include <linux/virtio_ids.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define OWNER		1000
@@ -126,11 +127,8 @@ int main(void)
 	long saved;
 	pid_t pid, p;
 
+	require_uvirtio(REQ_ROOT);
 	tap_plan(3);
-	if (getuid()) {
-		printf("# needs root\n");
-		return 4;
-	}
 	saved = temu_read_long(PARAM);
 	if (saved < 0) {
 		tap_diag("no %s", PARAM);

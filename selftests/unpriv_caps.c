@@ -28,6 +28,7 @@
 #include <linux/virtio_ids.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define PARAMS		"/sys/module/uvirtio/parameters/"
@@ -300,10 +301,7 @@ int main(void)
 	char line[1024] = "";
 	pid_t a;
 
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root to set module parameters and switch uids\n");
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	tap_plan(10);
 	for (i = 0; i < 4; i++)
 		saved[i] = param_get(params[i]);

@@ -34,6 +34,7 @@
 #include <linux/virtio_ids.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define OWNER_UID	1000
@@ -334,14 +335,7 @@ int main(void)
 {
 	long end;
 
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root to switch to uid %d and %d\n", OWNER_UID, OTHER_UID);
-		return 4;
-	}
-	if (access(UVDEV_PATH, F_OK)) {
-		printf("1..0 # SKIP %s is missing\n", UVDEV_PATH);
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	tap_plan(7);
 	tap_ok(in_child(OWNER_UID, types_body, NULL) == 0,
 	       "uid 1000: every device type but blk and net is refused with EPROTONOSUPPORT; "
