@@ -30,8 +30,12 @@ if [ "$mode" = --systemd-pid1 ]; then
 	[Unit]
 	Description=uvirtio installation test under systemd
 	DefaultDependencies=no
+	# if the test itself cannot run or hangs: power off at once rather
+	# than wait for the host's limit
+	FailureAction=poweroff-force
 	[Service]
 	Type=oneshot
+	TimeoutStartSec=300
 	ExecStart=/bin/bash /stage/install-guest.sh --systemd
 	StandardOutput=file:/dev/ttyS1
 	StandardError=inherit
