@@ -688,22 +688,19 @@ static void *q_thread(void *arg)
 		abort();
 	uvq_elem_init(&el, iov, eng->seg_max + 4);
 	for (;;) {
-		pthread_mutex_lock(&q->w.lock);
-		if (uvworker_stopping(&q->w)) {
+		if (uvworker_enter(&q->w) == UVWORKER_STOP) {
 			q_quiesce(q, eng);
-			pthread_mutex_unlock(&q->w.lock);
+			uvworker_leave(&q->w);
 			break;
 		}
 		q_serve(q, eng, &el);
 		if (uvworker_pausing(&q->w))
 			q_quiesce(q, eng);
 		timeout = q_timeout_ms(q);
-		pthread_mutex_unlock(&q->w.lock);
-		if (uvworker_pausing(&q->w)) {
-			/* let the main thread take the lock */
-			usleep(100);
+		uvworker_leave(&q->w);
+		/* uvworker_enter() sleeps until the main thread resumes us */
+		if (uvworker_pausing(&q->w))
 			continue;
-		}
 		n = uvloop_wait(&q->w.loop, ev, 4, timeout);
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.u64 == QTAG_KICK &&

@@ -698,24 +698,21 @@ static void *pair_thread(void *arg)
 	struct net_dp *dp = p->dp;
 	struct epoll_event ev[NET_MAX_PAIRS + 3];
 	bool rx = true, tx = true, tick = false;
+	enum uvworker_state st;
 	uint32_t ignore;
 	int i, n, timeout;
 
 	if (dp->pin)
 		uvworker_pin(p->index);
 	for (;;) {
-		pthread_mutex_lock(&p->w.lock);
-		if (uvworker_stopping(&p->w)) {
-			pthread_mutex_unlock(&p->w.lock);
+		st = uvworker_enter(&p->w);
+		if (st == UVWORKER_STOP) {
+			uvworker_leave(&p->w);
 			break;
 		}
-		if (uvworker_pausing(&p->w)) {
-			pthread_mutex_unlock(&p->w.lock);
-			/* let the main thread take the lock */
-			usleep(100);
+		/* the rings may have been started, stopped or re-steered */
+		if (st == UVWORKER_RESUMED)
 			rx = tx = true;
-			continue;
-		}
 		if (tick) {
 			pair_tick(p);
 			tx |= p->tx_held;
@@ -726,7 +723,7 @@ static void *pair_thread(void *arg)
 			rx_serve(p);
 		pair_watch(p);
 		timeout = pair_timeout(p);
-		pthread_mutex_unlock(&p->w.lock);
+		uvworker_leave(&p->w);
 
 		n = uvloop_wait(&p->w.loop, ev, NET_MAX_PAIRS + 3, timeout);
 		rx = tx = false;
