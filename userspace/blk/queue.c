@@ -252,27 +252,19 @@ static unsigned int q_release_delayed(struct blk_queue *q, bool all)
 static void q_signal(struct blk_queue *q, bool force)
 {
 	struct uvq *vq = q->vq;
-	uint16_t ev, pending = vq->shadow_idx - vq->signalled;
+	uint16_t pending = uvq_unsignalled(vq);
 	uint64_t before = vq->stats.signals;
-	int fd = vq->call_fd;
+	enum uvq_signal how = force ? UVQ_SIGNAL_ALWAYS : UVQ_SIGNAL_IF_NEEDED;
 
-	if (!vq->ready || (vq->shadow_idx == vq->published &&
-			   vq->signalled == vq->published))
+	if (!vq->ready || !pending)
 		return;
 	if (atomic_load_explicit(&q->faults.withhold_irq,
-				 memory_order_relaxed)) {
-		vq->call_fd = -1;
+				 memory_order_relaxed))
+		how = UVQ_SIGNAL_NEVER;
+	if (how == UVQ_SIGNAL_NEVER ||
+	    (how == UVQ_SIGNAL_IF_NEEDED && !uvq_need_signal(vq)))
 		stat_add(&q->stats.irqs_suppressed, pending);
-	} else if (!force && vq->event_idx) {
-		ev = uvq_used_event(vq);
-		/* vring_need_event(): did the new entries pass used_event? */
-		if ((uint16_t)(vq->shadow_idx - ev - 1) >= pending) {
-			vq->call_fd = -1;
-			stat_add(&q->stats.irqs_suppressed, pending);
-		}
-	}
-	uvq_flush(vq);
-	vq->call_fd = fd;
+	uvq_flush_signal(vq, how);
 	if (vq->stats.signals != before)
 		stat_add(&q->stats.irqs, vq->stats.signals - before);
 }
@@ -570,7 +562,7 @@ static bool q_hold(struct blk_queue *q, struct blk_engine *eng)
 {
 	struct uvq *vq = q->vq;
 
-	if (!eng->hold_max_ns || vq->shadow_idx == vq->signalled ||
+	if (!eng->hold_max_ns || !uvq_unsignalled(vq) ||
 	    atomic_load_explicit(&q->faults.ignore_kicks,
 				 memory_order_relaxed))
 		return false;

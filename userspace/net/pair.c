@@ -62,14 +62,11 @@ static void q_flush(struct net_pair *p, struct uvq *vq, unsigned int qi,
 		    struct net_qstats *st)
 {
 	uint64_t before = vq->stats.signals;
-	int fd, n;
+	int n;
 
 	if (atomic_load_explicit(&p->dp->sh->faults.withhold_irq,
 				 memory_order_relaxed) & (1U << qi)) {
-		fd = vq->call_fd;
-		vq->call_fd = -1;
-		n = uvq_flush(vq);
-		vq->call_fd = fd;
+		n = uvq_flush_signal(vq, UVQ_SIGNAL_NEVER);
 		if (n > 0)
 			net_stat_add(&st->irqs_suppressed, n);
 		return;
