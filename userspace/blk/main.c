@@ -398,18 +398,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(0);
 		case OPT_VERSION:
-			printf(PROG " " VERSION " (uvirtio API %d)\n",
-			       UVIRTIO_API_VERSION);
-			exit(0);
-		case ':':
-			uvemu_die(2, "option '%s' needs an argument (see --help)",
-				  argv[optind - 1]);
+			uvemu_version(VERSION);
 		default:
-			if (optopt)
-				uvemu_die(2, "unknown option '-%c' (see --help)",
-					  optopt);
-			uvemu_die(2, "unknown option '%s' (see --help)",
-				  argv[optind - 1]);
+			uvemu_bad_option(c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -3,6 +3,7 @@
  * emu.c - the main thread of an emulator (see emu.h)
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,32 @@ void uvemu_die(int code, const char *fmt, ...)
 	uvemu_vlog(fmt, ap);
 	va_end(ap);
 	exit(code);
+}
+
+/**
+ * uvemu_version() - --version: print the program's version and exit 0
+ * @version:	the program's version
+ */
+void uvemu_version(const char *version)
+{
+	printf("%s %s (uvirtio API %d)\n", uvemu_prog, version,
+	       UVIRTIO_API_VERSION);
+	exit(0);
+}
+
+/**
+ * uvemu_bad_option() - getopt_long() refused an option: say which, exit 2
+ * @c:		what getopt_long() returned (':' for a missing argument)
+ * @argv:	the arguments getopt_long() was given
+ */
+void uvemu_bad_option(int c, char **argv)
+{
+	if (c == ':')
+		uvemu_die(2, "option '%s' needs an argument (see --help)",
+			  argv[optind - 1]);
+	if (optopt)
+		uvemu_die(2, "unknown option '-%c' (see --help)", optopt);
+	uvemu_die(2, "unknown option '%s' (see --help)", argv[optind - 1]);
 }
 
 /**

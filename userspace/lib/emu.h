@@ -102,6 +102,9 @@ void uvemu_run(struct uvemu *em) __attribute__((noreturn));
 void uvemu_exit(struct uvemu *em, int code) __attribute__((noreturn));
 void uvemu_wake(struct uvemu *em);
 
+void uvemu_version(const char *version) __attribute__((noreturn));
+void uvemu_bad_option(int c, char **argv) __attribute__((noreturn));
+
 void uvemu_vlog(const char *fmt, va_list ap);
 void uvemu_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void uvemu_die(int code, const char *fmt, ...)
