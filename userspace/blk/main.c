@@ -212,7 +212,8 @@ static void usage(FILE *f)
 "grows the disk (the kernel sees the new capacity at once); SIGUSR2 prints\n"
 "each queue's counters. SIGTERM or\n"
 "SIGINT removes the disk (flushing what the kernel has cached), syncs PATH\n"
-"and exits 0; a second signal exits at once.\n"
+"and exits 0; a second signal exits 1 at once. Once the driver has started\n"
+"the disk, its node must appear within 30 s or the program exits 1.\n"
 "\n"
 "Exit status: 0 after a clean removal, 1 on errors, 2 on usage errors.\n",
 		MAX_QUEUES, MIN_QUEUE_SIZE, UVIRTIO_MAX_QUEUE_SIZE,

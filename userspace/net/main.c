@@ -9,9 +9,10 @@
  * driver has bound, and serves until SIGTERM/SIGINT, which removes the
  * interface and exits 0.
  *
- * The main thread (this file) handles the device's events, signals, the
- * link and the status filesystem; each queue pair has a thread of its own
- * (pair.c). The control virtqueue (the last queue) is answered by the
+ * The main thread runs libuvirtio's skeleton (lib/emu.c: event loop,
+ * signals, readiness); this file adds what the device's events, signals,
+ * link and status filesystem mean for a network device. Each queue pair
+ * has a thread of its own (pair.c). The control virtqueue (the last queue) is answered by the
  * module, which reports each command as an event: the driver never waits
  * on us. VQ_PAIRS_SET re-steers the backends onto the pairs the driver
  * enabled.
@@ -244,9 +245,11 @@ static void usage(FILE *f)
 "flow stays on one queue and disabled queues carry no traffic.\n"
 "\n"
 "Once the interface exists, its name is printed as the last line on\n"
-"standard output. SIGTERM or SIGINT removes it and exits 0; SIGUSR2\n"
-"prints the counters on standard error (also printed at exit): one line\n"
-"per queue (rx0, tx0, rx1, ...) with --queues > 1, and the sums (rx, tx).\n"
+"standard output. SIGTERM or SIGINT removes it and exits 0 (a second\n"
+"signal exits 1 at once); SIGUSR2 prints the counters on standard error\n"
+"(also printed at exit): one line per queue (rx0, tx0, rx1, ...) with\n"
+"--queues > 1, and the sums (rx, tx). Once the driver has started the\n"
+"device, the interface must appear within 30 s or the program exits 1.\n"
 "\n"
 "Exit status: 0 after a clean removal, 1 on errors, 2 on usage errors.\n",
 		MIN_MTU, MAX_MTU, DEF_MTU, UVIRTIO_MAX_QUEUE_SIZE,
