@@ -220,15 +220,13 @@ void uvemu_exit(struct uvemu *em, int code)
  * @em:		main thread
  *
  * Safe from any thread and from a signal handler.
- *
- * Return: nothing; a saturated counter means a wake-up is pending anyway
  */
 void uvemu_wake(struct uvemu *em)
 {
 	uint64_t one = 1;
 
 	if (write(em->wake_fd, &one, sizeof(one)) < 0)
-		return;
+		return;	/* the counter is saturated: a wake-up is pending */
 }
 
 /**
