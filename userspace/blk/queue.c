@@ -789,8 +789,13 @@ int blk_engine_init(struct blk_engine *eng, struct uvdev *dev, void *pool,
 	if (!eng->q)
 		return -ENOMEM;
 	memset(eng->q, 0, sizeof(*eng->q) * eng->num_queues);
+	eng->w = calloc(eng->num_queues, sizeof(*eng->w));
+	if (!eng->w)
+		return -ENOMEM;
 	for (i = 0; i < eng->num_queues; i++) {
 		struct blk_queue *q = &eng->q[i];
+
+		eng->w[i] = &q->w;
 
 		q->index = i;
 		q->vq = &dev->q[i].vq;
@@ -846,12 +851,7 @@ int blk_engine_run(struct blk_engine *eng)
  */
 void blk_engine_pause(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_pause_ask(&eng->q[i].w);
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_pause_wait(&eng->q[i].w);
+	uvworker_pause_all(eng->w, eng->num_queues);
 }
 
 /**
@@ -861,10 +861,7 @@ void blk_engine_pause(struct blk_engine *eng)
  */
 void blk_engine_resume(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_resume(&eng->q[i].w);
+	uvworker_resume_all(eng->w, eng->num_queues);
 }
 
 /**
@@ -873,10 +870,7 @@ void blk_engine_resume(struct blk_engine *eng)
  */
 void blk_engine_kick_all(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_wake(&eng->q[i].w);
+	uvworker_wake_all(eng->w, eng->num_queues);
 }
 
 /**
@@ -905,12 +899,6 @@ void blk_engine_lift_faults(struct blk_engine *eng)
  */
 void blk_engine_stop(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	if (!eng->q)
-		return;
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_stop_ask(&eng->q[i].w);
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_join(&eng->q[i].w);
+	if (eng->w)
+		uvworker_stop_all(eng->w, eng->num_queues);
 }

@@ -175,6 +175,68 @@ void uvworker_join(struct uvworker *w)
 }
 
 /**
+ * uvworker_pause_all() - take the locks of several workers
+ * @w:		the workers
+ * @n:		how many
+ *
+ * All are asked first, then waited for, so that they finish their batches
+ * in parallel. On return the caller owns what they serve until
+ * uvworker_resume_all().
+ */
+void uvworker_pause_all(struct uvworker *const *w, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		uvworker_pause_ask(w[i]);
+	for (i = 0; i < n; i++)
+		uvworker_pause_wait(w[i]);
+}
+
+/**
+ * uvworker_resume_all() - give several workers their locks back
+ * @w:		the workers, paused by uvworker_pause_all()
+ * @n:		how many
+ */
+void uvworker_resume_all(struct uvworker *const *w, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		uvworker_resume(w[i]);
+}
+
+/**
+ * uvworker_wake_all() - have several workers look at everything again
+ * @w:		the workers
+ * @n:		how many
+ *
+ * Async-signal-safe.
+ */
+void uvworker_wake_all(struct uvworker *const *w, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		uvworker_wake(w[i]);
+}
+
+/**
+ * uvworker_stop_all() - stop several workers and wait for them to exit
+ * @w:		the workers, not paused
+ * @n:		how many
+ */
+void uvworker_stop_all(struct uvworker *const *w, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		uvworker_stop_ask(w[i]);
+	for (i = 0; i < n; i++)
+		uvworker_join(w[i]);
+}
+
+/**
  * uvworker_pin() - pin the calling thread to one of the CPUs it may use
  * @i:		the i-th allowed CPU, modulo their number
  */

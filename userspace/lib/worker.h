@@ -77,6 +77,10 @@ void uvworker_pause_wait(struct uvworker *w);
 void uvworker_resume(struct uvworker *w);
 void uvworker_stop_ask(struct uvworker *w);
 void uvworker_join(struct uvworker *w);
+void uvworker_pause_all(struct uvworker *const *w, unsigned int n);
+void uvworker_resume_all(struct uvworker *const *w, unsigned int n);
+void uvworker_wake_all(struct uvworker *const *w, unsigned int n);
+void uvworker_stop_all(struct uvworker *const *w, unsigned int n);
 void uvworker_pin(unsigned int i);
 
 /**

@@ -767,12 +767,15 @@ int net_pairs_alloc(struct net_dp *dp, unsigned int n)
 	unsigned int i, j;
 
 	dp->pairs = calloc(n, sizeof(*dp->pairs));
-	if (!dp->pairs)
+	dp->w = calloc(n, sizeof(*dp->w));
+	if (!dp->pairs || !dp->w)
 		return -ENOMEM;
 	dp->num_pairs = n;
 	dp->active = 1;
 	for (i = 0; i < n; i++) {
 		struct net_pair *p = &dp->pairs[i];
+
+		dp->w[i] = &p->w;
 
 		p->dp = dp;
 		p->index = i;
@@ -853,10 +856,7 @@ int net_pairs_run(struct net_dp *dp)
  */
 void net_pairs_wake(struct net_dp *dp)
 {
-	unsigned int i;
-
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_wake(&dp->pairs[i].w);
+	uvworker_wake_all(dp->w, dp->num_pairs);
 }
 
 /**
@@ -868,12 +868,7 @@ void net_pairs_wake(struct net_dp *dp)
  */
 void net_pairs_pause(struct net_dp *dp)
 {
-	unsigned int i;
-
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_pause_ask(&dp->pairs[i].w);
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_pause_wait(&dp->pairs[i].w);
+	uvworker_pause_all(dp->w, dp->num_pairs);
 }
 
 /**
@@ -883,10 +878,7 @@ void net_pairs_pause(struct net_dp *dp)
  */
 void net_pairs_resume(struct net_dp *dp)
 {
-	unsigned int i;
-
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_resume(&dp->pairs[i].w);
+	uvworker_resume_all(dp->w, dp->num_pairs);
 }
 
 /**
@@ -963,10 +955,5 @@ bool net_pairs_up(struct net_dp *dp)
  */
 void net_pairs_stop(struct net_dp *dp)
 {
-	unsigned int i;
-
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_stop_ask(&dp->pairs[i].w);
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_join(&dp->pairs[i].w);
+	uvworker_stop_all(dp->w, dp->num_pairs);
 }
