@@ -1119,6 +1119,10 @@ static int emu_node(struct emu *e, char *name, size_t len)
 		return -ENOENT;
 	if (e->p->net)
 		return 0;
+	/* an unprivileged user's disk shows its size only once probe is over */
+	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
+	if (temu_read_long(path) <= 0)
+		return -ENOENT;
 	snprintf(path, sizeof(path), "/dev/%s", name);
 	return access(path, F_OK) ? -ENOENT : 0;
 }

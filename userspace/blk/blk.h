@@ -208,6 +208,7 @@ struct blk_queue {
  *		served in the queue's thread (0: every one through io_uring)
  * @faults:	device-wide fault switches
  * @q:		queues
+ * @w:		their threads (&q[i].w), for the uvworker_*_all() calls
  */
 struct blk_engine {
 	struct blk_dev *bd;
@@ -222,6 +223,7 @@ struct blk_engine {
 	uint32_t uring_min;
 	struct blk_faults faults;
 	struct blk_queue *q;
+	struct uvworker **w;
 };
 
 /**

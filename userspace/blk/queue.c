@@ -252,27 +252,19 @@ static unsigned int q_release_delayed(struct blk_queue *q, bool all)
 static void q_signal(struct blk_queue *q, bool force)
 {
 	struct uvq *vq = q->vq;
-	uint16_t ev, pending = vq->shadow_idx - vq->signalled;
+	uint16_t pending = uvq_unsignalled(vq);
 	uint64_t before = vq->stats.signals;
-	int fd = vq->call_fd;
+	enum uvq_signal how = force ? UVQ_SIGNAL_ALWAYS : UVQ_SIGNAL_IF_NEEDED;
 
-	if (!vq->ready || (vq->shadow_idx == vq->published &&
-			   vq->signalled == vq->published))
+	if (!vq->ready || !pending)
 		return;
 	if (atomic_load_explicit(&q->faults.withhold_irq,
-				 memory_order_relaxed)) {
-		vq->call_fd = -1;
+				 memory_order_relaxed))
+		how = UVQ_SIGNAL_NEVER;
+	if (how == UVQ_SIGNAL_NEVER ||
+	    (how == UVQ_SIGNAL_IF_NEEDED && !uvq_need_signal(vq)))
 		stat_add(&q->stats.irqs_suppressed, pending);
-	} else if (!force && vq->event_idx) {
-		ev = uvq_used_event(vq);
-		/* vring_need_event(): did the new entries pass used_event? */
-		if ((uint16_t)(vq->shadow_idx - ev - 1) >= pending) {
-			vq->call_fd = -1;
-			stat_add(&q->stats.irqs_suppressed, pending);
-		}
-	}
-	uvq_flush(vq);
-	vq->call_fd = fd;
+	uvq_flush_signal(vq, how);
 	if (vq->stats.signals != before)
 		stat_add(&q->stats.irqs, vq->stats.signals - before);
 }
@@ -570,7 +562,7 @@ static bool q_hold(struct blk_queue *q, struct blk_engine *eng)
 {
 	struct uvq *vq = q->vq;
 
-	if (!eng->hold_max_ns || vq->shadow_idx == vq->signalled ||
+	if (!eng->hold_max_ns || !uvq_unsignalled(vq) ||
 	    atomic_load_explicit(&q->faults.ignore_kicks,
 				 memory_order_relaxed))
 		return false;
@@ -688,22 +680,19 @@ static void *q_thread(void *arg)
 		abort();
 	uvq_elem_init(&el, iov, eng->seg_max + 4);
 	for (;;) {
-		pthread_mutex_lock(&q->w.lock);
-		if (uvworker_stopping(&q->w)) {
+		if (uvworker_enter(&q->w) == UVWORKER_STOP) {
 			q_quiesce(q, eng);
-			pthread_mutex_unlock(&q->w.lock);
+			uvworker_leave(&q->w);
 			break;
 		}
 		q_serve(q, eng, &el);
 		if (uvworker_pausing(&q->w))
 			q_quiesce(q, eng);
 		timeout = q_timeout_ms(q);
-		pthread_mutex_unlock(&q->w.lock);
-		if (uvworker_pausing(&q->w)) {
-			/* let the main thread take the lock */
-			usleep(100);
+		uvworker_leave(&q->w);
+		/* uvworker_enter() sleeps until the main thread resumes us */
+		if (uvworker_pausing(&q->w))
 			continue;
-		}
 		n = uvloop_wait(&q->w.loop, ev, 4, timeout);
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.u64 == QTAG_KICK &&
@@ -800,8 +789,13 @@ int blk_engine_init(struct blk_engine *eng, struct uvdev *dev, void *pool,
 	if (!eng->q)
 		return -ENOMEM;
 	memset(eng->q, 0, sizeof(*eng->q) * eng->num_queues);
+	eng->w = calloc(eng->num_queues, sizeof(*eng->w));
+	if (!eng->w)
+		return -ENOMEM;
 	for (i = 0; i < eng->num_queues; i++) {
 		struct blk_queue *q = &eng->q[i];
+
+		eng->w[i] = &q->w;
 
 		q->index = i;
 		q->vq = &dev->q[i].vq;
@@ -857,12 +851,7 @@ int blk_engine_run(struct blk_engine *eng)
  */
 void blk_engine_pause(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_pause_ask(&eng->q[i].w);
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_pause_wait(&eng->q[i].w);
+	uvworker_pause_all(eng->w, eng->num_queues);
 }
 
 /**
@@ -872,10 +861,7 @@ void blk_engine_pause(struct blk_engine *eng)
  */
 void blk_engine_resume(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_resume(&eng->q[i].w);
+	uvworker_resume_all(eng->w, eng->num_queues);
 }
 
 /**
@@ -884,10 +870,7 @@ void blk_engine_resume(struct blk_engine *eng)
  */
 void blk_engine_kick_all(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_wake(&eng->q[i].w);
+	uvworker_wake_all(eng->w, eng->num_queues);
 }
 
 /**
@@ -916,12 +899,6 @@ void blk_engine_lift_faults(struct blk_engine *eng)
  */
 void blk_engine_stop(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	if (!eng->q)
-		return;
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_stop_ask(&eng->q[i].w);
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_join(&eng->q[i].w);
+	if (eng->w)
+		uvworker_stop_all(eng->w, eng->num_queues);
 }
