@@ -836,9 +836,9 @@ static void setup_engine(struct emu *e)
 		info("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s%s",
 		     e->dev.index,
 		     (unsigned long long)(e->dev.layout.bounce_size >> 20),
-		     eng->q[0].fixed_bufs ? "registered as fixed buffer" :
+		     eng->q[0].io.fixed_bufs ? "registered as fixed buffer" :
 		     "not registrable as fixed buffer (readv/writev): ",
-		     eng->q[0].fixed_bufs ? "" : strerror(-eng->q[0].fixed_err));
+		     eng->q[0].io.fixed_bufs ? "" : strerror(-eng->q[0].io.fixed_err));
 }
 
 /**
