@@ -43,7 +43,7 @@
 #include "log.h"
 #include "loop.h"
 #include "notify.h"
-#include "statfs.h"
+#include "statfs_blk.h"
 #include "req.h"
 
 #define PROG			"uvirtio-blk"
@@ -1255,7 +1255,7 @@ static void statfs_inflight(void *opaque, unsigned int q,
 /**
  * statfs_get_control() - uvstatfs_ops.get_control: the capacity
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_CAPACITY
+ * @ctl:	BLK_STATFS_CAPACITY
  * @buf:	out
  * @len:	bytes at @buf
  *
@@ -1266,7 +1266,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 {
 	struct emu *e = opaque;
 
-	if (ctl != UVSTATFS_CTL_CAPACITY)
+	if (ctl != BLK_STATFS_CAPACITY)
 		return -EINVAL;
 	return snprintf(buf, len, "%llu\n",
 			(unsigned long long)atomic_load(&e->bd.sectors));
@@ -1275,7 +1275,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 /**
  * statfs_set_control() - writing DIR/capacity: grow the disk
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_CAPACITY
+ * @ctl:	BLK_STATFS_CAPACITY
  * @val:	new capacity in 512-byte sectors
  *
  * A file backing grows to the new size (ftruncate) and the disk follows,
@@ -1290,7 +1290,7 @@ static int statfs_set_control(void *opaque, unsigned int ctl, const char *val)
 	uint64_t sectors, bytes;
 	int ret = 0;
 
-	if (ctl != UVSTATFS_CTL_CAPACITY)
+	if (ctl != BLK_STATFS_CAPACITY)
 		return -EINVAL;
 	if (args_parse_u64(val, &sectors) || !sectors ||
 	    sectors > UINT64_MAX / BLK_SECTOR_SIZE)
@@ -1318,7 +1318,8 @@ static const struct uvstatfs_ops blk_statfs_ops = {
 	.describe = statfs_describe,
 	.counters = statfs_counters,
 	.inflight = statfs_inflight,
-	.controls = UVSTATFS_CTL_CAPACITY,
+	.feature_names = blk_statfs_features,
+	.control_names = blk_statfs_controls,
 	.get_control = statfs_get_control,
 	.set_control = statfs_set_control,
 };
