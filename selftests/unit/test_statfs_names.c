@@ -166,49 +166,56 @@ static bool t_widget(void)
 }
 
 /**
- * t_blk() - uvirtio-blk's table: capacity, and virtio-blk's bit names
+ * emulator_table() - an emulator's table: its control and its bit 3
+ * @features:	its feature names
+ * @controls:	its controls
+ * @bits:	how the device file names bits 3, 20 and VERSION_1
+ * @ctl:	its one control's file, which reads "id 1\n"
+ * @other:	the other emulator's control, which must not exist
  *
  * Return: pass
  */
-static bool t_blk(void)
+static bool emulator_table(const struct uvstatfs_bit_name *features,
+			   const struct uvstatfs_control *controls,
+			   const char *bits, const char *ctl,
+			   const char *other)
 {
 	struct uvstatfs_ops ops = {
-		.feature_names = blk_statfs_features,
-		.control_names = blk_statfs_controls,
+		.feature_names = features,
+		.control_names = controls,
 	};
 	struct uvstatfs *fs;
 
 	CHECK_EQ(start(&fs, &ops), 0);
-	/* bit 3 has no virtio-blk name, bit 20 neither */
-	CHECK(strstr(rd(fs, "/device"), " bit3 bit20 VERSION_1\n"));
-	CHECK(!strcmp(rd(fs, "/capacity"), "id 1\n"));
-	CHECK_EQ(BLK_STATFS_CAPACITY, 1);
-	CHECK(!strcmp(rd(fs, "/link"), "<errno 2>"));
+	CHECK(strstr(rd(fs, "/device"), bits));
+	CHECK(!strcmp(rd(fs, ctl), "id 1\n"));
+	CHECK(!strcmp(rd(fs, other), "<errno 2>"));
 	uvstatfs_stop(fs);
 	return true;
 }
 
 /**
- * t_net() - uvirtio-net's table: link, and virtio-net's bit names
+ * t_blk() - uvirtio-blk's table: capacity; virtio-blk has no bit 3
+ *
+ * Return: pass
+ */
+static bool t_blk(void)
+{
+	CHECK_EQ(BLK_STATFS_CAPACITY, 1);
+	return emulator_table(blk_statfs_features, blk_statfs_controls,
+			      " bit3 bit20 VERSION_1\n", "/capacity", "/link");
+}
+
+/**
+ * t_net() - uvirtio-net's table: link; virtio-net's bit 3 is MTU
  *
  * Return: pass
  */
 static bool t_net(void)
 {
-	struct uvstatfs_ops ops = {
-		.feature_names = net_statfs_features,
-		.control_names = net_statfs_controls,
-	};
-	struct uvstatfs *fs;
-
-	CHECK_EQ(start(&fs, &ops), 0);
-	/* virtio-net's bit 3 is MTU */
-	CHECK(strstr(rd(fs, "/device"), " MTU bit20 VERSION_1\n"));
-	CHECK(!strcmp(rd(fs, "/link"), "id 1\n"));
 	CHECK_EQ(NET_STATFS_LINK, 1);
-	CHECK(!strcmp(rd(fs, "/capacity"), "<errno 2>"));
-	uvstatfs_stop(fs);
-	return true;
+	return emulator_table(net_statfs_features, net_statfs_controls,
+			      " MTU bit20 VERSION_1\n", "/link", "/capacity");
 }
 
 /**
