@@ -71,32 +71,8 @@ static int join_bounded(pthread_t thr)
 	return -pthread_timedjoin_np(thr, NULL, &ts);
 }
 
-/**
- * controls_of() - the writable files the device offers
- * @fs:		filesystem, @ops set
- *
- * A device names its controls (uvstatfs_ops.control_names). One written
- * against the older UVSTATFS_CTL_* mask gets those controls' names from
- * here, into @fs->mask_controls.
- *
- * Return: the controls, ended by a NULL name
- */
-static const struct uvstatfs_control *controls_of(struct uvstatfs *fs)
-{
-	static const struct uvstatfs_control known[] = {
-		{ "capacity", UVSTATFS_CTL_CAPACITY },
-		{ "link", UVSTATFS_CTL_LINK },
-	};
-	unsigned int i, n = 0;
-
-	if (fs->ops->control_names)
-		return fs->ops->control_names;
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (fs->ops->controls & known[i].id)
-			fs->mask_controls[n++] = known[i];
-	fs->mask_controls[n].name = NULL;
-	return fs->mask_controls;
-}
+/* A device that registers no controls gets no writable files. */
+static const struct uvstatfs_control no_controls[] = { { NULL, 0 } };
 
 /**
  * uvstatfs_start() - mount the status filesystem and start its threads
@@ -128,7 +104,7 @@ int uvstatfs_start(struct uvstatfs **fsp, const char *dir, struct uvdev *dev,
 		return -ENOMEM;
 	fs->dev = dev;
 	fs->ops = ops;
-	fs->controls = controls_of(fs);
+	fs->controls = ops->control_names ? ops->control_names : no_controls;
 	fs->opaque = opaque;
 	pthread_mutex_init(&fs->vlock, NULL);
 	for (i = 0; i < UVIRTIO_MAX_QUEUES; i++)

@@ -68,14 +68,6 @@ struct uvstatfs_control {
 	unsigned int id;
 };
 
-/*
- * The older way to offer controls (uvstatfs_ops.controls, a mask of
- * these): the library names them. Kept for callers written against it;
- * uvstatfs_ops.control_names takes any name.
- */
-#define UVSTATFS_CTL_CAPACITY	(1U << 0)	/* "capacity" */
-#define UVSTATFS_CTL_LINK	(1U << 1)	/* "link" */
-
 /**
  * struct uvstatfs_counters - one queue's counters; one writer (the thread
  * serving the queue), any number of readers
@@ -175,9 +167,7 @@ void uvstatfs_inflight_walk(const struct uvstatfs_inflight_table *t,
  * @counters:	copy queue @q's counters into @c
  * @inflight:	call @emit once per request inside the device on queue @q
  * @control_names: the writable controls offered, ended by a NULL name;
- *		each is a file at the top of the tree
- * @controls:	with no @control_names: UVSTATFS_CTL_* mask of the
- *		controls offered
+ *		each is a file at the top of the tree; NULL: none
  * @get_control: current value of control @ctl (its id) as text, with a
  *		newline
  * @set_control: apply @val (text, no newline) to control @ctl; 0 or -errno
@@ -196,7 +186,6 @@ struct uvstatfs_ops {
 	void (*inflight)(void *opaque, unsigned int q, uvstatfs_emit_fn emit,
 			 void *ctx);
 	const struct uvstatfs_control *control_names;
-	unsigned int controls;
 	int (*get_control)(void *opaque, unsigned int ctl, char *buf,
 			   size_t len);
 	int (*set_control)(void *opaque, unsigned int ctl, const char *val);

@@ -73,8 +73,6 @@ struct node {
  * @dev:	the device (its mapping outlives us)
  * @ops:	the device's callbacks
  * @controls:	the writable files, ended by a NULL name
- * @mask_controls: @controls of a device that offers them as a
- *		UVSTATFS_CTL_* mask
  * @opaque:	their argument
  * @dir:	mount point, NULL when not mounted (unit tests)
  * @fuse:	libfuse instance, NULL when not mounted
@@ -90,7 +88,6 @@ struct uvstatfs {
 	struct uvdev *dev;
 	const struct uvstatfs_ops *ops;
 	const struct uvstatfs_control *controls;
-	struct uvstatfs_control mask_controls[3];
 	void *opaque;
 	char *dir;
 	struct fuse *fuse;
