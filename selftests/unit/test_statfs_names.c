@@ -19,6 +19,7 @@
 #include <linux/virtio_config.h>
 
 #include "statfs.h"
+#include "statfs_read.h"
 #include "statfs_blk.h"
 #include "statfs_net.h"
 #include "tap.h"
@@ -98,29 +99,6 @@ static const struct uvstatfs_control widget_controls[] = {
 };
 
 /**
- * rd() - a file's contents
- * @fs:		filesystem
- * @path:	path in it
- *
- * Return: static buffer, or "<errno N>"
- */
-static const char *rd(struct uvstatfs *fs, const char *path)
-{
-	static char out[4096];
-	char *buf;
-	size_t len;
-	int ret = uvstatfs_read_file(fs, path, &buf, &len);
-
-	if (ret) {
-		snprintf(out, sizeof(out), "<errno %d>", -ret);
-		return out;
-	}
-	snprintf(out, sizeof(out), "%.*s", (int)len, buf);
-	free(buf);
-	return out;
-}
-
-/**
  * start() - a status filesystem (no mount) for names and controls
  * @fsp:	out
  * @ops:	its callbacks, filled in here but for the names
@@ -150,16 +128,16 @@ static bool t_widget(void)
 	const char *d;
 
 	CHECK_EQ(start(&fs, &ops), 0);
-	d = rd(fs, "/device");
+	d = statfs_read(fs, "/device");
 	CHECK(strstr(d, "features: 0x0000000100100008 WIDGET bit20 VERSION_1\n"));
-	CHECK(!strcmp(rd(fs, "/speed"), "id 7\n"));
-	CHECK(!strcmp(rd(fs, "/colour"), "id 9\n"));
+	CHECK(!strcmp(statfs_read(fs, "/speed"), "id 7\n"));
+	CHECK(!strcmp(statfs_read(fs, "/colour"), "id 9\n"));
 	CHECK_EQ(uvstatfs_write_file(fs, "/colour", "blue\n", 5), 0);
 	CHECK_EQ(last_ctl, 9);
 	CHECK(!strcmp(last_val, "blue"));
-	CHECK(!strcmp(rd(fs, "/capacity"), "<errno 2>"));
-	CHECK(!strcmp(rd(fs, "/link"), "<errno 2>"));
-	CHECK(!strcmp(rd(fs, "/spee"), "<errno 2>"));
+	CHECK(!strcmp(statfs_read(fs, "/capacity"), "<errno 2>"));
+	CHECK(!strcmp(statfs_read(fs, "/link"), "<errno 2>"));
+	CHECK(!strcmp(statfs_read(fs, "/spee"), "<errno 2>"));
 	CHECK_EQ(uvstatfs_write_file(fs, "/device", "x", 1), -EACCES);
 	uvstatfs_stop(fs);
 	return true;
@@ -187,9 +165,9 @@ static bool emulator_table(const struct uvstatfs_bit_name *features,
 	struct uvstatfs *fs;
 
 	CHECK_EQ(start(&fs, &ops), 0);
-	CHECK(strstr(rd(fs, "/device"), bits));
-	CHECK(!strcmp(rd(fs, ctl), "id 1\n"));
-	CHECK(!strcmp(rd(fs, other), "<errno 2>"));
+	CHECK(strstr(statfs_read(fs, "/device"), bits));
+	CHECK(!strcmp(statfs_read(fs, ctl), "id 1\n"));
+	CHECK(!strcmp(statfs_read(fs, other), "<errno 2>"));
 	uvstatfs_stop(fs);
 	return true;
 }
@@ -230,9 +208,9 @@ static bool t_nameless(void)
 	struct uvstatfs *fs;
 
 	CHECK_EQ(start(&fs, &ops), 0);
-	CHECK(strstr(rd(fs, "/device"), " bit3 bit20 VERSION_1\n"));
-	CHECK(!strcmp(rd(fs, "/capacity"), "<errno 2>"));
-	CHECK(!strcmp(rd(fs, "/link"), "<errno 2>"));
+	CHECK(strstr(statfs_read(fs, "/device"), " bit3 bit20 VERSION_1\n"));
+	CHECK(!strcmp(statfs_read(fs, "/capacity"), "<errno 2>"));
+	CHECK(!strcmp(statfs_read(fs, "/link"), "<errno 2>"));
 	uvstatfs_stop(fs);
 	return true;
 }
