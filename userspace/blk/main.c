@@ -41,6 +41,7 @@
 #include "dev.h"
 #include "emu.h"
 #include "emu_statfs.h"
+#include "statfs_blk.h"
 #include "req.h"
 
 #define PROG			"uvirtio-blk"
@@ -757,9 +758,9 @@ static void setup_engine(struct emu *e)
 		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s%s",
 			  e->em.dev.index,
 			  (unsigned long long)(e->em.dev.layout.bounce_size >> 20),
-			  eng->q[0].fixed_bufs ? "registered as fixed buffer" :
+			  eng->q[0].io.fixed_bufs ? "registered as fixed buffer" :
 			  "not registrable as fixed buffer (readv/writev): ",
-			  eng->q[0].fixed_bufs ? "" : strerror(-eng->q[0].fixed_err));
+			  eng->q[0].io.fixed_bufs ? "" : strerror(-eng->q[0].io.fixed_err));
 }
 
 /**
@@ -1100,7 +1101,7 @@ static void statfs_inflight(void *opaque, unsigned int q,
 /**
  * statfs_get_control() - uvstatfs_ops.get_control: the capacity
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_CAPACITY
+ * @ctl:	BLK_STATFS_CAPACITY
  * @buf:	out
  * @len:	bytes at @buf
  *
@@ -1111,7 +1112,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 {
 	struct emu *e = opaque;
 
-	if (ctl != UVSTATFS_CTL_CAPACITY)
+	if (ctl != BLK_STATFS_CAPACITY)
 		return -EINVAL;
 	return snprintf(buf, len, "%llu\n",
 			(unsigned long long)atomic_load(&e->bd.sectors));
@@ -1120,7 +1121,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 /**
  * statfs_set_control() - writing DIR/capacity: grow the disk
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_CAPACITY
+ * @ctl:	BLK_STATFS_CAPACITY
  * @val:	new capacity in 512-byte sectors
  *
  * A file backing grows to the new size (ftruncate) and the disk follows,
@@ -1135,7 +1136,7 @@ static int statfs_set_control(void *opaque, unsigned int ctl, const char *val)
 	uint64_t sectors, bytes;
 	int ret = 0;
 
-	if (ctl != UVSTATFS_CTL_CAPACITY)
+	if (ctl != BLK_STATFS_CAPACITY)
 		return -EINVAL;
 	if (args_parse_u64(val, &sectors) || !sectors ||
 	    sectors > UINT64_MAX / BLK_SECTOR_SIZE)
@@ -1163,7 +1164,8 @@ static const struct uvstatfs_ops blk_statfs_ops = {
 	.describe = statfs_describe,
 	.counters = statfs_counters,
 	.inflight = statfs_inflight,
-	.controls = UVSTATFS_CTL_CAPACITY,
+	.feature_names = blk_statfs_features,
+	.control_names = blk_statfs_controls,
 	.get_control = statfs_get_control,
 	.set_control = statfs_set_control,
 };

@@ -49,6 +49,7 @@
 #include "iovc.h"
 #include "net.h"
 #include "pair.h"
+#include "statfs_net.h"
 
 #define PROG			"uvirtio-net"
 #define VERSION			"0.1"
@@ -940,7 +941,7 @@ static void statfs_counters(void *opaque, unsigned int q,
 /**
  * statfs_get_control() - uvstatfs_ops.get_control: the link
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_LINK
+ * @ctl:	NET_STATFS_LINK
  * @buf:	out
  * @len:	bytes at @buf
  *
@@ -951,7 +952,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 {
 	struct emu *e = opaque;
 
-	if (ctl != UVSTATFS_CTL_LINK)
+	if (ctl != NET_STATFS_LINK)
 		return -EINVAL;
 	return snprintf(buf, len, "%s\n", atomic_load(&e->sh.link_want) ? "up" : "down");
 }
@@ -959,7 +960,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 /**
  * statfs_set_control() - uvstatfs_ops.set_control: "up" or "down"
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_LINK
+ * @ctl:	NET_STATFS_LINK
  * @val:	the text written
  *
  * Return: 0 or -EINVAL
@@ -968,7 +969,7 @@ static int statfs_set_control(void *opaque, unsigned int ctl, const char *val)
 {
 	struct emu *e = opaque;
 
-	if (ctl != UVSTATFS_CTL_LINK)
+	if (ctl != NET_STATFS_LINK)
 		return -EINVAL;
 	if (!strcmp(val, "up"))
 		return net_set_link(&e->sh, true);
@@ -983,7 +984,8 @@ static struct uvstatfs_ops net_statfs_ops = {
 	 * statfs_mount(), a bit for each pair's rx queue */
 	.describe = statfs_describe,
 	.counters = statfs_counters,
-	.controls = UVSTATFS_CTL_LINK,
+	.feature_names = net_statfs_features,
+	.control_names = net_statfs_controls,
 	.get_control = statfs_get_control,
 	.set_control = statfs_set_control,
 };
