@@ -41,6 +41,71 @@ static void *uv_domain_chunk(struct uv_domain *dom, u64 off, unsigned int bytes)
 	return va;
 }
 
+/*
+ * Where everything sits in the domain: the control page, one shadow used
+ * ring per queue, one vring slot per queue, then the bounce pool.
+ */
+static void uv_domain_layout(struct uv_domain *dom, unsigned int nq,
+			     unsigned int queue_size, u64 bounce_size)
+{
+	dom->nslots = nq;
+	dom->shadow_bytes = PAGE_ALIGN(sizeof(struct uvirtio_shadow) +
+				       queue_size * sizeof(struct uvirtio_used_elem));
+	dom->slot_bytes = uv_vring_bytes(queue_size);
+	dom->shadow_off = PAGE_SIZE;
+	dom->slot_off = dom->shadow_off + (u64)nq * dom->shadow_bytes;
+	dom->bounce_off = dom->slot_off + (u64)nq * dom->slot_bytes;
+	dom->bounce_size = bounce_size;
+	dom->size = dom->bounce_off + bounce_size;
+	dom->ro_start = dom->slot_off;
+	dom->ro_end = dom->bounce_off;
+	dom->npages = dom->size >> PAGE_SHIFT;
+	spin_lock_init(&dom->slot_lock);
+	spin_lock_init(&dom->pool_lock);
+}
+
+/* The control page, and each queue's shadow ring and vring slot. */
+static int uv_domain_alloc_rings(struct uv_domain *dom)
+{
+	unsigned int i;
+
+	dom->ctrl = uv_domain_chunk(dom, 0, PAGE_SIZE);
+	if (!dom->ctrl)
+		return -ENOMEM;
+	for (i = 0; i < dom->nslots; i++) {
+		dom->shadow_va[i] = uv_domain_chunk(dom, dom->shadow_off +
+						    (u64)i * dom->shadow_bytes,
+						    dom->shadow_bytes);
+		dom->slot_va[i] = uv_domain_chunk(dom, dom->slot_off +
+						  (u64)i * dom->slot_bytes,
+						  dom->slot_bytes);
+		if (!dom->shadow_va[i] || !dom->slot_va[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The bounce pool: its pages, one kernel mapping of them, its bitmap. */
+static int uv_domain_alloc_pool(struct uv_domain *dom)
+{
+	u64 first = dom->bounce_off >> PAGE_SHIFT;
+	u64 n = dom->bounce_size >> PAGE_SHIFT, i;
+
+	for (i = 0; i < n; i++) {
+		dom->pages[first + i] = alloc_page(UV_GFP);
+		if (!dom->pages[first + i])
+			return -ENOMEM;
+	}
+	dom->bounce_va = vmap(dom->pages + first, n, VM_MAP, PAGE_KERNEL);
+	if (!dom->bounce_va)
+		return -ENOMEM;
+	dom->pool_map = bitmap_zalloc(dom->bounce_size >> UV_BOUNCE_SHIFT,
+				      GFP_KERNEL_ACCOUNT);
+	if (!dom->pool_map)
+		return -ENOMEM;
+	return 0;
+}
+
 /**
  * uv_domain_init() - allocate every page of a new device's domain
  * @dev:	device with num_queues and queue_size set
@@ -51,23 +116,10 @@ static void *uv_domain_chunk(struct uv_domain *dom, u64 off, unsigned int bytes)
 int uv_domain_init(struct uv_dev *dev, u64 bounce_size)
 {
 	struct uv_domain *dom = &dev->dom;
-	unsigned int nq = dev->num_queues, i;
-	u64 bounce_first;
+	unsigned int nq = dev->num_queues;
+	int err;
 
-	dom->nslots = nq;
-	dom->shadow_bytes = PAGE_ALIGN(sizeof(struct uvirtio_shadow) +
-				       dev->queue_size * sizeof(struct uvirtio_used_elem));
-	dom->slot_bytes = uv_vring_bytes(dev->queue_size);
-	dom->shadow_off = PAGE_SIZE;
-	dom->slot_off = dom->shadow_off + (u64)nq * dom->shadow_bytes;
-	dom->bounce_off = dom->slot_off + (u64)nq * dom->slot_bytes;
-	dom->bounce_size = bounce_size;
-	dom->size = dom->bounce_off + bounce_size;
-	dom->ro_start = dom->slot_off;
-	dom->ro_end = dom->bounce_off;
-	dom->npages = dom->size >> PAGE_SHIFT;
-	spin_lock_init(&dom->slot_lock);
-
+	uv_domain_layout(dom, nq, dev->queue_size, bounce_size);
 	dom->pages = kvcalloc(dom->npages, sizeof(*dom->pages), GFP_KERNEL_ACCOUNT);
 	dom->shadow_va = kcalloc(nq, sizeof(void *), GFP_KERNEL_ACCOUNT);
 	dom->slot_va = kcalloc(nq, sizeof(void *), GFP_KERNEL_ACCOUNT);
@@ -77,37 +129,10 @@ int uv_domain_init(struct uv_dev *dev, u64 bounce_size)
 	if (!dom->pages || !dom->shadow_va || !dom->slot_va || !dom->slot_busy ||
 	    !dom->maps)
 		return -ENOMEM;
-
-	dom->ctrl = uv_domain_chunk(dom, 0, PAGE_SIZE);
-	if (!dom->ctrl)
-		return -ENOMEM;
-	for (i = 0; i < nq; i++) {
-		dom->shadow_va[i] = uv_domain_chunk(dom, dom->shadow_off +
-						    (u64)i * dom->shadow_bytes,
-						    dom->shadow_bytes);
-		dom->slot_va[i] = uv_domain_chunk(dom, dom->slot_off +
-						  (u64)i * dom->slot_bytes,
-						  dom->slot_bytes);
-		if (!dom->shadow_va[i] || !dom->slot_va[i])
-			return -ENOMEM;
-	}
-
-	bounce_first = dom->bounce_off >> PAGE_SHIFT;
-	for (i = 0; i < bounce_size >> PAGE_SHIFT; i++) {
-		dom->pages[bounce_first + i] = alloc_page(UV_GFP);
-		if (!dom->pages[bounce_first + i])
-			return -ENOMEM;
-	}
-	dom->bounce_va = vmap(dom->pages + bounce_first, bounce_size >> PAGE_SHIFT,
-			      VM_MAP, PAGE_KERNEL);
-	if (!dom->bounce_va)
-		return -ENOMEM;
-
-	spin_lock_init(&dom->pool_lock);
-	dom->pool_map = bitmap_zalloc(bounce_size >> UV_BOUNCE_SHIFT, GFP_KERNEL_ACCOUNT);
-	if (!dom->pool_map)
-		return -ENOMEM;
-	return 0;
+	err = uv_domain_alloc_rings(dom);
+	if (err)
+		return err;
+	return uv_domain_alloc_pool(dom);
 }
 
 /**

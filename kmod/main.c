@@ -315,12 +315,114 @@ static int uv_check_create(const struct uvirtio_create *c)
 	return 0;
 }
 
+/*
+ * A new device's identity and locks. From here on, put_device() on
+ * @dev->parent undoes everything (uv_parent_release()), the index and the
+ * uv_live count included.
+ */
+static struct uv_dev *uv_dev_alloc(const struct uvirtio_create *c)
+{
+	struct uv_dev *dev;
+	int idx;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT);
+	if (!dev)
+		return ERR_PTR(-ENOMEM);
+	idx = ida_alloc(&uv_ida, GFP_KERNEL);
+	if (idx < 0) {
+		kfree(dev);
+		return ERR_PTR(idx);
+	}
+	dev->index = idx;
+	__module_get(THIS_MODULE);
+
+	device_initialize(&dev->parent);
+	dev->parent.release = uv_parent_release;
+	dev->parent.groups = uv_dev_groups;
+	dev->parent.parent = uv_misc.this_device;
+	dev->device_id = c->device_id;
+	dev->num_queues = c->num_queues;
+	dev->queue_size = c->queue_size;
+	dev->net_pairs = c->device_id == VIRTIO_ID_NET ? 1 : 0;
+	dev->features = c->features | BIT_ULL(VIRTIO_F_VERSION_1) |
+			BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
+	dev->owner = current_fsuid();
+	dev->creator = task_tgid_nr(current);
+	mutex_init(&dev->lock);
+	spin_lock_init(&dev->config_lock);
+	spin_lock_init(&dev->ev_lock);
+	init_waitqueue_head(&dev->ev_wait);
+	uv_lifecycle_init(dev, c->flags & UVIRTIO_CREATE_F_RECOVERY);
+	INIT_DELAYED_WORK(&dev->config_work, uv_config_work);
+	return dev;
+}
+
+/*
+ * The config space the caller offers, checked, and what it may offer it
+ * in: a net device's namespace, a non-root user's quota.
+ */
+static int uv_dev_config(struct uv_dev *dev, const struct uvirtio_create *c)
+{
+	int err;
+
+	dev->config_size = c->config_size;
+	dev->config = kzalloc(max(c->config_size, 1U), GFP_KERNEL_ACCOUNT);
+	dev->queues = kcalloc(c->num_queues, sizeof(*dev->queues), GFP_KERNEL_ACCOUNT);
+	if (!dev->config || !dev->queues)
+		return -ENOMEM;
+	if (copy_from_user(dev->config, u64_to_user_ptr(c->config_addr), c->config_size))
+		return -EFAULT;
+	err = uv_validate(c->device_id, c->features, c->num_queues, dev->config,
+			  c->config_size);
+	if (err)
+		return err;
+	uv_config_sanitize(dev);
+	if (c->device_id == VIRTIO_ID_NET) {
+		/* The interface goes where its creator is, if they rule it. */
+		if (!ns_capable(current->nsproxy->net_ns->user_ns, CAP_NET_ADMIN))
+			return -EPERM;
+		dev->net = get_net(current->nsproxy->net_ns);
+	}
+	if (!capable(CAP_SYS_ADMIN))
+		return uv_user_charge(dev, c->bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE);
+	return 0;
+}
+
+/* The queues, the domain the emulator maps, and the virtio device. */
+static int uv_dev_memory(struct uv_dev *dev, const struct uvirtio_create *c)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < c->num_queues; i++) {
+		uv_queue_init(&dev->queues[i], dev, i);
+		err = uv_queue_alloc(&dev->queues[i], c->queue_size);
+		if (err)
+			return err;
+	}
+	err = uv_domain_init(dev, c->bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE);
+	atomic_long_add(dev->dom.npages, &uv_pages);
+	if (err)
+		return err;
+	err = uv_map_setup(dev);
+	if (err)
+		return err;
+	uv_policy_init(dev);
+
+	dev->vdev.dev.parent = &dev->parent;
+	dev->vdev.dev.release = uv_vdev_release;
+	dev->vdev.config = &uv_config_ops;
+	dev->vdev.id.device = c->device_id;
+	dev->vdev.id.vendor = 0x5576;	/* "uv" */
+	return 0;
+}
+
+/* A screen with its unwinding; each step is a helper above. */
 static int uv_ioctl_create(struct file *file, void __user *argp)
 {
 	struct uv_file *uf = file->private_data;
 	struct uvirtio_create c;
 	struct uv_dev *dev;
-	unsigned int i;
 	int err;
 
 	if (copy_from_user(&c, argp, sizeof(c)))
@@ -336,86 +438,17 @@ static int uv_ioctl_create(struct file *file, void __user *argp)
 	err = -ENOSPC;
 	if (atomic_inc_return(&uv_live) > READ_ONCE(max_devices))
 		goto err_live;
-	err = -ENOMEM;
-	dev = kzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT);
-	if (!dev)
-		goto err_live;
-	err = ida_alloc(&uv_ida, GFP_KERNEL);
-	if (err < 0) {
-		kfree(dev);
+	dev = uv_dev_alloc(&c);
+	if (IS_ERR(dev)) {
+		err = PTR_ERR(dev);
 		goto err_live;
 	}
-	dev->index = err;
-	__module_get(THIS_MODULE);
-
-	/* From here on, put_device() undoes everything (uv_parent_release). */
-	device_initialize(&dev->parent);
-	dev->parent.release = uv_parent_release;
-	dev->parent.groups = uv_dev_groups;
-	dev->parent.parent = uv_misc.this_device;
-	dev->device_id = c.device_id;
-	dev->num_queues = c.num_queues;
-	dev->queue_size = c.queue_size;
-	dev->net_pairs = c.device_id == VIRTIO_ID_NET ? 1 : 0;
-	dev->features = c.features | BIT_ULL(VIRTIO_F_VERSION_1) |
-			BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
-	dev->owner = current_fsuid();
-	dev->creator = task_tgid_nr(current);
-	mutex_init(&dev->lock);
-	spin_lock_init(&dev->config_lock);
-	spin_lock_init(&dev->ev_lock);
-	init_waitqueue_head(&dev->ev_wait);
-	uv_lifecycle_init(dev, c.flags & UVIRTIO_CREATE_F_RECOVERY);
-	INIT_DELAYED_WORK(&dev->config_work, uv_config_work);
-
-	err = -ENOMEM;
-	dev->config_size = c.config_size;
-	dev->config = kzalloc(max(c.config_size, 1U), GFP_KERNEL_ACCOUNT);
-	dev->queues = kcalloc(c.num_queues, sizeof(*dev->queues), GFP_KERNEL_ACCOUNT);
-	if (!dev->config || !dev->queues)
-		goto err_put;
-	err = -EFAULT;
-	if (copy_from_user(dev->config, u64_to_user_ptr(c.config_addr), c.config_size))
-		goto err_put;
-	err = uv_validate(c.device_id, c.features, c.num_queues, dev->config,
-			  c.config_size);
+	err = uv_dev_config(dev, &c);
 	if (err)
 		goto err_put;
-	uv_config_sanitize(dev);
-	if (c.device_id == VIRTIO_ID_NET) {
-		/* The interface goes where its creator is, if they rule it. */
-		err = -EPERM;
-		if (!ns_capable(current->nsproxy->net_ns->user_ns, CAP_NET_ADMIN))
-			goto err_put;
-		dev->net = get_net(current->nsproxy->net_ns);
-	}
-	if (!capable(CAP_SYS_ADMIN)) {
-		err = uv_user_charge(dev, c.bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE);
-		if (err)
-			goto err_put;
-	}
-	for (i = 0; i < c.num_queues; i++) {
-		uv_queue_init(&dev->queues[i], dev, i);
-		err = uv_queue_alloc(&dev->queues[i], c.queue_size);
-		if (err)
-			goto err_put;
-	}
-	err = uv_domain_init(dev, c.bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE);
-	atomic_long_add(dev->dom.npages, &uv_pages);
+	err = uv_dev_memory(dev, &c);
 	if (err)
 		goto err_put;
-
-	err = uv_map_setup(dev);
-	if (err)
-		goto err_put;
-	uv_policy_init(dev);
-
-	dev->vdev.dev.parent = &dev->parent;
-	dev->vdev.dev.release = uv_vdev_release;
-	dev->vdev.config = &uv_config_ops;
-	dev->vdev.id.device = c.device_id;
-	dev->vdev.id.vendor = 0x5576;	/* "uv" */
-
 	err = dev_set_name(&dev->parent, UV_NAME "-%u", dev->index);
 	if (err)
 		goto err_put;

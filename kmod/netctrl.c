@@ -141,6 +141,40 @@ static u8 uv_cvq_ack(struct uv_dev *dev, const struct uv_cvq_cmd *c)
 	return VIRTIO_NET_ERR;
 }
 
+/*
+ * One command the driver made available under @head: answered in place
+ * (ack byte, used entry). Return: true if @ev now describes it for the
+ * emulator (a well-formed command), false if there is nothing to tell.
+ */
+static bool uv_cvq_one(struct uv_queue *q, unsigned int head,
+		       struct uvirtio_net_ctrl_event *ev)
+{
+	struct uv_cvq_cmd c;
+	u8 ack = VIRTIO_NET_ERR;
+
+	__set_bit(head, q->outstanding);
+	q->inflight++;
+	uv_cvq_parse(q, head, &c);
+	if (c.ok)
+		ack = uv_cvq_ack(q->dev, &c);
+	/* Kept for UVIRTIO_GET_STATUS: its event may be lost. */
+	if (ack == VIRTIO_NET_OK && c.ctrl_class == VIRTIO_NET_CTRL_MQ)
+		WRITE_ONCE(q->dev->net_pairs, c.data[0] | (c.data[1] << 8));
+	if (c.ack_off)
+		uv_bounce_force(&q->dev->dom, c.ack_off - 1, ack);
+	uv_used_push(q, head, c.ack_off ? 1 : 0);
+	if (!c.ok)
+		return false;
+	*ev = (struct uvirtio_net_ctrl_event) {
+		.ctrl_class = c.ctrl_class,
+		.cmd = c.cmd,
+		.ack = ack,
+		.len = c.len,
+	};
+	memcpy(ev->data, c.data, min_t(u32, c.len, sizeof(c.data)));
+	return true;
+}
+
 /**
  * uv_cvq_serve() - answer every command the driver queued (from uv_notify())
  * @q:		the control queue
@@ -151,8 +185,8 @@ static u8 uv_cvq_ack(struct uv_dev *dev, const struct uv_cvq_cmd *c)
 void uv_cvq_serve(struct uv_queue *q)
 {
 	struct virtio_device *vdev = &q->dev->vdev;
-	struct uvirtio_net_ctrl_event ev[UV_CVQ_EVENTS];
-	unsigned int nev = 0, i;
+	struct uvirtio_net_ctrl_event ev[UV_CVQ_EVENTS], spill;
+	unsigned int nev = 0, i, head;
 	unsigned long flags;
 	bool lost = false;
 	u16 avail, old;
@@ -166,37 +200,15 @@ void uv_cvq_serve(struct uv_queue *q)
 	avail = virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->idx));
 	virtio_rmb(true);
 	while (q->last_avail != avail) {
-		unsigned int head = virtio16_to_cpu(vdev,
+		head = virtio16_to_cpu(vdev,
 			q->vring.avail->ring[q->last_avail & (q->num - 1)]);
-		struct uv_cvq_cmd c;
-		u8 ack = VIRTIO_NET_ERR;
-
 		q->last_avail++;
 		if (head >= q->num || test_bit(head, q->outstanding))
 			continue;	/* not from virtio_ring: cannot happen */
-		__set_bit(head, q->outstanding);
-		q->inflight++;
-		uv_cvq_parse(q, head, &c);
-		if (c.ok)
-			ack = uv_cvq_ack(q->dev, &c);
-		/* Kept for UVIRTIO_GET_STATUS: its event may be lost. */
-		if (ack == VIRTIO_NET_OK && c.ctrl_class == VIRTIO_NET_CTRL_MQ)
-			WRITE_ONCE(q->dev->net_pairs, c.data[0] | (c.data[1] << 8));
-		if (c.ack_off)
-			uv_bounce_force(&q->dev->dom, c.ack_off - 1, ack);
-		uv_used_push(q, head, c.ack_off ? 1 : 0);
-		if (c.ok && nev == UV_CVQ_EVENTS)
+		if (nev < UV_CVQ_EVENTS)
+			nev += uv_cvq_one(q, head, &ev[nev]);
+		else if (uv_cvq_one(q, head, &spill))
 			lost = true;
-		if (c.ok && nev < UV_CVQ_EVENTS) {
-			ev[nev] = (struct uvirtio_net_ctrl_event) {
-				.ctrl_class = c.ctrl_class,
-				.cmd = c.cmd,
-				.ack = ack,
-				.len = c.len,
-			};
-			memcpy(ev[nev].data, c.data, min_t(u32, c.len, sizeof(c.data)));
-			nev++;
-		}
 	}
 	/* The driver polls for the answer: no interrupt is needed. */
 	uv_used_publish(q, old);

@@ -144,6 +144,7 @@ static u32 uv_blk_lbs(u64 f, const struct virtio_blk_config *c)
 	return uv_has(f, VIRTIO_BLK_F_BLK_SIZE) ? uv_v32(c->blk_size) : SECTOR_SIZE;
 }
 
+/* About a screen, but one flat check per config field: kept whole. */
 static int uv_check_blk(u64 f, unsigned int num_queues, const struct virtio_blk_config *c)
 {
 	u32 lbs = uv_blk_lbs(f, c);

@@ -43,6 +43,7 @@
 #include <linux/virtio_ids.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define DEVICES		"/sys/class/misc/uvirtio/devices"
@@ -513,10 +514,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 	int st, pfd[2];
 
-	if (access(UVDEV_PATH, R_OK | W_OK)) {
-		printf("1..0 # SKIP cannot open %s: %s\n", UVDEV_PATH, strerror(errno));
-		return 4;
-	}
+	require_uvirtio(0);
 	signal(SIGPIPE, SIG_IGN);
 	if (kasan())
 		slow = 5;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define DISK_BYTES	(16u << 20)
@@ -284,10 +285,7 @@ int main(int argc, char **argv)
 		first = atoi(argv[1]) % n;
 		n = first + 1;
 	}
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root to read /dev/kmsg\n");
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	tap_plan(4 * (n - first));
 	for (i = first; i < n; i++) {
 		run(&modes[i]);

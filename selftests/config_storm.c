@@ -25,6 +25,7 @@
 #include <linux/virtio_ids.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define DISK_BYTES	(4 << 20)
@@ -79,6 +80,7 @@ int main(void)
 	unsigned int i, lines, bad = 0;
 	int kmsg, ret;
 
+	require_uvirtio(REQ_ROOT);
 	tap_plan(4);
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
 	if (kmsg < 0 || lseek(kmsg, 0, SEEK_END) < 0) {

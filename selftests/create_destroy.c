@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define CYCLES		100
@@ -126,10 +127,7 @@ int main(void)
 	unsigned int i, failed = 0;
 	int bus0;
 
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root for drop_caches\n");
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	tap_plan(5);
 	for (i = 0; i < WARMUP; i++)
 		cycle(i % 4);

@@ -24,6 +24,7 @@
 #include <linux/virtio_ring.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define FLIPS		200
@@ -67,11 +68,8 @@ int main(void)
 	pid_t pid;
 	int st, ret;
 
+	require_uvirtio(REQ_ROOT);
 	tap_plan(5);
-	if (getuid()) {
-		printf("# needs root (sysfs cache_type)\n");
-		return 4;
-	}
 	ret = temu_create_cfg(&t, &c, DISK_BYTES);
 	if (!ret)
 		ret = uvdev_start(&t.d);

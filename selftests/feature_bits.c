@@ -35,6 +35,7 @@
 #include <linux/virtio_ring.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define UNPRIV_UID	1000
@@ -481,10 +482,7 @@ int main(void)
 	pid_t pid;
 	int st;
 
-	if (access(UVDEV_PATH, R_OK | W_OK)) {
-		printf("TAP version 13\n1..0 # SKIP %s: not usable\n", UVDEV_PATH);
-		return 4;
-	}
+	require_uvirtio(0);
 	tap_plan(2 * tests_per_user());
 	run_all();
 

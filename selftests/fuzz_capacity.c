@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define HUGE_CAPACITY	0xc175000000008000ULL
@@ -95,10 +96,7 @@ int main(void)
 	long end;
 	pid_t pid;
 
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root to read /dev/kmsg\n");
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	tap_plan(3);
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (kmsg >= 0)

@@ -79,6 +79,7 @@
 #include "dev.h"
 #include "req.h"
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define UNPRIV_UID	1000
@@ -93,7 +94,6 @@
 #define MAX_HELD	(4 * UVIRTIO_MAX_QUEUE_SIZE)
 #define DEVICES		"/sys/class/misc/uvirtio/devices"
 #define DOMAIN_PAGES	"/sys/class/misc/uvirtio/domain_pages"
-#define MODULE_KO	"/uvirtio/uvirtio.ko"
 #define SLAB_SLACK_KB	(4 * 1024)
 /*
  * MemAvailable after drop_caches wanders by +-35 MB between shards of the
@@ -1161,6 +1161,10 @@ static int emu_node(struct emu *e, char *name, size_t len)
 		return -ENOENT;
 	if (e->p->net)
 		return 0;
+	/* an unprivileged user's disk shows its size only once probe is over */
+	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
+	if (temu_read_long(path) <= 0)
+		return -ENOENT;
 	snprintf(path, sizeof(path), "/dev/%s", name);
 	return access(path, F_OK) ? -ENOENT : 0;
 }
@@ -1927,14 +1931,13 @@ static void settle(void)
 }
 
 /**
- * module_reload() - rmmod uvirtio (retrying while busy), insmod it again
+ * module_reload() - rmmod uvirtio (retrying while busy), load it again
  *
  * Return: 0, or -errno of the step that failed
  */
 static int module_reload(void)
 {
 	long end = temu_now_ms() + 10000L * slow;
-	int fd, ret;
 
 	while (syscall(__NR_delete_module, "uvirtio", O_NONBLOCK)) {
 		if (errno != EAGAIN && errno != EBUSY)
@@ -1943,15 +1946,7 @@ static int module_reload(void)
 			return -EBUSY;
 		usleep(100000);
 	}
-	fd = open(MODULE_KO, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = syscall(__NR_finit_module, fd, "dev_mode=0666", 0) ? -errno : 0;
-	close(fd);
-	for (end = temu_now_ms() + 5000; !ret && access(UVDEV_PATH, F_OK) &&
-	     temu_now_ms() < end; usleep(20000))
-		;
-	return ret;
+	return require_module_load("dev_mode=0666");
 }
 
 /**
@@ -2038,14 +2033,7 @@ int main(int argc, char **argv)
 		}
 		return 0;
 	}
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root (kmsg, drop_caches, mount, rmmod)\n");
-		return 4;
-	}
-	if (access(UVDEV_PATH, F_OK)) {
-		printf("1..0 # SKIP %s is missing: is uvirtio.ko loaded?\n", UVDEV_PATH);
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	signal(SIGPIPE, SIG_IGN);
 	if (kasan()) {
 		slow = 5;

@@ -26,6 +26,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 static const char *devpath = "/dev/uvirtio";
@@ -356,6 +357,8 @@ int main(int argc, char **argv)
 {
 	if (argc > 1)
 		devpath = argv[1];
+	else
+		require_uvirtio(0);
 	tap_plan(52);
 	test_before_create();
 	test_create_refusals();

@@ -272,3 +272,29 @@ uv_mbr_image() {
 	printf '\125\252' | dd of="$1" bs=1 seek=510 conv=notrunc status=none || return 1
 	chmod 0666 "$1"
 }
+
+# uv_require_uvirtio - every test here drives /dev/uvirtio as root: skip
+# (exit 4, with the reason) on a machine that cannot give it, so that any
+# runner, kselftest's included, reports SKIP. As root, a module that is
+# installed but not loaded is loaded first (dev_mode=0666: tests create
+# devices as uid 1000 too). In the harness's VM the device is part of the
+# image, so its absence there is a failure instead. Runs when this file is
+# sourced.
+uv_require_uvirtio() {
+	local why=
+	[ "$(id -u)" = 0 ] || uv_skip "needs root (module parameters, kernel log, other uids)"
+	if [ ! -e /dev/uvirtio ]; then
+		if [ ! -e /proc/modules ]; then
+			why="no /dev/uvirtio, and this kernel cannot load modules (no /proc/modules)"
+		elif ! uv_module_load 0666 > /dev/null 2>&1; then
+			why="no /dev/uvirtio: uvirtio is not loaded and modprobe uvirtio failed (install it: make install, or make dkms-install)"
+		fi
+	fi
+	if [ -z "$why" ] && [ ! -c /dev/uvirtio ]; then
+		why="/dev/uvirtio is not a character device"
+	fi
+	[ -n "$why" ] || return 0
+	[ ! -f /etc/uvirtio-run.conf ] || uv_fail "$why"
+	uv_skip "$why"
+}
+uv_require_uvirtio

@@ -34,6 +34,7 @@
 #include <linux/uvirtio.h>
 #include <linux/virtio_ids.h>
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define USER_UID	1000
@@ -358,12 +359,7 @@ static bool module_reload(void)
 			return false;
 		usleep(200000);
 	}
-	if (system("insmod " KO " dev_mode=0666"))
-		return false;
-	for (end = temu_now_ms() + 5000; access("/dev/uvirtio", F_OK); usleep(100000))
-		if (temu_now_ms() > end)
-			return false;
-	return true;
+	return !require_module_load("dev_mode=0666");
 }
 
 int main(void)
@@ -374,11 +370,8 @@ int main(void)
 	bool kasan, freed;
 	int rc;
 
+	require_uvirtio(REQ_ROOT);
 	tap_plan(6);
-	if (geteuid() != 0 || access("/dev/uvirtio", R_OK | W_OK)) {
-		tap_skip("lifecycle races", "needs root and /dev/uvirtio");
-		return 4;
-	}
 	kasan = !system("grep -qw kasan_report /proc/kallsyms");
 	race_ms = (secs ? atol(secs) : 6) * 1000 / (kasan ? 4 : 1);
 	if (race_ms <= 0)

@@ -18,10 +18,8 @@
  * -n), as an unprivileged user's would; its delivered frames are read
  * from its own counters (SIGUSR2).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -43,6 +41,8 @@
 
 #include "../userspace/net/ring.h"
 
+#include "netemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define HDR		sizeof(struct virtio_net_hdr_v1)
@@ -51,11 +51,10 @@
 
 static char dir[] = "/tmp/net_fusefd.XXXXXX";
 static char mnt[128], dev_path[128], peer_path[128], str_path[128];
-static char err_path[128];
 static int fuse_fd = -1;
 static atomic_bool fuse_hostile, fuse_stop;
 static bool fuse_serving;
-static pid_t emu_pid;
+static struct nemu emu;
 
 /**
  * fuse_reply() - answer one FUSE request
@@ -200,152 +199,6 @@ static int fuse_file(pthread_t *thr)
 }
 
 /**
- * emu_rx() - frames the emulator delivered to its driver, from the "stats
- * rx" line it prints on SIGUSR2
- *
- * Return: the count, or -1
- */
-static long emu_rx(void)
-{
-	char line[512], *p;
-	long v = -1;
-	FILE *f;
-
-	kill(emu_pid, SIGUSR2);
-	usleep(300 * 1000);
-	f = fopen(err_path, "r");
-	while (f && fgets(line, sizeof(line), f)) {
-		p = strstr(line, "stats rx ");
-		p = p ? strstr(p, " packets=") : NULL;
-		if (p)
-			v = strtol(p + 9, NULL, 10);
-	}
-	if (f)
-		fclose(f);
-	return v;
-}
-
-/**
- * emu_start() - uvirtio-net as uid 1000, its interface name into @ifn
- * @ifn:	out, 32 bytes
- *
- * Return: 0 or -1
- */
-static int emu_start(char *ifn)
-{
-	char spec[300];
-	struct pollfd pfd;
-	int p[2], fd, len = 0;
-	gid_t g = USER_UID;
-
-	snprintf(spec, sizeof(spec), "dgram:%s,%s", dev_path, peer_path);
-	if (pipe(p))
-		return -1;
-	emu_pid = fork();
-	if (emu_pid < 0)
-		return -1;
-	if (!emu_pid) {
-		fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(p[1], 1);
-		dup2(fd, 2);
-		close(p[0]);
-		if (setgroups(1, &g) || setgid(USER_UID) || setuid(USER_UID))
-			_exit(126);
-		execlp("unshare", "unshare", "-U", "-r", "-n", "--",
-		       "uvirtio-net", "--mtu", "1500", spec, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	pfd.fd = p[0];
-	pfd.events = POLLIN;
-	while (len < 31 && poll(&pfd, 1, 30000) == 1) {
-		if (read(p[0], ifn + len, 1) != 1)
-			break;
-		if (ifn[len] == '\n') {
-			ifn[len] = '\0';
-			close(p[0]);
-			return 0;
-		}
-		len++;
-	}
-	close(p[0]);
-	return -1;
-}
-
-/**
- * emu_holds() - does the emulator hold a descriptor of a file under @path?
- * @path:	a directory
- *
- * Return: how many it holds, or -1 if its descriptors cannot be listed
- */
-static int emu_holds(const char *path)
-{
-	char fdp[340], link[300], dp[64];
-	struct dirent *e;
-	int n = 0;
-	ssize_t l;
-	DIR *d;
-
-	snprintf(dp, sizeof(dp), "/proc/%d/fd", (int)emu_pid);
-	d = opendir(dp);
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(fdp, sizeof(fdp), "%s/%s", dp, e->d_name);
-		l = readlink(fdp, link, sizeof(link) - 1);
-		if (l <= 0)
-			continue;
-		link[l] = '\0';
-		n += !strncmp(link, path, strlen(path));
-	}
-	closedir(d);
-	return n;
-}
-
-/**
- * send_to() - send a datagram, with descriptors if @nfd
- * @s:		socket
- * @to:		destination path, or NULL on a connected socket
- * @buf:	bytes
- * @len:	how many
- * @fds:	descriptors
- * @nfd:	how many (0..2)
- *
- * Return: true if sent
- */
-static bool send_to(int s, const char *to, const void *buf, size_t len,
-		    const int *fds, int nfd)
-{
-	union {
-		char b[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
-	struct cmsghdr *c;
-
-	if (to) {
-		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", to);
-		mh.msg_name = &sa;
-		mh.msg_namelen = sizeof(sa);
-	}
-	if (nfd) {
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.b;
-		mh.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfd * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfd * sizeof(int));
-	}
-	return sendmsg(s, &mh, 0) == (ssize_t)len;
-}
-
-/**
  * frame() - a broadcast frame behind a zeroed virtio-net header
  * @buf:	HDR + FRAME bytes
  */
@@ -379,17 +232,18 @@ static bool burst(int s, const char *to, int ffd, int ev, int good)
 
 	frame(f);
 	for (i = 0; i < 5; i++)
-		ok &= send_to(s, to, f, sizeof(f), &ffd, 1);
-	ok &= send_to(s, to, &m, sizeof(m), two, 2);
+		ok &= nemu_send_fds(s, to, f, sizeof(f), &ffd, 1);
+	ok &= nemu_send_fds(s, to, &m, sizeof(m), two, 2);
 	m.type = NR_OFFER;
-	ok &= send_to(s, to, &m, sizeof(m), two, 2);
+	ok &= nemu_send_fds(s, to, &m, sizeof(m), two, 2);
 	for (i = 0; i < good; i++)
-		ok &= send_to(s, to, f, sizeof(f), NULL, 0);
+		ok &= nemu_send_fds(s, to, f, sizeof(f), NULL, 0);
 	return ok;
 }
 
 /**
- * wait_rx() - wait up to about 10 s for emu_rx() to reach @want
+ * wait_rx() - wait up to about 10 s for the emulator to have delivered
+ * @want frames to its driver
  * @want:	value
  *
  * Return: the last value read
@@ -400,27 +254,11 @@ static long wait_rx(long want)
 	int i;
 
 	for (i = 0; i < 30; i++) {
-		v = emu_rx();
+		v = nemu_stat(&emu, "rx", "packets");
 		if (v >= want)
 			break;
 	}
 	return v;
-}
-
-/**
- * show_log() - the emulator's stderr, as TAP diagnostics
- */
-static void show_log(void)
-{
-	char line[512];
-	FILE *f = fopen(err_path, "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		tap_diag("emulator: %s", line);
-	}
-	if (f)
-		fclose(f);
 }
 
 /**
@@ -431,19 +269,17 @@ static void show_log(void)
 int main(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int ffd = -1, ev, stranger = -1, peer = -1, status, i, held;
+	int ffd = -1, ev, stranger = -1, peer = -1, i, held;
 	unsigned char f[HDR + FRAME];
-	char ifn[32] = "", cmd[300];
+	char spec[300], cmd[300];
+	char *argv[] = { "unshare", "-U", "-r", "-n", "--", "uvirtio-net",
+			 "--mtu", "1500", spec, NULL };
 	pthread_t thr;
 	long base, v;
 	double t;
-	struct timespec t0, t1;
 	struct timeval tmo = { .tv_sec = 2 };
 
-	if (access("/dev/uvirtio", R_OK | W_OK) || access("/dev/fuse", R_OK | W_OK)) {
-		printf("TAP version 13\n1..0 # SKIP /dev/uvirtio or /dev/fuse is not there\n");
-		return 4;
-	}
+	require_uvirtio(REQ_FUSE);
 	tap_plan(7);
 	if (!mkdtemp(dir) || chmod(dir, 01777))
 		return 1;
@@ -451,22 +287,23 @@ int main(void)
 	snprintf(dev_path, sizeof(dev_path), "%s/dev", dir);
 	snprintf(peer_path, sizeof(peer_path), "%s/peer", dir);
 	snprintf(str_path, sizeof(str_path), "%s/stranger", dir);
-	snprintf(err_path, sizeof(err_path), "%s/err", dir);
+	snprintf(emu.log, sizeof(emu.log), "%s/err", dir);
 
 	/*
 	 * Nothing is forked once the FUSE file is open: a child's exec (or
 	 * exit) would close its copy, and that close waits for the FLUSH.
 	 */
-	if (!tap_ok(!emu_start(ifn), "uvirtio-net (uid %d) started, interface '%s', its peer not there yet",
-		    USER_UID, ifn)) {
-		show_log();
+	snprintf(spec, sizeof(spec), "dgram:%s,%s", dev_path, peer_path);
+	if (!tap_ok(!nemu_start(&emu, USER_UID, argv), "uvirtio-net (uid %d) started, interface '%s', its peer not there yet",
+		    USER_UID, emu.ifn)) {
+		nemu_show_log(&emu);
 		return tap_done();
 	}
 	snprintf(cmd, sizeof(cmd), "nsenter -t %d -n ip link set %s up",
-		 (int)emu_pid, ifn);
+		 (int)emu.pid, emu.ifn);
 	if (system(cmd))
 		tap_diag("'%s' failed", cmd);
-	base = emu_rx();
+	base = nemu_stat(&emu, "rx", "packets");
 	if (base < 0)
 		base = 0;
 
@@ -507,32 +344,22 @@ int main(void)
 	burst(peer, NULL, ffd, ev, 10);
 	v = wait_rx(base + 15);
 	usleep(500 * 1000);
-	v = emu_rx();
+	v = nemu_stat(&emu, "rx", "packets");
 	tap_ok(v == base + 15,
 	       "exactly the peer's 15 frames arrived, none of the stranger's (delivered +%ld)",
 	       v - base);
-	held = emu_holds(mnt);
+	held = nemu_fds(&emu, mnt);
 	tap_ok(held == 0, "the emulator holds no descriptor of the FUSE file (%d)", held);
 
 	frame(f);
 	for (i = 0; i < 10; i++)
-		send_to(peer, NULL, f, sizeof(f), NULL, 0);
+		nemu_send_fds(peer, NULL, f, sizeof(f), NULL, 0);
 	v = wait_rx(base + 25);
 	tap_ok(v == base + 25, "it keeps forwarding (delivered +%ld of 25)", v - base);
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	kill(emu_pid, SIGTERM);
-	for (i = 0; i < 100 && waitpid(emu_pid, &status, WNOHANG) == 0; i++)
-		usleep(100 * 1000);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	t = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	if (!tap_ok(i < 100 && WIFEXITED(status) && !WEXITSTATUS(status),
-		    "SIGTERM: exit 0 after %.1f s (limit 10 s)", t)) {
-		kill(emu_pid, SIGKILL);
-		show_log();
-	} else {
-		emu_pid = 0;
-	}
+	if (!tap_ok(nemu_term(&emu, 10000, &t),
+		    "SIGTERM: exit 0 after %.1f s (limit 10 s)", t))
+		nemu_show_log(&emu);
 	close(stranger);
 	close(peer);
 out:
@@ -545,14 +372,14 @@ out:
 		close(fuse_fd);
 	if (ffd >= 0)
 		close(ffd);
-	if (emu_pid > 0) {
-		kill(emu_pid, SIGKILL);
-		waitpid(emu_pid, NULL, 0);
+	if (emu.pid > 0) {
+		kill(emu.pid, SIGKILL);
+		waitpid(emu.pid, NULL, 0);
 	}
 	unlink(dev_path);
 	unlink(peer_path);
 	unlink(str_path);
-	unlink(err_path);
+	unlink(emu.log);
 	rmdir(mnt);
 	rmdir(dir);
 	return tap_done();

@@ -13,12 +13,10 @@
  * speaks the ring protocol of two uvirtio-net peers (userspace/net/ring.h)
  * as a hostile peer would: see ring_checks().
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +26,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/if_packet.h>
@@ -37,36 +34,17 @@
 /* the ring protocol: layout and messages (header only) */
 #include "../userspace/net/ring.h"
 
+#include "netemu.h"
+#include "require.h"
+#include "testemu.h"
 #include "unit/tap.h"
 
 #define HDR		sizeof(struct virtio_net_hdr_v1)
 #define MTU		1500
 
 static char dir[] = "/tmp/net_malformed.XXXXXX";
-static char dev_path[128], peer_path[128], err_path[128];
-static pid_t emu_pid;
-
-/**
- * read_long() - a number from a sysfs file
- * @path:	file
- *
- * Return: the number, or -1
- */
-static long read_long(const char *path)
-{
-	char buf[64];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	return strtol(buf, NULL, 10);
-}
+static char dev_path[128], peer_path[128];
+static struct nemu emu;
 
 /**
  * ifstat() - one of an interface's counters or attributes
@@ -80,86 +58,7 @@ static long ifstat(const char *ifn, const char *what)
 	char path[256];
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifn, what);
-	return read_long(path);
-}
-
-/**
- * emu_start() - start uvirtio-net and read its interface name
- * @ifn:	out, 32 bytes
- *
- * Return: 0 or -1
- */
-static int emu_start(char *ifn)
-{
-	char spec[300], line[32];
-	struct pollfd pfd;
-	int p[2], fd, len = 0;
-
-	snprintf(spec, sizeof(spec), "dgram:%s,%s", dev_path, peer_path);
-	if (pipe(p))
-		return -1;
-	emu_pid = fork();
-	if (emu_pid < 0)
-		return -1;
-	if (!emu_pid) {
-		fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(p[1], 1);
-		dup2(fd, 2);
-		close(p[0]);
-		execlp("uvirtio-net", "uvirtio-net", "--mtu", "1500", spec,
-		       (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	pfd.fd = p[0];
-	pfd.events = POLLIN;
-	while (len < (int)sizeof(line) - 1 && poll(&pfd, 1, 30000) == 1) {
-		if (read(p[0], line + len, 1) != 1)
-			break;
-		if (line[len] == '\n') {
-			line[len] = '\0';
-			snprintf(ifn, 32, "%s", line);
-			close(p[0]);
-			return 0;
-		}
-		len++;
-	}
-	close(p[0]);
-	return -1;
-}
-
-/**
- * emu_stat() - a counter from the emulator's latest "stats" line
- * @q:		"rx" or "tx"
- * @field:	counter name
- *
- * Asks for the counters with SIGUSR2 first.
- *
- * Return: the value, or -1
- */
-static long emu_stat(const char *q, const char *field)
-{
-	char line[512], key[32], want[16];
-	long v = -1;
-	char *p;
-	FILE *f;
-
-	kill(emu_pid, SIGUSR2);
-	usleep(300 * 1000);
-	f = fopen(err_path, "r");
-	if (!f)
-		return -1;
-	snprintf(want, sizeof(want), "stats %s ", q);
-	snprintf(key, sizeof(key), " %s=", field);
-	while (fgets(line, sizeof(line), f)) {
-		if (!strstr(line, want))
-			continue;
-		p = strstr(line, key);
-		if (p)
-			v = strtol(p + strlen(key), NULL, 10);
-	}
-	fclose(f);
-	return v;
+	return temu_read_long(path);
 }
 
 /**
@@ -198,28 +97,6 @@ static bool send_frame(int s, const struct virtio_net_hdr_v1 *h, size_t len)
  */
 
 /**
- * emu_fds() - how many descriptors the emulator holds
- *
- * Return: the count, or -1
- */
-static int emu_fds(void)
-{
-	char path[64];
-	struct dirent *e;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)emu_pid);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-/**
  * emu_log_has() - the emulator's log says @what, within 5 s
  * @what:	text
  *
@@ -233,7 +110,7 @@ static bool emu_log_has(const char *what)
 	FILE *f;
 
 	for (i = 0; i < 50 && !found; i++) {
-		f = fopen(err_path, "r");
+		f = fopen(emu.log, "r");
 		while (f && !found && fgets(line, sizeof(line), f))
 			found = strstr(line, what);
 		if (f)
@@ -242,54 +119,6 @@ static bool emu_log_has(const char *what)
 			usleep(100 * 1000);
 	}
 	return found;
-}
-
-/**
- * show_log() - the emulator's log, as TAP diagnostics
- */
-static void show_log(void)
-{
-	char line[512];
-	FILE *f = fopen(err_path, "r");
-
-	while (f && fgets(line, sizeof(line), f)) {
-		line[strcspn(line, "\n")] = '\0';
-		tap_diag("emulator: %s", line);
-	}
-	if (f)
-		fclose(f);
-}
-
-/**
- * send_fds() - send a datagram with descriptors attached
- * @s:		socket
- * @buf:	bytes
- * @len:	how many
- * @fds:	descriptors
- * @nfd:	how many (1..4)
- *
- * Return: true if sent
- */
-static bool send_fds(int s, const void *buf, size_t len, const int *fds,
-		     int nfd)
-{
-	union {
-		char b[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
-	struct cmsghdr *c;
-
-	memset(&u, 0, sizeof(u));
-	mh.msg_control = u.b;
-	mh.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(nfd * sizeof(int));
-	memcpy(CMSG_DATA(c), fds, nfd * sizeof(int));
-	return sendmsg(s, &mh, 0) == (ssize_t)len;
 }
 
 /**
@@ -308,7 +137,7 @@ static bool send_ctl(int s, uint32_t type, uint64_t id, const int *fds,
 	struct nr_msg m = { .magic = NR_MSG_MAGIC, .type = type, .id = id };
 
 	if (nfd)
-		return send_fds(s, &m, sizeof(m), fds, nfd);
+		return nemu_send_fds(s, NULL, &m, sizeof(m), fds, nfd);
 	return send(s, &m, sizeof(m), 0) == sizeof(m);
 }
 
@@ -465,18 +294,18 @@ static void ring_checks(int s, const char *ifn)
 	bool found = false;
 
 	/* 1. descriptors on frames and on unknown messages */
-	fds0 = emu_fds();
+	fds0 = nemu_fds(&emu, NULL);
 	nul = open("/dev/null", O_RDONLY);
 	three[0] = three[1] = three[2] = nul;
 	base = ifstat(ifn, "statistics/rx_packets");
 	ring_frame(f, "fdsframe");
 	for (i = 0; i < 50; i++)
-		send_fds(s, f, sizeof(f), three, 3);
+		nemu_send_fds(s, NULL, f, sizeof(f), three, 3);
 	for (i = 0; i < 20; i++)
 		send_ctl(s, 77, 0, three, 3);
 	v = wait_rx(ifn, base + 50);
 	usleep(300 * 1000);
-	fds1 = emu_fds();
+	fds1 = nemu_fds(&emu, NULL);
 	tap_ok(v == base + 50 && fds1 == fds0,
 	       "50 frames and 20 unknown messages with descriptors: frames arrive (%ld), no descriptor kept (%d -> %d)",
 	       v - base, fds0, fds1);
@@ -504,11 +333,11 @@ static void ring_checks(int s, const char *ifn)
 	k = emu_log_has("shared ring: not sealed against shrinking") +
 	    emu_log_has("shared ring: no eventfd for room") +
 	    emu_log_has("shared ring: 1 descriptors");
-	fds1 = emu_fds();
+	fds1 = nemu_fds(&emu, NULL);
 	if (!tap_ok(k == 3 && fds1 == fds0,
 		    "3 bad ring offers refused (%d logged), no descriptor kept (%d -> %d)",
 		    k, fds0, fds1))
-		show_log();
+		nemu_show_log(&emu);
 
 	/* 3. a good ring, then an impossible record in it */
 	mfd = memfd_create("good", MFD_ALLOW_SEALING);
@@ -530,7 +359,7 @@ static void ring_checks(int s, const char *ifn)
 	close(mfd);
 	tap_ok(wait_ctl(s, NR_ACCEPT, 99, NULL), "a well-formed ring offer is accepted");
 
-	ring0 = emu_stat("rx", "ring");
+	ring0 = nemu_stat(&emu, "rx", "ring");
 	base = ifstat(ifn, "statistics/rx_packets");
 	ring_frame(f, "ringfrm1");
 	len = sizeof(f);
@@ -539,7 +368,7 @@ static void ring_checks(int s, const char *ifn)
 	__atomic_store_n(&h->prod, 128, __ATOMIC_RELEASE);
 	send_ctl(s, NR_BELL, 99, NULL, 0);
 	v = wait_rx(ifn, base + 1);
-	ring1 = emu_stat("rx", "ring");
+	ring1 = nemu_stat(&emu, "rx", "ring");
 	tap_ok(v == base + 1 && ring1 == ring0 + 1,
 	       "a frame put in the ring arrives through it (rx_packets +%ld, ring %ld -> %ld)",
 	       v - base, ring0, ring1);
@@ -618,19 +447,18 @@ int main(void)
 	struct virtio_net_hdr_v1 h = { 0 }, tso = { 0 }, bad;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	long base, drops0, drops, rx, v;
-	int s, status, i, buf = 4 << 20;
-	char ifn[32], cmd[256];
+	int s, i, buf = 4 << 20;
+	char spec[300], cmd[256];
+	char *argv[] = { "uvirtio-net", "--mtu", "1500", spec, NULL };
+	const char *ifn = emu.ifn;
 
-	if (access("/dev/uvirtio", R_OK | W_OK)) {
-		printf("TAP version 13\n1..0 # SKIP /dev/uvirtio is not there\n");
-		return 4;
-	}
+	require_uvirtio(0);
 	tap_plan(13);
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(dev_path, sizeof(dev_path), "%s/dev", dir);
 	snprintf(peer_path, sizeof(peer_path), "%s/peer", dir);
-	snprintf(err_path, sizeof(err_path), "%s/err", dir);
+	snprintf(emu.log, sizeof(emu.log), "%s/err", dir);
 
 	s = socket(AF_UNIX, SOCK_DGRAM, 0);
 	setsockopt(s, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
@@ -639,11 +467,10 @@ int main(void)
 		tap_ok(false, "peer socket %s: %s", peer_path, strerror(errno));
 		return tap_done();
 	}
-	ifn[0] = '\0';
-	i = emu_start(ifn);
+	snprintf(spec, sizeof(spec), "dgram:%s,%s", dev_path, peer_path);
+	i = nemu_start(&emu, 0, argv);
 	if (!tap_ok(!i, "uvirtio-net dgram started, interface '%s'", ifn)) {
-		if (system("cat /tmp/net_malformed.*/err"))
-			tap_diag("no emulator log");
+		nemu_show_log(&emu);
 		return tap_done();
 	}
 	snprintf(cmd, sizeof(cmd), "ip link set %s up", ifn);
@@ -656,7 +483,7 @@ int main(void)
 		usleep(100 * 1000);
 	tap_ok(ifstat(ifn, "carrier") == 1, "%s: carrier up", ifn);
 
-	drops0 = emu_stat("rx", "drops");
+	drops0 = nemu_stat(&emu, "rx", "drops");
 	base = ifstat(ifn, "statistics/rx_packets");
 	/* Five malformed datagrams. */
 	send_frame(s, NULL, 5);				/* no room for a header */
@@ -678,7 +505,7 @@ int main(void)
 	bad.csum_offset = 0x20;
 	send_frame(s, &bad, 60);
 	usleep(500 * 1000);
-	drops = emu_stat("rx", "drops");
+	drops = nemu_stat(&emu, "rx", "drops");
 	rx = ifstat(ifn, "statistics/rx_packets");
 	tap_ok(drops - drops0 == 8, "8 malformed frames (3 with bad header fields) dropped and counted (%ld)",
 	       drops - drops0);
@@ -694,19 +521,11 @@ int main(void)
 
 	ring_checks(s, ifn);
 
-	kill(emu_pid, SIGTERM);
-	for (i = 0; i < 300 && waitpid(emu_pid, &status, WNOHANG) == 0; i++)
-		usleep(100 * 1000);
-	if (!tap_ok(i < 300 && WIFEXITED(status) && !WEXITSTATUS(status),
-		    "emulator exits 0 on SIGTERM")) {
-		kill(emu_pid, SIGKILL);
-		snprintf(cmd, sizeof(cmd), "cat %s", err_path);
-		if (system(cmd))
-			tap_diag("no emulator log");
-	}
+	if (!tap_ok(nemu_term(&emu, 30000, NULL), "emulator exits 0 on SIGTERM"))
+		nemu_show_log(&emu);
 	close(s);
 	unlink(peer_path);
-	unlink(err_path);
+	unlink(emu.log);
 	rmdir(dir);
 	return tap_done();
 }

@@ -31,6 +31,7 @@
 #include <linux/virtio_net.h>
 #include "dev.h"
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define USER_UID	1000
@@ -304,10 +305,7 @@ static void test_netns(void)
 
 int main(void)
 {
-	if (geteuid()) {
-		printf("1..0 # SKIP must run as root\n");
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	tap_plan(14);
 	test_ctrl_queue();
 	test_netns();

@@ -20,14 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <linux/uvirtio.h>
 #include <linux/virtio_ids.h>
 
+#include "devfd.h"
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define OWNER		1000
@@ -45,27 +45,6 @@ static void param_set(long v)
 		fprintf(f, "%ld\n", v);
 		fclose(f);
 	}
-}
-
-/* Create a minimal virtio-blk device; return the fd (kept open) or -errno. */
-static int create_blk(void)
-{
-	struct uvirtio_create c;
-	int fd = open("/dev/uvirtio", O_RDWR | O_CLOEXEC), err;
-
-	if (fd < 0)
-		return -errno;
-	memset(&c, 0, sizeof(c));
-	c.device_id = VIRTIO_ID_BLOCK;
-	c.num_queues = 1;
-	c.queue_size = 64;
-	c.bounce_size = 1 << 20;
-	if (ioctl(fd, UVIRTIO_CREATE, &c)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
 }
 
 static int write_file(const char *path, const char *s)
@@ -103,7 +82,7 @@ static int ns_body(int go, int out, int hold)
 
 			if (setresgid(i, i, i) || setresuid(i, i, i))
 				_exit(4);
-			fd = create_blk();
+			fd = devfd_create(VIRTIO_ID_BLOCK, 1, 64, 1 << 20, NULL);
 			c = fd >= 0 ? 'o' : fd == -EDQUOT ? 'q' : 'e';
 			if (write(out, &c, 1) != 1)
 				_exit(5);
@@ -126,11 +105,8 @@ int main(void)
 	long saved;
 	pid_t pid, p;
 
+	require_uvirtio(REQ_ROOT);
 	tap_plan(3);
-	if (getuid()) {
-		printf("# needs root\n");
-		return 4;
-	}
 	saved = temu_read_long(PARAM);
 	if (saved < 0) {
 		tap_diag("no %s", PARAM);
@@ -181,7 +157,7 @@ int main(void)
 		if (setgroups(0, NULL) || setresgid(OWNER, OWNER, OWNER) ||
 		    setresuid(OWNER, OWNER, OWNER))
 			_exit(2);
-		fd = create_blk();
+		fd = devfd_create(VIRTIO_ID_BLOCK, 1, 64, 1 << 20, NULL);
 		_exit(fd == -EDQUOT ? 0 : 1);
 	}
 	waitpid(p, &st, 0);
@@ -197,7 +173,7 @@ int main(void)
 		    setresuid(OWNER, OWNER, OWNER))
 			_exit(2);
 		for (i = 0; i < 50; i++) {
-			fd = create_blk();
+			fd = devfd_create(VIRTIO_ID_BLOCK, 1, 64, 1 << 20, NULL);
 			if (fd >= 0)
 				_exit(0);
 			usleep(100000);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <linux/uvirtio.h>
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define USER_UID	1000
@@ -191,10 +192,7 @@ int main(int argc, char **argv)
 	self = argv[0];
 	if (argc == 4 && !strcmp(argv[1], "emulate"))
 		return emulate(argv[2], atoi(argv[3]));
-	if (geteuid()) {
-		printf("1..0 # SKIP must run as root\n");
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	if (access(PARAM, F_OK)) {
 		printf("1..0 # SKIP uvirtio.ko has no recovery mode\n");
 		return 4;

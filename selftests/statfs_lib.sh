@@ -75,3 +75,47 @@ st_idx() {
 st_counter() {
 	st_read queues/0/counters | awk -v n="$1" '$1 == n { print $2 }'
 }
+
+# st_pattern BYTES BLOCK - BYTES of random data into $UV_TMP/pattern and
+# onto $DISK at 4 KiB block BLOCK (a place nothing else reads); sets
+# ST_WANT to the pattern's sha256
+st_pattern() {
+	head -c "$1" /dev/urandom > "$UV_TMP/pattern"
+	dd if="$UV_TMP/pattern" of="$DISK" bs=4096 seek="$2" conv=notrunc status=none ||
+		uv_fail "cannot write the pattern to $DISK"
+	ST_WANT=$(uv_sha256 "$UV_TMP/pattern")
+}
+
+# st_read_held BLOCK - a one-block direct read of $UV_NODE at BLOCK into
+# $UV_TMP/read, in the background (the armed fault holds it); sets ST_DD to
+# its pid and ST_T0 to when it started
+st_read_held() {
+	ST_T0=$EPOCHREALTIME
+	dd if="$UV_NODE" of="$UV_TMP/read" bs=4096 skip="$1" count=1 iflag=direct status=none &
+	ST_DD=$!
+	uv_defer "kill -KILL $ST_DD"
+}
+
+# st_verdict_after SECS WHY - the stuck verdict ($ST_STUCK, just seen) came
+# no sooner than SECS after $ST_T0; WHY says why it must wait that long
+st_verdict_after() {
+	local after
+	after=$(awk -v a="$ST_T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+	uv_log "stuck after ${after} s: $ST_STUCK"
+	awk -v t="$after" -v m="$1" 'BEGIN { exit !(t >= m) }' ||
+		uv_fail "verdict after only $after s ($2)"
+}
+
+# st_lift WANT - SIGUSR1 lifts the fault: the held read ($ST_DD) completes
+# within 10 s with data of sha256 WANT, and stuck says ok within 5 s
+st_lift() {
+	local rc
+	kill -USR1 "$UV_PID"
+	uv_wait_exit "$ST_DD" 10
+	rc=$?
+	[ $rc = 0 ] || uv_fail "the read did not complete within 10 s of SIGUSR1 (rc $rc)"
+	[ "$(uv_sha256 "$UV_TMP/read")" = "$1" ] || uv_fail "the read returned wrong data"
+	uv_log "SIGUSR1: the read completed with the right data"
+	st_wait_stuck '^ok$' 5 || uv_fail "stuck still says '$ST_STUCK' 5 s after the fault was lifted"
+	uv_log "stuck says ok again"
+}

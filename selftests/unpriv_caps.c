@@ -20,14 +20,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/uvirtio.h>
 #include <linux/virtio_ids.h>
 
+#include "devfd.h"
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define PARAMS		"/sys/module/uvirtio/parameters/"
@@ -90,33 +91,6 @@ static int param_set(const char *name, long v)
 	return ret;
 }
 
-/**
- * create() - open /dev/uvirtio and create a blk device
- * @nq:		queues
- * @bounce_mb:	bounce pool in MiB
- *
- * Return: the fd, or -errno
- */
-static int create(unsigned int nq, unsigned int bounce_mb)
-{
-	struct uvirtio_create c;
-	int fd = open(UVDEV_PATH, O_RDWR | O_CLOEXEC), err;
-
-	if (fd < 0)
-		return -errno;
-	memset(&c, 0, sizeof(c));
-	c.device_id = VIRTIO_ID_BLOCK;
-	c.num_queues = nq;
-	c.queue_size = 16;
-	c.bounce_size = (uint64_t)bounce_mb << 20;
-	if (ioctl(fd, UVIRTIO_CREATE, &c)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 static int fds[MAX_FDS];
 /* The write end of the holder's pipe: children must not keep it open. */
 static int hold_wr = -1;
@@ -133,7 +107,7 @@ static unsigned int nfds;
  */
 static int expect(unsigned int nq, unsigned int mb, int want, const char *what)
 {
-	int fd = create(nq, mb);
+	int fd = devfd_create(VIRTIO_ID_BLOCK, nq, 16, (uint64_t)mb << 20, NULL);
 
 	if (fd >= 0 && nfds < MAX_FDS)
 		fds[nfds++] = fd;
@@ -300,10 +274,7 @@ int main(void)
 	char line[1024] = "";
 	pid_t a;
 
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root to set module parameters and switch uids\n");
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	tap_plan(10);
 	for (i = 0; i < 4; i++)
 		saved[i] = param_get(params[i]);

@@ -33,7 +33,9 @@
 #include <linux/uvirtio.h>
 #include <linux/virtio_ids.h>
 
+#include "devfd.h"
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define OWNER_UID	1000
@@ -50,36 +52,6 @@ static int become(uid_t uid)
 	if (setgroups(0, NULL) || setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
 		return -errno;
 	return 0;
-}
-
-/**
- * create_dev() - open /dev/uvirtio and create a device
- * @id:		virtio device id
- * @nq:		queues
- * @domain:	out: domain size, may be NULL
- *
- * Return: the fd, or -errno (the fd is closed then)
- */
-static int create_dev(uint32_t id, uint32_t nq, uint64_t *domain)
-{
-	struct uvirtio_create c;
-	int fd = open(UVDEV_PATH, O_RDWR | O_CLOEXEC), err;
-
-	if (fd < 0)
-		return -errno;
-	memset(&c, 0, sizeof(c));
-	c.device_id = id;
-	c.num_queues = nq;
-	c.queue_size = 64;
-	c.bounce_size = 1 << 20;
-	if (ioctl(fd, UVIRTIO_CREATE, &c)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (domain)
-		*domain = c.domain_size;
-	return fd;
 }
 
 /**
@@ -119,7 +91,7 @@ static int types_body(void *arg)
 
 	(void)arg;
 	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-		fd = create_dev(others[i], 2, NULL);
+		fd = devfd_create(others[i], 2, 64, 1 << 20, NULL);
 		if (fd != -EPROTONOSUPPORT) {
 			printf("# uid 1000, device id %u: %s\n", others[i],
 			       fd >= 0 ? "created" : strerror(-fd));
@@ -128,14 +100,14 @@ static int types_body(void *arg)
 			return 1;
 		}
 	}
-	fd = create_dev(VIRTIO_ID_BLOCK, 1, NULL);
+	fd = devfd_create(VIRTIO_ID_BLOCK, 1, 64, 1 << 20, NULL);
 	if (fd < 0) {
 		printf("# uid 1000, virtio-blk refused: %s\n", strerror(-fd));
 		return 2;
 	}
 	close(fd);
 	/* A net device goes into the creator's namespace, if they rule it. */
-	fd = create_dev(VIRTIO_ID_NET, 2, NULL);
+	fd = devfd_create(VIRTIO_ID_NET, 2, 64, 1 << 20, NULL);
 	if (fd != -EPERM) {
 		printf("# uid 1000, virtio-net in the init network namespace: %s, "
 		       "expected EPERM\n", fd >= 0 ? "created" : strerror(-fd));
@@ -147,7 +119,7 @@ static int types_body(void *arg)
 		printf("# unshare: %s\n", strerror(errno));
 		return 4;
 	}
-	fd = create_dev(VIRTIO_ID_NET, 2, NULL);
+	fd = devfd_create(VIRTIO_ID_NET, 2, 64, 1 << 20, NULL);
 	if (fd < 0) {
 		printf("# uid 1000, virtio-net in its own namespace refused: %s\n",
 		       strerror(-fd));
@@ -162,7 +134,7 @@ static int mmap_body(void *arg)
 {
 	uint64_t dom;
 	void *m, *r;
-	int fd = create_dev(VIRTIO_ID_BLOCK, 1, &dom), bad = 0;
+	int fd = devfd_create(VIRTIO_ID_BLOCK, 1, 64, 1 << 20, &dom), bad = 0;
 
 	(void)arg;
 	if (fd < 0) {
@@ -285,7 +257,7 @@ static void owner_process(uid_t uid, int pfd)
 
 	if (become(uid))
 		_exit(1);
-	fd = create_dev(VIRTIO_ID_BLOCK, 1, NULL);
+	fd = devfd_create(VIRTIO_ID_BLOCK, 1, 64, 1 << 20, NULL);
 	if (write(pfd, &fd, sizeof(fd)) != sizeof(fd))
 		_exit(2);
 	pause();
@@ -334,14 +306,7 @@ int main(void)
 {
 	long end;
 
-	if (geteuid()) {
-		printf("1..0 # SKIP needs root to switch to uid %d and %d\n", OWNER_UID, OTHER_UID);
-		return 4;
-	}
-	if (access(UVDEV_PATH, F_OK)) {
-		printf("1..0 # SKIP %s is missing\n", UVDEV_PATH);
-		return 4;
-	}
+	require_uvirtio(REQ_ROOT);
 	tap_plan(7);
 	tap_ok(in_child(OWNER_UID, types_body, NULL) == 0,
 	       "uid 1000: every device type but blk and net is refused with EPROTONOSUPPORT; "

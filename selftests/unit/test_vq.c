@@ -461,6 +461,64 @@ static bool t_shadow_publish(void)
 	return true;
 }
 
+/* Three one-buffer requests, popped and pushed one by one by the caller. */
+static void three_requests(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		desc(i, B(i), 64, WRITE, 0);
+		avail_add(i);
+	}
+}
+
+static bool push_next(void)
+{
+	CHECK_EQ(uvq_pop(&vq, &el), 1);
+	CHECK_EQ(uvq_push(&vq, &el, 1), 0);
+	return true;
+}
+
+static bool t_signal_modes(void)
+{
+	uint16_t v = htole16(1);
+
+	CHECK(setup(F_ALL));
+	three_requests();
+	/* The driver wants an interrupt once used idx passes 1 (entry 2). */
+	memcpy(mem + AVAIL_OFF + 4 + 2 * 8, &v, 2);
+	CHECK(!uvq_need_signal(&vq));
+	CHECK(push_next());
+	CHECK_EQ(uvq_unsignalled(&vq), 1);
+	CHECK(!uvq_need_signal(&vq));
+	CHECK_EQ(uvq_flush_signal(&vq, UVQ_SIGNAL_IF_NEEDED), 1);
+	CHECK_EQ(shadow()->idx, 1);
+	CHECK_EQ(signals(), 0);
+	CHECK_EQ(uvq_unsignalled(&vq), 1);
+	CHECK(push_next());
+	CHECK(uvq_need_signal(&vq));
+	CHECK_EQ(uvq_flush_signal(&vq, UVQ_SIGNAL_IF_NEEDED), 1);
+	CHECK_EQ(signals(), 1);
+	CHECK_EQ(uvq_unsignalled(&vq), 0);
+	/* NEVER publishes only; a later ALWAYS flush signals it. */
+	CHECK(push_next());
+	CHECK_EQ(uvq_flush_signal(&vq, UVQ_SIGNAL_NEVER), 1);
+	CHECK_EQ(shadow()->idx, 3);
+	CHECK_EQ(signals(), 0);
+	CHECK_EQ(uvq_unsignalled(&vq), 1);
+	CHECK_EQ(uvq_flush(&vq), 0);
+	CHECK_EQ(signals(), 1);
+	/* Without EVENT_IDX every unsignalled batch needs a signal. */
+	CHECK(setup(F_INDIRECT));
+	three_requests();
+	CHECK(!uvq_need_signal(&vq));
+	CHECK(push_next());
+	CHECK(uvq_need_signal(&vq));
+	CHECK_EQ(uvq_flush_signal(&vq, UVQ_SIGNAL_IF_NEEDED), 1);
+	CHECK_EQ(signals(), 1);
+	return true;
+}
+
 static bool t_batch(void)
 {
 	unsigned int i;
@@ -891,6 +949,7 @@ static const struct tap_test tests[] = {
 	{ t_init_claims_epoch,		"init stores epoch, restarts shadow idx" },
 	{ t_init_rejects_layout,	"init rejects bad num and layouts" },
 	{ t_shadow_publish,		"shadow publish: entry, idx, one signal" },
+	{ t_signal_modes,		"signal modes: if needed (EVENT_IDX), never, always" },
 	{ t_batch,			"batch of 5 completions, one signal" },
 	{ t_shadow_wrap,		"shadow ring wraps, out-of-order ids" },
 	{ t_push_guards,		"push refuses long len, double and stray heads" },

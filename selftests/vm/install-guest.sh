@@ -11,10 +11,52 @@
 #               pkg-config only (this guest has no compiler)
 # The harness's own copies (/usr/local/bin/uvirtio*, /uvirtio/uvirtio.ko)
 # are removed first, so everything used here comes from /stage.
-# There is no udev or systemd in the guest: the udev rule's group and mode
-# are applied by hand from the installed rule and sysusers file.
+# There is no udev in the guest: the udev rule's group and mode are applied
+# by hand from the installed rule and sysusers file.
+#
+# With --systemd-pid1 (given to /init's exec, so this runs as PID 1) it
+# starts systemd as PID 1 instead, with a unit that runs this script again
+# with --systemd: the same installation, then the installed
+# uvirtio-blk@.service under a real systemd (started, its readiness and
+# status, the disk, stopped), and then it powers off as /init would
+# (the exit status and the kernel log to the status port).
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mode=${1:-}
+
+if [ "$mode" = --systemd-pid1 ]; then
+	mkdir -p /etc/systemd/system
+	cat > /etc/systemd/system/uvirtio-install-test.service <<-EOF
+	[Unit]
+	Description=uvirtio installation test under systemd
+	DefaultDependencies=no
+	# if the test itself cannot run or hangs: power off at once rather
+	# than wait for the host's limit
+	FailureAction=poweroff-force
+	[Service]
+	Type=oneshot
+	TimeoutStartSec=300
+	ExecStart=/bin/bash /stage/install-guest.sh --systemd
+	StandardOutput=file:/dev/ttyS1
+	StandardError=inherit
+	EOF
+	# A service's default dependencies (sysinit.target, basic.target, its
+	# slice): empty units, nothing else of a distribution's boot
+	for u in sysinit.target basic.target system.slice; do
+		printf '[Unit]\nDescription=%s of the uvirtio test boot\n' "$u" \
+			> "/etc/systemd/system/$u"
+	done
+	# a machine id keeps systemd from complaining; /etc is writable here.
+	# Users and groups from the files only; the unit's state and private
+	# /tmp directories need /var.
+	echo 0123456789abcdef0123456789abcdef > /etc/machine-id
+	printf 'passwd: files\ngroup: files\n' > /etc/nsswitch.conf
+	mkdir -p /var/lib /var/tmp
+	# debug level: the log shows each notification the unit sends and
+	# each state change, in order (kmsg: it ends in the kernel log)
+	exec /lib/systemd/systemd --unit=uvirtio-install-test.service \
+		--log-target=kmsg --log-level=debug --show-status=no
+fi
 
 fails=0
 # step NAME CMD... - run CMD, its output as "# " lines, then ok/not ok NAME
@@ -35,6 +77,102 @@ step() {
 
 rel=$(uname -r)
 lane="install ($rel)"
+[ "$mode" != --systemd ] || lane="systemd ($rel)"
+
+# The installed uvirtio-blk@.service under systemd, instance sdtest
+SD_UNIT=uvirtio-blk@sdtest.service
+# sd_log - systemd's own lines about SD_UNIT in the kernel log
+sd_log() {
+	dmesg | grep -a "$SD_UNIT: "
+}
+# sd_prop NAME - a property of SD_UNIT
+sd_prop() {
+	systemctl show -P "$1" "$SD_UNIT"
+}
+sd_start() {
+	local state status node pid uid ready running
+	mkdir -p /etc/uvirtio/blk
+	echo 'UVIRTIO_BLK_ARGS="ram:64M"' > /etc/uvirtio/blk/sdtest.conf
+	# the emulator's stderr, which has no journal to go to here
+	mkdir -p "/etc/systemd/system/$SD_UNIT.d"
+	printf '[Service]\nStandardError=file:/run/sdtest.err\n' \
+		> "/etc/systemd/system/$SD_UNIT.d/stderr.conf"
+	systemctl daemon-reload || return 1
+	systemctl start "$SD_UNIT"
+	state=$(sd_prop ActiveState)
+	status=$(sd_prop StatusText)
+	echo "systemctl start: ActiveState=$state, StatusText='$status', Type=$(sd_prop Type)"
+	cat /run/sdtest.err
+	[ "$state" = active ] || { systemctl status "$SD_UNIT"; return 1; }
+	# readiness: READY=1 arrived before the unit became active (running)
+	ready=$(sd_log | grep -n 'Got notification message.*READY=1' | head -n 1 | cut -d: -f1)
+	running=$(sd_log | grep -n 'Changed start -> running' | head -n 1 | cut -d: -f1)
+	sd_log | grep -E 'notification message|Changed ' | sed 's/^/  /'
+	[ -n "$ready" ] && [ -n "$running" ] && [ "$ready" -lt "$running" ] ||
+		{ echo "no READY=1 before 'start -> running'"; return 1; }
+	case "$status" in
+	"serving /dev/vd"*) node=${status#serving } ;;
+	*) echo "StatusText does not name the disk"; return 1 ;;
+	esac
+	[ -b "$node" ] || { echo "$node is not a block device"; return 1; }
+	pid=$(sd_prop MainPID)
+	uid=$(awk '$1 == "Uid:" { print $2 }' "/proc/$pid/status")
+	echo "main PID $pid: $(tr '\0' ' ' < "/proc/$pid/cmdline"), uid $uid, groups $(awk '$1 == "Groups:" { $1 = ""; print }' "/proc/$pid/status")"
+	[ "$uid" != 0 ] || { echo "the emulator runs as root"; return 1; }
+	grep -q "^Groups:.*\b$gid\b" "/proc/$pid/status" || { echo "not in group uvirtio ($gid)"; return 1; }
+	echo "$node" > /run/sdtest.node
+}
+sd_disk() {
+	local node
+	node=$(cat /run/sdtest.node) || return 1
+	head -c 1048576 /dev/urandom > /tmp/sdpattern
+	dd if=/tmp/sdpattern of="$node" bs=64k oflag=direct 2>/dev/null &&
+		dd if="$node" of=/tmp/sdback bs=64k count=16 iflag=direct 2>/dev/null &&
+		cmp /tmp/sdpattern /tmp/sdback && echo "1 MiB written and read back through $node"
+}
+sd_stop() {
+	local node
+	node=$(cat /run/sdtest.node) || return 1
+	systemctl stop "$SD_UNIT"
+	echo "systemctl stop: ActiveState=$(sd_prop ActiveState), Result=$(sd_prop Result), ExecMainCode=$(sd_prop ExecMainCode), ExecMainStatus=$(sd_prop ExecMainStatus)"
+	cat /run/sdtest.err
+	sd_log | grep -E 'STOPPING=1|Changed ' | tail -n 4 | sed 's/^/  /'
+	[ "$(sd_prop ActiveState)" = inactive ] && [ "$(sd_prop Result)" = success ] &&
+		[ "$(sd_prop ExecMainStatus)" = 0 ] || return 1
+	sd_log | grep -q 'Got notification message.*STOPPING=1' || { echo "no STOPPING=1"; return 1; }
+	[ ! -e "$node" ] && [ ! -e "/sys/block/${node#/dev/}" ] || { echo "$node still there"; return 1; }
+	[ "$(cat /sys/class/misc/uvirtio/devices)" = 0 ] || { echo "a uvirtio device is left"; return 1; }
+	echo "$node gone, the emulator exited 0"
+}
+# A unit whose emulator fails before READY=1 must end failed, never active
+sd_never_ready() {
+	local u=uvirtio-blk@sdbad.service
+	echo 'UVIRTIO_BLK_ARGS="/nonexistent.img"' > /etc/uvirtio/blk/sdbad.conf
+	systemctl start "$u" && { echo "systemctl start succeeded"; return 1; }
+	echo "systemctl start failed; ActiveState=$(systemctl show -P ActiveState "$u"), Result=$(systemctl show -P Result "$u"), ExecMainStatus=$(systemctl show -P ExecMainStatus "$u")"
+	! dmesg | grep -a "$u: " | grep -q 'Changed start -> running' ||
+		{ echo "it was active"; return 1; }
+	[ "$(systemctl show -P ActiveState "$u")" = failed ] &&
+		[ "$(systemctl show -P Result "$u")" = exit-code ]
+}
+systemd_steps() {
+	step "$lane: systemctl start $SD_UNIT (installed unit, as configured): active only after READY=1, StatusText names the disk, runs unprivileged in group uvirtio" sd_start &&
+		step "$lane: the disk of $SD_UNIT works" sd_disk
+	step "$lane: systemctl stop $SD_UNIT: STOPPING=1, exit 0, the disk gone" sd_stop
+	step "$lane: a uvirtio-blk@ unit whose emulator fails before READY=1 ends failed, never active" sd_never_ready
+}
+# sd_end RC - what /init does at the end, for systemd's boot: the exit
+# status and the kernel log to the status port, then power off
+sd_end() {
+	sync
+	{
+		echo "uvirtio-run: exit $1"
+		cat /tmp/.dmesg.all 2> /dev/null
+		dmesg
+	} > /dev/ttyS2
+	sync
+	poweroff -f
+}
 
 put_in_place() {
 	rm -f /usr/local/bin/uvirtio /usr/local/bin/uvirtio-blk \
@@ -49,7 +187,13 @@ put_in_place() {
 	ls -l "/lib/modules/$rel/updates/uvirtio.ko" /usr/bin/uvirtio-blk \
 		/usr/lib/libuvirtio.so.0
 }
-step "$lane: the make install tree is put in place, ldconfig" put_in_place || exit 1
+# bail - end after a step the rest depends on (under systemd: power off)
+bail() {
+	[ "$mode" != --systemd ] || sd_end 1
+	exit 1
+}
+
+step "$lane: the make install tree is put in place, ldconfig" put_in_place || bail
 
 load() {
 	depmod -a "$rel" || return 1
@@ -64,7 +208,7 @@ load() {
 		{ echo "modprobe did not take the installed module"; return 1; }
 	lsmod | grep '^uvirtio '
 }
-step "$lane: depmod, modprobe uvirtio loads the installed module" load || exit 1
+step "$lane: depmod, modprobe uvirtio loads the installed module" load || bail
 
 # The installed udev rule and sysusers file, applied by hand
 gid=990
@@ -80,6 +224,11 @@ udev_by_hand() {
 	[ "$(stat -c %a /dev/uvirtio)" = 660 ]
 }
 step "$lane: /dev/uvirtio as the installed udev rule makes it (0660, group uvirtio)" udev_by_hand
+
+if [ "$mode" = --systemd ]; then
+	systemd_steps
+	sd_end $fails
+fi
 
 # uid 1000, a member of the uvirtio group
 as_member() {
@@ -162,5 +311,32 @@ standalone() {
 		grep -q "^# Totals: pass:$(wc -w <<< "$MAKE_TESTS") fail:0 " <<< "$out"
 }
 step "$lane: make -C /usr/lib/uvirtio/selftests run_tests (the installed copy): TAP and Totals" standalone
+
+# kselftest's make run_tests in a kernel tree: the tree built on the host
+# (/stage/ktree, from a kernel's tools/testing/selftests with our target),
+# at the path it was built in, so make finds every program up to date;
+# this guest has no compiler, so a rebuild would fail. A few tests only
+# (TEST_PROGS/TEST_GEN_PROGS on the command line narrow lib.mk's list).
+KTREE_PROGS="module_load.sh blk_basic.sh"
+KTREE_GEN="ioctl_abi"
+ktree() {
+	local host out rc t
+	host=$(cat /stage/ktree.path) || return 1
+	! command -v cc gcc > /dev/null || { echo "this guest has a compiler"; return 1; }
+	mkdir -p "${host%/*}" && ln -sfn /stage/ktree "$host" || return 1
+	out=$(make -C "$host/tools/testing/selftests" TARGETS=uvirtio \
+		TEST_PROGS="$KTREE_PROGS" TEST_GEN_PROGS="$KTREE_GEN" run_tests 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc = 0 ] || return $rc
+	! grep -q '^not ok' <<< "$out" || return 1
+	for t in $KTREE_PROGS $KTREE_GEN; do
+		grep -q "^ok [0-9]* selftests: uvirtio: $t\$" <<< "$out" ||
+			{ echo "no pass of $t"; return 1; }
+	done
+}
+if [ -f /stage/ktree.path ]; then
+	step "$lane: make TARGETS=uvirtio run_tests in a kernel tree (built on the host): $KTREE_PROGS $KTREE_GEN pass" ktree
+fi
 
 [ $fails = 0 ]

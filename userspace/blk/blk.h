@@ -31,11 +31,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <liburing.h>
 #include <linux/uvirtio.h>
 
 #include "backend.h"
 #include "req.h"
+#include "uring.h"
 #include "vq.h"
 #include "worker.h"
 
@@ -149,17 +149,12 @@ struct blk_req;
  * @vq:		the rings (in struct uvdev)
  * @kick_fd:	kick eventfd (in struct uvdev)
  * @call_fd:	call eventfd (in struct uvdev)
- * @ring:	io_uring of this queue (file backends)
- * @ring_fd:	eventfd io_uring signals on completions, or -1
- * @uring:	@ring is set up
- * @fixed_bufs:	the bounce pool is registered as fixed buffer 0
- * @fixed_err:	why it is not (-errno of io_uring_register_buffers())
- * @pool:	bounce pool start in our mapping (fixed buffer 0)
+ * @io:		io_uring of this queue (file backends; @io.ready if set up)
+ * @ring_fd:	eventfd @io signals on completions, or -1
  * @reqs:	one request slot per possible ring head
  * @iovs:	iovec storage of the slots
  * @delayed:	FIFO of requests held back by the delay fault
  * @delayed_tail: last of @delayed
- * @inflight_io: requests whose backend I/O is still running
  * @poll_ns:	current adaptive poll budget
  * @hold_ns:	current adaptive completion hold (interrupt coalescing)
  * @bad_told:	bad chains reported on stderr so far
@@ -173,17 +168,12 @@ struct blk_queue {
 	struct uvq *vq;
 	int kick_fd;
 	int call_fd;
-	struct io_uring ring;
+	struct blk_uring io;
 	int ring_fd;
-	bool uring;
-	bool fixed_bufs;
-	int fixed_err;
-	uint8_t *pool;
 	struct blk_req *reqs;
 	struct iovec *iovs;
 	struct blk_req *delayed;
 	struct blk_req *delayed_tail;
-	unsigned int inflight_io;
 	uint64_t poll_ns;
 	uint64_t hold_ns;
 	unsigned int bad_told;
@@ -208,6 +198,7 @@ struct blk_queue {
  *		served in the queue's thread (0: every one through io_uring)
  * @faults:	device-wide fault switches
  * @q:		queues
+ * @w:		their threads (&q[i].w), for the uvworker_*_all() calls
  */
 struct blk_engine {
 	struct blk_dev *bd;
@@ -222,6 +213,7 @@ struct blk_engine {
 	uint32_t uring_min;
 	struct blk_faults faults;
 	struct blk_queue *q;
+	struct uvworker **w;
 };
 
 /**
@@ -236,7 +228,6 @@ struct blk_status {
 
 struct uvdev;
 
-int blk_uring_probe(int fd, unsigned int entries);
 int blk_engine_init(struct blk_engine *eng, struct uvdev *dev,
 		    void *pool, uint64_t pool_size);
 int blk_engine_run(struct blk_engine *eng);

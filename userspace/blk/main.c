@@ -11,22 +11,21 @@
  * The main thread handles the device's events and signals; each virtqueue
  * has a thread of its own (queue.c) with an io_uring for file backends.
  * SIGHUP re-reads the backing file's size and grows the disk; SIGUSR1
- * lifts every test fault.
+ * lifts every test fault; SIGUSR2 prints the queues' counters. The main
+ * thread's skeleton (event loop, signals, readiness) is libuvirtio's
+ * (lib/emu.c); this file adds the disk.
  */
 #include <endian.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stddef.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <sys/statfs.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,10 +39,9 @@
 #include "backend.h"
 #include "blk.h"
 #include "dev.h"
-#include "log.h"
-#include "loop.h"
-#include "notify.h"
-#include "statfs.h"
+#include "emu.h"
+#include "emu_statfs.h"
+#include "statfs_blk.h"
 #include "req.h"
 
 #define PROG			"uvirtio-blk"
@@ -67,12 +65,6 @@
 /* Largest discard / write-zeroes request, in sectors (1 GiB). */
 #define MAX_DEALLOC_SECTORS	(1U << 21)
 
-#define NODE_TIMEOUT_S		30
-#define NODE_POLL_MS		100
-/* epoll tags */
-#define TAG_DEV			1
-#define TAG_SIGNAL		2
-#define TAG_TIMER		3
 
 /**
  * struct opts - the command line
@@ -123,14 +115,9 @@ struct opts {
  * @o:		options
  * @be:		backing store
  * @bd:		the disk as requests see it
- * @dev:	the uvirtio device
+ * @em:		the main thread and the uvirtio device (em.dev)
  * @eng:	queue threads
  * @cfg:	config space as last given to the device
- * @loop:	epoll
- * @sig_fd:	signalfd for SIGTERM/SIGINT/SIGHUP/SIGUSR1
- * @timer_fd:	timerfd while waiting for the disk node, else -1
- * @deadline:	CLOCK_MONOTONIC second to give up waiting for the node
- * @removing:	UVIRTIO_REMOVE was issued
  * @statfs:	the status filesystem, or NULL
  * @resize_lock: serialises resizes (SIGHUP on the main thread, the
  *		status filesystem's capacity file on its thread)
@@ -139,14 +126,9 @@ struct emu {
 	struct opts o;
 	struct backend be;
 	struct blk_dev bd;
-	struct uvdev dev;
+	struct uvemu em;
 	struct blk_engine eng;
 	struct virtio_blk_config cfg;
-	struct uvloop loop;
-	int sig_fd;
-	int timer_fd;
-	time_t deadline;
-	bool removing;
 	struct uvstatfs *statfs;
 	pthread_mutex_t resize_lock;
 };
@@ -155,45 +137,6 @@ static struct emu emu = { .resize_lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void resize_locked(struct emu *e);
 static void faults_arm(struct emu *e);
-
-/**
- * vmsg() - print one line on stderr, prefixed with the program name
- * @fmt:	message, without the prefix or newline
- * @ap:		arguments
- */
-static void vmsg(const char *fmt, va_list ap)
-{
-	uvlog_vline(PROG, fmt, ap);
-}
-
-/**
- * die() - print one line on stderr and exit
- * @code:	exit code
- * @fmt:	message, without the program name or newline
- */
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(fmt, ap);
-	va_end(ap);
-	exit(code);
-}
-
-/**
- * info() - print one line of progress on stderr
- * @fmt:	message, without the program name or newline
- */
-static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(fmt, ap);
-	va_end(ap);
-}
 
 /**
  * usage() - print the help text
@@ -267,9 +210,11 @@ static void usage(FILE *f)
 "Once the kernel's virtio_blk driver has bound and the disk's node exists,\n"
 "its path (e.g. /dev/vda) is printed as the last line on standard output;\n"
 "progress goes to standard error. SIGHUP re-reads the size of PATH and\n"
-"grows the disk (the kernel sees the new capacity at once). SIGTERM or\n"
+"grows the disk (the kernel sees the new capacity at once); SIGUSR2 prints\n"
+"each queue's counters. SIGTERM or\n"
 "SIGINT removes the disk (flushing what the kernel has cached), syncs PATH\n"
-"and exits 0; a second signal exits at once.\n"
+"and exits 0; a second signal exits 1 at once. Once the driver has started\n"
+"the disk, its node must appear within 30 s or the program exits 1.\n"
 "\n"
 "Exit status: 0 after a clean removal, 1 on errors, 2 on usage errors.\n",
 		MAX_QUEUES, MIN_QUEUE_SIZE, UVIRTIO_MAX_QUEUE_SIZE,
@@ -292,9 +237,9 @@ static unsigned int parse_uint(const char *opt, const char *s,
 	uint64_t v;
 
 	if (args_parse_u64(s, &v))
-		die(2, "%s: '%s' is not a number", opt, s);
+		uvemu_die(2, "%s: '%s' is not a number", opt, s);
 	if (v < min || v > max)
-		die(2, "%s: %s is out of range (%u to %u)", opt, s, min, max);
+		uvemu_die(2, "%s: %s is out of range (%u to %u)", opt, s, min, max);
 	return v;
 }
 
@@ -355,13 +300,13 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case OPT_QS:
 			if (args_parse_u64(optarg, &v))
-				die(2, "--queue-size: '%s' is not a number",
-				    optarg);
+				uvemu_die(2, "--queue-size: '%s' is not a number",
+					  optarg);
 			if (v < MIN_QUEUE_SIZE || v > UVIRTIO_MAX_QUEUE_SIZE ||
 			    (v & (v - 1)))
-				die(2, "--queue-size: %s is not a power of two from %d to %d",
-				    optarg, MIN_QUEUE_SIZE,
-				    UVIRTIO_MAX_QUEUE_SIZE);
+				uvemu_die(2, "--queue-size: %s is not a power of two from %d to %d",
+					  optarg, MIN_QUEUE_SIZE,
+					  UVIRTIO_MAX_QUEUE_SIZE);
 			o->queue_size = v;
 			break;
 		case OPT_QUEUES:
@@ -372,13 +317,13 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->block_size = parse_uint("--block-size", optarg,
 						   512, 4096);
 			if (o->block_size != 512 && o->block_size != 4096)
-				die(2, "--block-size: %s is neither 512 nor 4096",
-				    optarg);
+				uvemu_die(2, "--block-size: %s is neither 512 nor 4096",
+					  optarg);
 			break;
 		case OPT_SERIAL:
 			if (strlen(optarg) > VIRTIO_BLK_ID_BYTES)
-				die(2, "--serial: '%s' is longer than %d bytes",
-				    optarg, VIRTIO_BLK_ID_BYTES);
+				uvemu_die(2, "--serial: '%s' is longer than %d bytes",
+					  optarg, VIRTIO_BLK_ID_BYTES);
 			o->serial = optarg;
 			break;
 		case OPT_RO:
@@ -412,8 +357,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			else if (!strcmp(optarg, "auto"))
 				o->io = IO_AUTO;
 			else
-				die(2, "--io: '%s' is not uring, sync or auto",
-				    optarg);
+				uvemu_die(2, "--io: '%s' is not uring, sync or auto",
+					  optarg);
 			break;
 		case OPT_STATFS:
 			o->statfs = optarg;
@@ -429,12 +374,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_BOUNCE:
 			if (args_parse_size(optarg, &v))
-				die(2, "--bounce-size: '%s' is not a size",
-				    optarg);
+				uvemu_die(2, "--bounce-size: '%s' is not a size",
+					  optarg);
 			if (v < UVIRTIO_MIN_BOUNCE_SIZE ||
 			    v > UVIRTIO_MAX_BOUNCE_SIZE || v % 4096)
-				die(2, "--bounce-size: %s is not a multiple of 4K from 1M to 256M",
-				    optarg);
+				uvemu_die(2, "--bounce-size: %s is not a multiple of 4K from 1M to 256M",
+					  optarg);
 			o->bounce_size = v;
 			break;
 		case OPT_F_KICKS:
@@ -455,31 +400,22 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(0);
 		case OPT_VERSION:
-			printf(PROG " " VERSION " (uvirtio API %d)\n",
-			       UVIRTIO_API_VERSION);
-			exit(0);
-		case ':':
-			die(2, "option '%s' needs an argument (see --help)",
-			    argv[optind - 1]);
+			uvemu_version(VERSION);
 		default:
-			if (optopt)
-				die(2, "unknown option '-%c' (see --help)",
-				    optopt);
-			die(2, "unknown option '%s' (see --help)",
-			    argv[optind - 1]);
+			uvemu_bad_option(c, argv);
 		}
 	}
 	if (optind >= argc)
-		die(2, "no BACKING given (see --help)");
+		uvemu_die(2, "no BACKING given (see --help)");
 	if (optind + 1 < argc)
-		die(2, "unexpected argument '%s' (see --help)",
-		    argv[optind + 1]);
+		uvemu_die(2, "unexpected argument '%s' (see --help)",
+			  argv[optind + 1]);
 	if (o->fault_ignore_kicks >= (int)o->num_queues)
-		die(2, "--fault-ignore-kicks: queue %d does not exist (--queues %u)",
-		    o->fault_ignore_kicks, o->num_queues);
+		uvemu_die(2, "--fault-ignore-kicks: queue %d does not exist (--queues %u)",
+			  o->fault_ignore_kicks, o->num_queues);
 	if (o->fault_withhold_irq >= (int)o->num_queues)
-		die(2, "--fault-withhold-irq: queue %d does not exist (--queues %u)",
-		    o->fault_withhold_irq, o->num_queues);
+		uvemu_die(2, "--fault-withhold-irq: queue %d does not exist (--queues %u)",
+			  o->fault_withhold_irq, o->num_queues);
 	o->backing = argv[optind];
 	/*
 	 * Pinning puts a queue's thread on the CPU whose requests it serves,
@@ -508,20 +444,20 @@ static void open_mem(struct emu *e, const char *b, const char *spec, bool ram)
 
 	ret = args_parse_size(spec, &size);
 	if (ret == -ERANGE)
-		die(2, "%s: size is too large", b);
+		uvemu_die(2, "%s: size is too large", b);
 	if (ret)
-		die(2, "%s: '%s' is not a size (bytes, optional K/M/G/T suffix)",
-		    b, spec);
+		uvemu_die(2, "%s: '%s' is not a size (bytes, optional K/M/G/T suffix)",
+			  b, spec);
 	if (!size)
-		die(1, "%s: size is 0", b);
+		uvemu_die(1, "%s: size is 0", b);
 	if (size % e->o.block_size)
-		die(1, "%s: size %llu is not a multiple of %u (the block size)",
-		    b, (unsigned long long)size, e->o.block_size);
+		uvemu_die(1, "%s: size %llu is not a multiple of %u (the block size)",
+			  b, (unsigned long long)size, e->o.block_size);
 	ret = ram ? backend_open_ram(&e->be, size) :
 		    backend_open_null(&e->be, size);
 	if (ret)
-		die(1, "%s: cannot allocate %llu bytes", b,
-		    (unsigned long long)size);
+		uvemu_die(1, "%s: cannot allocate %llu bytes", b,
+			  (unsigned long long)size);
 	e->be.readonly = e->o.readonly;
 }
 
@@ -544,19 +480,19 @@ static void open_backing(struct emu *e)
 
 	ret = backend_open_file(&e->be, b, e->o.readonly, e->o.direct);
 	if (ret == -EROFS)
-		die(1, "%s: file is read-only (use --readonly)", b);
+		uvemu_die(1, "%s: file is read-only (use --readonly)", b);
 	if (ret == -EINVAL && e->o.direct)
-		die(1, "%s: cannot open with O_DIRECT: the filesystem does not support it", b);
+		uvemu_die(1, "%s: cannot open with O_DIRECT: the filesystem does not support it", b);
 	if (ret == -EINVAL)
-		die(1, "%s: not a regular file or block device", b);
+		uvemu_die(1, "%s: not a regular file or block device", b);
 	if (ret)
-		die(1, "%s: %s", b, strerror(-ret));
+		uvemu_die(1, "%s: %s", b, strerror(-ret));
 	size = e->be.size;
 	if (!size)
-		die(1, "%s: size is 0", b);
+		uvemu_die(1, "%s: size is 0", b);
 	if (size % e->o.block_size)
-		die(1, "%s: size %llu is not a multiple of %u (the block size)",
-		    b, (unsigned long long)size, e->o.block_size);
+		uvemu_die(1, "%s: size %llu is not a multiple of %u (the block size)",
+			  b, (unsigned long long)size, e->o.block_size);
 }
 
 /**
@@ -627,34 +563,34 @@ static void attach_check(struct emu *e)
 	cr.len = offsetof(struct virtio_blk_config, blk_size) +
 		 sizeof(cfg.blk_size);
 	cr.data_addr = (uintptr_t)&cfg;
-	ret = ioctl(e->dev.fd, UVIRTIO_GET_CONFIG, &cr) < 0 ? -errno : 0;
+	ret = ioctl(e->em.dev.fd, UVIRTIO_GET_CONFIG, &cr) < 0 ? -errno : 0;
 	if (!ret)
-		ret = uvdev_get_status(&e->dev, &st);
+		ret = uvdev_get_status(&e->em.dev, &st);
 	if (ret)
-		die(1, "--attach %d: cannot read the device back: %s",
-		    e->o.attach, strerror(-ret));
+		uvemu_die(1, "--attach %d: cannot read the device back: %s",
+			  e->o.attach, strerror(-ret));
 	f = st.driver_features;
 	cap = le64toh(cfg.capacity);
 	if (cap > e->bd.sectors)
-		die(1, "--attach %d: the disk has %llu sectors, %s only %llu",
-		    e->o.attach, (unsigned long long)cap, e->o.backing,
-		    (unsigned long long)e->bd.sectors);
+		uvemu_die(1, "--attach %d: the disk has %llu sectors, %s only %llu",
+			  e->o.attach, (unsigned long long)cap, e->o.backing,
+			  (unsigned long long)e->bd.sectors);
 	if (le32toh(cfg.blk_size) != e->o.block_size)
-		die(1, "--attach %d: the disk's block size is %u, not %u (--block-size)",
-		    e->o.attach, le32toh(cfg.blk_size), e->o.block_size);
+		uvemu_die(1, "--attach %d: the disk's block size is %u, not %u (--block-size)",
+			  e->o.attach, le32toh(cfg.blk_size), e->o.block_size);
 	if (!(st.status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return;
 	ro = f & 1ULL << VIRTIO_BLK_F_RO;
 	if (ro != e->o.readonly)
-		die(1, "--attach %d: the disk is %s, the command line says %s",
-		    e->o.attach, ro ? "read-only" : "writable",
-		    e->o.readonly ? "--readonly" : "writable");
+		uvemu_die(1, "--attach %d: the disk is %s, the command line says %s",
+			  e->o.attach, ro ? "read-only" : "writable",
+			  e->o.readonly ? "--readonly" : "writable");
 	if ((f & 1ULL << VIRTIO_BLK_F_DISCARD) && !e->bd.discard)
-		die(1, "--attach %d: the driver uses discard, which this command line does not serve",
-		    e->o.attach);
+		uvemu_die(1, "--attach %d: the driver uses discard, which this command line does not serve",
+			  e->o.attach);
 	if ((f & 1ULL << VIRTIO_BLK_F_WRITE_ZEROES) && !e->bd.write_zeroes)
-		die(1, "--attach %d: the driver uses write-zeroes, which this command line does not serve",
-		    e->o.attach);
+		uvemu_die(1, "--attach %d: the driver uses write-zeroes, which this command line does not serve",
+			  e->o.attach);
 	/* a larger backing file: serve what the driver knows */
 	e->bd.sectors = cap;
 }
@@ -668,22 +604,22 @@ static void attach_check(struct emu *e)
  */
 static void attach_device(struct emu *e)
 {
-	int ret = uvdev_attach(&e->dev, e->o.attach);
+	int ret = uvdev_attach(&e->em.dev, e->o.attach);
 
 	if (ret == -ENOENT)
-		die(1, "--attach %d: no uvirtio-%d is waiting for an emulator (not in recovery mode, taken over already, or timed out)",
-		    e->o.attach, e->o.attach);
+		uvemu_die(1, "--attach %d: no uvirtio-%d is waiting for an emulator (not in recovery mode, taken over already, or timed out)",
+			  e->o.attach, e->o.attach);
 	if (ret == -EPERM)
-		die(1, "--attach %d: uvirtio-%d belongs to another user",
-		    e->o.attach, e->o.attach);
+		uvemu_die(1, "--attach %d: uvirtio-%d belongs to another user",
+			  e->o.attach, e->o.attach);
 	if (ret)
-		die(1, "--attach %d: %s", e->o.attach, strerror(-ret));
+		uvemu_die(1, "--attach %d: %s", e->o.attach, strerror(-ret));
 	attach_check(e);
-	if (e->dev.num_queues != e->o.num_queues)
-		info("uvirtio-%d: %u queues, not %u: serving them all",
-		     e->o.attach, e->dev.num_queues, e->o.num_queues);
-	e->o.num_queues = e->dev.num_queues;
-	e->o.queue_size = e->dev.layout.queue_size;
+	if (e->em.dev.num_queues != e->o.num_queues)
+		uvemu_log("uvirtio-%d: %u queues, not %u: serving them all",
+			  e->o.attach, e->em.dev.num_queues, e->o.num_queues);
+	e->o.num_queues = e->em.dev.num_queues;
+	e->o.queue_size = e->em.dev.layout.queue_size;
 }
 
 /**
@@ -708,21 +644,7 @@ static void create_device(struct emu *e)
 	struct uvdev_config c;
 	int ret;
 
-	ret = uvdev_open(&e->dev, path);
-	if (ret == -ENOENT || ret == -ENODEV || ret == -ENXIO)
-		die(1, "%s: %s (is the uvirtio module loaded? try 'modprobe uvirtio')",
-		    path, strerror(-ret));
-	if (ret == -EACCES || ret == -EPERM)
-		die(1, "%s: %s (it must be readable and writable by this user: ask for the device's group or a udev rule)",
-		    path, strerror(-ret));
-	if (ret == -ENOTTY)
-		die(1, "%s: not a uvirtio device", path);
-	if (ret == -EPROTONOSUPPORT)
-		die(1, "%s: module speaks API version %llu, this program %d",
-		    path, (unsigned long long)e->dev.api_version,
-		    UVIRTIO_API_VERSION);
-	if (ret)
-		die(1, "%s: %s", path, strerror(-ret));
+	uvemu_open(&e->em, path);
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->capacity = htole64(e->bd.sectors);
@@ -767,10 +689,10 @@ static void create_device(struct emu *e)
 	c.config = cfg;
 	c.config_size = sizeof(*cfg);
 	c.bounce_size = choose_bounce(&e->o);
-	ret = uvdev_create(&e->dev, &c);
+	ret = uvdev_create(&e->em.dev, &c);
 	if (ret)
-		die(1, "%s: cannot create the device: %s", path,
-		    strerror(-ret));
+		uvemu_die(1, "%s: cannot create the device: %s", path,
+			  strerror(-ret));
 }
 
 /**
@@ -798,11 +720,11 @@ static void setup_engine(struct emu *e)
 	if (eng->use_uring) {
 		ret = blk_uring_probe(e->be.fd, e->o.queue_size);
 		if (ret && e->o.io == IO_URING)
-			die(1, "uvirtio-%u: --io uring: io_uring is not available here: %s",
-			    e->dev.index, strerror(-ret));
+			uvemu_die(1, "uvirtio-%u: --io uring: io_uring is not available here: %s",
+				  e->em.dev.index, strerror(-ret));
 		if (ret) {
-			info("uvirtio-%u: io_uring is not available here (%s): synchronous file I/O in the queue threads",
-			     e->dev.index, strerror(-ret));
+			uvemu_log("uvirtio-%u: io_uring is not available here (%s): synchronous file I/O in the queue threads",
+				  e->em.dev.index, strerror(-ret));
 			eng->use_uring = false;
 			sync_told = true;
 		}
@@ -819,26 +741,26 @@ static void setup_engine(struct emu *e)
 	if (eng->use_uring && e->o.io == IO_AUTO && fstatfs(e->be.fd, &sfs) == 0 &&
 	    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
 		eng->uring_min = BLK_TMPFS_URING_MIN;
-	ret = blk_engine_init(eng, &e->dev,
-			      (uint8_t *)e->dev.map + e->dev.layout.bounce_offset,
-			      e->dev.layout.bounce_size);
+	ret = blk_engine_init(eng, &e->em.dev,
+			      (uint8_t *)e->em.dev.map + e->em.dev.layout.bounce_offset,
+			      e->em.dev.layout.bounce_size);
 	if (ret)
-		die(1, "uvirtio-%u: cannot set up the queues%s: %s",
-		    e->dev.index, eng->use_uring ? " (io_uring)" : "",
-		    strerror(-ret));
+		uvemu_die(1, "uvirtio-%u: cannot set up the queues%s: %s",
+			  e->em.dev.index, eng->use_uring ? " (io_uring)" : "",
+			  strerror(-ret));
 	if (!eng->use_uring && e->be.fd >= 0 && !sync_told)
-		info("uvirtio-%u: synchronous file I/O in the queue threads",
-		     e->dev.index);
+		uvemu_log("uvirtio-%u: synchronous file I/O in the queue threads",
+			  e->em.dev.index);
 	if (eng->use_uring && eng->uring_min)
-		info("uvirtio-%u: tmpfs: reads and writes under %u KiB in the queue threads, larger ones through io_uring",
-		     e->dev.index, eng->uring_min >> 10);
+		uvemu_log("uvirtio-%u: tmpfs: reads and writes under %u KiB in the queue threads, larger ones through io_uring",
+			  e->em.dev.index, eng->uring_min >> 10);
 	if (eng->use_uring)
-		info("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s%s",
-		     e->dev.index,
-		     (unsigned long long)(e->dev.layout.bounce_size >> 20),
-		     eng->q[0].fixed_bufs ? "registered as fixed buffer" :
-		     "not registrable as fixed buffer (readv/writev): ",
-		     eng->q[0].fixed_bufs ? "" : strerror(-eng->q[0].fixed_err));
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s%s",
+			  e->em.dev.index,
+			  (unsigned long long)(e->em.dev.layout.bounce_size >> 20),
+			  eng->q[0].io.fixed_bufs ? "registered as fixed buffer" :
+			  "not registrable as fixed buffer (readv/writev): ",
+			  eng->q[0].io.fixed_bufs ? "" : strerror(-eng->q[0].io.fixed_err));
 }
 
 /**
@@ -865,22 +787,22 @@ static void resize_locked(struct emu *e)
 
 	ret = backend_refresh_size(&e->be);
 	if (ret == -EOPNOTSUPP) {
-		info("uvirtio-%u: SIGHUP: a %s disk cannot be resized",
-		     e->dev.index, e->be.type == BACKEND_RAM ? "ram" : "null");
+		uvemu_log("uvirtio-%u: SIGHUP: a %s disk cannot be resized",
+			  e->em.dev.index, e->be.type == BACKEND_RAM ? "ram" : "null");
 		return;
 	}
 	if (ret) {
-		info("uvirtio-%u: SIGHUP: %s: %s", e->dev.index, e->o.backing,
-		     strerror(-ret));
+		uvemu_log("uvirtio-%u: SIGHUP: %s: %s", e->em.dev.index, e->o.backing,
+			  strerror(-ret));
 		return;
 	}
 	if (e->be.size < old || e->be.size % e->o.block_size) {
-		info("uvirtio-%u: SIGHUP: %s: size %llu is %s; keeping %llu",
-		     e->dev.index, e->o.backing,
-		     (unsigned long long)e->be.size,
-		     e->be.size < old ? "smaller than the disk" :
-		     "not a multiple of the block size",
-		     (unsigned long long)old);
+		uvemu_log("uvirtio-%u: SIGHUP: %s: size %llu is %s; keeping %llu",
+			  e->em.dev.index, e->o.backing,
+			  (unsigned long long)e->be.size,
+			  e->be.size < old ? "smaller than the disk" :
+			  "not a multiple of the block size",
+			  (unsigned long long)old);
 		e->be.size = old;
 		return;
 	}
@@ -893,245 +815,169 @@ static void resize_locked(struct emu *e)
 	u.offset = offsetof(struct virtio_blk_config, capacity);
 	u.len = sizeof(cap);
 	u.data_addr = (uintptr_t)&cap;
-	if (ioctl(e->dev.fd, UVIRTIO_SET_CONFIG, &u) < 0) {
-		info("uvirtio-%u: resize: UVIRTIO_SET_CONFIG: %s",
-		     e->dev.index, strerror(errno));
+	if (ioctl(e->em.dev.fd, UVIRTIO_SET_CONFIG, &u) < 0) {
+		uvemu_log("uvirtio-%u: resize: UVIRTIO_SET_CONFIG: %s",
+			  e->em.dev.index, strerror(errno));
 		return;
 	}
-	info("uvirtio-%u: resized to %llu sectors", e->dev.index,
-	     (unsigned long long)sectors);
+	uvemu_log("uvirtio-%u: resized to %llu sectors", e->em.dev.index,
+		  (unsigned long long)sectors);
 }
 
 /**
- * finish() - the device is gone: stop the queues, sync the backing, exit
+ * print_stats() - one line of counters per queue on stderr
  * @e:		emulator
- * @code:	exit status
  */
-static void __attribute__((noreturn)) finish(struct emu *e, int code)
+static void print_stats(struct emu *e)
 {
 	unsigned int i;
-	int ret;
 
-	blk_engine_stop(&e->eng);
 	for (i = 0; e->eng.q && i < e->eng.num_queues; i++) {
 		struct blk_qstats *s = &e->eng.q[i].stats;
 
-		info("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring",
-		     e->dev.index, i,
-		     (unsigned long long)atomic_load(&s->requests),
-		     (unsigned long long)(atomic_load(&s->bytes) >> 20),
-		     (unsigned long long)atomic_load(&s->errors),
-		     (unsigned long long)atomic_load(&s->kicks),
-		     (unsigned long long)atomic_load(&s->irqs),
-		     (unsigned long long)atomic_load(&s->irqs_suppressed),
-		     (unsigned long long)atomic_load(&s->polls),
-		     (unsigned long long)atomic_load(&s->poll_misses),
-		     (unsigned long long)atomic_load(&s->holds),
-		     (unsigned long long)atomic_load(&s->uring));
+		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring",
+			  e->em.dev.index, i,
+			  (unsigned long long)atomic_load(&s->requests),
+			  (unsigned long long)(atomic_load(&s->bytes) >> 20),
+			  (unsigned long long)atomic_load(&s->errors),
+			  (unsigned long long)atomic_load(&s->kicks),
+			  (unsigned long long)atomic_load(&s->irqs),
+			  (unsigned long long)atomic_load(&s->irqs_suppressed),
+			  (unsigned long long)atomic_load(&s->polls),
+			  (unsigned long long)atomic_load(&s->poll_misses),
+			  (unsigned long long)atomic_load(&s->holds),
+			  (unsigned long long)atomic_load(&s->uring));
 	}
+}
+
+/**
+ * blk_finish() - uvemu_ops.finish: the device is gone; stop the queues,
+ * print their counters, sync the backing
+ * @em:		main thread
+ * @code:	exit status so far
+ *
+ * Return: @code, or 1 if the backing could not be synced
+ */
+static int blk_finish(struct uvemu *em, int code)
+{
+	struct emu *e = em->priv;
+	int ret;
+
+	blk_engine_stop(&e->eng);
+	print_stats(e);
 	ret = backend_flush(&e->be);
 	if (ret) {
-		info("%s: sync: %s", e->o.backing, strerror(-ret));
+		uvemu_log("%s: sync: %s", e->o.backing, strerror(-ret));
 		code = 1;
 	}
-	exit(code);
+	return code;
 }
 
 /**
- * stop_timer() - stop waiting for the disk node
- * @e:		emulator
- */
-static void stop_timer(struct emu *e)
-{
-	uvloop_del(&e->loop, e->timer_fd);
-	close(e->timer_fd);
-	e->timer_fd = -1;
-}
-
-/**
- * timer_tick() - check whether the disk node is there yet
- * @e:		emulator
+ * disk_sized() - does the disk show a size above 0 yet?
+ * @name:	the disk ("vda")
  *
- * Prints the node once it exists and stops the timer; exits with 1 after
- * NODE_TIMEOUT_S seconds. Stops looking once removal was asked for.
+ * An unprivileged user's disk reads as empty until the module reveals its
+ * size once probe is over (so that no partition scan runs): it is not
+ * ready before that. Reads sysfs only: opening the disk could wait on I/O
+ * this process has to serve.
+ *
+ * Return: true if /sys/block/@name/size is above 0
  */
-static void timer_tick(struct emu *e)
+static bool disk_sized(const char *name)
 {
-	char name[128], node[sizeof("/dev/") + sizeof(name)];
-	struct timespec now;
-	uint64_t ticks;
+	char path[128], buf[32] = "";
+	FILE *f;
 
-	if (read(e->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		die(1, "timerfd: %s", strerror(errno));
-	if (e->removing) {
-		stop_timer(e);
-		return;
-	}
-	if (!uvdev_child_name(&e->dev, "block", name, sizeof(name))) {
-		snprintf(node, sizeof(node), "/dev/%s", name);
-		if (!access(node, F_OK)) {
-			info("uvirtio-%u: serving %s", e->dev.index, node);
-			faults_arm(e);
-			printf("%s\n", node);
-			fflush(stdout);
-			uvnotify_ready(node);
-			stop_timer(e);
-			return;
-		}
-	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec >= e->deadline)
-		die(1, "uvirtio-%u: no disk node appeared within %d s",
-		    e->dev.index, NODE_TIMEOUT_S);
+	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	return strtoull(buf, NULL, 10) > 0;
 }
 
 /**
- * signal_event() - SIGTERM/SIGINT: remove the device, or exit if repeated;
- * SIGHUP: resize; SIGUSR1: lift the test faults
- * @e:		emulator
+ * blk_node() - uvemu_ops.node: the disk's /dev node, once it can be used
+ * @em:		main thread
+ * @node:	out
+ * @len:	bytes at @node
+ *
+ * Return: 0, or -ENOENT while the node is not there yet
  */
-static void signal_event(struct emu *e)
+static int blk_node(struct uvemu *em, char *node, size_t len)
 {
-	struct signalfd_siginfo si;
-	int ret;
+	char name[64];
+	int n;
 
-	if (read(e->sig_fd, &si, sizeof(si)) != sizeof(si))
-		return;
-	if (si.ssi_signo == SIGHUP) {
+	if (uvdev_child_name(&em->dev, "block", name, sizeof(name)) ||
+	    !disk_sized(name))
+		return -ENOENT;
+	n = snprintf(node, len, "/dev/%s", name);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return access(node, F_OK) ? -ENOENT : 0;
+}
+
+/**
+ * blk_ready() - uvemu_ops.ready: the disk is there; arm the test faults
+ * @em:		main thread
+ * @node:	its /dev node
+ */
+static void blk_ready(struct uvemu *em, const char *node)
+{
+	uvemu_log("uvirtio-%u: serving %s", em->dev.index, node);
+	faults_arm(em->priv);
+}
+
+/**
+ * blk_signal() - uvemu_ops.signal: SIGHUP resizes, SIGUSR1 lifts the test
+ * faults, SIGUSR2 prints the counters
+ * @em:		main thread
+ * @signo:	the signal
+ */
+static void blk_signal(struct uvemu *em, int signo)
+{
+	struct emu *e = em->priv;
+
+	if (signo == SIGHUP) {
 		resize(e);
-		return;
-	}
-	if (si.ssi_signo == SIGUSR1) {
+	} else if (signo == SIGUSR1) {
 		blk_engine_lift_faults(&e->eng);
-		info("uvirtio-%u: SIGUSR1: faults lifted", e->dev.index);
-		return;
-	}
-	if (e->removing)
-		die(1, "%s again: exiting without waiting for removal",
-		    strsignal(si.ssi_signo));
-	e->removing = true;
-	/* Remove first: the log line must not be what stands in its way. */
-	ret = uvdev_remove(&e->dev);
-	if (ret)
-		die(1, "uvirtio-%u: cannot remove the device: %s",
-		    e->dev.index, strerror(-ret));
-	info("uvirtio-%u: %s: removing the device", e->dev.index,
-	     strsignal(si.ssi_signo));
-}
-
-/**
- * device_event() - read and act on every queued device event
- * @e:		emulator
- * @hup:	EPOLLHUP was reported
- *
- * The queue threads let go of their rings while an event starts or stops
- * them. Exits 0 once the device was removed as asked, 1 if it died
- * otherwise.
- */
-static void device_event(struct emu *e, bool hup)
-{
-	struct uvirtio_event ev;
-	int ret;
-
-	while ((ret = uvdev_read_event(&e->dev, &ev)) > 0) {
-		blk_engine_pause(&e->eng);
-		ret = uvdev_handle_event(&e->dev, &ev);
-		blk_engine_resume(&e->eng);
-		if (ret)
-			die(1, "uvirtio-%u: event %u: %s", e->dev.index,
-			    ev.type, strerror(-ret));
-		if (e->dev.removed || e->dev.dead_reason)
-			break;
-	}
-	if (ret < 0 && ret != -ENODEV)
-		die(1, "uvirtio-%u: reading events: %s", e->dev.index,
-		    strerror(-ret));
-
-	if (e->dev.dead_reason == UVIRTIO_DEAD_REMOVED) {
-		info("uvirtio-%u: removed", e->dev.index);
-		finish(e, 0);
-	}
-	if (e->dev.dead_reason)
-		die(1, "uvirtio-%u: device removed: %s", e->dev.index,
-		    uvdev_dead_str(e->dev.dead_reason));
-	if (hup) {
-		if (e->removing)
-			finish(e, 0);
-		die(1, "uvirtio-%u: device went away", e->dev.index);
+		uvemu_log("uvirtio-%u: SIGUSR1: faults lifted", em->dev.index);
+	} else if (signo == SIGUSR2) {
+		print_stats(e);
 	}
 }
 
 /**
- * setup_loop() - signals, timer and the device fd into one epoll instance
- * @e:		emulator
- *
- * The signals are blocked before any queue thread exists, so they all
- * arrive here.
+ * blk_pause() - uvemu_ops.pause: the queue threads let go of their rings
+ * @em:		main thread
  */
-static void setup_loop(struct emu *e)
+static void blk_pause(struct uvemu *em)
 {
-	struct itimerspec its = {
-		.it_interval = { 0, NODE_POLL_MS * 1000000L },
-		.it_value = { 0, NODE_POLL_MS * 1000000L },
-	};
-	struct timespec now;
-	sigset_t set;
-	int ret;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		die(1, "sigprocmask: %s", strerror(errno));
-	e->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (e->sig_fd < 0)
-		die(1, "signalfd: %s", strerror(errno));
-	e->timer_fd = timerfd_create(CLOCK_MONOTONIC,
-				     TFD_NONBLOCK | TFD_CLOEXEC);
-	if (e->timer_fd < 0 || timerfd_settime(e->timer_fd, 0, &its, NULL))
-		die(1, "timerfd: %s", strerror(errno));
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	e->deadline = now.tv_sec + NODE_TIMEOUT_S;
-
-	ret = uvloop_init(&e->loop);
-	if (!ret)
-		ret = uvloop_add(&e->loop, e->dev.fd, EPOLLIN, TAG_DEV);
-	if (!ret)
-		ret = uvloop_add(&e->loop, e->sig_fd, EPOLLIN, TAG_SIGNAL);
-	if (!ret)
-		ret = uvloop_add(&e->loop, e->timer_fd, EPOLLIN, TAG_TIMER);
-	if (ret)
-		die(1, "epoll: %s", strerror(-ret));
+	blk_engine_pause(&((struct emu *)em->priv)->eng);
 }
 
 /**
- * run() - the main thread's event loop; never returns
- * @e:		emulator
+ * blk_resume() - uvemu_ops.resume: the queue threads serve again
+ * @em:		main thread
  */
-static void __attribute__((noreturn)) run(struct emu *e)
+static void blk_resume(struct uvemu *em)
 {
-	struct epoll_event ev[8];
-	int i, n;
-
-	for (;;) {
-		n = uvloop_wait(&e->loop, ev, 8, -1);
-		if (n < 0)
-			die(1, "epoll_wait: %s", strerror(-n));
-		for (i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64;
-
-			if (tag == TAG_DEV)
-				device_event(e, ev[i].events &
-					     (EPOLLHUP | EPOLLERR));
-			else if (tag == TAG_SIGNAL)
-				signal_event(e);
-			else if (tag == TAG_TIMER && e->timer_fd >= 0)
-				timer_tick(e);
-		}
-	}
+	blk_engine_resume(&((struct emu *)em->priv)->eng);
 }
+
+static const struct uvemu_ops blk_emu_ops = {
+	.pause = blk_pause,
+	.resume = blk_resume,
+	.signal = blk_signal,
+	.node = blk_node,
+	.ready = blk_ready,
+	.finish = blk_finish,
+};
 
 /* ---- the status filesystem (issue 5) and the test faults ---- */
 
@@ -1156,9 +1002,9 @@ static void faults_arm(struct emu *e)
 	if (e->o.fault_withhold_irq >= 0)
 		atomic_store(&eng->q[e->o.fault_withhold_irq].faults.withhold_irq,
 			     true);
-	info("uvirtio-%u: faults armed (test feature): ignore-kicks %d, withhold-irq %d, delay %u ms",
-	     e->dev.index, e->o.fault_ignore_kicks, e->o.fault_withhold_irq,
-	     e->o.fault_delay_ms);
+	uvemu_log("uvirtio-%u: faults armed (test feature): ignore-kicks %d, withhold-irq %d, delay %u ms",
+		  e->em.dev.index, e->o.fault_ignore_kicks, e->o.fault_withhold_irq,
+		  e->o.fault_delay_ms);
 }
 
 /**
@@ -1174,7 +1020,7 @@ static int statfs_describe(void *opaque, char *buf, size_t len)
 	struct emu *e = opaque;
 	char name[64];
 
-	if (uvdev_child_name(&e->dev, "block", name, sizeof(name)))
+	if (uvdev_child_name(&e->em.dev, "block", name, sizeof(name)))
 		snprintf(name, sizeof(name), "-");
 	return snprintf(buf, len,
 			"type: blk\nkernel: %s\nbackend: %s%s\ncapacity: %llu sectors\npid: %d\n",
@@ -1255,7 +1101,7 @@ static void statfs_inflight(void *opaque, unsigned int q,
 /**
  * statfs_get_control() - uvstatfs_ops.get_control: the capacity
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_CAPACITY
+ * @ctl:	BLK_STATFS_CAPACITY
  * @buf:	out
  * @len:	bytes at @buf
  *
@@ -1266,7 +1112,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 {
 	struct emu *e = opaque;
 
-	if (ctl != UVSTATFS_CTL_CAPACITY)
+	if (ctl != BLK_STATFS_CAPACITY)
 		return -EINVAL;
 	return snprintf(buf, len, "%llu\n",
 			(unsigned long long)atomic_load(&e->bd.sectors));
@@ -1275,7 +1121,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 /**
  * statfs_set_control() - writing DIR/capacity: grow the disk
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_CAPACITY
+ * @ctl:	BLK_STATFS_CAPACITY
  * @val:	new capacity in 512-byte sectors
  *
  * A file backing grows to the new size (ftruncate) and the disk follows,
@@ -1290,7 +1136,7 @@ static int statfs_set_control(void *opaque, unsigned int ctl, const char *val)
 	uint64_t sectors, bytes;
 	int ret = 0;
 
-	if (ctl != UVSTATFS_CTL_CAPACITY)
+	if (ctl != BLK_STATFS_CAPACITY)
 		return -EINVAL;
 	if (args_parse_u64(val, &sectors) || !sectors ||
 	    sectors > UINT64_MAX / BLK_SECTOR_SIZE)
@@ -1318,36 +1164,11 @@ static const struct uvstatfs_ops blk_statfs_ops = {
 	.describe = statfs_describe,
 	.counters = statfs_counters,
 	.inflight = statfs_inflight,
-	.controls = UVSTATFS_CTL_CAPACITY,
+	.feature_names = blk_statfs_features,
+	.control_names = blk_statfs_controls,
 	.get_control = statfs_get_control,
 	.set_control = statfs_set_control,
 };
-
-/**
- * statfs_mount() - --statfs DIR: mount the status filesystem
- * @e:		emulator, device created, queues set up
- *
- * Unmounted by exit() (atexit), or by its watchdog if the process is killed.
- */
-static void statfs_mount(struct emu *e)
-{
-	int ret;
-
-	if (!e->o.statfs)
-		return;
-	ret = uvstatfs_start(&e->statfs, e->o.statfs, &e->dev, &blk_statfs_ops, e);
-	if (ret == -EIO)
-		die(1, "--statfs %s: cannot mount the status filesystem (see above)",
-		    e->o.statfs);
-	if (ret == -ENOTCONN)
-		die(1, "--statfs %s: %s (a dead mount: 'fusermount3 -u %s' removes it)",
-		    e->o.statfs, strerror(-ret), e->o.statfs);
-	if (ret)
-		die(1, "--statfs %s: %s", e->o.statfs, strerror(-ret));
-	uvstatfs_stop_atexit(e->statfs);
-	info("uvirtio-%u: status filesystem at %s (unmount watchdog pid %d)",
-	     e->dev.index, e->o.statfs, (int)uvstatfs_watchdog_pid(e->statfs));
-}
 
 /**
  * main() - parse, open the backing store, create the device, serve
@@ -1361,8 +1182,7 @@ int main(int argc, char **argv)
 	struct emu *e = &emu;
 	int ret;
 
-	/* A log reader or statfs watchdog that went away is EPIPE, not death. */
-	signal(SIGPIPE, SIG_IGN);
+	uvemu_init(&e->em, PROG, &blk_emu_ops, e, "disk node");
 	parse_opts(argc, argv, &e->o);
 	open_backing(e);
 
@@ -1373,23 +1193,19 @@ int main(int argc, char **argv)
 		memcpy(e->bd.serial, e->o.serial, strlen(e->o.serial));
 
 	create_device(e);
-	setup_loop(e);
 	setup_engine(e);
-	statfs_mount(e);
+	uvemu_statfs_mount(&e->em, &e->statfs, e->o.statfs, &blk_statfs_ops, e);
 	ret = blk_engine_run(&e->eng);
 	if (ret)
-		die(1, "uvirtio-%u: cannot start the queue threads: %s",
-		    e->dev.index, strerror(-ret));
-	ret = e->o.attach >= 0 ? 0 : uvdev_start(&e->dev);
-	if (ret)
-		die(1, "uvirtio-%u: cannot start the device: %s",
-		    e->dev.index, strerror(-ret));
-	info("uvirtio-%u: %s, %llu sectors, %u queue%s of %u, block size %u%s%s%s",
-	     e->dev.index, e->o.backing, (unsigned long long)e->bd.sectors,
-	     e->o.num_queues, e->o.num_queues > 1 ? "s" : "",
-	     e->o.queue_size, e->o.block_size,
-	     e->o.direct ? ", O_DIRECT" : "",
-	     e->o.poll_us ? "" : ", no polling",
-	     e->o.readonly ? ", read-only" : "");
-	run(e);
+		uvemu_die(1, "uvirtio-%u: cannot start the queue threads: %s",
+			  e->em.dev.index, strerror(-ret));
+	uvemu_start(&e->em, e->o.attach >= 0);
+	uvemu_log("uvirtio-%u: %s, %llu sectors, %u queue%s of %u, block size %u%s%s%s",
+		  e->em.dev.index, e->o.backing, (unsigned long long)e->bd.sectors,
+		  e->o.num_queues, e->o.num_queues > 1 ? "s" : "",
+		  e->o.queue_size, e->o.block_size,
+		  e->o.direct ? ", O_DIRECT" : "",
+		  e->o.poll_us ? "" : ", no polling",
+		  e->o.readonly ? ", read-only" : "");
+	uvemu_run(&e->em);
 }

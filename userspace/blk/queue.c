@@ -36,8 +36,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <liburing.h>
-
 #include "blk.h"
 #include "dev.h"
 
@@ -252,106 +250,89 @@ static unsigned int q_release_delayed(struct blk_queue *q, bool all)
 static void q_signal(struct blk_queue *q, bool force)
 {
 	struct uvq *vq = q->vq;
-	uint16_t ev, pending = vq->shadow_idx - vq->signalled;
+	uint16_t pending = uvq_unsignalled(vq);
 	uint64_t before = vq->stats.signals;
-	int fd = vq->call_fd;
+	enum uvq_signal how = force ? UVQ_SIGNAL_ALWAYS : UVQ_SIGNAL_IF_NEEDED;
 
-	if (!vq->ready || (vq->shadow_idx == vq->published &&
-			   vq->signalled == vq->published))
+	if (!vq->ready || !pending)
 		return;
 	if (atomic_load_explicit(&q->faults.withhold_irq,
-				 memory_order_relaxed)) {
-		vq->call_fd = -1;
+				 memory_order_relaxed))
+		how = UVQ_SIGNAL_NEVER;
+	if (how == UVQ_SIGNAL_NEVER ||
+	    (how == UVQ_SIGNAL_IF_NEEDED && !uvq_need_signal(vq)))
 		stat_add(&q->stats.irqs_suppressed, pending);
-	} else if (!force && vq->event_idx) {
-		ev = uvq_used_event(vq);
-		/* vring_need_event(): did the new entries pass used_event? */
-		if ((uint16_t)(vq->shadow_idx - ev - 1) >= pending) {
-			vq->call_fd = -1;
-			stat_add(&q->stats.irqs_suppressed, pending);
-		}
-	}
-	uvq_flush(vq);
-	vq->call_fd = fd;
+	uvq_flush_signal(vq, how);
 	if (vq->stats.signals != before)
 		stat_add(&q->stats.irqs, vq->stats.signals - before);
 }
 
 /**
- * q_submit() - hand the queued operations to the kernel
+ * q_io_queue() - queue a request's read, write or flush on the io_uring
  * @q:		queue
+ * @r:		request (@r->data starts after the @r->io_done bytes moved)
  *
- * io_uring_submit() may fail for want of memory or room in the completion
- * ring (-EAGAIN, -EBUSY) or be interrupted: the operations then stay in
- * the submission ring and are handed over by the next call (the queue
- * thread makes one per pass, and q_quiesce() waits with
- * io_uring_submit_and_wait(), which submits them too). So nothing is lost
- * here; a few tries with completions reaped in between only keep the
- * latency down.
- *
- * Return: 0, or the last -errno
+ * Return: 0, or -EBUSY if the submission ring is full
  */
-static int q_submit(struct blk_queue *q)
+static int q_io_queue(struct blk_queue *q, struct blk_req *r)
 {
-	int ret = 0, i;
+	enum blk_uring_op op = BLK_URING_FSYNC;
 
-	for (i = 0; i < 4 && io_uring_sq_ready(&q->ring); i++) {
-		ret = io_uring_submit(&q->ring);
-		if (ret >= 0)
-			return 0;
-		if (ret != -EAGAIN && ret != -EBUSY && ret != -EINTR)
-			break;
-	}
-	return ret < 0 ? ret : 0;
+	if (r->ri.type == VIRTIO_BLK_T_IN)
+		op = BLK_URING_READ;
+	else if (r->ri.type == VIRTIO_BLK_T_OUT)
+		op = BLK_URING_WRITE;
+	return blk_uring_queue(&q->io, op,
+			       r->ri.sector * BLK_SECTOR_SIZE + r->io_done,
+			       r->data, r->ri.data_num, r);
 }
 
 /**
- * q_submit_io() - queue a read, write or flush on the io_uring
+ * struct q_reaping - what q_io_done() needs besides the request
  * @q:		queue
  * @eng:	engine
- * @r:		request
- *
- * Return: 0, or -EBUSY if the submission queue is full
  */
-static int q_submit_io(struct blk_queue *q, struct blk_engine *eng,
-		       struct blk_req *r)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
-	uint64_t off = r->ri.sector * BLK_SECTOR_SIZE + r->io_done;
-	struct iovec *d = r->data;
-	uint8_t *base = d[0].iov_base;
+struct q_reaping {
+	struct blk_queue *q;
+	struct blk_engine *eng;
+};
 
-	if (!sqe) {
-		q_submit(q);
-		sqe = io_uring_get_sqe(&q->ring);
-		if (!sqe)
-			return -EBUSY;
+/**
+ * q_io_done() - one io_uring operation of a request ended
+ * @tag:	the request
+ * @res:	bytes moved, or -errno
+ * @arg:	struct q_reaping
+ *
+ * A short transfer continues with the remainder, and -EAGAIN or -EINTR
+ * is tried again (blk_io_progress() bounds it). A real error (EIO,
+ * ENOSPC...) fails the request with VIRTIO_BLK_S_IOERR; the queue goes
+ * on.
+ *
+ * Return: true if the request went back to the ring, false if it completed
+ */
+static bool q_io_done(void *tag, int res, void *arg)
+{
+	struct q_reaping *ctx = arg;
+	struct blk_queue *q = ctx->q;
+	struct blk_req *r = tag;
+	enum blk_io_verdict v;
+
+	v = blk_io_progress(r->ri.type, res, r->ri.len, &r->io_done,
+			    &r->io_tries);
+	if (v == BLK_IO_AGAIN) {
+		if (res > 0)
+			r->ri.data_num = blk_iov_advance(r->data,
+							 r->ri.data_num, res);
+		if (q_io_queue(q, r) == 0)
+			return true;
+		v = BLK_IO_FAILED;
 	}
-	switch (r->ri.type) {
-	case VIRTIO_BLK_T_IN:
-	case VIRTIO_BLK_T_OUT:
-		if (q->fixed_bufs && r->ri.data_num == 1) {
-			if (r->ri.type == VIRTIO_BLK_T_IN)
-				io_uring_prep_read_fixed(sqe, 0, base,
-							 d[0].iov_len, off, 0);
-			else
-				io_uring_prep_write_fixed(sqe, 0, base,
-							  d[0].iov_len, off, 0);
-		} else if (r->ri.type == VIRTIO_BLK_T_IN) {
-			io_uring_prep_readv(sqe, 0, d, r->ri.data_num, off);
-		} else {
-			io_uring_prep_writev(sqe, 0, d, r->ri.data_num, off);
-		}
-		break;
-	default:
-		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
-		break;
-	}
-	sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data(sqe, r);
-	q->inflight_io++;
-	(void)eng;
-	return 0;
+	*r->ri.status = v == BLK_IO_DONE ? VIRTIO_BLK_S_OK : VIRTIO_BLK_S_IOERR;
+	r->used_len = 1;
+	if (v == BLK_IO_DONE && r->ri.type == VIRTIO_BLK_T_IN)
+		r->used_len += r->ri.len;
+	q_complete(q, ctx->eng, r);
+	return false;
 }
 
 /**
@@ -359,52 +340,13 @@ static int q_submit_io(struct blk_queue *q, struct blk_engine *eng,
  * @q:		queue
  * @eng:	engine
  *
- * A short transfer continues with the remainder, and -EAGAIN or -EINTR
- * is tried again (blk_io_progress() bounds it). A real error (EIO,
- * ENOSPC...) fails the request with VIRTIO_BLK_S_IOERR; the queue goes
- * on.
- *
  * Return: requests completed
  */
 static unsigned int q_reap(struct blk_queue *q, struct blk_engine *eng)
 {
-	struct io_uring_cqe *cqes[64];
-	unsigned int i, n, total = 0, again = 0;
-	enum blk_io_verdict v;
+	struct q_reaping ctx = { q, eng };
 
-	if (!q->uring)
-		return 0;
-	while ((n = io_uring_peek_batch_cqe(&q->ring, cqes, 64)) > 0) {
-		for (i = 0; i < n; i++) {
-			struct blk_req *r = io_uring_cqe_get_data(cqes[i]);
-			int res = cqes[i]->res;
-
-			q->inflight_io--;
-			v = blk_io_progress(r->ri.type, res, r->ri.len,
-					    &r->io_done, &r->io_tries);
-			if (v == BLK_IO_AGAIN) {
-				if (res > 0)
-					r->ri.data_num = blk_iov_advance(r->data,
-						r->ri.data_num, res);
-				if (q_submit_io(q, eng, r) == 0) {
-					again++;
-					continue;
-				}
-				v = BLK_IO_FAILED;
-			}
-			*r->ri.status = v == BLK_IO_DONE ? VIRTIO_BLK_S_OK :
-							   VIRTIO_BLK_S_IOERR;
-			r->used_len = 1;
-			if (v == BLK_IO_DONE && r->ri.type == VIRTIO_BLK_T_IN)
-				r->used_len += r->ri.len;
-			q_complete(q, eng, r);
-			total++;
-		}
-		io_uring_cq_advance(&q->ring, n);
-	}
-	if (again)
-		q_submit(q);
-	return total;
+	return blk_uring_reap(&q->io, q_io_done, &ctx);
 }
 
 /**
@@ -444,15 +386,18 @@ static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
 	ret = blk_req_parse(eng->bd, el->iov, el->out_num, uvq_elem_in(el),
 			    el->in_num, r->data, eng->seg_max + 4, &r->ri);
 	inflight_set(q, r, el->head);
-	if (ret == 0 && q->uring &&
+	if (ret == 0 && q->io.ready &&
 	    (r->ri.type == VIRTIO_BLK_T_FLUSH || r->ri.len >= eng->uring_min) &&
-	    q_submit_io(q, eng, r) == 0) {
+	    q_io_queue(q, r) == 0) {
 		stat_add(&q->stats.uring, 1);
 		return 1;
 	}
-	ret = blk_req_serve(eng->bd, el->iov, el->out_num, uvq_elem_in(el),
-			    el->in_num, r->data, eng->seg_max + 4, &len);
-	r->used_len = ret < 0 ? 0 : len;
+	len = 0;
+	if (ret >= 0)
+		blk_req_serve_info(eng->bd, &r->ri, el->iov, el->out_num,
+				   uvq_elem_in(el), el->in_num, r->data,
+				   eng->seg_max + 4, &len);
+	r->used_len = len;
 	q_complete(q, eng, r);
 	return 0;
 }
@@ -477,14 +422,14 @@ static bool q_work(struct blk_queue *q, struct blk_engine *eng,
 		queued += q_start_req(q, eng, el);
 		if (++taken % BLK_BATCH == 0) {
 			if (queued)
-				q_submit(q);
+				blk_uring_submit(&q->io);
 			queued = 0;
 			q_reap(q, eng);
 			q_signal(q, false);
 		}
 	}
 	if (queued)
-		q_submit(q);
+		blk_uring_submit(&q->io);
 	done = q_reap(q, eng) + q_release_delayed(q, false);
 	return taken || done;
 }
@@ -497,7 +442,7 @@ static bool q_work(struct blk_queue *q, struct blk_engine *eng,
  */
 static bool q_has_work(struct blk_queue *q)
 {
-	if (q->uring && io_uring_cq_ready(&q->ring))
+	if (blk_uring_has_done(&q->io))
 		return true;
 	if (q->delayed && q->delayed->done_ns <= now_ns())
 		return true;
@@ -570,7 +515,7 @@ static bool q_hold(struct blk_queue *q, struct blk_engine *eng)
 {
 	struct uvq *vq = q->vq;
 
-	if (!eng->hold_max_ns || vq->shadow_idx == vq->signalled ||
+	if (!eng->hold_max_ns || !uvq_unsignalled(vq) ||
 	    atomic_load_explicit(&q->faults.ignore_kicks,
 				 memory_order_relaxed))
 		return false;
@@ -627,20 +572,10 @@ static void q_serve(struct blk_queue *q, struct blk_engine *eng,
 static void q_quiesce(struct blk_queue *q, struct blk_engine *eng)
 {
 	unsigned int fails = 0;
-	int ret;
 
-	/*
-	 * Submit and wait in one call: operations a failed submit left in
-	 * the submission ring would never complete under a plain wait.
-	 */
-	while (q->uring && q->inflight_io) {
-		ret = io_uring_submit_and_wait(&q->ring, 1);
-		if (ret < 0 && ret != -EINTR && ret != -ETIME) {
-			if (++fails > 1000)
-				break;	/* the ring is unusable: give up */
-			if (ret == -EAGAIN || ret == -EBUSY)
-				usleep(1000);
-		}
+	while (q->io.ready && q->io.inflight) {
+		if (blk_uring_wait(&q->io) < 0 && ++fails > 1000)
+			break;	/* the ring is unusable: give up */
 		q_reap(q, eng);
 	}
 	q_release_delayed(q, true);
@@ -688,22 +623,19 @@ static void *q_thread(void *arg)
 		abort();
 	uvq_elem_init(&el, iov, eng->seg_max + 4);
 	for (;;) {
-		pthread_mutex_lock(&q->w.lock);
-		if (uvworker_stopping(&q->w)) {
+		if (uvworker_enter(&q->w) == UVWORKER_STOP) {
 			q_quiesce(q, eng);
-			pthread_mutex_unlock(&q->w.lock);
+			uvworker_leave(&q->w);
 			break;
 		}
 		q_serve(q, eng, &el);
 		if (uvworker_pausing(&q->w))
 			q_quiesce(q, eng);
 		timeout = q_timeout_ms(q);
-		pthread_mutex_unlock(&q->w.lock);
-		if (uvworker_pausing(&q->w)) {
-			/* let the main thread take the lock */
-			usleep(100);
+		uvworker_leave(&q->w);
+		/* uvworker_enter() sleeps until the main thread resumes us */
+		if (uvworker_pausing(&q->w))
 			continue;
-		}
 		n = uvloop_wait(&q->w.loop, ev, 4, timeout);
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.u64 == QTAG_KICK &&
@@ -720,8 +652,8 @@ static void *q_thread(void *arg)
 }
 
 /**
- * q_uring_init() - the queue's io_uring: registered file, and the bounce
- * pool as a fixed buffer where the kernel lets us pin it
+ * q_uring_init() - the queue's io_uring on the backing file, and the
+ * eventfd its thread watches for completions
  * @q:		queue
  * @eng:	engine
  * @pool:	bounce pool in our mapping
@@ -732,50 +664,16 @@ static void *q_thread(void *arg)
 static int q_uring_init(struct blk_queue *q, struct blk_engine *eng,
 			void *pool, uint64_t pool_size)
 {
-	struct iovec biov = { pool, pool_size };
-	int fd = eng->be->fd, ret;
+	int ret;
 
-	ret = io_uring_queue_init(eng->queue_size, &q->ring, 0);
-	if (ret)
-		return ret;
-	q->uring = true;
-	ret = io_uring_register_files(&q->ring, &fd, 1);
-	if (ret)
-		return ret;
 	q->ring_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->ring_fd < 0)
 		return -errno;
-	ret = io_uring_register_eventfd(&q->ring, q->ring_fd);
+	ret = blk_uring_init(&q->io, eng->queue_size, eng->be->fd, q->ring_fd,
+			     pool, pool_size);
 	if (ret)
 		return ret;
-	q->pool = pool;
-	q->fixed_err = io_uring_register_buffers(&q->ring, &biov, 1);
-	q->fixed_bufs = !q->fixed_err;
 	return uvloop_add(&q->w.loop, q->ring_fd, EPOLLIN, QTAG_RING);
-}
-
-/**
- * blk_uring_probe() - can this process do its file I/O through io_uring?
- * @fd:		the backing file
- * @entries:	submission ring size the queues will ask for
- *
- * io_uring may be missing or forbidden: kernel.io_uring_disabled, or a
- * seccomp filter (the default profiles of Docker, containerd and Podman
- * refuse io_uring_setup). A throw-away ring with the file registered tells.
- *
- * Return: 0, or the -errno that setting up a queue's ring would meet
- */
-int blk_uring_probe(int fd, unsigned int entries)
-{
-	struct io_uring ring;
-	int ret;
-
-	ret = io_uring_queue_init(entries, &ring, 0);
-	if (ret)
-		return ret;
-	ret = io_uring_register_files(&ring, &fd, 1);
-	io_uring_queue_exit(&ring);
-	return ret;
 }
 
 /**
@@ -800,8 +698,13 @@ int blk_engine_init(struct blk_engine *eng, struct uvdev *dev, void *pool,
 	if (!eng->q)
 		return -ENOMEM;
 	memset(eng->q, 0, sizeof(*eng->q) * eng->num_queues);
+	eng->w = calloc(eng->num_queues, sizeof(*eng->w));
+	if (!eng->w)
+		return -ENOMEM;
 	for (i = 0; i < eng->num_queues; i++) {
 		struct blk_queue *q = &eng->q[i];
+
+		eng->w[i] = &q->w;
 
 		q->index = i;
 		q->vq = &dev->q[i].vq;
@@ -857,12 +760,7 @@ int blk_engine_run(struct blk_engine *eng)
  */
 void blk_engine_pause(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_pause_ask(&eng->q[i].w);
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_pause_wait(&eng->q[i].w);
+	uvworker_pause_all(eng->w, eng->num_queues);
 }
 
 /**
@@ -872,10 +770,7 @@ void blk_engine_pause(struct blk_engine *eng)
  */
 void blk_engine_resume(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_resume(&eng->q[i].w);
+	uvworker_resume_all(eng->w, eng->num_queues);
 }
 
 /**
@@ -884,10 +779,7 @@ void blk_engine_resume(struct blk_engine *eng)
  */
 void blk_engine_kick_all(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_wake(&eng->q[i].w);
+	uvworker_wake_all(eng->w, eng->num_queues);
 }
 
 /**
@@ -916,12 +808,6 @@ void blk_engine_lift_faults(struct blk_engine *eng)
  */
 void blk_engine_stop(struct blk_engine *eng)
 {
-	unsigned int i;
-
-	if (!eng->q)
-		return;
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_stop_ask(&eng->q[i].w);
-	for (i = 0; i < eng->num_queues; i++)
-		uvworker_join(&eng->q[i].w);
+	if (eng->w)
+		uvworker_stop_all(eng->w, eng->num_queues);
 }

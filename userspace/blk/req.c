@@ -109,6 +109,39 @@ static int blk_transfer(struct blk_dev *bd, struct iovc *c, uint64_t len,
 }
 
 /**
+ * blk_req_header() - read a request's header, once
+ * @out:	device-readable buffers
+ * @out_num:	entries in @out
+ * @in:		device-writable buffers
+ * @in_num:	entries in @in
+ * @ri:		out: zeroed, then @type, @sector and @status filled in
+ *
+ * The header lives in memory the driver can still write: it is copied
+ * out once here, and everything after looks only at the copy.
+ *
+ * Return: 0, or -EBADMSG if there is no whole header or no writable byte
+ * for the status
+ */
+static int blk_req_header(const struct iovec *out, unsigned int out_num,
+			  const struct iovec *in, unsigned int in_num,
+			  struct blk_req_info *ri)
+{
+	struct virtio_blk_outhdr hdr;
+	struct iovc oc;
+
+	memset(ri, 0, sizeof(*ri));
+	iovc_init(&oc, out, out_num);
+	if (!iovc_size(in, in_num) ||
+	    iovc_read(&oc, &hdr, sizeof(hdr)) != sizeof(hdr))
+		return -EBADMSG;
+	ri->type = le32toh(hdr.type);
+	ri->sector = le64toh(hdr.sector);
+	ri->status = (uint8_t *)in[in_num - 1].iov_base +
+		     in[in_num - 1].iov_len - 1;
+	return 0;
+}
+
+/**
  * blk_req_serve() - execute one request and write its status byte
  * @bd:		disk
  * @out:	device-readable buffers
@@ -133,21 +166,47 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
 		  unsigned int in_num, struct iovec *scratch,
 		  unsigned int scratch_cap, uint32_t *used_len)
 {
-	struct virtio_blk_outhdr hdr;
-	size_t in_len = iovc_size(in, in_num);
-	size_t data_in = 0, id_len;
-	struct iovc oc, ic;
-	uint64_t sector;
-	uint8_t status;
+	struct blk_req_info ri;
 
 	*used_len = 0;
-	iovc_init(&oc, out, out_num);
-	if (!in_len || iovc_read(&oc, &hdr, sizeof(hdr)) != sizeof(hdr))
+	if (blk_req_header(out, out_num, in, in_num, &ri))
 		return -EBADMSG;
-	sector = le64toh(hdr.sector);
+	return blk_req_serve_info(bd, &ri, out, out_num, in, in_num, scratch,
+				  scratch_cap, used_len);
+}
+
+/**
+ * blk_req_serve_info() - execute a request whose header blk_req_parse()
+ * (or blk_req_serve()) already read, and write its status byte
+ * @bd:		disk
+ * @ri:		the request's @type and @sector
+ * @out:	device-readable buffers (the header is skipped, not read)
+ * @out_num:	entries in @out
+ * @in:		device-writable buffers, at least one byte
+ * @in_num:	entries in @in
+ * @scratch:	iovecs to describe the data part
+ * @scratch_cap: entries in @scratch
+ * @used_len:	out: bytes written into @in, status byte included
+ *
+ * Return: the VIRTIO_BLK_S_* status written
+ */
+int blk_req_serve_info(struct blk_dev *bd, const struct blk_req_info *ri,
+		       const struct iovec *out, unsigned int out_num,
+		       const struct iovec *in, unsigned int in_num,
+		       struct iovec *scratch, unsigned int scratch_cap,
+		       uint32_t *used_len)
+{
+	size_t in_len = iovc_size(in, in_num);
+	size_t data_in = 0, id_len;
+	uint64_t sector = ri->sector;
+	struct iovc oc, ic;
+	uint8_t status;
+
+	iovc_init(&oc, out, out_num);
+	iovc_skip(&oc, sizeof(struct virtio_blk_outhdr));
 	iovc_init(&ic, in, in_num);
 
-	switch (le32toh(hdr.type)) {
+	switch (ri->type) {
 	case VIRTIO_BLK_T_IN:
 		status = blk_transfer(bd, &ic, in_len - 1, sector, false,
 				      scratch, scratch_cap);
@@ -207,7 +266,7 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
  *
  * Return: 0 if the request is a well-formed IN, OUT or FLUSH inside the
  * disk that a backend can run as it is; 1 if it must go through
- * blk_req_serve() (other types, errors, read-only writes); -EBADMSG if
+ * blk_req_serve_info() (other types, errors, read-only writes); -EBADMSG if
  * there is no whole header or no status byte
  */
 int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
@@ -215,19 +274,14 @@ int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
 		  unsigned int in_num, struct iovec *data, unsigned int cap,
 		  struct blk_req_info *ri)
 {
-	struct virtio_blk_outhdr hdr;
 	size_t in_len = iovc_size(in, in_num);
 	struct iovc oc, ic;
 	int n;
 
-	memset(ri, 0, sizeof(*ri));
-	iovc_init(&oc, out, out_num);
-	if (!in_len || iovc_read(&oc, &hdr, sizeof(hdr)) != sizeof(hdr))
+	if (blk_req_header(out, out_num, in, in_num, ri))
 		return -EBADMSG;
-	ri->type = le32toh(hdr.type);
-	ri->sector = le64toh(hdr.sector);
-	ri->status = (uint8_t *)in[in_num - 1].iov_base +
-		     in[in_num - 1].iov_len - 1;
+	iovc_init(&oc, out, out_num);
+	iovc_skip(&oc, sizeof(struct virtio_blk_outhdr));
 
 	switch (ri->type) {
 	case VIRTIO_BLK_T_IN:

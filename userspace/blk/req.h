@@ -61,6 +61,12 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
 		  unsigned int in_num, struct iovec *scratch,
 		  unsigned int scratch_cap, uint32_t *used_len);
 
+int blk_req_serve_info(struct blk_dev *bd, const struct blk_req_info *ri,
+		       const struct iovec *out, unsigned int out_num,
+		       const struct iovec *in, unsigned int in_num,
+		       struct iovec *scratch, unsigned int scratch_cap,
+		       uint32_t *used_len);
+
 /* Resubmissions of one request that moved no byte (EAGAIN, EINTR, 0). */
 #define BLK_IO_RETRIES	8
 

@@ -492,22 +492,6 @@ static bool uvdev_probed(const char *dir)
 	return !strncmp(buf, "live", 4);
 }
 
-/* Whether /sys/block/@name/size is above 0. */
-static bool uvdev_disk_sized(const char *name)
-{
-	char path[300], buf[32] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	return strtoull(buf, NULL, 10) > 0;
-}
-
 /**
  * uvdev_child_name() - name of what the driver made of the device
  * @d:		device
@@ -562,13 +546,6 @@ int uvdev_child_name(const struct uvdev *d, const char *subsys, char *name,
 				ret = -ENAMETOOLONG;
 				break;
 			}
-			/*
-			 * An unprivileged user's disk reads as empty until the
-			 * module reveals its size after probe (so that no
-			 * partition scan runs): not ready before that.
-			 */
-			if (!strcmp(subsys, "block") && !uvdev_disk_sized(ce->d_name))
-				break;
 			strcpy(name, ce->d_name);
 			ret = 0;
 			break;

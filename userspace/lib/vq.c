@@ -500,7 +500,65 @@ int uvq_discard(struct uvq *vq, const struct uvq_elem *e)
  */
 int uvq_flush(struct uvq *vq)
 {
+	return uvq_flush_signal(vq, UVQ_SIGNAL_ALWAYS);
+}
+
+/**
+ * uvq_unsignalled() - completions the kernel has not been signalled for
+ * @vq:		queue
+ *
+ * Pushed (published or not) since the last call eventfd write: what an
+ * emulator coalescing interrupts holds back.
+ *
+ * Return: their number
+ */
+uint16_t uvq_unsignalled(const struct uvq *vq)
+{
+	return vq->shadow_idx - vq->signalled;
+}
+
+/**
+ * uvq_need_signal() - does the driver want to hear about the completions
+ * not signalled yet?
+ * @vq:		queue
+ *
+ * With EVENT_IDX the driver asks to be interrupted once the used index
+ * passes its used_event: true if one of the unsignalled entries did (the
+ * virtio spec's vring_need_event() with old = the index last signalled).
+ * Without EVENT_IDX it wants every batch. The kernel applies the same rule
+ * before it interrupts; asking here saves the eventfd write.
+ *
+ * Return: true if a signal is wanted now
+ */
+bool uvq_need_signal(const struct uvq *vq)
+{
+	uint16_t pending = uvq_unsignalled(vq);
+
+	if (!vq->ready || !pending)
+		return false;
+	if (!vq->event_idx)
+		return true;
+	return (uint16_t)(vq->shadow_idx - uvq_used_event(vq) - 1) < pending;
+}
+
+/**
+ * uvq_flush_signal() - publish pushed completions; signal the kernel as
+ * @how says
+ * @vq:		queue
+ * @how:	UVQ_SIGNAL_ALWAYS: if anything is unsignalled;
+ *		UVQ_SIGNAL_IF_NEEDED: if uvq_need_signal();
+ *		UVQ_SIGNAL_NEVER: publish only (the entries stay unsignalled
+ *		and a later signalling flush covers them)
+ *
+ * See uvq_flush() for the ordering.
+ *
+ * Return: number of completions published by this call, or -errno if the
+ * eventfd write failed (the entries are published regardless)
+ */
+int uvq_flush_signal(struct uvq *vq, enum uvq_signal how)
+{
 	uint64_t one = 1;
+	bool want;
 	uint16_t n;
 
 	if (!vq->ready)
@@ -511,7 +569,9 @@ int uvq_flush(struct uvq *vq)
 			    memory_order_release);
 		vq->published = vq->shadow_idx;
 	}
-	if (vq->signalled == vq->published || vq->call_fd < 0)
+	want = how == UVQ_SIGNAL_ALWAYS ||
+	       (how == UVQ_SIGNAL_IF_NEEDED && uvq_need_signal(vq));
+	if (!want || vq->signalled == vq->published || vq->call_fd < 0)
 		return n;
 	if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
 		return -errno;

@@ -165,6 +165,18 @@ struct uvq_elem {
 	uint32_t in_len;
 };
 
+/**
+ * enum uvq_signal - when uvq_flush_signal() writes the call eventfd
+ * @UVQ_SIGNAL_NEVER:	publish only; a later flush signals
+ * @UVQ_SIGNAL_IF_NEEDED: if the driver asked for it (uvq_need_signal())
+ * @UVQ_SIGNAL_ALWAYS:	whenever something is unsignalled (uvq_flush())
+ */
+enum uvq_signal {
+	UVQ_SIGNAL_NEVER,
+	UVQ_SIGNAL_IF_NEEDED,
+	UVQ_SIGNAL_ALWAYS,
+};
+
 void uvq_elem_init(struct uvq_elem *e, struct iovec *iov, unsigned int cap);
 int uvq_init(struct uvq *vq, const struct uvq_params *p);
 void uvq_stop(struct uvq *vq);
@@ -172,6 +184,9 @@ int uvq_pop(struct uvq *vq, struct uvq_elem *e);
 int uvq_push(struct uvq *vq, const struct uvq_elem *e, uint32_t len);
 int uvq_discard(struct uvq *vq, const struct uvq_elem *e);
 int uvq_flush(struct uvq *vq);
+int uvq_flush_signal(struct uvq *vq, enum uvq_signal how);
+bool uvq_need_signal(const struct uvq *vq);
+uint16_t uvq_unsignalled(const struct uvq *vq);
 unsigned int uvq_avail_pending(struct uvq *vq);
 void uvq_poll_begin(struct uvq *vq);
 bool uvq_poll_end(struct uvq *vq);

@@ -6,7 +6,17 @@
  * (its queues' kick fds, @wake_fd, whatever else it watches) without it.
  * The main thread pauses it to start, stop or reconfigure rings: it sets
  * @pause, wakes it and takes @lock; the thread, seeing @pause, finishes its
- * batch, lets go and waits. Both emulators' queue threads are built on it.
+ * batch, lets go and sleeps on @resumed until the main thread gives the
+ * lock back. Both emulators' queue threads are built on it, as
+ *
+ *	for (;;) {
+ *		st = uvworker_enter(w);
+ *		if (st == UVWORKER_STOP) { ...; uvworker_leave(w); break; }
+ *		serve, checking uvworker_pausing() between batches;
+ *		uvworker_leave(w);
+ *		if (!uvworker_pausing(w))
+ *			uvloop_wait(&w->loop, ...);
+ *	}
  */
 #ifndef UVIRTIO_WORKER_H
 #define UVIRTIO_WORKER_H
@@ -24,6 +34,8 @@
  * @started:	uvworker_start() created it
  * @lock:	protects the rings and state the thread serves: held by the
  *		thread while it serves, by the main thread while paused
+ * @resumed:	signalled (under @lock) when @pause is cleared or @stop set:
+ *		a paused thread sleeps on it instead of polling
  * @pause:	the main thread wants @lock: leave the serving loop
  * @stop:	the thread must exit
  * @loop:	what the thread sleeps on
@@ -33,21 +45,42 @@ struct uvworker {
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;
+	pthread_cond_t resumed;
 	_Atomic bool pause;
 	_Atomic bool stop;
 	struct uvloop loop;
 	int wake_fd;
 };
 
+/**
+ * enum uvworker_state - what uvworker_enter() found
+ * @UVWORKER_STOP:	the thread must exit (the lock is held)
+ * @UVWORKER_SERVE:	serve (the lock is held)
+ * @UVWORKER_RESUMED:	serve; the thread was paused meanwhile, so rings
+ *			may have been started, stopped or reset: look at
+ *			everything (the lock is held)
+ */
+enum uvworker_state {
+	UVWORKER_STOP,
+	UVWORKER_SERVE,
+	UVWORKER_RESUMED,
+};
+
 int uvworker_init(struct uvworker *w, uint64_t wake_tag);
 int uvworker_start(struct uvworker *w, void *(*fn)(void *), void *arg);
 void uvworker_wake(struct uvworker *w);
 bool uvworker_drain(int fd);
+enum uvworker_state uvworker_enter(struct uvworker *w);
+void uvworker_leave(struct uvworker *w);
 void uvworker_pause_ask(struct uvworker *w);
 void uvworker_pause_wait(struct uvworker *w);
 void uvworker_resume(struct uvworker *w);
 void uvworker_stop_ask(struct uvworker *w);
 void uvworker_join(struct uvworker *w);
+void uvworker_pause_all(struct uvworker *const *w, unsigned int n);
+void uvworker_resume_all(struct uvworker *const *w, unsigned int n);
+void uvworker_wake_all(struct uvworker *const *w, unsigned int n);
+void uvworker_stop_all(struct uvworker *const *w, unsigned int n);
 void uvworker_pin(unsigned int i);
 
 /**

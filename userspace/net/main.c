@@ -9,9 +9,10 @@
  * driver has bound, and serves until SIGTERM/SIGINT, which removes the
  * interface and exits 0.
  *
- * The main thread (this file) handles the device's events, signals, the
- * link and the status filesystem; each queue pair has a thread of its own
- * (pair.c). The control virtqueue (the last queue) is answered by the
+ * The main thread runs libuvirtio's skeleton (lib/emu.c: event loop,
+ * signals, readiness); this file adds what the device's events, signals,
+ * link and status filesystem mean for a network device. Each queue pair
+ * has a thread of its own (pair.c). The control virtqueue (the last queue) is answered by the
  * module, which reports each command as an event: the driver never waits
  * on us. VQ_PAIRS_SET re-steers the backends onto the pairs the driver
  * enabled.
@@ -29,12 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,13 +44,12 @@
 
 #include "backend.h"
 #include "dev.h"
+#include "emu.h"
+#include "emu_statfs.h"
 #include "iovc.h"
-#include "log.h"
-#include "loop.h"
-#include "notify.h"
 #include "net.h"
 #include "pair.h"
-#include "statfs.h"
+#include "statfs_net.h"
 
 #define PROG			"uvirtio-net"
 #define VERSION			"0.1"
@@ -71,16 +68,6 @@
 #define BOUNCE_SIZE(pairs)	((pairs) > 1 ? UVIRTIO_MAX_BOUNCE_SIZE : \
 				 128ULL << 20)
 
-#define NAME_TIMEOUT_S		30
-#define TICK_MS			100
-
-/* epoll tags of the main thread */
-enum {
-	TAG_DEV = 1,
-	TAG_SIGNAL,
-	TAG_TIMER,
-	TAG_WAKE,
-};
 
 /**
  * struct opts - the command line
@@ -118,76 +105,27 @@ struct opts {
  * @sh:		what other threads may touch (net.h)
  * @statfs:	the status filesystem, or NULL
  * @b:		pair 0's backend, as parsed (each pair has its own, pair.h)
- * @dev:	the uvirtio device
+ * @em:		the main thread and the uvirtio device (em.dev)
  * @dp:		the data path: queue pairs and their threads
- * @loop:	epoll
- * @sig_fd:	signalfd
- * @timer_fd:	periodic timerfd (name, reconnects)
- * @deadline:	CLOCK_MONOTONIC second to give up waiting for the interface
  * @features:	features offered
- * @driver_ok:	the driver set DRIVER_OK
+ * @driver_ok:	the driver set DRIVER_OK and its rx queue is ready
  * @named:	the interface name was printed
  * @ifname:	interface name
- * @removing:	UVIRTIO_REMOVE was issued
  */
 struct emu {
 	struct opts o;
 	struct net_shared sh;
 	struct uvstatfs *statfs;
 	struct nb b;
-	struct uvdev dev;
+	struct uvemu em;
 	struct net_dp dp;
-	struct uvloop loop;
-	int sig_fd;
-	int timer_fd;
-	time_t deadline;
 	uint64_t features;
 	bool driver_ok;
 	bool named;
 	char ifname[IFNAMSIZ];
-	bool removing;
 };
 
 static struct emu emu;
-
-/**
- * vmsg() - print one line on stderr, prefixed with the program name
- * @fmt:	message
- * @ap:		arguments
- */
-static void vmsg(const char *fmt, va_list ap)
-{
-	uvlog_vline(PROG, fmt, ap);
-}
-
-/**
- * die() - print one line on stderr and exit
- * @code:	exit code
- * @fmt:	message
- */
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(fmt, ap);
-	va_end(ap);
-	exit(code);
-}
-
-/**
- * info() - print one line of progress on stderr
- * @fmt:	message
- */
-static void __attribute__((format(printf, 1, 2))) info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vmsg(fmt, ap);
-	va_end(ap);
-}
 
 /**
  * net_log() - print one line of progress on stderr (any thread)
@@ -198,7 +136,7 @@ void net_log(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vmsg(fmt, ap);
+	uvemu_vlog(fmt, ap);
 	va_end(ap);
 }
 
@@ -308,9 +246,11 @@ static void usage(FILE *f)
 "flow stays on one queue and disabled queues carry no traffic.\n"
 "\n"
 "Once the interface exists, its name is printed as the last line on\n"
-"standard output. SIGTERM or SIGINT removes it and exits 0; SIGUSR2\n"
-"prints the counters on standard error (also printed at exit): one line\n"
-"per queue (rx0, tx0, rx1, ...) with --queues > 1, and the sums (rx, tx).\n"
+"standard output. SIGTERM or SIGINT removes it and exits 0 (a second\n"
+"signal exits 1 at once); SIGUSR2 prints the counters on standard error\n"
+"(also printed at exit): one line per queue (rx0, tx0, rx1, ...) with\n"
+"--queues > 1, and the sums (rx, tx). Once the driver has started the\n"
+"device, the interface must appear within 30 s or the program exits 1.\n"
 "\n"
 "Exit status: 0 after a clean removal, 1 on errors, 2 on usage errors.\n",
 		MIN_MTU, MAX_MTU, DEF_MTU, UVIRTIO_MAX_QUEUE_SIZE,
@@ -406,7 +346,7 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 	o->ring = true;
 	o->dev = UVDEV_PATH;
 	if (getrandom(o->mac, ETH_ALEN, 0) != ETH_ALEN)
-		die(1, "getrandom: %s", strerror(errno));
+		uvemu_die(1, "getrandom: %s", strerror(errno));
 	o->mac[0] = (o->mac[0] & 0xfc) | 0x02;	/* unicast, local */
 
 	opterr = 0;
@@ -414,25 +354,25 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		switch (c) {
 		case OPT_MAC:
 			if (parse_mac(optarg, o->mac))
-				die(2, "--mac: '%s' is not a unicast MAC address",
-				    optarg);
+				uvemu_die(2, "--mac: '%s' is not a unicast MAC address",
+					  optarg);
 			break;
 		case OPT_MTU:
 			if (parse_uint(optarg, MIN_MTU, MAX_MTU, &o->mtu))
-				die(2, "--mtu: '%s' is not a number from %d to %d",
-				    optarg, MIN_MTU, MAX_MTU);
+				uvemu_die(2, "--mtu: '%s' is not a number from %d to %d",
+					  optarg, MIN_MTU, MAX_MTU);
 			break;
 		case OPT_QS:
 			if (parse_uint(optarg, 16, UVIRTIO_MAX_QUEUE_SIZE, &v) ||
 			    (v & (v - 1)))
-				die(2, "--queue-size: '%s' is not a power of two from 16 to %d",
-				    optarg, UVIRTIO_MAX_QUEUE_SIZE);
+				uvemu_die(2, "--queue-size: '%s' is not a power of two from 16 to %d",
+					  optarg, UVIRTIO_MAX_QUEUE_SIZE);
 			o->queue_size = v;
 			break;
 		case OPT_QUEUES:
 			if (parse_uint(optarg, 1, NET_MAX_PAIRS, &o->queues))
-				die(2, "--queues: '%s' is not a number of queue pairs from 1 to %d",
-				    optarg, NET_MAX_PAIRS);
+				uvemu_die(2, "--queues: '%s' is not a number of queue pairs from 1 to %d",
+					  optarg, NET_MAX_PAIRS);
 			break;
 		case OPT_PIN:
 			o->pin = true;
@@ -461,9 +401,9 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		case OPT_FKICK:
 		case OPT_FIRQ:
 			if (parse_uint(optarg, 0, NET_MAX_QUEUES - 1, &v))
-				die(2, "%s: '%s' is not a queue index (2P rx, 2P+1 tx of pair P)",
-				    c == OPT_FKICK ? "--fault-ignore-kicks" :
-				    "--fault-withhold-irq", optarg);
+				uvemu_die(2, "%s: '%s' is not a queue index (2P rx, 2P+1 tx of pair P)",
+					  c == OPT_FKICK ? "--fault-ignore-kicks" :
+					  "--fault-withhold-irq", optarg);
 			faults |= 1U << v;
 			atomic_fetch_or(c == OPT_FKICK ?
 					&e->sh.faults.ignore_kicks :
@@ -471,47 +411,41 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 			break;
 		case OPT_FDELAY:
 			if (parse_uint(optarg, 0, 10000, &v))
-				die(2, "--fault-delay-ms: '%s' is not a number from 0 to 10000",
-				    optarg);
+				uvemu_die(2, "--fault-delay-ms: '%s' is not a number from 0 to 10000",
+					  optarg);
 			atomic_store(&e->sh.faults.delay_ms, v);
 			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
 		case OPT_VERSION:
-			printf(PROG " " VERSION " (uvirtio API %d)\n",
-			       UVIRTIO_API_VERSION);
-			exit(0);
-		case ':':
-			die(2, "option '%s' needs an argument (see --help)",
-			    argv[optind - 1]);
+			uvemu_version(VERSION);
 		default:
-			die(2, "unknown option '%s' (see --help)",
-			    argv[optind - 1]);
+			uvemu_bad_option(c, argv);
 		}
 	}
 	if (optind >= argc)
-		die(2, "no BACKEND given (see --help)");
+		uvemu_die(2, "no BACKEND given (see --help)");
 	if (optind + 1 < argc)
-		die(2, "unexpected argument '%s' (see --help)",
-		    argv[optind + 1]);
+		uvemu_die(2, "unexpected argument '%s' (see --help)",
+			  argv[optind + 1]);
 	o->backend = argv[optind];
 	ret = nb_parse(&e->b, o->backend);
 	if (ret == -ENAMETOOLONG)
-		die(2, "%s: path or interface name is too long", o->backend);
+		uvemu_die(2, "%s: path or interface name is too long", o->backend);
 	if (ret)
-		die(2, "%s: not a backend (stream:PATH, passt, dgram:LOCAL,REMOTE, tap:IFNAME)",
-		    o->backend);
+		uvemu_die(2, "%s: not a backend (stream:PATH, passt, dgram:LOCAL,REMOTE, tap:IFNAME)",
+			  o->backend);
 	e->b.passt_args = passt_args;
 	/* A ring's two ends each have one owner thread only with one pair
 	 * (pair.h: with steering, another thread may read a backend). */
 	e->b.ring_ok = o->ring && e->b.kind == NB_DGRAM && o->queues == 1;
 	if (o->queues > 1 && !nb_can_multiqueue(&e->b))
-		die(2, "%s: carries one connection: --queues %u needs dgram or tap",
-		    o->backend, o->queues);
+		uvemu_die(2, "%s: carries one connection: --queues %u needs dgram or tap",
+			  o->backend, o->queues);
 	if (faults >> (2 * o->queues))
-		die(2, "--fault-*: queue %d does not exist (--queues %u: 0 to %u)",
-		    31 - __builtin_clz(faults), o->queues, 2 * o->queues - 1);
+		uvemu_die(2, "--fault-*: queue %d does not exist (--queues %u: 0 to %u)",
+			  31 - __builtin_clz(faults), o->queues, 2 * o->queues - 1);
 }
 
 /**
@@ -545,14 +479,14 @@ static void enter_namespaces(void)
 	char map[64];
 
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
-		die(1, "--unshare: %s", strerror(errno));
+		uvemu_die(1, "--unshare: %s", strerror(errno));
 	snprintf(map, sizeof(map), "0 %u 1", uid);
 	if (write_file("/proc/self/uid_map", map))
-		die(1, "--unshare: cannot write uid_map");
+		uvemu_die(1, "--unshare: cannot write uid_map");
 	write_file("/proc/self/setgroups", "deny");
 	snprintf(map, sizeof(map), "0 %u 1", gid);
 	if (write_file("/proc/self/gid_map", map))
-		die(1, "--unshare: cannot write gid_map");
+		uvemu_die(1, "--unshare: cannot write gid_map");
 }
 
 /**
@@ -578,15 +512,7 @@ static void create_device(struct emu *e)
 	uint64_t f;
 	int ret;
 
-	ret = uvdev_open(&e->dev, path);
-	if (ret == -ENOENT || ret == -ENODEV || ret == -ENXIO)
-		die(1, "%s: %s (is the uvirtio module loaded?)", path,
-		    strerror(-ret));
-	if (ret == -EACCES || ret == -EPERM)
-		die(1, "%s: %s (it must be readable and writable by this user)",
-		    path, strerror(-ret));
-	if (ret)
-		die(1, "%s: %s", path, strerror(-ret));
+	uvemu_open(&e->em, path);
 
 	f = 1ULL << VIRTIO_F_VERSION_1 |
 	    1ULL << VIRTIO_RING_F_INDIRECT_DESC |
@@ -625,13 +551,13 @@ static void create_device(struct emu *e)
 	c.config = &cfg;
 	c.config_size = sizeof(cfg);
 	c.bounce_size = BOUNCE_SIZE(e->o.queues);
-	ret = uvdev_create(&e->dev, &c);
+	ret = uvdev_create(&e->em.dev, &c);
 	if (ret == -EPERM)
-		die(1, "%s: cannot create the device: %s (a net device needs CAP_NET_ADMIN over this network namespace: try --unshare or unshare -U -r -n)",
-		    path, strerror(-ret));
+		uvemu_die(1, "%s: cannot create the device: %s (a net device needs CAP_NET_ADMIN over this network namespace: try --unshare or unshare -U -r -n)",
+			  path, strerror(-ret));
 	if (ret)
-		die(1, "%s: cannot create the device: %s", path,
-		    strerror(-ret));
+		uvemu_die(1, "%s: cannot create the device: %s", path,
+			  strerror(-ret));
 }
 
 /**
@@ -656,13 +582,13 @@ static void apply_link(struct emu *e)
 	u.offset = offsetof(struct virtio_net_config, status);
 	u.len = sizeof(st);
 	u.data_addr = (uintptr_t)&st;
-	if (ioctl(e->dev.fd, UVIRTIO_SET_CONFIG, &u) < 0) {
-		info("uvirtio-%u: cannot set the link %s: %s", e->dev.index,
-		     up ? "up" : "down", strerror(errno));
+	if (ioctl(e->em.dev.fd, UVIRTIO_SET_CONFIG, &u) < 0) {
+		uvemu_log("uvirtio-%u: cannot set the link %s: %s", e->em.dev.index,
+			  up ? "up" : "down", strerror(errno));
 		return;
 	}
 	atomic_store_explicit(&e->sh.link_up, up, memory_order_relaxed);
-	info("uvirtio-%u: link %s", e->dev.index, up ? "up" : "down");
+	uvemu_log("uvirtio-%u: link %s", e->em.dev.index, up ? "up" : "down");
 }
 
 /**
@@ -705,11 +631,11 @@ static int find_ifname(struct emu *e, char *name)
 	 * attribute; with it, the interface may still be on its way here
 	 * and sysfs would name it in the initial namespace.
 	 */
-	if (ret && !uvdev_sysfs_dir(&e->dev, dir, sizeof(dir)) &&
+	if (ret && !uvdev_sysfs_dir(&e->em.dev, dir, sizeof(dir)) &&
 	    strlen(dir) + sizeof("/pid") <= sizeof(dir)) {
 		strcat(dir, "/pid");
 		if (access(dir, F_OK))
-			ret = uvdev_child_name(&e->dev, "net", name, IFNAMSIZ);
+			ret = uvdev_child_name(&e->em.dev, "net", name, IFNAMSIZ);
 	}
 	return ret;
 }
@@ -721,16 +647,16 @@ static int find_ifname(struct emu *e, char *name)
  */
 static void print_qstats(const char *name, struct net_qstats *s)
 {
-	info("stats %s packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu irqs=%llu irqs_suppressed=%llu ring=%llu",
-	     name,
-	     (unsigned long long)net_stat_read(&s->packets),
-	     (unsigned long long)net_stat_read(&s->bytes),
-	     (unsigned long long)net_stat_read(&s->drops),
-	     (unsigned long long)net_stat_read(&s->errors),
-	     (unsigned long long)net_stat_read(&s->kicks),
-	     (unsigned long long)net_stat_read(&s->irqs),
-	     (unsigned long long)net_stat_read(&s->irqs_suppressed),
-	     (unsigned long long)net_stat_read(&s->ring));
+	uvemu_log("stats %s packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu irqs=%llu irqs_suppressed=%llu ring=%llu",
+		  name,
+		  (unsigned long long)net_stat_read(&s->packets),
+		  (unsigned long long)net_stat_read(&s->bytes),
+		  (unsigned long long)net_stat_read(&s->drops),
+		  (unsigned long long)net_stat_read(&s->errors),
+		  (unsigned long long)net_stat_read(&s->kicks),
+		  (unsigned long long)net_stat_read(&s->irqs),
+		  (unsigned long long)net_stat_read(&s->irqs_suppressed),
+		  (unsigned long long)net_stat_read(&s->ring));
 }
 
 /**
@@ -769,90 +695,79 @@ static void print_stats(struct emu *e)
 }
 
 /**
- * finish() - print the counters, close the backend and exit
- * @e:		emulator
- * @code:	exit code
+ * net_finish() - uvemu_ops.finish: stop the pairs, print the counters,
+ * close the backends
+ * @em:		main thread
+ * @code:	exit status
+ *
+ * Return: @code
  */
-static void __attribute__((noreturn)) finish(struct emu *e, int code)
+static int net_finish(struct uvemu *em, int code)
 {
+	struct emu *e = em->priv;
 	unsigned int i;
 
 	net_pairs_stop(&e->dp);
 	print_stats(e);
 	for (i = 0; i < e->dp.num_pairs; i++)
 		nb_close(&e->dp.pairs[i].b);
-	exit(code);
+	return code;
 }
 
 /**
- * timer_tick() - periodic work: name the interface (the pair threads
- * reconnect their backends themselves)
- * @e:		emulator
+ * net_node() - uvemu_ops.node: the interface the driver made of the
+ * device, once it has started it
+ * @em:		main thread
+ * @name:	out
+ * @len:	bytes at @name
+ *
+ * Return: 0, or -ENOENT while there is none (yet)
  */
-static void timer_tick(struct emu *e)
+static int net_node(struct uvemu *em, char *name, size_t len)
 {
-	struct timespec now;
-	uint64_t ticks;
+	struct emu *e = em->priv;
 
-	if (read(e->timer_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
-		die(1, "timerfd: %s", strerror(errno));
-	if (e->named || e->removing || !e->driver_ok)
-		return;
-	if (!find_ifname(e, e->ifname)) {
-		info("uvirtio-%u: interface %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, backend %s, %u queue pair%s",
-		     e->dev.index, e->ifname, e->o.mac[0], e->o.mac[1],
-		     e->o.mac[2], e->o.mac[3], e->o.mac[4], e->o.mac[5],
-		     e->o.mtu, e->b.spec, e->o.queues,
-		     e->o.queues > 1 ? "s" : "");
-		printf("%s\n", e->ifname);
-		fflush(stdout);
-		uvnotify_ready(e->ifname);
-		e->named = true;
-		return;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (now.tv_sec >= e->deadline)
-		die(1, "uvirtio-%u: no interface appeared within %d s",
-		    e->dev.index, NAME_TIMEOUT_S);
+	if (!e->driver_ok || find_ifname(e, e->ifname))
+		return -ENOENT;
+	snprintf(name, len, "%s", e->ifname);
+	return 0;
 }
 
 /**
- * signal_event() - TERM/INT remove, USR1 lifts faults, USR2 prints
- * counters, HUP toggles the link
- * @e:		emulator
+ * net_ready() - uvemu_ops.ready: say what the interface is
+ * @em:		main thread
+ * @name:	the interface
  */
-static void signal_event(struct emu *e)
+static void net_ready(struct uvemu *em, const char *name)
 {
-	struct signalfd_siginfo si;
-	int ret;
+	struct emu *e = em->priv;
 
-	while (read(e->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-		switch (si.ssi_signo) {
-		case SIGUSR1:
-			net_faults_clear(&e->sh);
-			info("faults lifted");
-			net_pairs_wake(&e->dp);
-			continue;
-		case SIGUSR2:
-			print_stats(e);
-			continue;
-		case SIGHUP:
-			net_set_link(&e->sh, !atomic_load(&e->sh.link_want));
-			continue;
-		}
-		if (e->removing) {
-			info("%s again: exiting without waiting for removal",
-			     strsignal(si.ssi_signo));
-			finish(e, 1);
-		}
-		e->removing = true;
-		/* Remove first: the log line must not stand in its way. */
-		ret = uvdev_remove(&e->dev);
-		if (ret)
-			die(1, "uvirtio-%u: cannot remove the device: %s",
-			    e->dev.index, strerror(-ret));
-		info("uvirtio-%u: %s: removing the device", e->dev.index,
-		     strsignal(si.ssi_signo));
+	uvemu_log("uvirtio-%u: interface %s, MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, backend %s, %u queue pair%s",
+		  em->dev.index, name, e->o.mac[0], e->o.mac[1],
+		  e->o.mac[2], e->o.mac[3], e->o.mac[4], e->o.mac[5],
+		  e->o.mtu, e->b.spec, e->o.queues,
+		  e->o.queues > 1 ? "s" : "");
+	e->named = true;
+}
+
+/**
+ * net_signal() - uvemu_ops.signal: USR1 lifts the test faults, USR2 prints
+ * the counters, HUP toggles the link
+ * @em:		main thread
+ * @signo:	the signal
+ */
+static void net_signal(struct uvemu *em, int signo)
+{
+	struct emu *e = em->priv;
+
+	if (signo == SIGUSR1) {
+		net_faults_clear(&e->sh);
+		uvemu_log("uvirtio-%u: SIGUSR1: faults lifted", em->dev.index);
+		net_pairs_wake(&e->dp);
+	} else if (signo == SIGUSR2) {
+		print_stats(e);
+	} else if (signo == SIGHUP) {
+		net_set_link(&e->sh, !atomic_load(&e->sh.link_want));
 	}
 }
 
@@ -876,19 +791,19 @@ static void ctrl_event(struct emu *e, const struct uvirtio_event *ev)
 	    c.cmd == VIRTIO_NET_CTRL_MAC_ADDR_SET && c.len >= ETH_ALEN &&
 	    !c.ack) {
 		memcpy(e->o.mac, c.data, ETH_ALEN);
-		info("uvirtio-%u: MAC address set to %02x:%02x:%02x:%02x:%02x:%02x",
-		     e->dev.index, c.data[0], c.data[1], c.data[2], c.data[3],
-		     c.data[4], c.data[5]);
+		uvemu_log("uvirtio-%u: MAC address set to %02x:%02x:%02x:%02x:%02x:%02x",
+			  e->em.dev.index, c.data[0], c.data[1], c.data[2], c.data[3],
+			  c.data[4], c.data[5]);
 	} else if (c.ctrl_class == VIRTIO_NET_CTRL_MQ &&
 		   c.cmd == VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET && c.len >= 2 &&
 		   !c.ack) {
 		n = c.data[0] | c.data[1] << 8;
 		net_pairs_steer(&e->dp, n);
-		info("uvirtio-%u: %u of %u queue pairs enabled", e->dev.index,
-		     e->dp.active, e->dp.num_pairs);
+		uvemu_log("uvirtio-%u: %u of %u queue pairs enabled", e->em.dev.index,
+			  e->dp.active, e->dp.num_pairs);
 	} else if (c.ctrl_class == VIRTIO_NET_CTRL_RX && c.len >= 1) {
-		info("uvirtio-%u: rx mode %u %s", e->dev.index, c.cmd,
-		     c.data[0] ? "on" : "off");
+		uvemu_log("uvirtio-%u: rx mode %u %s", e->em.dev.index, c.cmd,
+			  c.data[0] ? "on" : "off");
 	}
 }
 
@@ -903,13 +818,13 @@ static void ctrl_event(struct emu *e, const struct uvirtio_event *ev)
  */
 static void driver_event(struct emu *e, uint32_t type)
 {
-	uint64_t df = e->dev.driver_features;
+	uint64_t df = e->em.dev.driver_features;
 	struct net_dp *dp = &e->dp;
 	unsigned int i;
 
 	if (type == UVIRTIO_EV_OVERFLOW)
-		info("uvirtio-%u: device events overflowed, state re-read",
-		     e->dev.index);
+		uvemu_log("uvirtio-%u: device events overflowed, state re-read",
+			  e->em.dev.index);
 	net_pairs_reset(dp, type == UVIRTIO_EV_OVERFLOW);
 	dp->mrg = df & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
 	dp->guest_csum = df & (1ULL << VIRTIO_NET_F_GUEST_CSUM);
@@ -918,155 +833,76 @@ static void driver_event(struct emu *e, uint32_t type)
 	if (type != UVIRTIO_EV_OVERFLOW)
 		net_pairs_steer(dp, 1);
 	/* A VQ_PAIRS_SET may have been among the lost events. */
-	else if (e->dev.net_pairs && e->dev.net_pairs != dp->active) {
-		net_pairs_steer(dp, e->dev.net_pairs);
-		info("uvirtio-%u: %u of %u queue pairs enabled (re-read)",
-		     e->dev.index, dp->active, dp->num_pairs);
+	else if (e->em.dev.net_pairs && e->em.dev.net_pairs != dp->active) {
+		net_pairs_steer(dp, e->em.dev.net_pairs);
+		uvemu_log("uvirtio-%u: %u of %u queue pairs enabled (re-read)",
+			  e->em.dev.index, dp->active, dp->num_pairs);
 	}
 	if (type == UVIRTIO_EV_RESET)
 		return;
-	e->driver_ok = e->dev.q[NET_RXQ].vq.ready;
+	e->driver_ok = e->em.dev.q[NET_RXQ].vq.ready;
 	for (i = 0; i < dp->num_pairs; i++)
 		if (nb_set_offload(&dp->pairs[i].b, dp->guest_csum,
 				   dp->guest_tso4, dp->guest_tso6))
-			info("%s: cannot set offloads", e->b.spec);
+			uvemu_log("%s: cannot set offloads", e->b.spec);
 }
 
 /**
- * device_event() - read and act on every queued device event
- * @e:		emulator
- * @hup:	EPOLLHUP was reported
- *
- * The pair threads let go of their rings while an event starts, stops or
- * re-steers them.
+ * net_event() - uvemu_ops.event: what a device event means for the pairs
+ * @em:		main thread
+ * @ev:		the event, applied by the library; pairs paused
  */
-static void device_event(struct emu *e, bool hup)
+static void net_event(struct uvemu *em, const struct uvirtio_event *ev)
 {
-	struct uvirtio_event ev;
-	int ret;
+	struct emu *e = em->priv;
 
-	while ((ret = uvdev_read_event(&e->dev, &ev)) > 0) {
-		net_pairs_pause(&e->dp);
-		ret = uvdev_handle_event(&e->dev, &ev);
-		if (!ret && ev.type == UVIRTIO_EV_NET_CTRL)
-			ctrl_event(e, &ev);
-		else if (!ret && (ev.type == UVIRTIO_EV_DRIVER_OK ||
-				  ev.type == UVIRTIO_EV_OVERFLOW ||
-				  ev.type == UVIRTIO_EV_RESET))
-			driver_event(e, ev.type);
-		net_pairs_resume(&e->dp);
-		if (ret)
-			die(1, "uvirtio-%u: event %u: %s", e->dev.index,
-			    ev.type, strerror(-ret));
-		if (e->dev.removed || e->dev.dead_reason)
-			break;
-	}
-	if (ret < 0 && ret != -ENODEV)
-		die(1, "uvirtio-%u: reading events: %s", e->dev.index,
-		    strerror(-ret));
-	if (e->dev.dead_reason == UVIRTIO_DEAD_REMOVED) {
-		info("uvirtio-%u: removed", e->dev.index);
-		finish(e, 0);
-	}
-	if (e->dev.dead_reason)
-		die(1, "uvirtio-%u: device removed: %s", e->dev.index,
-		    uvdev_dead_str(e->dev.dead_reason));
-	if (hup) {
-		if (e->removing)
-			finish(e, 0);
-		die(1, "uvirtio-%u: device went away", e->dev.index);
-	}
+	if (ev->type == UVIRTIO_EV_NET_CTRL)
+		ctrl_event(e, ev);
+	else if (ev->type == UVIRTIO_EV_DRIVER_OK ||
+		 ev->type == UVIRTIO_EV_OVERFLOW ||
+		 ev->type == UVIRTIO_EV_RESET)
+		driver_event(e, ev->type);
 }
 
 /**
- * setup_loop() - signals, timer and wake-up eventfd into the main epoll
- * @e:		emulator
- *
- * The signals are blocked before any pair thread exists, so they all
- * arrive here.
+ * net_pause() - uvemu_ops.pause: the pair threads let go of their rings
+ * (an event starts, stops or re-steers them)
+ * @em:		main thread
  */
-static void setup_loop(struct emu *e)
+static void net_pause(struct uvemu *em)
 {
-	struct itimerspec its = {
-		.it_interval = { 0, TICK_MS * 1000000L },
-		.it_value = { 0, TICK_MS * 1000000L },
-	};
-	struct timespec now;
-	sigset_t set;
-	int ret;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	sigaddset(&set, SIGUSR2);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		die(1, "sigprocmask: %s", strerror(errno));
-	e->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (e->sig_fd < 0)
-		die(1, "signalfd: %s", strerror(errno));
-	e->timer_fd = timerfd_create(CLOCK_MONOTONIC,
-				     TFD_NONBLOCK | TFD_CLOEXEC);
-	if (e->timer_fd < 0 || timerfd_settime(e->timer_fd, 0, &its, NULL))
-		die(1, "timerfd: %s", strerror(errno));
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	e->deadline = now.tv_sec + NAME_TIMEOUT_S;
-
-	ret = uvloop_init(&e->loop);
-	if (!ret)
-		ret = uvloop_add(&e->loop, e->dev.fd, EPOLLIN, TAG_DEV);
-	if (!ret)
-		ret = uvloop_add(&e->loop, e->sig_fd, EPOLLIN, TAG_SIGNAL);
-	if (!ret)
-		ret = uvloop_add(&e->loop, e->timer_fd, EPOLLIN, TAG_TIMER);
-	if (!ret)
-		ret = uvloop_add(&e->loop, e->sh.wake_fd, EPOLLIN, TAG_WAKE);
-	if (ret)
-		die(1, "epoll: %s", strerror(-ret));
+	net_pairs_pause(&((struct emu *)em->priv)->dp);
 }
 
 /**
- * run() - the main thread's event loop; never returns
- * @e:		emulator
+ * net_resume() - uvemu_ops.resume: the pair threads serve again
+ * @em:		main thread
  */
-static void __attribute__((noreturn)) run(struct emu *e)
+static void net_resume(struct uvemu *em)
 {
-	struct epoll_event ev[16];
-	uint64_t v;
-	int i, n;
-
-	for (;;) {
-		n = uvloop_wait(&e->loop, ev, 16, -1);
-		if (n < 0)
-			die(1, "epoll_wait: %s", strerror(-n));
-		for (i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64;
-			uint32_t what = ev[i].events;
-
-			if (tag == TAG_DEV)
-				device_event(e, what & (EPOLLHUP | EPOLLERR));
-			else if (tag == TAG_SIGNAL)
-				signal_event(e);
-			else if (tag == TAG_TIMER)
-				timer_tick(e);
-			else if (tag == TAG_WAKE) {
-				if (read(e->sh.wake_fd, &v, sizeof(v)) < 0 &&
-				    errno != EAGAIN)
-					die(1, "eventfd: %s", strerror(errno));
-				apply_link(e);
-			}
-		}
-	}
+	net_pairs_resume(&((struct emu *)em->priv)->dp);
 }
 
 /**
- * main() - parse, open the backend, create the device, serve
- * @argc:	argument count
- * @argv:	arguments
- *
- * Return: does not return; see the exit status in usage()
+ * net_wake() - uvemu_ops.wake: the link was asked to change
+ * @em:		main thread
  */
+static void net_wake(struct uvemu *em)
+{
+	apply_link(em->priv);
+}
+
+static const struct uvemu_ops net_emu_ops = {
+	.pause = net_pause,
+	.resume = net_resume,
+	.event = net_event,
+	.signal = net_signal,
+	.node = net_node,
+	.ready = net_ready,
+	.wake = net_wake,
+	.finish = net_finish,
+};
+
 /* ---- the status filesystem (issue 5) ---- */
 
 /**
@@ -1114,7 +950,7 @@ static void statfs_counters(void *opaque, unsigned int q,
 /**
  * statfs_get_control() - uvstatfs_ops.get_control: the link
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_LINK
+ * @ctl:	NET_STATFS_LINK
  * @buf:	out
  * @len:	bytes at @buf
  *
@@ -1125,7 +961,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 {
 	struct emu *e = opaque;
 
-	if (ctl != UVSTATFS_CTL_LINK)
+	if (ctl != NET_STATFS_LINK)
 		return -EINVAL;
 	return snprintf(buf, len, "%s\n", atomic_load(&e->sh.link_want) ? "up" : "down");
 }
@@ -1133,7 +969,7 @@ static int statfs_get_control(void *opaque, unsigned int ctl, char *buf,
 /**
  * statfs_set_control() - uvstatfs_ops.set_control: "up" or "down"
  * @opaque:	struct emu
- * @ctl:	UVSTATFS_CTL_LINK
+ * @ctl:	NET_STATFS_LINK
  * @val:	the text written
  *
  * Return: 0 or -EINVAL
@@ -1142,7 +978,7 @@ static int statfs_set_control(void *opaque, unsigned int ctl, const char *val)
 {
 	struct emu *e = opaque;
 
-	if (ctl != UVSTATFS_CTL_LINK)
+	if (ctl != NET_STATFS_LINK)
 		return -EINVAL;
 	if (!strcmp(val, "up"))
 		return net_set_link(&e->sh, true);
@@ -1157,7 +993,8 @@ static struct uvstatfs_ops net_statfs_ops = {
 	 * statfs_mount(), a bit for each pair's rx queue */
 	.describe = statfs_describe,
 	.counters = statfs_counters,
-	.controls = UVSTATFS_CTL_LINK,
+	.feature_names = net_statfs_features,
+	.control_names = net_statfs_controls,
 	.get_control = statfs_get_control,
 	.set_control = statfs_set_control,
 };
@@ -1168,21 +1005,13 @@ static struct uvstatfs_ops net_statfs_ops = {
  */
 static void statfs_mount(struct emu *e)
 {
-	int ret;
-
 	unsigned int i;
 
 	if (!e->o.statfs)
 		return;
 	for (i = 0; i < e->o.queues; i++)
 		net_statfs_ops.passive_queues |= 1ULL << NET_PAIR_RXQ(i);
-	ret = uvstatfs_start(&e->statfs, e->o.statfs, &e->dev, &net_statfs_ops, e);
-	if (ret)
-		die(1, "%s: cannot mount the status filesystem: %s", e->o.statfs,
-		    strerror(-ret));
-	ret = uvstatfs_stop_atexit(e->statfs);
-	if (ret)
-		die(1, "%s: %s", e->o.statfs, strerror(-ret));
+	uvemu_statfs_mount(&e->em, &e->statfs, e->o.statfs, &net_statfs_ops, e);
 }
 
 /**
@@ -1199,34 +1028,34 @@ static void open_backends(struct emu *e)
 	int ret;
 
 	if (net_pairs_alloc(&e->dp, n))
-		die(1, "out of memory");
+		uvemu_die(1, "out of memory");
 	for (i = 0; i < n; i++) {
 		b = &e->dp.pairs[i].b;
 		if (nb_clone(b, &e->b, i, n))
-			die(2, "%s: path too long for queue pair %u", e->b.spec,
-			    i);
+			uvemu_die(2, "%s: path too long for queue pair %u", e->b.spec,
+				  i);
 		ret = nb_open(b);
 		if ((ret == -EPERM || ret == -EACCES) && b->kind == NB_TAP)
-			die(1, "%s: %s (tap needs CAP_NET_ADMIN)", b->spec,
-			    strerror(-ret));
+			uvemu_die(1, "%s: %s (tap needs CAP_NET_ADMIN)", b->spec,
+				  strerror(-ret));
 		if (ret == -EINVAL && b->multi_queue && !i)
-			die(1, "%s: %s (an existing tap without IFF_MULTI_QUEUE cannot take --queues %u)",
-			    b->spec, strerror(-ret), n);
+			uvemu_die(1, "%s: %s (an existing tap without IFF_MULTI_QUEUE cannot take --queues %u)",
+				  b->spec, strerror(-ret), n);
 		if (ret && n > 1)
-			die(1, "%s: queue pair %u: %s", b->spec, i,
-			    strerror(-ret));
+			uvemu_die(1, "%s: queue pair %u: %s", b->spec, i,
+				  strerror(-ret));
 		if (ret)
-			die(1, "%s: %s", b->spec, strerror(-ret));
+			uvemu_die(1, "%s: %s", b->spec, strerror(-ret));
 		ret = nb_connect(b);
 		if (ret && b->kind == NB_PASST)
-			die(1, "%s: cannot start passt: %s", b->spec,
-			    strerror(-ret));
+			uvemu_die(1, "%s: cannot start passt: %s", b->spec,
+				  strerror(-ret));
 		if (ret && b->kind == NB_DGRAM)
-			info("%s: %s not there yet (%s): link down until it is",
-			     b->spec, b->remote, strerror(-ret));
+			uvemu_log("%s: %s not there yet (%s): link down until it is",
+				  b->spec, b->remote, strerror(-ret));
 		else if (ret)
-			info("%s: not connected yet (%s): link down until it is",
-			     b->spec, strerror(-ret));
+			uvemu_log("%s: not connected yet (%s): link down until it is",
+				  b->spec, strerror(-ret));
 	}
 }
 
@@ -1235,12 +1064,9 @@ int main(int argc, char **argv)
 	struct emu *e = &emu;
 	int ret;
 
-	/* A log reader or statfs watchdog that went away is EPIPE, not death. */
-	signal(SIGPIPE, SIG_IGN);
+	uvemu_init(&e->em, PROG, &net_emu_ops, e, "interface");
 	parse_opts(argc, argv, e);
-	e->sh.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (e->sh.wake_fd < 0)
-		die(1, "eventfd: %s", strerror(errno));
+	e->sh.wake_fd = e->em.wake_fd;
 	atomic_store(&e->sh.link_want, !e->o.link_down);
 
 	open_backends(e);
@@ -1249,29 +1075,25 @@ int main(int argc, char **argv)
 
 	create_device(e);
 	e->dp.sh = &e->sh;
-	e->dp.dev = &e->dev;
+	e->dp.dev = &e->em.dev;
 	e->dp.mtu = e->o.mtu;
 	e->dp.hdr = carries_hdr(e);
 	e->dp.pin = e->o.pin;
 	ret = net_pairs_init(&e->dp);
 	if (ret)
-		die(1, "uvirtio-%u: cannot set the queue pairs up: %s",
-		    e->dev.index, strerror(-ret));
+		uvemu_die(1, "uvirtio-%u: cannot set the queue pairs up: %s",
+			  e->em.dev.index, strerror(-ret));
 	statfs_mount(e);
-	setup_loop(e);
 	ret = net_pairs_run(&e->dp);
 	if (ret)
-		die(1, "uvirtio-%u: cannot start the queue pair threads: %s",
-		    e->dev.index, strerror(-ret));
-	ret = uvdev_start(&e->dev);
-	if (ret)
-		die(1, "uvirtio-%u: cannot start the device: %s",
-		    e->dev.index, strerror(-ret));
+		uvemu_die(1, "uvirtio-%u: cannot start the queue pair threads: %s",
+			  e->em.dev.index, strerror(-ret));
+	uvemu_start(&e->em, false);
 	apply_link(e);
-	info("uvirtio-%u: started, backend %s, MTU %u, queue size %u, %u queue pair%s%s",
-	     e->dev.index, e->b.spec, e->o.mtu, e->o.queue_size,
-	     e->o.queues, e->o.queues > 1 ? "s" : "",
-	     e->features & (1ULL << VIRTIO_NET_F_HOST_TSO4) ?
-	     ", checksum and TSO offloads" : "");
-	run(e);
+	uvemu_log("uvirtio-%u: started, backend %s, MTU %u, queue size %u, %u queue pair%s%s",
+		  e->em.dev.index, e->b.spec, e->o.mtu, e->o.queue_size,
+		  e->o.queues, e->o.queues > 1 ? "s" : "",
+		  e->features & (1ULL << VIRTIO_NET_F_HOST_TSO4) ?
+		  ", checksum and TSO offloads" : "");
+	uvemu_run(&e->em);
 }

@@ -62,14 +62,11 @@ static void q_flush(struct net_pair *p, struct uvq *vq, unsigned int qi,
 		    struct net_qstats *st)
 {
 	uint64_t before = vq->stats.signals;
-	int fd, n;
+	int n;
 
 	if (atomic_load_explicit(&p->dp->sh->faults.withhold_irq,
 				 memory_order_relaxed) & (1U << qi)) {
-		fd = vq->call_fd;
-		vq->call_fd = -1;
-		n = uvq_flush(vq);
-		vq->call_fd = fd;
+		n = uvq_flush_signal(vq, UVQ_SIGNAL_NEVER);
 		if (n > 0)
 			net_stat_add(&st->irqs_suppressed, n);
 		return;
@@ -698,24 +695,21 @@ static void *pair_thread(void *arg)
 	struct net_dp *dp = p->dp;
 	struct epoll_event ev[NET_MAX_PAIRS + 3];
 	bool rx = true, tx = true, tick = false;
+	enum uvworker_state st;
 	uint32_t ignore;
 	int i, n, timeout;
 
 	if (dp->pin)
 		uvworker_pin(p->index);
 	for (;;) {
-		pthread_mutex_lock(&p->w.lock);
-		if (uvworker_stopping(&p->w)) {
-			pthread_mutex_unlock(&p->w.lock);
+		st = uvworker_enter(&p->w);
+		if (st == UVWORKER_STOP) {
+			uvworker_leave(&p->w);
 			break;
 		}
-		if (uvworker_pausing(&p->w)) {
-			pthread_mutex_unlock(&p->w.lock);
-			/* let the main thread take the lock */
-			usleep(100);
+		/* the rings may have been started, stopped or re-steered */
+		if (st == UVWORKER_RESUMED)
 			rx = tx = true;
-			continue;
-		}
 		if (tick) {
 			pair_tick(p);
 			tx |= p->tx_held;
@@ -726,7 +720,7 @@ static void *pair_thread(void *arg)
 			rx_serve(p);
 		pair_watch(p);
 		timeout = pair_timeout(p);
-		pthread_mutex_unlock(&p->w.lock);
+		uvworker_leave(&p->w);
 
 		n = uvloop_wait(&p->w.loop, ev, NET_MAX_PAIRS + 3, timeout);
 		rx = tx = false;
@@ -773,12 +767,15 @@ int net_pairs_alloc(struct net_dp *dp, unsigned int n)
 	unsigned int i, j;
 
 	dp->pairs = calloc(n, sizeof(*dp->pairs));
-	if (!dp->pairs)
+	dp->w = calloc(n, sizeof(*dp->w));
+	if (!dp->pairs || !dp->w)
 		return -ENOMEM;
 	dp->num_pairs = n;
 	dp->active = 1;
 	for (i = 0; i < n; i++) {
 		struct net_pair *p = &dp->pairs[i];
+
+		dp->w[i] = &p->w;
 
 		p->dp = dp;
 		p->index = i;
@@ -859,10 +856,7 @@ int net_pairs_run(struct net_dp *dp)
  */
 void net_pairs_wake(struct net_dp *dp)
 {
-	unsigned int i;
-
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_wake(&dp->pairs[i].w);
+	uvworker_wake_all(dp->w, dp->num_pairs);
 }
 
 /**
@@ -874,12 +868,7 @@ void net_pairs_wake(struct net_dp *dp)
  */
 void net_pairs_pause(struct net_dp *dp)
 {
-	unsigned int i;
-
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_pause_ask(&dp->pairs[i].w);
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_pause_wait(&dp->pairs[i].w);
+	uvworker_pause_all(dp->w, dp->num_pairs);
 }
 
 /**
@@ -889,10 +878,7 @@ void net_pairs_pause(struct net_dp *dp)
  */
 void net_pairs_resume(struct net_dp *dp)
 {
-	unsigned int i;
-
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_resume(&dp->pairs[i].w);
+	uvworker_resume_all(dp->w, dp->num_pairs);
 }
 
 /**
@@ -969,10 +955,5 @@ bool net_pairs_up(struct net_dp *dp)
  */
 void net_pairs_stop(struct net_dp *dp)
 {
-	unsigned int i;
-
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_stop_ask(&dp->pairs[i].w);
-	for (i = 0; i < dp->num_pairs; i++)
-		uvworker_join(&dp->pairs[i].w);
+	uvworker_stop_all(dp->w, dp->num_pairs);
 }

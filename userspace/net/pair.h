@@ -118,6 +118,7 @@ struct net_pair {
  * @sh:		counters, faults, the main thread's wake-up fd
  * @dev:	the device (its queues)
  * @pairs:	the queue pairs
+ * @w:		their threads (&pairs[i].w), for the uvworker_*_all() calls
  * @num_pairs:	how many (--queues)
  * @active:	pairs the driver enabled (1 until it says otherwise)
  * @mtu:	MTU offered
@@ -132,6 +133,7 @@ struct net_dp {
 	struct net_shared *sh;
 	struct uvdev *dev;
 	struct net_pair *pairs;
+	struct uvworker **w;
 	unsigned int num_pairs;
 	unsigned int active;
 	unsigned int mtu;

@@ -32,11 +32,12 @@ _Static_assert(sizeof(struct nr_msg) == 16, "control message size");
  * over a few KiB with rep movsb on CPUs that advertise ERMS, and QEMU's
  * TCG, which runs our VMs, executes that one byte per step; it runs 16-byte
  * SSE moves through the vector registers it keeps in memory. Measured side
- * by side in one boot (iperf3 between two uvirtio-net peers, README), this
- * loop beat an SSE2 one by 6-15%; memcpy() itself was not tried here, but
- * the kernel's rep movsb user copies cost about 7.5 times what its 8-byte
- * loop does per byte under TCG (README, uvirtio-blk). The empty asm keeps
- * the compiler from turning the loop back into vector moves.
+ * by side in one boot (iperf3 between two uvirtio-net peers,
+ * docs/uvirtio-net.md), this loop beat an SSE2 one by 6-15%; memcpy()
+ * itself was not tried here, but the kernel's rep movsb user copies cost
+ * about 7.5 times what its 8-byte loop does per byte under TCG
+ * (docs/benchmarks.md). The empty asm keeps the compiler from turning the
+ * loop back into vector moves.
  * On hardware memcpy() would be at least as fast: the frames are at most
  * 64 KiB and sit in the cache.
  */

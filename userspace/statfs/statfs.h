@@ -8,8 +8,9 @@
  *   device                   type, kernel name, backend, negotiated features
  *                            and status byte (by name), queue count
  *   stuck                    "ok", or one line per condition (verdict.h)
- *   capacity                 (blk, rw) sectors; writing resizes the disk
- *   link                     (net, rw) "up"/"down"; writing toggles carrier
+ *   NAME                     (rw) each control the device registers by
+ *                            name (uvstatfs_ops.control_names):
+ *                            uvirtio-blk's capacity, uvirtio-net's link
  *   queues/N/avail_idx       the driver's avail idx, read live from the ring
  *   queues/N/last_avail_idx  the device's next avail entry to take
  *   queues/N/shadow_idx      completions the device published
@@ -47,9 +48,25 @@
 
 #include "dev.h"
 
-/* Writable controls (uvstatfs_ops.controls is a mask of these). */
-#define UVSTATFS_CTL_CAPACITY	(1U << 0)	/* blk: sectors */
-#define UVSTATFS_CTL_LINK	(1U << 1)	/* net: "up" / "down" */
+/**
+ * struct uvstatfs_bit_name - a feature bit and its name
+ * @bit:	bit number
+ * @name:	name; NULL ends a table
+ */
+struct uvstatfs_bit_name {
+	unsigned int bit;
+	const char *name;
+};
+
+/**
+ * struct uvstatfs_control - a writable file at the top of the tree
+ * @name:	file name ("capacity"); NULL ends a table
+ * @id:		what get_control() and set_control() are given for it
+ */
+struct uvstatfs_control {
+	const char *name;
+	unsigned int id;
+};
 
 /**
  * struct uvstatfs_counters - one queue's counters; one writer (the thread
@@ -140,29 +157,35 @@ void uvstatfs_inflight_walk(const struct uvstatfs_inflight_table *t,
  * struct uvstatfs_ops - what only the device knows; every callback is
  * called from the library's threads, never from the data path, and must
  * not block on it
- * @device_id:	VIRTIO_ID_* (names the feature bits in the device file)
+ * @device_id:	VIRTIO_ID_* (for the caller's own use; the library shows
+ *		the device-specific feature bits by @feature_names)
+ * @feature_names: names of the device's own feature bits (0-23), ended by
+ *		a NULL name; NULL: they show as bitN
  * @describe:	lines for the device file ("type: blk\nkernel: vda\n
  *		backend: ...\n"); the library adds features, status and
  *		queues. Returns bytes written, or -errno.
  * @counters:	copy queue @q's counters into @c
  * @inflight:	call @emit once per request inside the device on queue @q
- * @controls:	UVSTATFS_CTL_* mask of writable controls offered
- * @get_control: current value of @ctl as text, with a newline
- * @set_control: apply @val (text, no newline) to @ctl; 0 or -errno (the
- *		writer of the file gets the errno)
+ * @control_names: the writable controls offered, ended by a NULL name;
+ *		each is a file at the top of the tree; NULL: none
+ * @get_control: current value of control @ctl (its id) as text, with a
+ *		newline
+ * @set_control: apply @val (text, no newline) to control @ctl; 0 or -errno
+ *		(the writer of the file gets the errno)
  * @passive_queues: bit Q set: the device takes queue Q's buffers only when
  *		it has something to put in them (virtio-net receive), so
  *		available buffers waiting there are not a stuck queue
  */
 struct uvstatfs_ops {
 	uint32_t device_id;
+	const struct uvstatfs_bit_name *feature_names;
 	uint64_t passive_queues;
 	int (*describe)(void *opaque, char *buf, size_t len);
 	void (*counters)(void *opaque, unsigned int q,
 			 struct uvstatfs_counters *c);
 	void (*inflight)(void *opaque, unsigned int q, uvstatfs_emit_fn emit,
 			 void *ctx);
-	unsigned int controls;
+	const struct uvstatfs_control *control_names;
 	int (*get_control)(void *opaque, unsigned int ctl, char *buf,
 			   size_t len);
 	int (*set_control)(void *opaque, unsigned int ctl, const char *val);

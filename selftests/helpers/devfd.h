@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * devfd - a bare device for tests of the module's rules (caps, quotas,
+ * who may create what): /dev/uvirtio opened and UVIRTIO_CREATE issued,
+ * nothing served. The fd holds the device until it is closed.
+ */
+#ifndef UVIRTIO_DEVFD_H
+#define UVIRTIO_DEVFD_H
+
+#include <stdint.h>
+
+int devfd_create(uint32_t id, uint32_t nq, uint32_t queue_size,
+		 uint64_t bounce_size, uint64_t *domain);
+
+#endif /* UVIRTIO_DEVFD_H */

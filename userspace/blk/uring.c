@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * uring.c - reads, writes and flushes of one file through an io_uring
+ *
+ * The file is registered as fixed file 0. The bounce pool is registered as
+ * fixed buffer 0 where the kernel lets us pin it (RLIMIT_MEMLOCK): a
+ * one-segment transfer that lies inside it then uses READ_FIXED /
+ * WRITE_FIXED, which skip the per-operation page pinning. Completions are
+ * announced on an eventfd the caller watches, and reaped in batches.
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "uring.h"
+
+/* Completions taken off the ring per peek. */
+#define BLK_URING_REAP	64
+
+/**
+ * blk_uring_probe() - can this process do its file I/O through io_uring?
+ * @fd:		the backing file
+ * @entries:	submission ring size the queues will ask for
+ *
+ * io_uring may be missing or forbidden: kernel.io_uring_disabled, or a
+ * seccomp filter (the default profiles of Docker, containerd and Podman
+ * refuse io_uring_setup). A throw-away ring with the file registered tells.
+ *
+ * Return: 0, or the -errno that setting up a queue's ring would meet
+ */
+int blk_uring_probe(int fd, unsigned int entries)
+{
+	struct io_uring ring;
+	int ret;
+
+	ret = io_uring_queue_init(entries, &ring, 0);
+	if (ret)
+		return ret;
+	ret = io_uring_register_files(&ring, &fd, 1);
+	io_uring_queue_exit(&ring);
+	return ret;
+}
+
+/**
+ * blk_uring_init() - set up a ring on a file
+ * @u:		ring, zeroed
+ * @entries:	submission ring size
+ * @fd:		the file
+ * @event_fd:	eventfd the ring signals on every completion
+ * @pool:	bounce pool in our mapping (tried as fixed buffer 0)
+ * @pool_size:	its bytes
+ *
+ * A pool the kernel refuses to register is no error: @u->fixed_err says
+ * why and transfers go through plain readv/writev.
+ *
+ * Return: 0 or -errno
+ */
+int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
+		   int event_fd, void *pool, uint64_t pool_size)
+{
+	struct iovec biov = { pool, pool_size };
+	int ret;
+
+	ret = io_uring_queue_init(entries, &u->ring, 0);
+	if (ret)
+		return ret;
+	u->ready = true;
+	ret = io_uring_register_files(&u->ring, &fd, 1);
+	if (ret)
+		return ret;
+	ret = io_uring_register_eventfd(&u->ring, event_fd);
+	if (ret)
+		return ret;
+	u->pool = pool;
+	u->pool_size = pool_size;
+	u->fixed_err = io_uring_register_buffers(&u->ring, &biov, 1);
+	u->fixed_bufs = !u->fixed_err;
+	return 0;
+}
+
+/**
+ * blk_uring_submit() - hand the queued operations to the kernel
+ * @u:		ring
+ *
+ * io_uring_submit() may fail for want of memory or room in the completion
+ * ring (-EAGAIN, -EBUSY) or be interrupted: the operations then stay in
+ * the submission ring and are handed over by the next call (the queue
+ * thread makes one per pass, and blk_uring_wait() submits them too). So
+ * nothing is lost here; a few tries only keep the latency down.
+ *
+ * Return: 0, or the last -errno
+ */
+int blk_uring_submit(struct blk_uring *u)
+{
+	int ret = 0, i;
+
+	for (i = 0; i < 4 && io_uring_sq_ready(&u->ring); i++) {
+		ret = io_uring_submit(&u->ring);
+		if (ret >= 0)
+			return 0;
+		if (ret != -EAGAIN && ret != -EBUSY && ret != -EINTR)
+			break;
+	}
+	return ret < 0 ? ret : 0;
+}
+
+/**
+ * blk_uring_in_pool() - is a buffer inside the registered bounce pool
+ * @u:		ring
+ * @iov:	the buffer
+ *
+ * Return: true if READ_FIXED / WRITE_FIXED may use it
+ */
+static bool blk_uring_in_pool(const struct blk_uring *u,
+			      const struct iovec *iov)
+{
+	const uint8_t *b = iov->iov_base;
+
+	return u->fixed_bufs && b >= u->pool &&
+	       iov->iov_len <= u->pool_size &&
+	       (uint64_t)(b - u->pool) <= u->pool_size - iov->iov_len;
+}
+
+/**
+ * blk_uring_queue() - queue one operation (blk_uring_submit() hands it over)
+ * @u:		ring
+ * @op:		BLK_URING_*
+ * @off:	byte offset in the file (reads and writes)
+ * @iov:	buffers (reads and writes); they must stay valid until the
+ *		operation is reaped
+ * @cnt:	entries in @iov
+ * @tag:	handed back to the completion callback
+ *
+ * Return: 0, or -EBUSY if the submission ring is full even after a submit
+ */
+int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
+		    const struct iovec *iov, unsigned int cnt, void *tag)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe) {
+		blk_uring_submit(u);
+		sqe = io_uring_get_sqe(&u->ring);
+		if (!sqe)
+			return -EBUSY;
+	}
+	switch (op) {
+	case BLK_URING_READ:
+		if (cnt == 1 && blk_uring_in_pool(u, iov))
+			io_uring_prep_read_fixed(sqe, 0, iov->iov_base,
+						 iov->iov_len, off, 0);
+		else
+			io_uring_prep_readv(sqe, 0, iov, cnt, off);
+		break;
+	case BLK_URING_WRITE:
+		if (cnt == 1 && blk_uring_in_pool(u, iov))
+			io_uring_prep_write_fixed(sqe, 0, iov->iov_base,
+						  iov->iov_len, off, 0);
+		else
+			io_uring_prep_writev(sqe, 0, iov, cnt, off);
+		break;
+	case BLK_URING_FSYNC:
+		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
+		break;
+	}
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, tag);
+	u->inflight++;
+	return 0;
+}
+
+/**
+ * blk_uring_reap() - hand every finished operation to @done
+ * @u:		ring (set up or not)
+ * @done:	called once per finished operation
+ * @arg:	its last argument
+ *
+ * Follow-up operations @done queued are submitted before return.
+ *
+ * Return: operations @done called finished
+ */
+unsigned int blk_uring_reap(struct blk_uring *u, blk_uring_done_fn done,
+			    void *arg)
+{
+	struct io_uring_cqe *cqes[BLK_URING_REAP];
+	unsigned int i, n, total = 0, again = 0;
+
+	if (!u->ready)
+		return 0;
+	while ((n = io_uring_peek_batch_cqe(&u->ring, cqes,
+					    BLK_URING_REAP)) > 0) {
+		for (i = 0; i < n; i++) {
+			u->inflight--;
+			if (done(io_uring_cqe_get_data(cqes[i]), cqes[i]->res,
+				 arg))
+				again++;
+			else
+				total++;
+		}
+		io_uring_cq_advance(&u->ring, n);
+	}
+	if (again)
+		blk_uring_submit(u);
+	return total;
+}
+
+/**
+ * blk_uring_wait() - submit what is queued and wait for one completion
+ * @u:		ring with operations in flight
+ *
+ * Submit and wait in one call: operations a failed submit left in the
+ * submission ring would never complete under a plain wait. An -EAGAIN or
+ * -EBUSY (no memory, completion ring full) sleeps a millisecond first, so
+ * a caller that retries does not spin.
+ *
+ * Return: 0 (woken, interrupted or timed out), or -errno
+ */
+int blk_uring_wait(struct blk_uring *u)
+{
+	int ret = io_uring_submit_and_wait(&u->ring, 1);
+
+	if (ret >= 0 || ret == -EINTR || ret == -ETIME)
+		return 0;
+	if (ret == -EAGAIN || ret == -EBUSY)
+		usleep(1000);
+	return ret;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * uring.h - uvirtio-blk's asynchronous backend: reads, writes and flushes
+ * of one file or block device through an io_uring
+ *
+ * Like backend.h it knows I/O, not virtio: byte offsets and iovecs in,
+ * byte counts or -errno out. What a result means for a request (retry the
+ * remainder, a status byte for the driver) is the request layer's call
+ * (queue.c, req.c).
+ */
+#ifndef UVIRTIO_BLK_URING_H
+#define UVIRTIO_BLK_URING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <liburing.h>
+
+/* What one operation does */
+enum blk_uring_op {
+	BLK_URING_READ,
+	BLK_URING_WRITE,
+	BLK_URING_FSYNC,	/* data sync of the whole file */
+};
+
+/**
+ * struct blk_uring - one io_uring on one file (one per queue thread)
+ * @ring:	the ring; the file is registered as fixed file 0
+ * @ready:	@ring is set up
+ * @fixed_bufs:	the bounce pool is registered as fixed buffer 0
+ * @fixed_err:	why it is not (-errno of io_uring_register_buffers())
+ * @pool:	the bounce pool in our mapping
+ * @pool_size:	its bytes
+ * @inflight:	operations queued and not yet reaped
+ */
+struct blk_uring {
+	struct io_uring ring;
+	bool ready;
+	bool fixed_bufs;
+	int fixed_err;
+	uint8_t *pool;
+	uint64_t pool_size;
+	unsigned int inflight;
+};
+
+/**
+ * typedef blk_uring_done_fn - one operation ended
+ * @tag:	what blk_uring_queue() was given
+ * @res:	bytes moved, or -errno
+ * @arg:	what blk_uring_reap() was given
+ *
+ * Return: true if the callee queued a follow-up operation for @tag
+ * (blk_uring_reap() submits it), false if @tag is finished
+ */
+typedef bool (*blk_uring_done_fn)(void *tag, int res, void *arg);
+
+int blk_uring_probe(int fd, unsigned int entries);
+int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
+		   int event_fd, void *pool, uint64_t pool_size);
+int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
+		    const struct iovec *iov, unsigned int cnt, void *tag);
+int blk_uring_submit(struct blk_uring *u);
+unsigned int blk_uring_reap(struct blk_uring *u, blk_uring_done_fn done,
+			    void *arg);
+int blk_uring_wait(struct blk_uring *u);
+
+/**
+ * blk_uring_has_done() - are completions waiting to be reaped
+ * @u:		ring (set up or not)
+ *
+ * Return: true if blk_uring_reap() would find something
+ */
+static inline bool blk_uring_has_done(struct blk_uring *u)
+{
+	return u->ready && io_uring_cq_ready(&u->ring);
+}
+
+#endif /* UVIRTIO_BLK_URING_H */
