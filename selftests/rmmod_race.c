@@ -46,6 +46,7 @@
 #include <linux/uvirtio.h>
 #include <linux/virtio_ids.h>
 #include "testemu.h"
+#include "require.h"
 #include "unit/tap.h"
 
 #define SYSFS		"/sys/class/misc/uvirtio"
@@ -136,11 +137,10 @@ int main(void)
 	pid_t pids[RACERS];
 	int i, st, ret;
 
+	require_uvirtio(REQ_ROOT);
+	if (access(KO, R_OK))
+		require_skip("needs the module file " KO " to reload it");
 	tap_plan(3);
-	if (geteuid() != 0 || access("/dev/uvirtio", R_OK | W_OK) || access(KO, R_OK)) {
-		tap_skip("release against rmmod", "needs root, /dev/uvirtio and " KO);
-		return 4;
-	}
 	race_ms = (secs ? atol(secs) : 6) * 1000;
 	if (race_ms <= 0)
 		race_ms = 1000;
