@@ -20,7 +20,7 @@
  *			  (SIGUSR1 clears them all); the queue's thread reads
  *			  them on every pass
  *
- * A status filesystem (issue 5) finds them all through struct blk_status:
+ * A status filesystem finds them all through struct blk_status:
  * blk_status() returns the emulator's one instance.
  */
 #ifndef UVIRTIO_BLK_BLK_H
@@ -148,7 +148,6 @@ struct blk_req;
  *		rings); its loop watches the kick fd and the io_uring eventfd
  * @vq:		the rings (in struct uvdev)
  * @kick_fd:	kick eventfd (in struct uvdev)
- * @call_fd:	call eventfd (in struct uvdev)
  * @io:		io_uring of this queue (file backends; @io.ready if set up)
  * @ring_fd:	eventfd @io signals on completions, or -1
  * @reqs:	one request slot per possible ring head
@@ -167,7 +166,6 @@ struct blk_queue {
 	struct uvworker w;
 	struct uvq *vq;
 	int kick_fd;
-	int call_fd;
 	struct blk_uring io;
 	int ring_fd;
 	struct blk_req *reqs;

@@ -979,7 +979,7 @@ static const struct uvemu_ops blk_emu_ops = {
 	.finish = blk_finish,
 };
 
-/* ---- the status filesystem (issue 5) and the test faults ---- */
+/* ---- the status filesystem and the test faults ---- */
 
 /**
  * faults_arm() - switch on the --fault-* test faults

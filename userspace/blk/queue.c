@@ -709,7 +709,6 @@ int blk_engine_init(struct blk_engine *eng, struct uvdev *dev, void *pool,
 		q->index = i;
 		q->vq = &dev->q[i].vq;
 		q->kick_fd = dev->q[i].kick_fd;
-		q->call_fd = dev->q[i].call_fd;
 		q->ring_fd = -1;
 		q->poll_ns = eng->poll_max_ns / BLK_SPIN_FLOOR;
 		q->hold_ns = eng->hold_max_ns / BLK_SPIN_FLOOR;

@@ -903,7 +903,7 @@ static const struct uvemu_ops net_emu_ops = {
 	.finish = net_finish,
 };
 
-/* ---- the status filesystem (issue 5) ---- */
+/* ---- the status filesystem ---- */
 
 /**
  * statfs_describe() - uvstatfs_ops.describe
