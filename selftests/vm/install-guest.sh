@@ -99,15 +99,17 @@ sd_start() {
 		> "/etc/systemd/system/$SD_UNIT.d/stderr.conf"
 	systemctl daemon-reload || return 1
 	systemctl start "$SD_UNIT"
+	# systemd's lines of the start, before systemctl show adds its own
+	sd_log > /run/sdtest.start.log
 	state=$(sd_prop ActiveState)
 	status=$(sd_prop StatusText)
 	echo "systemctl start: ActiveState=$state, StatusText='$status', Type=$(sd_prop Type)"
 	cat /run/sdtest.err
 	[ "$state" = active ] || { systemctl status "$SD_UNIT"; return 1; }
 	# readiness: READY=1 arrived before the unit became active (running)
-	ready=$(sd_log | grep -n 'Got notification message.*READY=1' | head -n 1 | cut -d: -f1)
-	running=$(sd_log | grep -n 'Changed start -> running' | head -n 1 | cut -d: -f1)
-	sd_log | grep -E 'notification message|Changed ' | sed 's/^/  /'
+	ready=$(grep -n 'Got notification message.*READY=1' /run/sdtest.start.log | head -n 1 | cut -d: -f1)
+	running=$(grep -n 'Changed start -> running' /run/sdtest.start.log | head -n 1 | cut -d: -f1)
+	grep -E 'notification message|Changed ' /run/sdtest.start.log | sed 's/^/  /'
 	[ -n "$ready" ] && [ -n "$running" ] && [ "$ready" -lt "$running" ] ||
 		{ echo "no READY=1 before 'start -> running'"; return 1; }
 	case "$status" in
@@ -134,12 +136,13 @@ sd_stop() {
 	local node
 	node=$(cat /run/sdtest.node) || return 1
 	systemctl stop "$SD_UNIT"
+	sd_log > /run/sdtest.stop.log
 	echo "systemctl stop: ActiveState=$(sd_prop ActiveState), Result=$(sd_prop Result), ExecMainCode=$(sd_prop ExecMainCode), ExecMainStatus=$(sd_prop ExecMainStatus)"
 	cat /run/sdtest.err
-	sd_log | grep -E 'STOPPING=1|Changed ' | tail -n 4 | sed 's/^/  /'
+	grep -E 'STOPPING=1|Changed ' /run/sdtest.stop.log | tail -n 4 | sed 's/^/  /'
 	[ "$(sd_prop ActiveState)" = inactive ] && [ "$(sd_prop Result)" = success ] &&
 		[ "$(sd_prop ExecMainStatus)" = 0 ] || return 1
-	sd_log | grep -q 'Got notification message.*STOPPING=1' || { echo "no STOPPING=1"; return 1; }
+	grep -q 'Got notification message.*STOPPING=1' /run/sdtest.stop.log || { echo "no STOPPING=1"; return 1; }
 	[ ! -e "$node" ] && [ ! -e "/sys/block/${node#/dev/}" ] || { echo "$node still there"; return 1; }
 	[ "$(cat /sys/class/misc/uvirtio/devices)" = 0 ] || { echo "a uvirtio device is left"; return 1; }
 	echo "$node gone, the emulator exited 0"
