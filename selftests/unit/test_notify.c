@@ -102,6 +102,19 @@ static void check_address(const char *name, const char *kind)
 	recv_msg(fd, buf, sizeof(buf));
 	tap_ok(!strcmp(recv_msg(fd, buf, sizeof(buf)), "STOPPING=1"),
 	       "%s: STOPPING=1 arrives at exit (got \"%s\")", kind, buf);
+
+	/* at SIGTERM the emulator says it is stopping; the exit adds nothing */
+	pid = fork();
+	if (pid == 0) {
+		uvnotify_ready("eth7");
+		uvnotify_stopping();
+		exit(0);
+	}
+	waitpid(pid, &st, 0);
+	recv_msg(fd, buf, sizeof(buf));
+	tap_ok(!strcmp(recv_msg(fd, buf, sizeof(buf)), "STOPPING=1") &&
+	       !*recv_msg(fd, buf, sizeof(buf)),
+	       "%s: STOPPING=1 before the exit arrives once", kind);
 	unsetenv("NOTIFY_SOCKET");
 	close(fd);
 }
@@ -110,7 +123,7 @@ int main(void)
 {
 	char path[64], abstract[64];
 
-	tap_plan(8);
+	tap_plan(10);
 	unsetenv("NOTIFY_SOCKET");
 	tap_eq(uvnotify_ready("/dev/vda"), 0, "no NOTIFY_SOCKET: nothing sent");
 	setenv("NOTIFY_SOCKET", "relative/sock", 1);

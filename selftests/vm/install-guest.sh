@@ -52,10 +52,9 @@ if [ "$mode" = --systemd-pid1 ]; then
 	echo 0123456789abcdef0123456789abcdef > /etc/machine-id
 	printf 'passwd: files\ngroup: files\n' > /etc/nsswitch.conf
 	mkdir -p /var/lib /var/tmp
-	# debug level: the log shows each notification the unit sends and
-	# each state change, in order (kmsg: it ends in the kernel log)
+	# systemd's own lines go to the kernel log, at its default level
 	exec /lib/systemd/systemd --unit=uvirtio-install-test.service \
-		--log-target=kmsg --log-level=debug --show-status=no
+		--log-target=kmsg --show-status=no
 fi
 
 fails=0
@@ -79,55 +78,73 @@ rel=$(uname -r)
 lane="install ($rel)"
 [ "$mode" != --systemd ] || lane="systemd ($rel)"
 
-# The installed uvirtio-blk@.service under systemd, instance sdtest
+# The installed uvirtio-blk@.service under systemd, instance sdtest. Every
+# check reads systemd's own state (units, properties, timestamps), never
+# its log: its debug lines do not reliably reach the kernel log.
 SD_UNIT=uvirtio-blk@sdtest.service
-# sd_log - systemd's own lines about SD_UNIT in the kernel log
-sd_log() {
-	dmesg | grep -a "$SD_UNIT: "
-}
-# sd_prop NAME - a property of SD_UNIT
+# A probe systemd starts only once SD_UNIT's start job is done, which for a
+# Type=notify unit is when READY=1 arrived: what it records is what
+# existed at that moment
+SD_PROBE=uvirtio-sdprobe.service
+# sd_prop NAME [UNIT] - a property of UNIT (default SD_UNIT)
 sd_prop() {
-	systemctl show -P "$1" "$SD_UNIT"
+	systemctl show -P "$1" "${2:-$SD_UNIT}"
+}
+# sd_wait_inactive UNIT - wait up to 30 s for UNIT to be inactive or failed
+sd_wait_inactive() {
+	local i
+	for i in $(seq 300); do
+		case $(sd_prop ActiveState "$1") in inactive|failed) return 0 ;; esac
+		sleep 0.1
+	done
+	echo "$1 still $(sd_prop ActiveState "$1") after 30 s"
+	return 1
 }
 sd_start() {
-	local state status node pid uid ready running
+	local state status node pid uid
 	mkdir -p /etc/uvirtio/blk
 	echo 'UVIRTIO_BLK_ARGS="ram:64M"' > /etc/uvirtio/blk/sdtest.conf
 	# the emulator's stderr, which has no journal to go to here
 	mkdir -p "/etc/systemd/system/$SD_UNIT.d"
-	printf '[Service]\nStandardError=file:/run/sdtest.err\n' \
+	printf '[Service]\nStandardError=truncate:/run/sdtest.err\n' \
 		> "/etc/systemd/system/$SD_UNIT.d/stderr.conf"
+	cat > "/etc/systemd/system/$SD_PROBE" <<-EOF
+	[Unit]
+	Description=what exists once $SD_UNIT is ready
+	DefaultDependencies=no
+	Wants=$SD_UNIT
+	After=$SD_UNIT
+	[Service]
+	Type=oneshot
+	# active from here on, it keeps $SD_UNIT loaded once that is
+	# inactive, with the timestamps sd_sigterm reads
+	RemainAfterExit=yes
+	ExecStart=/bin/sh /run/sdprobe.sh
+	EOF
+	# (a script: systemd would expand the variables of an inline one)
+	cat > /run/sdprobe.sh <<-'EOF'
+	for d in /sys/block/vd*; do
+		[ -e "$d" ] && echo "/dev/${d##*/} $(cat "$d/size")"
+	done > /run/sdprobe.disks
+	EOF
 	systemctl daemon-reload || return 1
-	# the checks below read systemd's debug lines: a reload may put the
-	# level back to the configured one, so set it again at run time
-	systemctl log-level debug && systemctl log-target kmsg || return 1
-	systemctl start "$SD_UNIT"
-	# systemd's lines of the start, before systemctl show adds its own
-	sd_log > /run/sdtest.start.log
+	systemctl start "$SD_PROBE" || { systemctl status "$SD_UNIT" "$SD_PROBE"; return 1; }
 	state=$(sd_prop ActiveState)
 	status=$(sd_prop StatusText)
 	echo "systemctl start: ActiveState=$state, StatusText='$status', Type=$(sd_prop Type)"
 	cat /run/sdtest.err
 	[ "$state" = active ] || { systemctl status "$SD_UNIT"; return 1; }
-	# readiness: READY=1 arrived before the unit became active (running)
-	ready=$(grep -n 'Got notification message.*READY=1' /run/sdtest.start.log | head -n 1 | cut -d: -f1)
-	running=$(grep -n 'Changed start -> running' /run/sdtest.start.log | head -n 1 | cut -d: -f1)
-	grep -E 'notification message|Changed ' /run/sdtest.start.log | sed 's/^/  /'
-	# systemd's debug lines do not always reach the kernel log; when they
-	# do, READY=1 must come first. Either way a Type=notify unit is active
-	# only once systemd had READY=1 (checked above: active, Type=notify).
-	if [ -n "$running" ]; then
-		[ -n "$ready" ] && [ "$ready" -lt "$running" ] ||
-			{ echo "no READY=1 before 'start -> running'"; return 1; }
-	else
-		echo "systemd logged nothing of the start: the order is not seen here"
-	fi
 	[ "$(sd_prop Type)" = notify ] || { echo "the unit is not Type=notify"; return 1; }
 	case "$status" in
 	"serving /dev/vd"*) node=${status#serving } ;;
 	*) echo "StatusText does not name the disk"; return 1 ;;
 	esac
 	[ -b "$node" ] || { echo "$node is not a block device"; return 1; }
+	# readiness: when systemd had READY=1 the disk existed at its full size
+	# (64 MiB: 131072 sectors)
+	echo "when $SD_UNIT became ready: $(tr '\n' ';' < /run/sdprobe.disks)"
+	grep -qx "$node 131072" /run/sdprobe.disks ||
+		{ echo "READY=1 came before $node was there at 64 MiB"; return 1; }
 	pid=$(sd_prop MainPID)
 	uid=$(awk '$1 == "Uid:" { print $2 }' "/proc/$pid/status")
 	echo "main PID $pid: $(tr '\0' ' ' < "/proc/$pid/cmdline"), uid $uid, groups $(awk '$1 == "Groups:" { $1 = ""; print }' "/proc/$pid/status")"
@@ -143,46 +160,61 @@ sd_disk() {
 		dd if="$node" of=/tmp/sdback bs=64k count=16 iflag=direct 2>/dev/null &&
 		cmp /tmp/sdpattern /tmp/sdback && echo "1 MiB written and read back through $node"
 }
-sd_stop() {
-	local node
+# sd_gone NODE - the disk and every uvirtio device are gone
+sd_gone() {
+	[ ! -e "$1" ] && [ ! -e "/sys/block/${1#/dev/}" ] || { echo "$1 still there"; return 1; }
+	[ "$(cat /sys/class/misc/uvirtio/devices)" = 0 ] || { echo "a uvirtio device is left"; return 1; }
+}
+# The emulator's SIGTERM, as systemctl stop sends it, but from outside:
+# STOPPING=1 is what moves a running Type=notify unit out of active before
+# its process ends, so the unit's ActiveExitTimestamp comes before the
+# main process's exit only if STOPPING=1 arrived first (without it, systemd
+# leaves active only when it reaps the process)
+sd_sigterm() {
+	local node pid left ended
 	node=$(cat /run/sdtest.node) || return 1
-	# the level may have been put back since sd_start (see there)
-	systemctl log-level debug || return 1
-	systemctl stop "$SD_UNIT"
-	sd_log > /run/sdtest.stop.log
-	echo "systemctl stop: ActiveState=$(sd_prop ActiveState), Result=$(sd_prop Result), ExecMainCode=$(sd_prop ExecMainCode), ExecMainStatus=$(sd_prop ExecMainStatus)"
+	pid=$(sd_prop MainPID)
+	kill -TERM "$pid" || return 1
+	sd_wait_inactive "$SD_UNIT" || return 1
+	left=$(sd_prop ActiveExitTimestampMonotonic)
+	ended=$(sd_prop ExecMainExitTimestampMonotonic)
 	cat /run/sdtest.err
-	grep -E 'STOPPING=1|Changed ' /run/sdtest.stop.log | tail -n 4 | sed 's/^/  /'
+	echo "SIGTERM to $pid: ActiveState=$(sd_prop ActiveState), Result=$(sd_prop Result), ExecMainStatus=$(sd_prop ExecMainStatus); left active at ${left} us, exited at ${ended} us"
 	[ "$(sd_prop ActiveState)" = inactive ] && [ "$(sd_prop Result)" = success ] &&
 		[ "$(sd_prop ExecMainStatus)" = 0 ] || return 1
-	# systemd's debug lines of the stop are not always in the kernel log
-	# (seen missing after the start's were there); when they are, they
-	# must show STOPPING=1. blk_notify.sh checks STOPPING=1 itself.
-	if grep -q 'Changed running -> ' /run/sdtest.stop.log; then
-		grep -q 'Got notification message.*STOPPING=1' /run/sdtest.stop.log ||
-			{ echo "no STOPPING=1"; return 1; }
-	else
-		echo "systemd logged nothing of the stop: STOPPING=1 not seen here (blk_notify.sh shows it)"
-	fi
-	[ ! -e "$node" ] && [ ! -e "/sys/block/${node#/dev/}" ] || { echo "$node still there"; return 1; }
-	[ "$(cat /sys/class/misc/uvirtio/devices)" = 0 ] || { echo "a uvirtio device is left"; return 1; }
-	echo "$node gone, the emulator exited 0"
+	[ "$left" -gt 0 ] && [ "$ended" -gt "$left" ] ||
+		{ echo "the unit left active only when its process ended: no STOPPING=1 before the exit"; return 1; }
+	sd_gone "$node" && echo "$node gone, the emulator exited 0, STOPPING=1 $((ended - left)) us before its exit"
+}
+sd_stop() {
+	local node
+	systemctl start "$SD_UNIT" || return 1
+	node=$(sd_prop StatusText)
+	node=${node#serving }
+	[ -b "$node" ] || { echo "restarted, but StatusText '$(sd_prop StatusText)' names no disk"; return 1; }
+	systemctl stop "$SD_UNIT"
+	cat /run/sdtest.err
+	echo "systemctl stop: ActiveState=$(sd_prop ActiveState), Result=$(sd_prop Result), ExecMainCode=$(sd_prop ExecMainCode), ExecMainStatus=$(sd_prop ExecMainStatus)"
+	[ "$(sd_prop ActiveState)" = inactive ] && [ "$(sd_prop Result)" = success ] &&
+		[ "$(sd_prop ExecMainStatus)" = 0 ] || return 1
+	sd_gone "$node" && echo "$node gone, the emulator exited 0"
 }
 # A unit whose emulator fails before READY=1 must end failed, never active
+# (a unit never active has no ActiveEnterTimestamp)
 sd_never_ready() {
 	local u=uvirtio-blk@sdbad.service
 	echo 'UVIRTIO_BLK_ARGS="/nonexistent.img"' > /etc/uvirtio/blk/sdbad.conf
 	systemctl start "$u" && { echo "systemctl start succeeded"; return 1; }
-	echo "systemctl start failed; ActiveState=$(systemctl show -P ActiveState "$u"), Result=$(systemctl show -P Result "$u"), ExecMainStatus=$(systemctl show -P ExecMainStatus "$u")"
-	! dmesg | grep -a "$u: " | grep -q 'Changed start -> running' ||
-		{ echo "it was active"; return 1; }
-	[ "$(systemctl show -P ActiveState "$u")" = failed ] &&
-		[ "$(systemctl show -P Result "$u")" = exit-code ]
+	echo "systemctl start failed; ActiveState=$(sd_prop ActiveState "$u"), Result=$(sd_prop Result "$u"), ExecMainStatus=$(sd_prop ExecMainStatus "$u"), ActiveEnterTimestampMonotonic=$(sd_prop ActiveEnterTimestampMonotonic "$u")"
+	[ "$(sd_prop ActiveEnterTimestampMonotonic "$u")" = 0 ] || { echo "it was active"; return 1; }
+	[ "$(sd_prop ActiveState "$u")" = failed ] &&
+		[ "$(sd_prop Result "$u")" = exit-code ]
 }
 systemd_steps() {
-	step "$lane: systemctl start $SD_UNIT (installed unit, as configured): active only after READY=1, StatusText names the disk, runs unprivileged in group uvirtio" sd_start &&
+	step "$lane: systemctl start $SD_UNIT (installed unit, as configured): ready (READY=1) only once the disk exists at full size, StatusText names it, runs unprivileged in group uvirtio" sd_start &&
 		step "$lane: the disk of $SD_UNIT works" sd_disk
-	step "$lane: systemctl stop $SD_UNIT: STOPPING=1, exit 0, the disk gone" sd_stop
+	step "$lane: SIGTERM to $SD_UNIT's emulator: STOPPING=1 before its exit, exit 0, the disk gone" sd_sigterm
+	step "$lane: systemctl start, then systemctl stop $SD_UNIT: exit 0, the disk gone" sd_stop
 	step "$lane: a uvirtio-blk@ unit whose emulator fails before READY=1 ends failed, never active" sd_never_ready
 }
 # sd_end RC - what /init does at the end, for systemd's boot: the exit

@@ -309,6 +309,7 @@ static void uvemu_signal(struct uvemu *em)
 			uvemu_die(1, "%s again: exiting without waiting for removal",
 				  strsignal(si.ssi_signo));
 		em->removing = true;
+		uvnotify_stopping();
 		/* Remove first: the log line must not be what stands in its way. */
 		ret = uvdev_remove(&em->dev);
 		if (ret)

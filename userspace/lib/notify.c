@@ -9,6 +9,7 @@
  * when it begins to shut down. Without NOTIFY_SOCKET nothing is sent.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,11 +57,22 @@ int uvnotify_send(const char *state)
 	return ret;
 }
 
+static bool uvnotify_was_ready;
+
 /**
- * uvnotify_stopping() - atexit() handler: the service is going away
+ * uvnotify_stopping() - the service begins to shut down: STOPPING=1, once
+ *
+ * Sent only after uvnotify_ready(), and at most once: called when a
+ * SIGTERM starts the removal, and again (doing nothing then) from the exit
+ * handler uvnotify_ready() registers, for exits on an error.
  */
-static void uvnotify_stopping(void)
+void uvnotify_stopping(void)
 {
+	static bool sent;
+
+	if (!uvnotify_was_ready || sent)
+		return;
+	sent = true;
 	uvnotify_send("STOPPING=1");
 }
 
@@ -70,8 +82,9 @@ static void uvnotify_stopping(void)
  *		put into STATUS=
  *
  * Meant to be called once, when the kernel's driver has made the device.
- * Registers an exit handler that sends STOPPING=1, so a service that exits
- * (after SIGTERM, or on an error) says so before the manager sees it gone.
+ * Registers an exit handler that sends STOPPING=1 (unless
+ * uvnotify_stopping() already did), so a service that exits on an error
+ * says so before the manager sees it gone.
  *
  * Return: as uvnotify_send(); 0 also when nothing listens.
  */
@@ -82,7 +95,10 @@ int uvnotify_ready(const char *what)
 
 	snprintf(msg, sizeof(msg), "READY=1\nSTATUS=serving %s", what);
 	ret = uvnotify_send(msg);
-	if (ret > 0 && atexit(uvnotify_stopping))
-		return -ENOMEM;
+	if (ret > 0) {
+		uvnotify_was_ready = true;
+		if (atexit(uvnotify_stopping))
+			return -ENOMEM;
+	}
 	return ret;
 }
