@@ -94,7 +94,10 @@ static void uv_cvq_parse(struct uv_queue *q, unsigned int head,
 	c->len = w.seen >= 2 ? min_t(u64, w.seen - 2, U32_MAX) : 0;
 }
 
-/* The answer virtio-net's device side gives: may the driver send this? */
+/*
+ * The answer virtio-net's device side gives: may the driver send this? A
+ * pair count it accepts becomes the device's (dev->net_pairs).
+ */
 static u8 uv_cvq_ack(struct uv_dev *dev, const struct uv_cvq_cmd *c)
 {
 	struct virtio_device *vdev = &dev->vdev;
@@ -129,9 +132,11 @@ static u8 uv_cvq_ack(struct uv_dev *dev, const struct uv_cvq_cmd *c)
 		    !virtio_has_feature(vdev, VIRTIO_NET_F_MQ))
 			break;
 		pairs = c->data[0] | (c->data[1] << 8);	/* le16 */
-		if (pairs >= 1 && pairs <= (dev->num_queues - 1) / 2)
-			return VIRTIO_NET_OK;
-		break;
+		if (pairs < 1 || pairs > (dev->num_queues - 1) / 2)
+			break;
+		/* Kept for UVIRTIO_GET_STATUS: the command's event may be lost. */
+		WRITE_ONCE(dev->net_pairs, pairs);
+		return VIRTIO_NET_OK;
 	case VIRTIO_NET_CTRL_GUEST_OFFLOADS:
 		if (c->cmd == VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET && c->len == 8)
 			return virtio_has_feature(vdev, VIRTIO_NET_F_CTRL_GUEST_OFFLOADS) ?
@@ -157,9 +162,6 @@ static bool uv_cvq_one(struct uv_queue *q, unsigned int head,
 	uv_cvq_parse(q, head, &c);
 	if (c.ok)
 		ack = uv_cvq_ack(q->dev, &c);
-	/* Kept for UVIRTIO_GET_STATUS: its event may be lost. */
-	if (ack == VIRTIO_NET_OK && c.ctrl_class == VIRTIO_NET_CTRL_MQ)
-		WRITE_ONCE(q->dev->net_pairs, c.data[0] | (c.data[1] << 8));
 	if (c.ack_off)
 		uv_bounce_force(&q->dev->dom, c.ack_off - 1, ack);
 	uv_used_push(q, head, c.ack_off ? 1 : 0);
