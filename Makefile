@@ -130,6 +130,12 @@ demo:
 check: all
 	@$(CURDIR)/selftests/vm/check $(addprefix --kernel ,$(CHECK_LANES))
 
+# The README's first screen, run literally in a Debian machine booted
+# with a Debian lane's kernel (see docs/testing.md). Not part of check.
+README_LANES	?= 6.12
+readme-check:
+	@$(CURDIR)/selftests/vm/readme-check $(addprefix --kernel ,$(README_LANES))
+
 SEEDS		?= 200
 SEED_BASE	?= 1
 KERNEL		?= 6.12
@@ -247,5 +253,5 @@ clean:
 	-@test ! -f userspace/Makefile || $(MAKE) -s -C userspace O=$(BUILD) clean
 	rm -rf $(BUILD)
 
-.PHONY: demo all userspace modules selftests setup check fuzz bench clean install uninstall \
+.PHONY: demo all userspace modules selftests setup check readme-check fuzz bench clean install uninstall \
 	selftests-install dkms-src dkms-install dkms-uninstall
