@@ -57,22 +57,7 @@ if [ "$mode" = --systemd-pid1 ]; then
 		--log-target=kmsg --show-status=no
 fi
 
-fails=0
-# step NAME CMD... - run CMD, its output as "# " lines, then ok/not ok NAME
-step() {
-	local name=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ -z "$out" ] || sed 's/^/# /' <<< "$out"
-	if [ $rc = 0 ]; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name # exit $rc"
-		fails=$((fails + 1))
-	fi
-	return $rc
-}
+. /selftests/vm/guest-steps.sh
 
 rel=$(uname -r)
 lane="install ($rel)"

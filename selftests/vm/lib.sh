@@ -171,3 +171,33 @@ host_kvm_problem() {
 		echo "/dev/kvm is not usable by $(id -un)"
 	fi
 }
+
+# A host checker's TAP (install-check, readme-check): tap_n counts the
+# results, tap_failed is 1 once one failed.
+tap_n=0
+tap_failed=0
+# result RC NAME [SKIP-REASON] - one TAP line
+result() {
+	tap_n=$((tap_n + 1))
+	if [ -n "${3:-}" ]; then
+		echo "ok $tap_n $2 # SKIP $3"
+	elif [ "$1" = 0 ]; then
+		echo "ok $tap_n $2"
+	else
+		echo "not ok $tap_n $2"
+		tap_failed=1
+	fi
+}
+
+# tap_guest_steps LOG - the steps a guest script reported (guest-steps.sh)
+# as results of this checker, its other lines as comments
+tap_guest_steps() {
+	local line r
+	while IFS= read -r line; do
+		case "$line" in
+		"ok - "*) result 0 "${line#ok - }" ;;
+		"not ok - "*) r=${line#not ok - }; result 1 "${r% # *}"; echo "#   ${r##* # }" ;;
+		*) echo "# $line" ;;
+		esac
+	done < <(tr -d '\r' < "$1")
+}

@@ -21,23 +21,8 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 repo=$1
 rel=$(uname -r)
 new=/mnt/root
-fails=0
 
-# step NAME CMD... - run CMD, its output as "# " lines, then ok/not ok NAME
-step() {
-	local name=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ -z "$out" ] || sed 's/^/# /' <<< "$out"
-	if [ $rc = 0 ]; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name # exit $rc"
-		fails=$((fails + 1))
-	fi
-	return $rc
-}
+. /selftests/vm/guest-steps.sh
 bail() {
 	echo "# the remaining steps depend on this one"
 	exit 1
