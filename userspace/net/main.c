@@ -437,9 +437,9 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		uvemu_die(2, "%s: not a backend (stream:PATH, passt, dgram:LOCAL,REMOTE, tap:IFNAME)",
 			  o->backend);
 	e->b.passt_args = passt_args;
-	/* A ring's two ends each have one owner thread only with one pair
-	 * (pair.h: with steering, another thread may read a backend). */
-	e->b.ring_ok = o->ring && e->b.kind == NB_DGRAM && o->queues == 1;
+	/* with steering another thread may read a backend: backend.h says
+	 * which thread owns which part of it */
+	e->b.ring_ok = o->ring && e->b.kind == NB_DGRAM;
 	if (o->queues > 1 && !nb_can_multiqueue(&e->b))
 		uvemu_die(2, "%s: carries one connection: --queues %u needs dgram or tap",
 			  o->backend, o->queues);

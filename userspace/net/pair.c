@@ -48,7 +48,8 @@
 #define PTAG_WAKE		1
 #define PTAG_KICK_RX		2
 #define PTAG_KICK_TX		3
-#define PTAG_ROOM		4	/* the peer made room in our ring */
+#define PTAG_ROOM		4	/* the peer made room in our ring, or
+					 * the reader posted a ring message */
 #define PTAG_BACKEND		5	/* + pair index */
 
 /**
@@ -209,6 +210,19 @@ static void pair_tick(struct net_pair *p)
 	net_log("%s: connected", p->b.spec);
 	pair_set_up(p);
 	pair_watch(p);
+}
+
+/**
+ * pair_ctl() - act on the peer's ring messages that the thread reading our
+ * backend (maybe another pair's, when steered) posted for us
+ * @p:		pair
+ */
+static void pair_ctl(struct net_pair *p)
+{
+	int ret = nb_ctl_apply(&p->b);
+
+	if (ret)
+		pair_lost(p, ret);
 }
 
 /**
@@ -468,7 +482,7 @@ static int rx_one(struct net_pair *p, struct nb *b)
 	}
 	net_stat_add(&st->packets, 1);
 	net_stat_add(&st->bytes, flen);
-	if (b->via_ring)
+	if (b->rx_via_ring)
 		net_stat_add(&st->ring, 1);
 	return 1;
 }
@@ -595,7 +609,7 @@ static int tx_one(struct net_pair *p)
 	}
 	net_stat_add(&st->packets, 1);
 	net_stat_add(&st->bytes, flen);
-	if (p->b.via_ring)
+	if (p->b.tx_via_ring)
 		net_stat_add(&st->ring, 1);
 	return 0;
 }
@@ -694,7 +708,7 @@ static void *pair_thread(void *arg)
 	struct net_pair *p = arg;
 	struct net_dp *dp = p->dp;
 	struct epoll_event ev[NET_MAX_PAIRS + 3];
-	bool rx = true, tx = true, tick = false;
+	bool rx = true, tx = true, tick = false, ctl = false;
 	enum uvworker_state st;
 	uint32_t ignore;
 	int i, n, timeout;
@@ -714,6 +728,8 @@ static void *pair_thread(void *arg)
 			pair_tick(p);
 			tx |= p->tx_held;
 		}
+		if (ctl)
+			pair_ctl(p);
 		if (tx)
 			tx_serve(p);
 		if (rx)
@@ -723,7 +739,7 @@ static void *pair_thread(void *arg)
 		uvworker_leave(&p->w);
 
 		n = uvloop_wait(&p->w.loop, ev, NET_MAX_PAIRS + 3, timeout);
-		rx = tx = false;
+		rx = tx = ctl = false;
 		tick = !n;
 		ignore = atomic_load_explicit(&dp->sh->faults.ignore_kicks,
 					      memory_order_relaxed);
@@ -739,7 +755,7 @@ static void *pair_thread(void *arg)
 				rx |= !(ignore & 1U << NET_PAIR_RXQ(p->index));
 			} else if (tag == PTAG_ROOM) {
 				uvworker_drain(p->b.room_fd);
-				tx = true;
+				tx = ctl = true;
 			} else if (tag == PTAG_KICK_TX) {
 				if (uvworker_drain(p->tx_kick_fd))
 					net_stat_add(&p->txs->kicks, 1);
