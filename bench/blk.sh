@@ -27,7 +27,11 @@
 #   bench blk TEST PATH VALUE UNIT RATIO_TO_NULL_BLK
 # VALUE is the median over the rounds; RATIO is the median over the rounds
 # of VALUE divided by null_blk's VALUE in the same round (for the latency
-# figures, lower is better, so a ratio above 1 is slower).
+# figures, lower is better, so a ratio above 1 is slower). A second table
+# gives what a request costs the emulator of each uvirtio path (and
+# qemu-storage-daemon for vduse): context switches and read/write-type
+# system calls per request, from /proc before and after each run
+# (bench/cost.sh), requests counted in the disk's /sys/block/DEV/stat.
 #
 # Settings, from the environment or as NAME=VALUE arguments (selftests/vm/run
 # passes arguments, not the environment): BENCH_RUNTIME (seconds per run),
@@ -60,7 +64,11 @@ FIO_ARGS=${BENCH_FIO_ARGS:-}
 DIR=$(mktemp -d /tmp/bench.XXXXXX)
 chmod 0755 "$DIR"
 RES=$DIR/results
+COST=$DIR/cost
 : > "$RES"
+: > "$COST"
+. "$(dirname "$0")/cost.sh"
+declare -A PID_OF	# path: its emulator's pid, for the cost per request
 EMU_PIDS=()
 EMU_PATHS=()
 QSD_PID=
@@ -90,6 +98,7 @@ uv_start() {
 	setpriv --reuid=1000 --regid=1000 --clear-groups -- \
 		env ${UVX_ENV:-} ${BENCH_UV_BIN:-uvirtio-blk} $UV_ARGS "$@" > "$out" 2> "$DIR/$path.err" &
 	pid=$!
+	PID_OF[$path]=$pid
 	EMU_PIDS+=("$pid")
 	EMU_PATHS+=("$path")
 	for _ in $(seq 300); do
@@ -166,22 +175,35 @@ stop_vduse() {
 	QSD_PID=
 }
 
+# requests NODE - requests the disk completed (reads + writes)
+requests() {
+	awk '{ print $1 + $5 }' "/sys/block/${1#/dev/}/stat"
+}
+
 # run_fio PATH NODE TEST JOBS ROUND - one fio run; appends result lines
-# "TEST PATH ROUND VALUE UNIT"
+# "TEST PATH ROUND VALUE UNIT", and the emulator's cost per request to the
+# cost file
 run_fio() {
 	local path=$1 node=$2 test=$3 jobs=$4 round=$5 rw bs qd t iops lat bw
+	local pid=${PID_OF[$1]:-} c0 r0
 	case $test in
 	rr4k-qd1) rw=randread bs=4k qd=1 ;;
 	rr4k-qd32) rw=randread bs=4k qd=32 ;;
 	rw4k-qd32) rw=randwrite bs=4k qd=32 ;;
 	sr128k-qd8) rw=read bs=128k qd=8 ;;
 	esac
+	if [ -n "$pid" ]; then
+		r0=$(requests "$node")
+		c0=$(cost_proc $pid)
+	fi
 	t=$(fio --name=b --filename="$node" --ioengine=io_uring --direct=1 \
 		--rw=$rw --bs=$bs --iodepth=$qd --numjobs="$jobs" \
 		--size=512M --time_based \
 		--runtime="$RUNTIME" --ramp_time=1 --group_reporting $FIO_ARGS \
 		--output-format=terse --terse-version=3 2> "$DIR/fio.err" |
 		tail -n 1)
+	[ -z "$pid" ] || cost_record "$COST" "$test-j$jobs" "$path" "$round" \
+		"$c0" "$(cost_proc $pid)" $(($(requests "$node") - r0))
 	if [ -z "$t" ]; then
 		say "$path $test j$jobs: fio failed: $(head -c 300 "$DIR/fio.err")"
 		return
@@ -280,7 +302,10 @@ for path in $PATHS; do
 	uv-null-1q) uv_start $path null:1G; node=$NODE ;;
 	uv-null-1q-poll) uv_start $path --poll-us 500 null:1G; node=$NODE ;;
 	uv-null-2q) uv_start $path --queues 2 null:1G; node=$NODE ;;
-	vduse) node=$(start_vduse) ;;
+	vduse)
+		node=$(start_vduse)
+		PID_OF[$path]=$(pidof qemu-storage-daemon 2>/dev/null)
+		;;
 	uvx-*)
 		# an experiment: BENCH_UVX_NAME holds the uvirtio-blk arguments
 		var=BENCH_UVX_${path#uvx-}
@@ -360,5 +385,7 @@ for pair in "uv-null-1q vduse" "uv-file loop"; do
 	summary "$2" | awk -v p="$1" -v r="$2" '$2 == p {
 		printf "%-18s %s / %s = %s\n", $1, p, r, $5 }'
 done
+echo
+cost_table "$COST" request $PATHS
 echo
 summary | sed 's/^/bench blk /'

@@ -11,13 +11,13 @@
 #                     they trade shared rings (userspace/net/ring.h)
 #   uvirtio-dgram-sock  the same with --no-ring: every frame through the
 #                     sockets
-#   uvirtio-dgram-4q  dgram with --queues 4, all 4 pairs enabled (no rings
-#                     with several pairs)
+#   uvirtio-dgram-4q  dgram with --queues 4, all 4 pairs enabled, shared
+#                     rings on every pair
 #   tap-relay         two taps and a userspace relay (bench/tap-relay.c,
 #                     IFF_VNET_HDR and offloads)
 # Tests: tcp-1stream and tcp-4stream (iperf3 -P 4), receiver's Mbit/s.
-# The issue's goal: uvirtio-dgram at least 0.5x veth, and faster than the
-# tap relay.
+# The goals: one stream over uvirtio-dgram at least 0.7x veth and 1.25x the
+# tap relay; 4 queue pairs at least as fast as one.
 #
 # Every path is set up first, each in its own pair of namespaces with its
 # own iperf3 server, and stays up. Each figure is BENCH_ROUNDS (3) runs of
@@ -30,8 +30,12 @@
 # VALUE is the median over the rounds; RATIO is the median over the rounds
 # of VALUE divided by veth's VALUE in the same round. Lines
 #   TEST PATH / tap-relay = RATIO
-# compare the uvirtio paths with the tap relay the same way. The queue
-# counters of the emulators (SIGUSR2) follow on stderr.
+# compare the uvirtio paths with the tap relay the same way. A second table
+# gives what a frame costs the emulators (and the relay) of each path:
+# context switches and read/write-type system calls per frame, from /proc
+# before and after each run (bench/cost.sh), frames counted on the path's
+# two interfaces (received + sent). The queue counters of the emulators
+# (SIGUSR2) follow on stderr.
 #
 # Settings, from the environment or as NAME=VALUE arguments (selftests/vm/run
 # passes arguments, not the environment): BENCH_NET_SECS (seconds per run;
@@ -66,7 +70,11 @@ TESTS=${BENCH_NET_TESTS:-"tcp-1stream tcp-4stream"}
 UV_ARGS=${BENCH_NET_UV_ARGS:-}
 DIR=$(mktemp -d /tmp/net-bench.XXXXXX)
 RES=$DIR/results
+COST=$DIR/cost
 : > "$RES"
+: > "$COST"
+. "$(dirname "$0")/cost.sh"
+declare -A PIDS_OF IFS_OF
 PIDS=()		# emulators and relays
 STATS=()	# "PATH PID" of every emulator, for its counters
 NSS=()		# namespaces, in pairs
@@ -134,6 +142,7 @@ uv_pair() {
 		$bin --mtu 1500 "$@" "dgram:$DIR/$path.s$i,$DIR/$path.s$((3 - i))" \
 			> "$DIR/$path.$i.out" 2> "$DIR/$path.$i.err" &
 		PIDS+=($!)
+		PIDS_OF[$path]+=" $!"
 		STATS+=("$path.$i $!")
 	done
 	for _ in $(seq 300); do
@@ -157,6 +166,7 @@ relay_pair() {
 	IF1=bt1 IF2=bt2
 	tap-relay $IF1 $IF2 > "$DIR/$path.out" 2> "$DIR/$path.err" &
 	PIDS+=($!)
+	PIDS_OF[$path]=$!
 	for _ in $(seq 100); do
 		[ -s "$DIR/$path.out" ] && return 0
 		sleep 0.1
@@ -165,16 +175,37 @@ relay_pair() {
 	return 1
 }
 
+# frames PATH - frames received and sent on PATH's two interfaces
+frames() {
+	local e n=0 v
+	for e in ${IFS_OF[$1]}; do
+		v=$(ip netns exec "${e%:*}" cat /proc/net/dev |
+			awk -v i="${e#*:}:" '$1 == i { print $3 + $11 }')
+		n=$((n + ${v:-0}))
+	done
+	echo $n
+}
+
 # run_iperf PATH TEST ROUND - one iperf3 run from PATH's first namespace to
-# its second; appends "TEST PATH ROUND VALUE Mbit/s" to the results
+# its second; appends "TEST PATH ROUND VALUE Mbit/s" to the results, and
+# the cost per frame of PATH's processes to the cost file
 run_iperf() {
-	local path=$1 test=$2 round=$3 p v out=$DIR/iperf.out
+	local path=$1 test=$2 round=$3 p v out=$DIR/iperf.out c0 c1 f0 f1
 	case $test in
 	tcp-1stream) p=1 ;;
 	tcp-4stream) p=4 ;;
 	esac
+	if [ -n "${PIDS_OF[$path]:-}" ]; then
+		f0=$(frames "$path")
+		c0=$(cost_proc ${PIDS_OF[$path]})
+	fi
 	ip netns exec "${NS_OF[$path]}-1" iperf3 -c 10.88.0.2 -t "$SECS" -P $p \
 		-f m > "$out" 2>&1
+	if [ -n "${PIDS_OF[$path]:-}" ]; then
+		c1=$(cost_proc ${PIDS_OF[$path]})
+		f1=$(frames "$path")
+		cost_record "$COST" "$test" "$path" "$round" "$c0" "$c1" $((f1 - f0))
+	fi
 	# the receiver's total: the SUM line with -P > 1, else the only one
 	v=$(awk -v p=$p '/receiver/ && (p == 1 || /SUM/) {
 		for (i = 2; i <= NF; i++) if ($i == "Mbits/sec") v = $(i - 1) }
@@ -278,6 +309,7 @@ for path in $PATHS; do
 		continue
 	fi
 	NS_OF[$path]=${NS1%-1}
+	IFS_OF[$path]="$NS1:$IF1 $NS2:$IF2"
 	LIVE+=("$path")
 	say "$path: $IF1 in $NS1, $IF2 in $NS2"
 done
@@ -320,5 +352,7 @@ case " ${LIVE[*]} " in
 	done
 	;;
 esac
+echo
+cost_table "$COST" frame "${LIVE[@]}"
 echo
 summary | sed 's/^/bench net /'

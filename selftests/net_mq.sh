@@ -6,10 +6,14 @@
 # REMOTE.i). ethtool sees 4 combined channels; with all 4 enabled, 8
 # parallel TCP transfers (SHA-256 checked; 8 flows so that the driver's
 # per-flow queue choice cannot plausibly put them all on one pair) move frames on more than one
-# queue pair of both devices. Then A enables 1 pair (ethtool -L, the
+# queue pair of both devices, and every pair trades shared rings with its
+# peer: at least 90% of the frames of each busy queue went through a ring
+# (the rings of pairs 1-3 are traded while the driver still uses pair 0
+# only, so pair 0's thread reads their backends and hands what concerns
+# their own rings to their threads). Then A enables 1 pair (ethtool -L, the
 # driver's VQ_PAIRS_SET) while B keeps 4: transfers still arrive intact and
 # only A's pair 0 moves (B's frames on its pairs 1-3 are steered onto A's
-# receive queue 0). SIGKILL to A: its interface goes within 5 s, the module
+# receive queue 0, and still come through rings). SIGKILL to A: its interface goes within 5 s, the module
 # unloads. Bad --queues values and --queues with a one-connection backend
 # fail with one line and exit status 2.
 . "$(dirname "$0")/lib.sh"
@@ -108,6 +112,8 @@ snap() {
 		for q in $(seq 0 $((Q - 1))); do
 			C[$1,$who,rx$q]=$(net_stat "$f" rx$q packets)
 			C[$1,$who,tx$q]=$(net_stat "$f" tx$q packets)
+			C[$1,$who,ringrx$q]=$(net_stat "$f" rx$q ring)
+			C[$1,$who,ringtx$q]=$(net_stat "$f" tx$q ring)
 		done
 	done
 }
@@ -126,8 +132,11 @@ for who in A B; do
 		busy=0
 		for q in $(seq 0 $((Q - 1))); do
 			n=$(delta s0 s1 $who $d$q)
-			line+=" $who.$d$q=$n"
-			[ "$n" -ge 100 ] && busy=$((busy + 1))
+			r=$(delta s0 s1 $who ring$d$q)
+			line+=" $who.$d$q=$n(ring $r)"
+			[ "$n" -ge 100 ] || continue
+			busy=$((busy + 1))
+			[ $((r * 10)) -ge $((n * 9)) ] || { uv_log "per-queue frames:$line"; uv_fail "$who: only $r of the $n frames of $d queue $q went through a shared ring"; }
 		done
 		[ $busy -ge 2 ] || { uv_log "per-queue frames:$line"; uv_fail "$who: only $busy $d queue(s) carried 100 frames or more"; }
 	done
@@ -152,6 +161,9 @@ for d in tx rx; do
 		line+=" A.$d$q=$n"
 		if [ $q = 0 ]; then
 			[ "$n" -ge 100 ] || { uv_log "A's frames:$line"; uv_fail "A's $d queue 0 carried only $n frames"; }
+			r=$(delta s2 s3 A ring$d$q)
+			line+="(ring $r)"
+			[ $((r * 10)) -ge $((n * 9)) ] || { uv_log "A's frames:$line"; uv_fail "A: only $r of the $n frames of $d queue 0 went through a shared ring"; }
 		else
 			[ "$n" = 0 ] || { uv_log "A's frames:$line"; uv_fail "A's disabled $d queue $q carried $n frames"; }
 		fi

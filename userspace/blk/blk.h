@@ -8,7 +8,8 @@
  * it:
  *
  *   struct blk_qstats	  counters, written only by the queue's thread with
- *			  relaxed atomic stores; any thread reads them with
+ *			  uvcounter_add() (counter.h: relaxed atomic stores,
+ *			  no locked instruction); any thread reads them with
  *			  relaxed loads (each counter is exact, the set is
  *			  not a snapshot)
  *   struct blk_inflight  one slot per ring head: what request is in flight
@@ -32,6 +33,8 @@
 #include <stdint.h>
 
 #include <linux/uvirtio.h>
+
+#include "counter.h"
 
 #include "backend.h"
 #include "req.h"

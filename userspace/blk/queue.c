@@ -99,17 +99,6 @@ static uint64_t now_ns(void)
 }
 
 /**
- * stat_add() - add to a counter that only this queue's thread writes
- * @c:		counter
- * @v:		amount
- */
-static inline void stat_add(_Atomic uint64_t *c, uint64_t v)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
-			      + v, memory_order_relaxed);
-}
-
-/**
  * inflight_set() - record a request in its head's in-flight slot
  * @q:		queue
  * @r:		request, or NULL to clear the slot of @head
@@ -175,12 +164,12 @@ static void q_push(struct blk_queue *q, struct blk_req *r)
 	uint8_t st = r->el.owned && r->used_len ? *r->ri.status : 0;
 
 	inflight_set(q, NULL, r->el.head);
-	stat_add(&q->stats.requests, 1);
+	uvcounter_add(&q->stats.requests, 1);
 	if (!r->used_len || st != VIRTIO_BLK_S_OK)
-		stat_add(&q->stats.errors, 1);
+		uvcounter_add(&q->stats.errors, 1);
 	else if (r->ri.type == VIRTIO_BLK_T_IN ||
 		 r->ri.type == VIRTIO_BLK_T_OUT)
-		stat_add(&q->stats.bytes, r->ri.len);
+		uvcounter_add(&q->stats.bytes, r->ri.len);
 	if (r->used_len)
 		uvq_push(q->vq, &r->el, r->used_len);
 	else
@@ -261,10 +250,10 @@ static void q_signal(struct blk_queue *q, bool force)
 		how = UVQ_SIGNAL_NEVER;
 	if (how == UVQ_SIGNAL_NEVER ||
 	    (how == UVQ_SIGNAL_IF_NEEDED && !uvq_need_signal(vq)))
-		stat_add(&q->stats.irqs_suppressed, pending);
+		uvcounter_add(&q->stats.irqs_suppressed, pending);
 	uvq_flush_signal(vq, how);
 	if (vq->stats.signals != before)
-		stat_add(&q->stats.irqs, vq->stats.signals - before);
+		uvcounter_add(&q->stats.irqs, vq->stats.signals - before);
 }
 
 /**
@@ -389,7 +378,7 @@ static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
 	if (ret == 0 && q->io.ready &&
 	    (r->ri.type == VIRTIO_BLK_T_FLUSH || r->ri.len >= eng->uring_min) &&
 	    q_io_queue(q, r) == 0) {
-		stat_add(&q->stats.uring, 1);
+		uvcounter_add(&q->stats.uring, 1);
 		return 1;
 	}
 	len = 0;
@@ -499,7 +488,7 @@ static bool q_poll(struct blk_queue *q, struct blk_engine *eng)
 		return false;
 	ret = q_spin(q, &q->poll_ns, eng->poll_max_ns);
 	if (ret >= 0)
-		stat_add(ret ? &q->stats.polls : &q->stats.poll_misses, 1);
+		uvcounter_add(ret ? &q->stats.polls : &q->stats.poll_misses, 1);
 	return ret > 0;
 }
 
@@ -521,7 +510,7 @@ static bool q_hold(struct blk_queue *q, struct blk_engine *eng)
 		return false;
 	if (q_spin(q, &q->hold_ns, eng->hold_max_ns) <= 0)
 		return false;
-	stat_add(&q->stats.holds, 1);
+	uvcounter_add(&q->stats.holds, 1);
 	return true;
 }
 
@@ -640,7 +629,7 @@ static void *q_thread(void *arg)
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.u64 == QTAG_KICK &&
 			    uvworker_drain(q->kick_fd))
-				stat_add(&q->stats.kicks, 1);
+				uvcounter_add(&q->stats.kicks, 1);
 			else if (ev[i].data.u64 == QTAG_WAKE)
 				uvworker_drain(q->w.wake_fd);
 			else if (ev[i].data.u64 == QTAG_RING)

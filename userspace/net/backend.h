@@ -12,6 +12,7 @@
 #ifndef UVIRTIO_NET_BACKEND_H
 #define UVIRTIO_NET_BACKEND_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,8 +59,22 @@ enum nb_kind {
  * @tx_active:	dgram: the peer accepted @tx: frames go there
  * @offer_due:	dgram: an offer of this type could not be sent yet (0 none)
  * @ring_seq:	dgram: number of the last ring made
- * @via_ring:	the frame nb_recv() or nb_send() just moved went through a
- *		ring
+ * @rx_via_ring: the frame nb_recv() just moved came through a ring
+ * @tx_via_ring: the frame nb_send() just moved went through a ring
+ * @ctl_accept:	dgram: id of our ring the peer accepted, posted by the thread
+ *		that reads the backend for its owner (0: none)
+ * @ctl_offer_back: dgram: the peer asked for our ring: the owner offers it
+ * @rx_gen:	dgram: bumped by the owner when the peer changes (connect,
+ *		disconnect): the reader then drops the peer's ring
+ * @rx_gen_seen: dgram: the reader's copy of @rx_gen
+ *
+ * Two threads may use one backend (pair.h, steering): its owner sends and
+ * reconnects it, another pair's thread may be the one that receives. The
+ * receive side (@rx, @rx_gen_seen, @rx_via_ring, @rbuf) is the reader's,
+ * everything else the owner's; what the reader learns for the owner from
+ * the peer's control messages goes through @ctl_accept and
+ * @ctl_offer_back, and a write to @room_fd wakes the owner to act on it
+ * (nb_ctl_apply()). Neither side touches a shared word per frame.
  */
 struct nb {
 	enum nb_kind kind;
@@ -86,7 +101,12 @@ struct nb {
 	bool tx_active;
 	uint32_t offer_due;
 	uint64_t ring_seq;
-	bool via_ring;
+	bool rx_via_ring;
+	bool tx_via_ring;
+	_Atomic uint64_t ctl_accept;
+	_Atomic uint32_t ctl_offer_back;
+	_Atomic uint32_t rx_gen;
+	uint32_t rx_gen_seen;
 };
 
 int nb_parse(struct nb *b, const char *spec);
@@ -105,6 +125,7 @@ void nb_reap(struct nb *b);
 bool nb_ring_waits(const struct nb *b);
 bool nb_wants_tick(const struct nb *b);
 int nb_tick(struct nb *b);
+int nb_ctl_apply(struct nb *b);
 void nb_close(struct nb *b);
 
 #endif /* UVIRTIO_NET_BACKEND_H */

@@ -437,9 +437,9 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		uvemu_die(2, "%s: not a backend (stream:PATH, passt, dgram:LOCAL,REMOTE, tap:IFNAME)",
 			  o->backend);
 	e->b.passt_args = passt_args;
-	/* A ring's two ends each have one owner thread only with one pair
-	 * (pair.h: with steering, another thread may read a backend). */
-	e->b.ring_ok = o->ring && e->b.kind == NB_DGRAM && o->queues == 1;
+	/* with steering another thread may read a backend: backend.h says
+	 * which thread owns which part of it */
+	e->b.ring_ok = o->ring && e->b.kind == NB_DGRAM;
 	if (o->queues > 1 && !nb_can_multiqueue(&e->b))
 		uvemu_die(2, "%s: carries one connection: --queues %u needs dgram or tap",
 			  o->backend, o->queues);
@@ -649,14 +649,14 @@ static void print_qstats(const char *name, struct net_qstats *s)
 {
 	uvemu_log("stats %s packets=%llu bytes=%llu drops=%llu errors=%llu kicks=%llu irqs=%llu irqs_suppressed=%llu ring=%llu",
 		  name,
-		  (unsigned long long)net_stat_read(&s->packets),
-		  (unsigned long long)net_stat_read(&s->bytes),
-		  (unsigned long long)net_stat_read(&s->drops),
-		  (unsigned long long)net_stat_read(&s->errors),
-		  (unsigned long long)net_stat_read(&s->kicks),
-		  (unsigned long long)net_stat_read(&s->irqs),
-		  (unsigned long long)net_stat_read(&s->irqs_suppressed),
-		  (unsigned long long)net_stat_read(&s->ring));
+		  (unsigned long long)uvcounter_read(&s->packets),
+		  (unsigned long long)uvcounter_read(&s->bytes),
+		  (unsigned long long)uvcounter_read(&s->drops),
+		  (unsigned long long)uvcounter_read(&s->errors),
+		  (unsigned long long)uvcounter_read(&s->kicks),
+		  (unsigned long long)uvcounter_read(&s->irqs),
+		  (unsigned long long)uvcounter_read(&s->irqs_suppressed),
+		  (unsigned long long)uvcounter_read(&s->ring));
 }
 
 /**
@@ -680,15 +680,15 @@ static void print_stats(struct emu *e)
 				 i / 2);
 			print_qstats(name, s);
 		}
-		net_stat_add(&sum[k].packets, net_stat_read(&s->packets));
-		net_stat_add(&sum[k].bytes, net_stat_read(&s->bytes));
-		net_stat_add(&sum[k].drops, net_stat_read(&s->drops));
-		net_stat_add(&sum[k].errors, net_stat_read(&s->errors));
-		net_stat_add(&sum[k].kicks, net_stat_read(&s->kicks));
-		net_stat_add(&sum[k].irqs, net_stat_read(&s->irqs));
-		net_stat_add(&sum[k].irqs_suppressed,
-			     net_stat_read(&s->irqs_suppressed));
-		net_stat_add(&sum[k].ring, net_stat_read(&s->ring));
+		uvcounter_add(&sum[k].packets, uvcounter_read(&s->packets));
+		uvcounter_add(&sum[k].bytes, uvcounter_read(&s->bytes));
+		uvcounter_add(&sum[k].drops, uvcounter_read(&s->drops));
+		uvcounter_add(&sum[k].errors, uvcounter_read(&s->errors));
+		uvcounter_add(&sum[k].kicks, uvcounter_read(&s->kicks));
+		uvcounter_add(&sum[k].irqs, uvcounter_read(&s->irqs));
+		uvcounter_add(&sum[k].irqs_suppressed,
+			     uvcounter_read(&s->irqs_suppressed));
+		uvcounter_add(&sum[k].ring, uvcounter_read(&s->ring));
 	}
 	print_qstats("rx", &sum[0]);
 	print_qstats("tx", &sum[1]);
@@ -939,12 +939,12 @@ static void statfs_counters(void *opaque, unsigned int q,
 	if (q >= 2 * e->o.queues)
 		return;
 	st = &e->sh.stats[q];
-	atomic_store(&c->kicks, net_stat_read(&st->kicks));
-	atomic_store(&c->interrupts, net_stat_read(&st->irqs));
-	atomic_store(&c->interrupts_suppressed, net_stat_read(&st->irqs_suppressed));
-	atomic_store(&c->requests, net_stat_read(&st->packets));
-	atomic_store(&c->bytes, net_stat_read(&st->bytes));
-	atomic_store(&c->errors, net_stat_read(&st->errors) + net_stat_read(&st->drops));
+	atomic_store(&c->kicks, uvcounter_read(&st->kicks));
+	atomic_store(&c->interrupts, uvcounter_read(&st->irqs));
+	atomic_store(&c->interrupts_suppressed, uvcounter_read(&st->irqs_suppressed));
+	atomic_store(&c->requests, uvcounter_read(&st->packets));
+	atomic_store(&c->bytes, uvcounter_read(&st->bytes));
+	atomic_store(&c->errors, uvcounter_read(&st->errors) + uvcounter_read(&st->drops));
 }
 
 /**

@@ -34,14 +34,49 @@
 
 /**
  * nb_ring_reset() - forget both rings (a new connection trades new ones)
- * @b:		dgram backend
+ * @b:		dgram backend; called by its owner
+ *
+ * Our ring is the owner's to free. The peer's ring may be in use by
+ * another thread that reads this backend: that thread drops it when it
+ * sees @rx_gen move (nb_rx_sync()).
  */
 static void nb_ring_reset(struct nb *b)
 {
 	nring_free(&b->tx);
-	nring_free(&b->rx);
 	b->tx_active = false;
 	b->offer_due = 0;
+	atomic_store_explicit(&b->ctl_accept, 0, memory_order_relaxed);
+	atomic_store_explicit(&b->ctl_offer_back, 0, memory_order_relaxed);
+	atomic_store_explicit(&b->rx_gen,
+			      atomic_load_explicit(&b->rx_gen,
+						   memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
+/**
+ * nb_rx_sync() - drop the peer's ring if the owner changed peers since
+ * @b:		dgram backend; called by the thread that reads it
+ */
+static void nb_rx_sync(struct nb *b)
+{
+	uint32_t g = atomic_load_explicit(&b->rx_gen, memory_order_acquire);
+
+	if (g == b->rx_gen_seen)
+		return;
+	nring_free(&b->rx);
+	b->rx_gen_seen = g;
+}
+
+/**
+ * nb_ctl_post() - wake the owner to act on what nb_ring_ctl() posted
+ * @b:		dgram backend
+ */
+static void nb_ctl_post(struct nb *b)
+{
+	uint64_t one = 1;
+
+	if (write(b->room_fd, &one, sizeof(one)) < 0)
+		return;	/* saturated: the owner is woken anyway */
 }
 
 /**
@@ -125,7 +160,8 @@ static int nb_ring_offer(struct nb *b, uint32_t type)
  *
  * Messages come only from the peer we are connected to (the kernel
  * refuses others on a connected dgram socket), so an offer is taken only
- * while connected.
+ * while connected. The peer's ring is ours (the reader's) to attach; what
+ * concerns our own ring is posted to the backend's owner.
  */
 static void nb_ring_ctl(struct nb *b, const struct nr_msg *m, int *fds,
 			int nfd)
@@ -143,6 +179,8 @@ static void nb_ring_ctl(struct nb *b, const struct nr_msg *m, int *fds,
 				b->spec, nfd);
 			break;
 		}
+		/* a reconnect of the owner's before this offer came */
+		nb_rx_sync(b);
 		nring_free(&b->rx);
 		ret = nring_attach(&b->rx, fds[0], fds[1], m->id, &why);
 		if (!ret)
@@ -155,15 +193,17 @@ static void nb_ring_ctl(struct nb *b, const struct nr_msg *m, int *fds,
 		/* Lost in a full queue, the accept only keeps the peer on
 		 * the socket; we read both. */
 		nb_ctl_send(b, NR_ACCEPT, m->id, false);
-		if (m->type == NR_OFFER)
-			nb_ring_offer(b, NR_OFFER_BACK);
+		if (m->type == NR_OFFER) {
+			atomic_store_explicit(&b->ctl_offer_back, 1,
+					      memory_order_release);
+			nb_ctl_post(b);
+		}
 		break;
 	case NR_ACCEPT:
-		if (b->tx.h && m->id == b->tx.id && !b->tx_active) {
-			b->tx_active = true;
-			net_log("%s: frames go to the peer through a shared ring",
-				b->spec);
-		}
+		/* our ring is the owner's: it switches to it */
+		atomic_store_explicit(&b->ctl_accept, m->id,
+				      memory_order_release);
+		nb_ctl_post(b);
 		break;
 	default:
 		/* NR_BELL: waking us was all it had to do */
@@ -301,6 +341,7 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 	struct iovc c;
 	ssize_t n;
 
+	nb_rx_sync(b);
 	for (;;) {
 		if (b->rx.h) {
 			ret = nring_pop(&b->rx, iov, cnt);
@@ -309,7 +350,7 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 					b->spec);
 				nring_free(&b->rx);
 			} else if (ret != -EAGAIN) {
-				b->via_ring = true;
+				b->rx_via_ring = true;
 				return ret;
 			}
 		}
@@ -339,7 +380,7 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 		}
 		for (i = 0; i < nfd; i++)
 			nb_fd_drop(fds[i]);
-		b->via_ring = false;
+		b->rx_via_ring = false;
 		if (mh.msg_flags & MSG_TRUNC)
 			return -EMSGSIZE;
 		return n;
@@ -360,7 +401,7 @@ static int nb_dgram_send(struct nb *b, const struct iovec *iov,
 	struct msghdr mh;
 	int ret;
 
-	b->via_ring = false;
+	b->tx_via_ring = false;
 	if (b->offer_due) {
 		ret = nb_ring_offer(b, b->offer_due);
 		if (ret)
@@ -376,7 +417,7 @@ static int nb_dgram_send(struct nb *b, const struct iovec *iov,
 		} else if (ret < 0) {
 			return ret;
 		} else {
-			b->via_ring = true;
+			b->tx_via_ring = true;
 			if (!ret)
 				return 0;
 			/* the peer sleeps: bell it (a full queue will wake it
@@ -446,6 +487,32 @@ int nb_tick(struct nb *b)
 		if (ret && ret != -EAGAIN && ret != -ENOBUFS)
 			return ret;
 	}
+	return 0;
+}
+
+/**
+ * nb_ctl_apply() - act on what the reader posted from the peer's control
+ * messages: switch to our ring once the peer accepted it, offer it back
+ * when the peer asked
+ * @b:		backend; called by its owner when its room eventfd fires
+ *
+ * Return: 0, or -errno when the peer is gone
+ */
+int nb_ctl_apply(struct nb *b)
+{
+	uint64_t id;
+
+	if (b->kind != NB_DGRAM || !b->connected)
+		return 0;
+	id = atomic_exchange_explicit(&b->ctl_accept, 0, memory_order_acquire);
+	if (id && b->tx.h && id == b->tx.id && !b->tx_active) {
+		b->tx_active = true;
+		net_log("%s: frames go to the peer through a shared ring",
+			b->spec);
+	}
+	if (atomic_exchange_explicit(&b->ctl_offer_back, 0,
+				     memory_order_acquire))
+		return nb_ring_offer(b, NR_OFFER_BACK);
 	return 0;
 }
 
@@ -541,13 +608,14 @@ static int nb_dgram_connect(struct nb *b)
 {
 	struct sockaddr_un sa;
 
+	/* A new peer, maybe: rings are traded afresh, and the reader learns
+	 * it (@rx_gen) before the peer can reach us and offer its ring. */
+	nb_ring_reset(b);
 	if (connect(b->fd, (struct sockaddr *)&sa, nb_sun(&sa, b->remote)))
 		return -errno;
 	nb_drain(b);
-	/* A new peer, maybe: rings are traded afresh. A peer that refuses
-	 * our offer (EPERM: it is still connected to an earlier us) cannot
-	 * take frames either. */
-	nb_ring_reset(b);
+	/* A peer that refuses our offer (EPERM: it is still connected to an
+	 * earlier us) cannot take frames either. */
 	return b->ring_ok ? nb_ring_offer(b, NR_OFFER) : 0;
 }
 
@@ -569,6 +637,7 @@ static void nb_dgram_disconnect(struct nb *b)
  */
 static void nb_dgram_close(struct nb *b)
 {
+	nring_free(&b->rx);
 	unlink(b->path);
 	if (b->room_fd >= 0)
 		close(b->room_fd);

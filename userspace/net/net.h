@@ -6,9 +6,9 @@
  * status filesystem, a signal handler) may read the counters, set or lift
  * test faults and change the link state at any time, without stopping it:
  *
- *   counters	struct net_qstats, one cache line per queue, written by the
- *		data path with relaxed atomic adds, read with relaxed loads
- *		(each value is exact, a set of values is not a snapshot);
+ *   counters	struct net_qstats, one cache line per queue, written only by
+ *		the thread serving the queue (uvcounter_add(): no locked
+ *		instruction), read with relaxed loads (counter.h);
  *   faults	struct net_faults, relaxed atomic words the data path reads
  *		once per batch; SIGUSR1 clears them all (net_faults_clear());
  *   link	net_set_link(): stores the wish and wakes the data path through
@@ -22,6 +22,8 @@
 #include <stdint.h>
 
 #include <linux/uvirtio.h>
+
+#include "counter.h"
 
 /*
  * Queue pair P receives on queue 2P (device to driver) and transmits on
@@ -37,7 +39,8 @@
 #define NET_PAIR_TXQ(p)		(2 * (p) + 1)
 
 /**
- * struct net_qstats - one queue's counters (relaxed atomics)
+ * struct net_qstats - one queue's counters (counter.h: one writer, the
+ * thread serving the queue)
  * @kicks:	kick eventfd wake-ups taken (ignored ones included)
  * @irqs:	call eventfd writes (interrupts asked of the kernel)
  * @irqs_suppressed: completions published without a call eventfd write
@@ -97,27 +100,6 @@ struct net_shared {
 	_Atomic uint32_t backend_up;
 	int wake_fd;
 };
-
-/**
- * net_stat_add() - add to a counter
- * @c:		counter
- * @v:		amount
- */
-static inline void net_stat_add(_Atomic uint64_t *c, uint64_t v)
-{
-	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
-}
-
-/**
- * net_stat_read() - read a counter
- * @c:		counter
- *
- * Return: its value
- */
-static inline uint64_t net_stat_read(_Atomic uint64_t *c)
-{
-	return atomic_load_explicit(c, memory_order_relaxed);
-}
 
 int net_set_link(struct net_shared *s, bool up);
 void net_faults_clear(struct net_shared *s);

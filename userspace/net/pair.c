@@ -48,7 +48,8 @@
 #define PTAG_WAKE		1
 #define PTAG_KICK_RX		2
 #define PTAG_KICK_TX		3
-#define PTAG_ROOM		4	/* the peer made room in our ring */
+#define PTAG_ROOM		4	/* the peer made room in our ring, or
+					 * the reader posted a ring message */
 #define PTAG_BACKEND		5	/* + pair index */
 
 /**
@@ -68,14 +69,14 @@ static void q_flush(struct net_pair *p, struct uvq *vq, unsigned int qi,
 				 memory_order_relaxed) & (1U << qi)) {
 		n = uvq_flush_signal(vq, UVQ_SIGNAL_NEVER);
 		if (n > 0)
-			net_stat_add(&st->irqs_suppressed, n);
+			uvcounter_add(&st->irqs_suppressed, n);
 		return;
 	}
 	n = uvq_flush(vq);
 	if (n < 0)
 		net_log("queue %u: cannot signal completions: %s", qi,
 			strerror(-n));
-	net_stat_add(&st->irqs, vq->stats.signals - before);
+	uvcounter_add(&st->irqs, vq->stats.signals - before);
 }
 
 static void rx_flush(struct net_pair *p)
@@ -212,6 +213,19 @@ static void pair_tick(struct net_pair *p)
 }
 
 /**
+ * pair_ctl() - act on the peer's ring messages that the thread reading our
+ * backend (maybe another pair's, when steered) posted for us
+ * @p:		pair
+ */
+static void pair_ctl(struct net_pair *p)
+{
+	int ret = nb_ctl_apply(&p->b);
+
+	if (ret)
+		pair_lost(p, ret);
+}
+
+/**
  * stash_clear() - forget the receive chains taken (the queue was reset)
  * @p:		pair
  */
@@ -256,7 +270,7 @@ static bool rx_fill(struct net_pair *p)
 		if (ret <= 0)
 			break;
 		if (s->el.err || s->el.out_num || s->el.in_len < HDR_LEN) {
-			net_stat_add(&p->rxs->errors, 1);
+			uvcounter_add(&p->rxs->errors, 1);
 			if (s->el.owned)
 				uvq_discard(vq, &s->el);
 			continue;
@@ -404,20 +418,20 @@ static int rx_one(struct net_pair *p, struct nb *b)
 	if (n == -EAGAIN)
 		return 0;
 	if (n == -EMSGSIZE) {
-		net_stat_add(&st->drops, 1);
+		uvcounter_add(&st->drops, 1);
 		return 1;
 	}
 	if (n < 0)
 		return n;
 	/* tun says how long the frame was, not how much of it fitted */
 	if ((size_t)n > iovc_size(iov, cnt)) {
-		net_stat_add(&st->drops, 1);
+		uvcounter_add(&st->drops, 1);
 		return 1;
 	}
 
 	flen = n - HDR_LEN;
 	if (n < (int)HDR_LEN || flen < ETH_HLEN) {
-		net_stat_add(&st->drops, 1);
+		uvcounter_add(&st->drops, 1);
 		return 1;
 	}
 	iovc_init(&c, iov, cnt);
@@ -425,21 +439,21 @@ static int rx_one(struct net_pair *p, struct nb *b)
 		iovc_read(&c, &h, HDR_LEN);
 		ck = rx_check_hdr(dp, &h, flen, b->kind == NB_TAP);
 		if (ck < 0) {
-			net_stat_add(&st->drops, 1);
+			uvcounter_add(&st->drops, 1);
 			return 1;
 		}
 		if (ck) {
 			if (csum_fold_iov(p, &c, flen,
 					  le16toh(h.csum_start),
 					  le16toh(h.csum_offset))) {
-				net_stat_add(&st->drops, 1);
+				uvcounter_add(&st->drops, 1);
 				return 1;
 			}
 			h.flags &= ~VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		}
 	} else {
 		if (flen > dp->mtu + L2_LEN) {
-			net_stat_add(&st->drops, 1);
+			uvcounter_add(&st->drops, 1);
 			return 1;
 		}
 		memset(&h, 0, sizeof(h));
@@ -461,15 +475,15 @@ static int rx_one(struct net_pair *p, struct nb *b)
 		len = left < s->el.in_len ? left : s->el.in_len;
 		left -= len;
 		if (uvq_push(p->rxq, &s->el, len))
-			net_stat_add(&st->errors, 1);
+			uvcounter_add(&st->errors, 1);
 		p->stash_bytes -= s->el.in_len;
 		p->stash_head = (p->stash_head + 1) % NET_STASH_MAX;
 		p->stash_n--;
 	}
-	net_stat_add(&st->packets, 1);
-	net_stat_add(&st->bytes, flen);
-	if (b->via_ring)
-		net_stat_add(&st->ring, 1);
+	uvcounter_add(&st->packets, 1);
+	uvcounter_add(&st->bytes, flen);
+	if (b->rx_via_ring)
+		uvcounter_add(&st->ring, 1);
 	return 1;
 }
 
@@ -510,7 +524,7 @@ static void rx_serve(struct net_pair *p)
 			}
 			ret = rx_one(p, &src->b);
 			if (ret < 0) {
-				net_stat_add(&p->rxs->errors, 1);
+				uvcounter_add(&p->rxs->errors, 1);
 				/* only its owner reconnects a backend */
 				if (src == p)
 					pair_lost(p, ret);
@@ -550,7 +564,7 @@ static int tx_one(struct net_pair *p)
 	int ret, sc;
 
 	if (el->out_len < HDR_LEN + ETH_HLEN) {
-		net_stat_add(&st->drops, 1);
+		uvcounter_add(&st->drops, 1);
 		return 0;
 	}
 	flen = el->out_len - HDR_LEN;
@@ -559,44 +573,44 @@ static int tx_one(struct net_pair *p)
 	max = h.gso_type == VIRTIO_NET_HDR_GSO_NONE ? dp->mtu + L2_LEN :
 	      NET_GSO_MAX_FRAME;
 	if (flen > max) {
-		net_stat_add(&st->drops, 1);
+		uvcounter_add(&st->drops, 1);
 		return 0;
 	}
 	if (!dp->hdr) {
 		/* Not offered, so not negotiated: a driver that did anyway. */
 		if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
 		    (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
-			net_stat_add(&st->drops, 1);
+			uvcounter_add(&st->drops, 1);
 			return 0;
 		}
 		sc = iovc_slice(&c, flen, sub, UVIRTIO_MAX_QUEUE_SIZE);
 		if (sc < 0) {
-			net_stat_add(&st->errors, 1);
+			uvcounter_add(&st->errors, 1);
 			return 0;
 		}
 		iov = sub;
 		cnt = sc;
 	}
 	if (!p->b.connected) {
-		net_stat_add(&st->drops, 1);
+		uvcounter_add(&st->drops, 1);
 		return 0;
 	}
 	ret = nb_send(&p->b, iov, cnt);
 	if (ret == -EAGAIN)
 		return -EAGAIN;
 	if (ret == -EMSGSIZE) {
-		net_stat_add(&st->drops, 1);
+		uvcounter_add(&st->drops, 1);
 		return 0;
 	}
 	if (ret) {
-		net_stat_add(&st->errors, 1);
+		uvcounter_add(&st->errors, 1);
 		pair_lost(p, ret);
 		return 0;
 	}
-	net_stat_add(&st->packets, 1);
-	net_stat_add(&st->bytes, flen);
-	if (p->b.via_ring)
-		net_stat_add(&st->ring, 1);
+	uvcounter_add(&st->packets, 1);
+	uvcounter_add(&st->bytes, flen);
+	if (p->b.tx_via_ring)
+		uvcounter_add(&st->ring, 1);
 	return 0;
 }
 
@@ -634,7 +648,7 @@ static void tx_serve(struct net_pair *p)
 				if (ret <= 0)
 					break;
 				if (el->err || el->in_num) {
-					net_stat_add(&p->txs->errors, 1);
+					uvcounter_add(&p->txs->errors, 1);
 					if (el->owned)
 						uvq_discard(vq, el);
 					continue;
@@ -694,7 +708,7 @@ static void *pair_thread(void *arg)
 	struct net_pair *p = arg;
 	struct net_dp *dp = p->dp;
 	struct epoll_event ev[NET_MAX_PAIRS + 3];
-	bool rx = true, tx = true, tick = false;
+	bool rx = true, tx = true, tick = false, ctl = false;
 	enum uvworker_state st;
 	uint32_t ignore;
 	int i, n, timeout;
@@ -714,6 +728,8 @@ static void *pair_thread(void *arg)
 			pair_tick(p);
 			tx |= p->tx_held;
 		}
+		if (ctl)
+			pair_ctl(p);
 		if (tx)
 			tx_serve(p);
 		if (rx)
@@ -723,7 +739,7 @@ static void *pair_thread(void *arg)
 		uvworker_leave(&p->w);
 
 		n = uvloop_wait(&p->w.loop, ev, NET_MAX_PAIRS + 3, timeout);
-		rx = tx = false;
+		rx = tx = ctl = false;
 		tick = !n;
 		ignore = atomic_load_explicit(&dp->sh->faults.ignore_kicks,
 					      memory_order_relaxed);
@@ -735,14 +751,14 @@ static void *pair_thread(void *arg)
 				rx = tx = tick = true;
 			} else if (tag == PTAG_KICK_RX) {
 				if (uvworker_drain(p->rx_kick_fd))
-					net_stat_add(&p->rxs->kicks, 1);
+					uvcounter_add(&p->rxs->kicks, 1);
 				rx |= !(ignore & 1U << NET_PAIR_RXQ(p->index));
 			} else if (tag == PTAG_ROOM) {
 				uvworker_drain(p->b.room_fd);
-				tx = true;
+				tx = ctl = true;
 			} else if (tag == PTAG_KICK_TX) {
 				if (uvworker_drain(p->tx_kick_fd))
-					net_stat_add(&p->txs->kicks, 1);
+					uvcounter_add(&p->txs->kicks, 1);
 				tx |= !(ignore & 1U << NET_PAIR_TXQ(p->index));
 			} else {
 				if (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))

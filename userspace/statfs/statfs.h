@@ -46,6 +46,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "counter.h"
 #include "dev.h"
 
 /**
@@ -80,8 +81,8 @@ struct uvstatfs_control {
  * @errors:	requests completed with an error
  *
  * One cache line per queue: queues served by different threads never
- * share a line. The writer updates with uvstatfs_count() (a relaxed load
- * and store, no locked instruction: it is the only writer).
+ * share a line. The writer updates with uvcounter_add() (counter.h: a
+ * relaxed load and store, no locked instruction: it is the only writer).
  */
 struct uvstatfs_counters {
 	_Alignas(64) _Atomic uint64_t kicks;
@@ -91,17 +92,6 @@ struct uvstatfs_counters {
 	_Atomic uint64_t bytes;
 	_Atomic uint64_t errors;
 };
-
-/**
- * uvstatfs_count() - add to a counter; only its one writer may call this
- * @c:		counter
- * @n:		amount
- */
-static inline void uvstatfs_count(_Atomic uint64_t *c, uint64_t n)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
-			      + n, memory_order_relaxed);
-}
 
 /**
  * struct uvstatfs_req - one request inside the device, as the files show it

@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# cost.sh - what a request or a frame costs an emulator, for bench/blk.sh
+# and bench/net.sh (sourced, not run).
+#
+# Before and after each run the benches read, for the emulator processes of
+# a path, the context switches of every thread (/proc/PID/task/*/status:
+# voluntary + nonvoluntary) and the read- and write-type system calls
+# (/proc/PID/io syscr + syscw), and divide the differences by the requests
+# or frames the run moved. These counts do not depend on how busy the host
+# is, so they compare well across runs and boots where throughput does not.
+# syscr/syscw count read(), write(), readv(), writev() and the like (kick
+# and call eventfds, tap I/O, synchronous file I/O), not io_uring_enter(),
+# epoll_wait(), sendmsg() or recvmsg(): the kernel keeps no count of every
+# system call a process makes.
+#
+# Lines appended to the cost file: "TEST PATH ROUND CTXT_PER SYSC_PER".
+
+# cost_proc PID... - print "CTXT SYSC" summed over the processes (every
+# thread's context switches; the process's syscr + syscw)
+cost_proc() {
+	local pid c=0 s=0 v
+	for pid in "$@"; do
+		v=$(cat /proc/"$pid"/task/*/status 2>/dev/null |
+			awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }')
+		c=$((c + v))
+		v=$(awk '/^sysc[rw]:/ { n += $2 } END { print n + 0 }' \
+			/proc/"$pid"/io 2>/dev/null)
+		s=$((s + ${v:-0}))
+	done
+	echo "$c $s"
+}
+
+# cost_record FILE TEST PATH ROUND "CTXT SYSC" "CTXT SYSC" UNITS - append
+# the per-unit cost of one run (before, after, units moved) to FILE
+cost_record() {
+	local file=$1 test=$2 path=$3 round=$4 units=$7
+	set -- $5 $6
+	[ "${units:-0}" -gt 0 ] 2>/dev/null || return 0
+	awk -v c=$(($3 - $1)) -v s=$(($4 - $2)) -v u="$units" \
+		-v t="$test" -v p="$path" -v r="$round" \
+		'BEGIN { printf "%s %s %s %.4f %.4f\n", t, p, r, c / u, s / u }' >> "$file"
+}
+
+# cost_table FILE WHAT PATH... - one row per test, one column per path that
+# has costs: "CTXT / SYSC" per WHAT (request, frame), medians over the rounds
+cost_table() {
+	local file=$1 what=$2
+	shift 2
+	[ -s "$file" ] || return 0
+	echo "cost per $what of the emulator(s), median over the rounds:" \
+		"context switches / read+write system calls (syscr+syscw)"
+	awk -v paths="$*" '
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+			}
+		if (n % 2) return a[(n + 1) / 2]
+		return (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	BEGIN { np = split(paths, p, " ") }
+	{ k = $1 SUBSEP $2
+	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 }
+	  has[$2] = 1; c[k] = c[k] " " $4; s[k] = s[k] " " $5 }
+	END {
+		printf "%-18s", "test"
+		for (j = 1; j <= np; j++) if (p[j] in has) printf " %17s", p[j]
+		printf "\n"
+		for (i = 1; i <= nt; i++) {
+			printf "%-18s", order[i]
+			for (j = 1; j <= np; j++) {
+				if (!(p[j] in has)) continue
+				k = order[i] SUBSEP p[j]
+				if (k in c)
+					printf " %17s", sprintf("%.2f / %.2f",
+						median(c[k]), median(s[k]))
+				else printf " %17s", "-"
+			}
+			printf "\n"
+		}
+	}' "$file"
+}
