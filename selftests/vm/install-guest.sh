@@ -24,22 +24,6 @@ set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mode=${1:-}
 
-if [ "$mode" = --systemd-pid1 ] && [ ! -e /.uv-sysroot ]; then
-	# A machine's systemd runs on a real root file system, not on the
-	# initramfs's rootfs, which cannot be pivoted away from: systemd then
-	# sandboxes a unit (ProtectSystem=, PrivateTmp=) with a chroot, and a
-	# chrooted process may not create a user namespace (uvirtio-net
-	# --unshare). So first the initramfs is copied to a tmpfs, which
-	# becomes the root, as a machine's initramfs switches to its disk.
-	mkdir -p /sysroot && mount -t tmpfs -o size=1200M tmpfs /sysroot || exit 1
-	for e in /* /.[!.]*; do
-		case "$e" in /proc|/sys|/dev|/sysroot|'/.[!.]*') continue ;; esac
-		cp -a "$e" /sysroot/ || exit 1
-	done
-	mkdir -p /sysroot/proc /sysroot/sys /sysroot/dev
-	: > /sysroot/.uv-sysroot
-	exec switch_root /sysroot /bin/bash /stage/install-guest.sh --systemd-pid1
-fi
 if [ "$mode" = --systemd-pid1 ]; then
 	mkdir -p /etc/systemd/system
 	cat > /etc/systemd/system/uvirtio-install-test.service <<-EOF
