@@ -166,16 +166,40 @@ stop_vduse() {
 	QSD_PID=
 }
 
+# emu_pid PATH - the pid of PATH's emulator, or nothing
+emu_pid() {
+	local i
+	for i in "${!EMU_PATHS[@]}"; do
+		[ "${EMU_PATHS[$i]}" != "$1" ] || echo "${EMU_PIDS[$i]}"
+	done
+}
+
+# emu_cost PID NODE - "CTXT SYSRW REQS": the emulator's context switches
+# (voluntary and not, all threads), its read- and write-class system calls
+# (/proc/PID/io syscr + syscw; io_uring_enter is not among them), and the
+# requests the disk completed so far (/sys/block/DEV/stat reads + writes)
+emu_cost() {
+	local cs rw rq
+	cs=$(cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/ctxt_switches/ { s += $2 } END { print s + 0 }')
+	rw=$(awk '/^sysc[rw]:/ { s += $2 } END { print s + 0 }' /proc/"$1"/io 2>/dev/null)
+	rq=$(awk '{ print $1 + $5 }' "/sys/block/${2#/dev/}/stat")
+	echo "${cs:-0} ${rw:-0} ${rq:-0}"
+}
+
 # run_fio PATH NODE TEST JOBS ROUND - one fio run; appends result lines
 # "TEST PATH ROUND VALUE UNIT"
 run_fio() {
 	local path=$1 node=$2 test=$3 jobs=$4 round=$5 rw bs qd t iops lat bw
+	local pid c0= c1
 	case $test in
 	rr4k-qd1) rw=randread bs=4k qd=1 ;;
 	rr4k-qd32) rw=randread bs=4k qd=32 ;;
 	rw4k-qd32) rw=randwrite bs=4k qd=32 ;;
 	sr128k-qd8) rw=read bs=128k qd=8 ;;
 	esac
+	pid=$(emu_pid "$path")
+	[ -z "$pid" ] || c0=$(emu_cost "$pid" "$node")
 	t=$(fio --name=b --filename="$node" --ioengine=io_uring --direct=1 \
 		--rw=$rw --bs=$bs --iodepth=$qd --numjobs="$jobs" \
 		--size=512M --time_based \
@@ -201,6 +225,13 @@ run_fio() {
 		echo "$test-j$jobs $path $round $iops IOPS" >> "$RES"
 	fi
 	[ $test != rr4k-qd1 ] || echo "$test-j$jobs-lat $path $round $lat us" >> "$RES"
+	# cost per request: these do not depend on how fast the host is
+	if [ -n "$pid" ]; then
+		c1=$(emu_cost "$pid" "$node")
+		echo "$c0 $c1" | awk -v k="$test-j$jobs" -v p="$path" -v r="$round" '
+			$6 > $3 { printf "%s-csw %s %s %.3f csw/req\n%s-sysrw %s %s %.3f sys/req\n",
+				k, p, r, ($4 - $1) / ($6 - $3), k, p, r, ($5 - $2) / ($6 - $3) }' >> "$RES"
+	fi
 	say "round $round: $path $test j$jobs: $(tail -n 1 "$RES" | cut -d' ' -f4-)"
 }
 
@@ -234,7 +265,7 @@ summary() {
 					rat = rat " " val[tp[1], tp[2], rs[j]] / ref[tp[1], rs[j]]
 			m = median(vals[k])
 			printf "%s %s %s %s %s\n", tp[1], tp[2],
-			       (unit[k] == "IOPS") ? sprintf("%d", m) : sprintf("%.1f", m),
+			       (unit[k] == "IOPS") ? sprintf("%d", m) : sprintf(unit[k] ~ /\/req$/ ? "%.2f" : "%.1f", m),
 			       unit[k], rat == "" ? "-" : sprintf("%.3f", median(rat))
 		}
 	}' "$RES"
