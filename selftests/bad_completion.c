@@ -9,7 +9,9 @@
  * Checked: the reader's I/O fails within 5 s, the device is removed
  * within 5 s with the matching reason, the disk disappears, and the kernel
  * log has exactly one line for the device, naming the reason. Needs root
- * (it reads /dev/kmsg).
+ * (it reads /dev/kmsg). With --uring (bad_completion_uring.sh) the entries
+ * go to the module through UVIRTIO_URING_COMMIT, which must also fail
+ * with EIO: the same checks, the same kill.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +41,10 @@ struct mode {
 };
 
 static long fired_ms;
+/* bad_completion --uring: hand the entries over with UVIRTIO_URING_COMMIT */
+static bool via_commit;
+static int commit_res = 1;
+static int temu_fd;
 
 /* Append raw entries after what the library published, publish, signal. */
 static void shadow_raw(struct uvq *vq, const struct uvirtio_used_elem *ents,
@@ -54,7 +60,10 @@ static void shadow_raw(struct uvq *vq, const struct uvirtio_used_elem *ents,
 	__atomic_store_n(&vq->shadow->idx, idx, __ATOMIC_RELEASE);
 	/* Or the library's next flush would store its older index again. */
 	vq->shadow_idx = vq->published = vq->signalled = idx;
-	if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
+	if (via_commit)
+		commit_res = temu_uring_cmd(temu_fd, UVIRTIO_URING_COMMIT,
+					    vq->index, 0, 0);
+	else if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
 		perror("call eventfd");
 	fired_ms = temu_now_ms();
 }
@@ -225,6 +234,8 @@ static void run(const struct mode *m)
 		return;
 	}
 	tap_ok(true, "%s: disk appears (%s)", m->name, t.node);
+	temu_fd = t.d.fd;
+	commit_res = 1;
 	snprintf(dev, sizeof(dev), "uvirtio-%u", t.d.index);
 	snprintf(sys, sizeof(sys), "/sys/block/%.40s", t.node + 5);
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
@@ -254,9 +265,12 @@ static void run(const struct mode *m)
 	       st == READER_EIO ? "EIO" : st == READER_GONE ? "disk gone" :
 	       st == 2 ? "reader could not start" : "no error");
 	st = temu_wait_removed(&t, LIMIT_MS);
-	tap_ok(!st && t.d.dead_reason == m->reason,
-	       "%s: device removed within 5 s for the right reason (%s)", m->name,
-	       uvdev_dead_str(t.d.dead_reason));
+	tap_ok(!st && t.d.dead_reason == m->reason &&
+	       (!via_commit || commit_res == -EIO),
+	       "%s: device removed within 5 s for the right reason (%s)%s", m->name,
+	       uvdev_dead_str(t.d.dead_reason),
+	       via_commit ? (commit_res == -EIO ? ", COMMIT failed with EIO" :
+			     ", but COMMIT did not fail with EIO") : "");
 
 	for (end = temu_now_ms() + LIMIT_MS; temu_now_ms() < end; usleep(20000)) {
 		struct stat sb;
@@ -280,7 +294,16 @@ int main(int argc, char **argv)
 {
 	unsigned int i, n = sizeof(modes) / sizeof(modes[0]), first = 0;
 
-	/* bad_completion [N]: only mode N (0-based), to chase one case. */
+	/*
+	 * bad_completion [--uring] [N]: only mode N (0-based), to chase one
+	 * case; --uring hands the bad entries to the module with
+	 * UVIRTIO_URING_COMMIT instead of a call eventfd write.
+	 */
+	if (argc > 1 && !strcmp(argv[1], "--uring")) {
+		via_commit = true;
+		argc--;
+		argv++;
+	}
 	if (argc > 1) {
 		first = atoi(argv[1]) % n;
 		n = first + 1;

@@ -59,12 +59,15 @@ struct temu {
 
 int temu_create_cfg(struct temu *t, const struct uvdev_config *c, uint64_t bytes);
 int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size);
+int temu_create_stopped(struct temu *t, uint64_t bytes, unsigned int queue_size);
 int temu_attach(struct temu *t, unsigned int index, uint64_t bytes);
 int temu_serve(struct temu *t, int timeout_ms);
 int temu_wait_disk(struct temu *t, int timeout_ms);
 int temu_wait_removed(struct temu *t, int timeout_ms);
 void temu_close(struct temu *t);
 long temu_now_ms(void);
+int temu_uring_cmd(int fd, uint32_t op, uint32_t index, uint16_t seen,
+		   uint16_t flags);
 long temu_read_long(const char *path);
 
 #endif /* UVIRTIO_TESTEMU_H */
