@@ -80,6 +80,11 @@ struct uv_vq_info {
 #define uv_uring_cmd_area(cmd)	((cmd)->cmd)
 #endif
 
+/* Since 6.7 a command can be cancelled when its ring or its task goes. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define UV_URING_CANCEL 1
+#endif
+
 #ifdef IO_URING_CMD_TASK_WORK_ISSUE_FLAGS
 #define UV_URING_TW(name)						\
 	static void name##_cmd(struct io_uring_cmd *cmd, unsigned int flags); \

@@ -18,9 +18,12 @@
  * WAIT completes with 0 ("look again") after at most UV_WAIT_BOUND; with
  * -ENODEV as soon as the device dies or is removed; with 0 when its queue
  * is set up or stopped. The price is one wake-up per second of an idle
- * queue, and there is no cancel path to get wrong. The bound is one
- * delayed work per queue, armed only when it is not pending, so a busy
- * queue parks and completes many WAITs per timer.
+ * queue. The bound is one delayed work per queue, armed only when it is
+ * not pending, so a busy queue parks and completes many WAITs per timer.
+ * Where commands can be cancelled (6.7 on), a parked WAIT is marked so,
+ * and a dying task or ring ends it at once (-ECANCELED): the fd's release,
+ * and with it orphaning in recovery mode, then follows the emulator's
+ * death without waiting for the bound.
  *
  * A WAIT parks before it looks at the avail index, and uv_notify() looks
  * for a waiter after the driver stored it (a full barrier on each side):
@@ -124,7 +127,8 @@ static bool uv_avail_moved(struct uv_queue *q, u16 seen)
 	return virtio16_to_cpu(&q->dev->vdev, READ_ONCE(q->vring.avail->idx)) != seen;
 }
 
-static int uv_wait_park(struct uv_queue *q, struct io_uring_cmd *cmd, u16 seen)
+static int uv_wait_park(struct uv_queue *q, struct io_uring_cmd *cmd, u16 seen,
+			unsigned int issue_flags)
 {
 	unsigned long flags;
 	bool moved;
@@ -153,8 +157,40 @@ static int uv_wait_park(struct uv_queue *q, struct io_uring_cmd *cmd, u16 seen)
 	spin_unlock_irqrestore(&q->lock, flags);
 	if (moved)
 		return 1;	/* never parked as far as io_uring knows */
+#ifdef UV_URING_CANCEL
+	/*
+	 * Only inline, under the ring's lock: nothing can complete the
+	 * command (task work, io_uring's fallback) before it is marked.
+	 */
+	if (!(issue_flags & IO_URING_F_UNLOCKED))
+		io_uring_cmd_mark_cancelable(cmd, issue_flags);
+#endif
 	return -EIOCBQUEUED;
 }
+
+#ifdef UV_URING_CANCEL
+/* The ring or the task of a parked WAIT is going away: end it now. */
+static void uv_wait_cancel(struct uv_dev *dev, struct io_uring_cmd *cmd,
+			   unsigned int issue_flags)
+{
+	unsigned long flags;
+	unsigned int i;
+	bool found = false;
+
+	for (i = 0; i < dev->num_queues && !found; i++) {
+		struct uv_queue *q = &dev->queues[i];
+
+		spin_lock_irqsave(&q->lock, flags);
+		found = q->waiter == cmd;
+		if (found)
+			q->waiter = NULL;
+		spin_unlock_irqrestore(&q->lock, flags);
+	}
+	/* Not found: whoever took it has its completion on the way. */
+	if (found)
+		uv_uring_cmd_done(cmd, -ECANCELED, issue_flags);
+}
+#endif
 
 static int uv_commit(struct uv_queue *q)
 {
@@ -186,6 +222,12 @@ int uv_uring_cmd(struct uv_dev *dev, struct io_uring_cmd *cmd,
 	struct uvirtio_uring_cmd c;
 	struct uv_queue *q;
 
+#ifdef UV_URING_CANCEL
+	if (issue_flags & IO_URING_F_CANCEL) {
+		uv_wait_cancel(dev, cmd, issue_flags);
+		return 0;
+	}
+#endif
 	/* The SQE may be in memory the process shares: read it once. */
 	memcpy(&c, uv_uring_cmd_area(cmd), sizeof(c));
 	if (c.flags || c.reserved || c.index >= dev->num_queues)
@@ -193,7 +235,7 @@ int uv_uring_cmd(struct uv_dev *dev, struct io_uring_cmd *cmd,
 	q = &dev->queues[array_index_nospec(c.index, dev->num_queues)];
 	switch (cmd->cmd_op) {
 	case UVIRTIO_URING_WAIT:
-		return uv_wait_park(q, cmd, c.last_avail);
+		return uv_wait_park(q, cmd, c.last_avail, issue_flags);
 	case UVIRTIO_URING_COMMIT:
 		if (c.last_avail)
 			return -EINVAL;

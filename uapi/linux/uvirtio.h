@@ -432,7 +432,10 @@ struct uvirtio_inflight {
  * queue @index differs from @last_avail, at once if it already does, or
  * when the driver kicks; with 0 after at most about one second, or when the
  * queue is set up or stopped, meaning "look again"; with -ENODEV once the
- * device is dead or removed. One WAIT per queue may be pending (-EBUSY).
+ * device is dead or removed; with -ECANCELED when its ring or task goes
+ * away (kernels that can cancel commands, 6.7 on; before, the bound ends
+ * it). One WAIT per queue may be pending (-EBUSY). A pending WAIT holds
+ * the device file, like any io_uring request on it.
  * Clear UVIRTIO_QF_POLLING before waiting, or no kick is looked for.
  *
  * UVIRTIO_URING_COMMIT takes queue @index's new shadow ring entries, checks
