@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "testemu.h"
+#include "uring.h"
 #include "require.h"
 #include "unit/tap.h"
 
@@ -61,7 +62,7 @@ static void shadow_raw(struct uvq *vq, const struct uvirtio_used_elem *ents,
 	/* Or the library's next flush would store its older index again. */
 	vq->shadow_idx = vq->published = vq->signalled = idx;
 	if (via_commit)
-		commit_res = temu_uring_cmd(temu_fd, UVIRTIO_URING_COMMIT,
+		commit_res = blk_uring_cmd_once(temu_fd, UVIRTIO_URING_COMMIT,
 					    vq->index, 0, 0);
 	else if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
 		perror("call eventfd");

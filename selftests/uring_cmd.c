@@ -108,25 +108,25 @@ static void refused(void)
 	int r;
 
 	r = uvdev_open(&bare, UVDEV_PATH);
-	tap_ok(!r && temu_uring_cmd(bare.fd, UVIRTIO_URING_COMMIT, 0, 0, 0) == -ENODEV &&
-	       temu_uring_cmd(bare.fd, UVIRTIO_URING_WAIT, 0, 0, 0) == -ENODEV,
+	tap_ok(!r && blk_uring_cmd_once(bare.fd, UVIRTIO_URING_COMMIT, 0, 0, 0) == -ENODEV &&
+	       blk_uring_cmd_once(bare.fd, UVIRTIO_URING_WAIT, 0, 0, 0) == -ENODEV,
 	       "an fd without a device refuses both commands (ENODEV)");
 	uvdev_close(&bare);
 
 	/* Created, not started: no queue is set up. */
 	r = temu_create_stopped(&t, DISK_BYTES, 128);
-	tap_ok(!r && temu_uring_cmd(t.d.fd, UVIRTIO_URING_COMMIT, 1, 0, 0) == -EINVAL &&
-	       temu_uring_cmd(t.d.fd, UVIRTIO_URING_WAIT, 1, 0, 0) == -EINVAL &&
-	       temu_uring_cmd(t.d.fd, UVIRTIO_URING_WAIT, 0xffffffffu, 0, 0) == -EINVAL &&
-	       temu_uring_cmd(t.d.fd, UVIRTIO_URING_WAIT, 0, 0, 1) == -EINVAL &&
-	       temu_uring_cmd(t.d.fd, UVIRTIO_URING_COMMIT, 0, 1, 0) == -EINVAL,
+	tap_ok(!r && blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_COMMIT, 1, 0, 0) == -EINVAL &&
+	       blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_WAIT, 1, 0, 0) == -EINVAL &&
+	       blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_WAIT, 0xffffffffu, 0, 0) == -EINVAL &&
+	       blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_WAIT, 0, 0, 1) == -EINVAL &&
+	       blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_COMMIT, 0, 1, 0) == -EINVAL,
 	       "bad queue index, flags or COMMIT argument: EINVAL");
-	tap_ok(!r && temu_uring_cmd(t.d.fd, UVIRTIO_URING_COMMIT + 1, 0, 0, 0) == -ENOTTY,
+	tap_ok(!r && blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_COMMIT + 1, 0, 0, 0) == -ENOTTY,
 	       "unknown command: ENOTTY");
-	tap_ok(!r && temu_uring_cmd(t.d.fd, UVIRTIO_URING_COMMIT, 0, 0, 0) == 0,
+	tap_ok(!r && blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_COMMIT, 0, 0, 0) == 0,
 	       "COMMIT before START takes nothing (0)");
 	t0 = temu_now_ms();
-	r = r ? r : temu_uring_cmd(t.d.fd, UVIRTIO_URING_WAIT, 0, 0, 0);
+	r = r ? r : blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_WAIT, 0, 0, 0);
 	t0 = temu_now_ms() - t0;
 	tap_ok(r == 0 && t0 >= 500 && t0 < 3000,
 	       "WAIT before START ends by itself with 0 (%d after %ld ms)", r, t0);
@@ -156,7 +156,7 @@ static void live(void)
 
 	seen = avail_idx(&t);
 	t0 = temu_now_ms();
-	r = temu_uring_cmd(t.d.fd, UVIRTIO_URING_WAIT, 0, seen - 1, 0);
+	r = blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_WAIT, 0, seen - 1, 0);
 	tap_ok(r == 1 && temu_now_ms() - t0 < 500,
 	       "WAIT with a stale avail index ends at once with 1 (%d)", r);
 
@@ -181,7 +181,7 @@ static void live(void)
 	while (temu_now_ms() - t0 < 2000 &&
 	       t.d.q[0].vq.published == t.d.q[0].vq.signalled)
 		temu_serve(&t, 20);
-	r = temu_uring_cmd(t.d.fd, UVIRTIO_URING_COMMIT, 0, 0, 0);
+	r = blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_COMMIT, 0, 0, 0);
 	st = wait_pid(pid, 5000);
 	tap_ok(r >= 1 && st == 0, "COMMIT delivers unsignalled completions (%d taken, reader %d)",
 	       r, st);
@@ -197,15 +197,15 @@ static void live(void)
 	__atomic_store_n(&vq->shadow->idx, ++vq->shadow_idx, __ATOMIC_RELEASE);
 	vq->published = vq->signalled = vq->shadow_idx;
 	t0 = temu_now_ms();
-	bad = temu_uring_cmd(t.d.fd, UVIRTIO_URING_COMMIT, 0, 0, 0);
+	bad = blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_COMMIT, 0, 0, 0);
 	st = reap_one(&u, 1000, NULL);
 	t0 = temu_now_ms() - t0;
 	tap_ok(r == -ETIME && bad == -EIO && st == -ENODEV && t0 < 500,
 	       "a bad COMMIT fails (%d) and the death ends a pending WAIT at once (%d after %ld ms)",
 	       bad, st, t0);
 	r = temu_wait_removed(&t, 10000);
-	tap_ok(!r && temu_uring_cmd(t.d.fd, UVIRTIO_URING_WAIT, 0, 0, 0) == -ENODEV &&
-	       temu_uring_cmd(t.d.fd, UVIRTIO_URING_COMMIT, 0, 0, 0) == -ENODEV,
+	tap_ok(!r && blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_WAIT, 0, 0, 0) == -ENODEV &&
+	       blk_uring_cmd_once(t.d.fd, UVIRTIO_URING_COMMIT, 0, 0, 0) == -ENODEV,
 	       "after removal both commands fail with ENODEV");
 	io_uring_queue_exit(&u.ring);
 	temu_close(&t);

@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <liburing.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_ring.h>
@@ -265,45 +264,4 @@ long temu_read_long(const char *path)
 		fclose(f);
 	}
 	return v;
-}
-
-/**
- * temu_uring_cmd() - issue one uvirtio io_uring command and wait for it
- * @fd:		the /dev/uvirtio fd
- * @op:		UVIRTIO_URING_* (or anything, to see it refused)
- * @index:	struct uvirtio_uring_cmd's fields
- * @seen:	its @last_avail
- * @flags:	its @flags
- *
- * Return: the command's result, or 1000 + errno if it could not be
- * submitted or reaped (no io_uring here)
- */
-int temu_uring_cmd(int fd, uint32_t op, uint32_t index, uint16_t seen,
-		   uint16_t flags)
-{
-	struct uvirtio_uring_cmd c = {
-		.index = index, .last_avail = seen, .flags = flags,
-	};
-	struct io_uring_cqe *cqe;
-	struct io_uring_sqe *sqe;
-	struct io_uring ring;
-	int ret;
-
-	if (io_uring_queue_init(4, &ring, 0))
-		return 1000;
-	sqe = io_uring_get_sqe(&ring);
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = op;
-	memcpy(sqe->cmd, &c, sizeof(c));
-	ret = io_uring_submit_and_wait(&ring, 1);
-	if (ret >= 0)
-		ret = io_uring_peek_cqe(&ring, &cqe);
-	if (ret < 0) {
-		ret = 1000 - ret;
-	} else {
-		ret = cqe->res;
-		io_uring_cqe_seen(&ring, cqe);
-	}
-	io_uring_queue_exit(&ring);
-	return ret;
 }

@@ -66,8 +66,6 @@ int temu_wait_disk(struct temu *t, int timeout_ms);
 int temu_wait_removed(struct temu *t, int timeout_ms);
 void temu_close(struct temu *t);
 long temu_now_ms(void);
-int temu_uring_cmd(int fd, uint32_t op, uint32_t index, uint16_t seen,
-		   uint16_t flags);
 long temu_read_long(const char *path);
 
 #endif /* UVIRTIO_TESTEMU_H */

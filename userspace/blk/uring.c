@@ -350,20 +350,23 @@ int blk_uring_poll(struct blk_uring *u, int fd, uintptr_t tag)
 }
 
 /**
- * blk_uring_cmd_probe() - may this process drive queues with uvirtio's
- * io_uring commands?
- * @fd:		the /dev/uvirtio fd of a created device
+ * blk_uring_cmd_once() - issue one uvirtio command on a throw-away ring and
+ * wait for it
+ * @fd:		the /dev/uvirtio fd
+ * @op:		UVIRTIO_URING_*
+ * @index:	struct uvirtio_uring_cmd's fields
+ * @last_avail:	its @last_avail
+ * @flags:	its @flags
  *
- * io_uring may be missing or forbidden (blk_uring_probe()), the kernel may
- * lack IORING_OP_URING_CMD (-EINVAL) or the module the commands
- * (-EOPNOTSUPP). A COMMIT of queue 0 on a throw-away ring tells: with
- * nothing in the shadow ring it changes nothing.
- *
- * Return: 0, or -errno
+ * Return: the command's result, or the -errno of setting up, submitting or
+ * reaping it
  */
-int blk_uring_cmd_probe(int fd)
+int blk_uring_cmd_once(int fd, uint32_t op, uint32_t index, uint16_t last_avail,
+		       uint16_t flags)
 {
-	struct uvirtio_uring_cmd c = { 0 };
+	struct uvirtio_uring_cmd c = {
+		.index = index, .last_avail = last_avail, .flags = flags,
+	};
 	struct io_uring_cqe *cqe;
 	struct io_uring_sqe *sqe;
 	struct io_uring ring;
@@ -374,15 +377,34 @@ int blk_uring_cmd_probe(int fd)
 		return ret;
 	sqe = io_uring_get_sqe(&ring);
 	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
-	sqe->cmd_op = UVIRTIO_URING_COMMIT;
+	sqe->cmd_op = op;
 	memcpy(sqe->cmd, &c, sizeof(c));
 	ret = io_uring_submit_and_wait(&ring, 1);
 	if (ret >= 0)
 		ret = io_uring_peek_cqe(&ring, &cqe);
 	if (ret >= 0) {
-		ret = cqe->res < 0 ? cqe->res : 0;
+		ret = cqe->res;
 		io_uring_cqe_seen(&ring, cqe);
 	}
 	io_uring_queue_exit(&ring);
 	return ret;
+}
+
+/**
+ * blk_uring_cmd_probe() - may this process drive queues with uvirtio's
+ * io_uring commands?
+ * @fd:		the /dev/uvirtio fd of a created device
+ *
+ * io_uring may be missing or forbidden (blk_uring_probe()), the kernel may
+ * lack IORING_OP_URING_CMD (-EINVAL) or the module the commands
+ * (-EOPNOTSUPP). A COMMIT of queue 0 tells: with nothing in the shadow
+ * ring it changes nothing.
+ *
+ * Return: 0, or -errno
+ */
+int blk_uring_cmd_probe(int fd)
+{
+	int ret = blk_uring_cmd_once(fd, UVIRTIO_URING_COMMIT, 0, 0, 0);
+
+	return ret < 0 ? ret : 0;
 }

@@ -76,6 +76,8 @@ int blk_uring_sleep(struct blk_uring *u, int timeout_ms);
 int blk_uring_cmd(struct blk_uring *u, int fd, uint32_t op, unsigned int index,
 		  uint16_t last_avail, uintptr_t tag);
 int blk_uring_poll(struct blk_uring *u, int fd, uintptr_t tag);
+int blk_uring_cmd_once(int fd, uint32_t op, uint32_t index, uint16_t last_avail,
+		       uint16_t flags);
 int blk_uring_cmd_probe(int fd);
 
 /**
