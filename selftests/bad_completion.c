@@ -254,6 +254,13 @@ static void run(const struct mode *m)
 	while (t.served < start + 20 && temu_now_ms() < end)
 		temu_serve(&t, 50);
 	t.hook = m->hook;
+	/*
+	 * Through COMMIT only: with a call eventfd as well, its harvest
+	 * (irq_work, late on a slow kernel) could meet the bad entry first,
+	 * and the COMMIT would find the device already dead.
+	 */
+	if (via_commit)
+		t.d.q[0].vq.call_fd = -1;
 	while (!fired_ms && temu_now_ms() < end)
 		temu_serve(&t, 50);
 	if (!fired_ms)
