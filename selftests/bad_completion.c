@@ -279,6 +279,9 @@ static void run(const struct mode *m)
 	       uvdev_dead_str(t.d.dead_reason),
 	       via_commit ? (commit_res == -EIO ? ", COMMIT failed with EIO" :
 			     ", but COMMIT did not fail with EIO") : "");
+	if (via_commit && commit_res != -EIO)
+		tap_diag("COMMIT returned %d (%s)", commit_res,
+			 commit_res < 0 ? strerror(-commit_res) : "not an error");
 
 	for (end = temu_now_ms() + LIMIT_MS; temu_now_ms() < end; usleep(20000)) {
 		struct stat sb;
