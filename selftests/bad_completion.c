@@ -61,9 +61,17 @@ static void shadow_raw(struct uvq *vq, const struct uvirtio_used_elem *ents,
 	__atomic_store_n(&vq->shadow->idx, idx, __ATOMIC_RELEASE);
 	/* Or the library's next flush would store its older index again. */
 	vq->shadow_idx = vq->published = vq->signalled = idx;
-	if (via_commit)
-		commit_res = blk_uring_cmd_once(temu_fd, UVIRTIO_URING_COMMIT,
-					    vq->index, 0, 0);
+	if (via_commit) {
+		int res = blk_uring_cmd_once(temu_fd, UVIRTIO_URING_COMMIT,
+					     vq->index, 0, 0);
+
+		/*
+		 * The first one counts: the pop loop may meet the reader's
+		 * next request and fire again on the dead device (ENODEV).
+		 */
+		if (commit_res == 1)
+			commit_res = res;
+	}
 	else if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
 		perror("call eventfd");
 	fired_ms = temu_now_ms();
