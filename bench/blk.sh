@@ -6,13 +6,16 @@
 #
 # fio, io_uring engine, O_DIRECT, on:
 #   null_blk      /dev/nullb0: the kernel's null device, the limit
-#   uv-null-1q    uvirtio-blk null:1G, one queue (served as uid 1000)
+#   uv-null-1q    uvirtio-blk null:1G, one queue (served as uid 1000),
+#                 its queue driven by io_uring commands (--notify uring)
+#   uv-null-1q-efd  the same on the kick and call eventfds (--notify eventfd)
 #   uv-null-1q-poll  the same with --poll-us 500: a queue that spins up to
 #                 500 us for the next request before it sleeps (trades a
 #                 CPU for the wake-up of the emulator at low depth)
 #   uv-null-2q    uvirtio-blk null:1G --queues 2
 #   vduse         qemu-storage-daemon's vduse-blk export of a null-co node
-#   uv-file       uvirtio-blk on a 512 MiB file on tmpfs
+#   uv-file       uvirtio-blk on a 512 MiB file on tmpfs (--notify uring)
+#   uv-file-efd   the same on the eventfds
 #   loop          the kernel loop device on the same file
 # Tests: 4k randread QD1 (IOPS and mean latency), 4k randread QD32,
 # 4k randwrite QD32, 128k sequential read QD8, each with 1 and 2 jobs.
@@ -20,8 +23,14 @@
 # All paths are set up first. Each figure is BENCH_ROUNDS (3) runs of
 # BENCH_RUNTIME (5) seconds, the paths taking turns run by run, so that the
 # slow spells of a shared host (measured: the same run varies 2-4x from one
-# minute to the next on these machines) fall on every path alike. About 17
+# minute to the next on these machines) fall on every path alike. About 22
 # minutes with the defaults.
+#
+# Cost per request of each uvirtio path, beside its speed (they do not
+# depend on how busy the host is): the emulator's context switches
+# (csw/req) and read/write-class system calls (sys/req: eventfd reads and
+# writes; io_uring_enter is not among them, so the io_uring paths' count
+# of it is in the per-queue line the emulator prints at exit).
 #
 # Prints a table, then one line per figure for machines:
 #   bench blk TEST PATH VALUE UNIT RATIO_TO_NULL_BLK
@@ -56,7 +65,7 @@ done
 
 RUNTIME=${BENCH_RUNTIME:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
-PATHS=${BENCH_PATHS:-"null_blk uv-null-1q uv-null-1q-poll uv-null-2q vduse uv-file loop"}
+PATHS=${BENCH_PATHS:-"null_blk uv-null-1q uv-null-1q-efd uv-null-1q-poll uv-null-2q vduse uv-file uv-file-efd loop"}
 TESTS=${BENCH_TESTS:-"rr4k-qd1 rr4k-qd32 rw4k-qd32 sr128k-qd8"}
 JOBS=${BENCH_JOBS:-"1 2"}
 UV_ARGS=${BENCH_UV_ARGS:-}
@@ -222,8 +231,8 @@ run_fio() {
 	else
 		echo "$test-j$jobs $path $round $iops IOPS" >> "$RES"
 	fi
-	[ $test != rr4k-qd1 ] || echo "$test-j$jobs-lat $path $round $lat us" >> "$RES"
 	say "round $round: $path $test j$jobs: $(tail -n 1 "$RES" | cut -d' ' -f4-)"
+	[ $test != rr4k-qd1 ] || echo "$test-j$jobs-lat $path $round $lat us" >> "$RES"
 }
 
 # summary [REF] - per TEST and PATH: the median VALUE over the rounds and
@@ -256,7 +265,7 @@ summary() {
 					rat = rat " " val[tp[1], tp[2], rs[j]] / ref[tp[1], rs[j]]
 			m = median(vals[k])
 			printf "%s %s %s %s %s\n", tp[1], tp[2],
-			       (unit[k] == "IOPS") ? sprintf("%d", m) : sprintf("%.1f", m),
+			       (unit[k] == "IOPS") ? sprintf("%d", m) : sprintf(unit[k] ~ /\/req$/ ? "%.2f" : "%.1f", m),
 			       unit[k], rat == "" ? "-" : sprintf("%.3f", median(rat))
 		}
 	}' "$RES"
@@ -299,7 +308,8 @@ for path in $PATHS; do
 			insmod /uvirtio/modules/null_blk.ko 2>/dev/null
 		node=/dev/nullb0
 		;;
-	uv-null-1q) uv_start $path null:1G; node=$NODE ;;
+	uv-null-1q) uv_start $path --notify uring null:1G; node=$NODE ;;
+	uv-null-1q-efd) uv_start $path --notify eventfd null:1G; node=$NODE ;;
 	uv-null-1q-poll) uv_start $path --poll-us 500 null:1G; node=$NODE ;;
 	uv-null-2q) uv_start $path --queues 2 null:1G; node=$NODE ;;
 	vduse)
@@ -325,10 +335,13 @@ for path in $PATHS; do
 		UVX_ENV=${!envvar:-} uv_start "$path" "${args[@]}"
 		node=$NODE
 		;;
-	uv-file|loop)
+	uv-file|uv-file-efd|loop)
 		make_file
 		if [ $path = uv-file ]; then
-			uv_start $path "$DIR/file.img"
+			uv_start $path --notify uring "$DIR/file.img"
+			node=$NODE
+		elif [ $path = uv-file-efd ]; then
+			uv_start $path --notify eventfd "$DIR/file.img"
 			node=$NODE
 		else
 			LOOP=$(losetup -f --show "$DIR/file.img") && node=$LOOP
@@ -378,7 +391,7 @@ echo "uvirtio-blk benchmark: kernel $(uname -r), $(nproc) vCPUs, fio io_uring O_
 echo "each cell: median over the rounds (median ratio to null_blk in the same round)"
 table
 # the issue's other two comparisons, same-round ratios too
-for pair in "uv-null-1q vduse" "uv-file loop"; do
+for pair in "uv-null-1q vduse" "uv-file loop" "uv-null-1q uv-null-1q-efd"; do
 	set -- $pair
 	case " ${LIVE[*]} " in *" $1 "*) ;; *) continue ;; esac
 	case " ${LIVE[*]} " in *" $2 "*) ;; *) continue ;; esac

@@ -60,4 +60,45 @@ struct uv_vq_info {
 };
 #endif
 
+/*
+ * io_uring commands (uring.c). Their header moved out of linux/io_uring.h
+ * in 6.7; the command area is cmd->cmd on 6.1 and cmd->sqe->cmd since the
+ * whole SQE is passed (6.12 and 7.3 have it); the task-work callback
+ * gets the io_uring_cmd and issue flags until 6.18, a struct io_tw_req and
+ * a token since (IO_URING_CMD_TASK_WORK_ISSUE_FLAGS came with it), and
+ * io_uring_cmd_done() lost its res2 argument then.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#include <linux/io_uring/cmd.h>
+#else
+#include <linux/io_uring.h>
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#define uv_uring_cmd_area(cmd)	((const void *)(cmd)->sqe->cmd)
+#else
+#define uv_uring_cmd_area(cmd)	((cmd)->cmd)
+#endif
+
+/* Since 6.7 a command can be cancelled when its ring or its task goes. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define UV_URING_CANCEL 1
+#endif
+
+#ifdef IO_URING_CMD_TASK_WORK_ISSUE_FLAGS
+#define UV_URING_TW(name)						\
+	static void name##_cmd(struct io_uring_cmd *cmd, unsigned int flags); \
+	static void name(struct io_tw_req tw_req, io_tw_token_t tw)	\
+	{								\
+		name##_cmd(io_uring_cmd_from_tw(tw_req),		\
+			   IO_URING_CMD_TASK_WORK_ISSUE_FLAGS);		\
+	}								\
+	static void name##_cmd(struct io_uring_cmd *cmd, unsigned int flags)
+#define uv_uring_cmd_done(cmd, res, flags) io_uring_cmd_done(cmd, res, flags)
+#else
+#define UV_URING_TW(name)						\
+	static void name(struct io_uring_cmd *cmd, unsigned int flags)
+#define uv_uring_cmd_done(cmd, res, flags) io_uring_cmd_done(cmd, res, 0, flags)
+#endif
+
 #endif /* UVIRTIO_COMPAT_H */

@@ -141,6 +141,7 @@ static void uv_remove_work(struct work_struct *work)
 	struct uv_dev *dev = container_of(work, struct uv_dev, remove_work);
 	unsigned long flags;
 	bool registered, gone;
+	unsigned int i;
 	u32 reason;
 
 	flush_work(&dev->start_work);
@@ -161,6 +162,8 @@ static void uv_remove_work(struct work_struct *work)
 	spin_unlock_irqrestore(&dev->state_lock, flags);
 	if (!gone)
 		uv_event(dev, UVIRTIO_EV_REMOVED, reason, 0);
+	for (i = 0; i < dev->num_queues; i++)
+		uv_wait_wake(&dev->queues[i], -ENODEV);
 	put_device(&dev->parent);
 }
 
@@ -265,8 +268,10 @@ void uv_kill(struct uv_dev *dev, u32 reason)
 	if (reason < ARRAY_SIZE(uv_dead_why) && uv_dead_why[reason])
 		pr_warn_ratelimited(UV_NAME " %s: %s, removing the device\n",
 				    dev_name(&dev->parent), uv_dead_why[reason]);
-	for (i = 0; i < dev->num_queues; i++)
+	for (i = 0; i < dev->num_queues; i++) {
 		irq_work_queue(&dev->queues[i].irq_work);
+		uv_wait_wake(&dev->queues[i], -ENODEV);
+	}
 	uv_queue_dev_work(dev, &dev->remove_work);
 }
 

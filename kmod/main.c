@@ -787,6 +787,15 @@ static __poll_t uv_poll(struct file *file, poll_table *pt)
 	return uv_events_poll(dev, file, pt);
 }
 
+static int uv_uring_cmd_fop(struct io_uring_cmd *cmd, unsigned int issue_flags)
+{
+	struct uv_dev *dev = uv_file_dev(cmd->file);
+
+	if (!dev)
+		return -ENODEV;
+	return uv_uring_cmd(dev, cmd, issue_flags);
+}
+
 static int uv_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct uv_dev *dev = uv_file_dev(file);
@@ -815,6 +824,7 @@ static const struct file_operations uv_fops = {
 	.read = uv_read,
 	.poll = uv_poll,
 	.mmap = uv_mmap,
+	.uring_cmd = uv_uring_cmd_fop,
 };
 
 static ssize_t devices_show(struct device *d, struct device_attribute *attr,

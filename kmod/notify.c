@@ -16,6 +16,10 @@
  * Once the device is dead, the same irq_work completes every outstanding
  * head with an error instead (DESIGN.md 5); uv_notify() queues it for each
  * new request, so the driver never waits for a dead emulator.
+ *
+ * The io_uring commands (uring.c) are a second trigger of the same work:
+ * UVIRTIO_URING_COMMIT runs uv_queue_deliver() in the emulator's own task,
+ * and a kick also completes a pending UVIRTIO_URING_WAIT.
  */
 #include <linux/file.h>
 #include <linux/slab.h>
@@ -38,6 +42,7 @@ void uv_queue_init(struct uv_queue *q, struct uv_dev *dev, unsigned int index)
 	q->index = index;
 	spin_lock_init(&q->lock);
 	init_irq_work(&q->irq_work, uv_queue_irq_work);
+	uv_wait_init(q);
 }
 
 /**
@@ -105,6 +110,7 @@ void uv_queue_start(struct uv_queue *q, struct virtqueue *vq, bool kernel)
 	q->kernel = kernel;
 	q->ready = true;
 	spin_unlock_irqrestore(&q->lock, flags);
+	uv_wait_wake(q, 0);	/* a WAIT parked before: look at the queue now */
 }
 
 /**
@@ -122,6 +128,14 @@ void uv_queue_stop(struct uv_queue *q)
 	q->vq = NULL;
 	spin_unlock_irqrestore(&q->lock, flags);
 	irq_work_sync(&q->irq_work);
+	/*
+	 * A COMMIT counted itself under the lock while the queue was ready,
+	 * and runs with bottom halves (so preemption) off: a short spin,
+	 * like irq_work_sync()'s.
+	 */
+	while (atomic_read_acquire(&q->committing))
+		cpu_relax();
+	uv_wait_wake(q, 0);
 }
 
 /*
@@ -303,33 +317,59 @@ static bool uv_fail_all(struct uv_queue *q)
 }
 
 /**
+ * uv_queue_deliver() - take a queue's completions to the driver, or fail
+ * them all once the device is dead
+ * @q:		the queue
+ *
+ * The one harvest path of both triggers: the call eventfd's irq_work
+ * (hard-irq context) and UVIRTIO_URING_COMMIT (the emulator's task, bottom
+ * halves off). A bad entry kills the device.
+ *
+ * Return: the number of completions taken from the shadow ring, or -EIO
+ * if an entry was bad (those before it were delivered).
+ */
+int uv_queue_deliver(struct uv_queue *q)
+{
+	struct virtqueue *vq;
+	unsigned long flags;
+	u32 reason = 0;
+	int taken;
+	u16 old;
+	bool irq;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if (!q->ready || q->kernel) {
+		spin_unlock_irqrestore(&q->lock, flags);
+		return 0;
+	}
+	old = q->used_idx;
+	if (uv_dead(q->dev))
+		irq = uv_fail_all(q);
+	else
+		irq = uv_harvest(q, &reason);
+	taken = (u16)(q->used_idx - old);
+	vq = q->vq;
+	/* uv_queue_stop() waits for this count to drop to 0 */
+	atomic_inc(&q->committing);
+	spin_unlock_irqrestore(&q->lock, flags);
+
+	if (irq)
+		vring_interrupt(0, vq);
+	atomic_dec_return_release(&q->committing);
+	if (reason) {
+		uv_kill(q->dev, reason);
+		return -EIO;
+	}
+	return taken;
+}
+
+/**
  * uv_queue_irq_work() - deliver completions to the driver (hard-irq context)
  * @work:	the queue's irq_work
  */
 void uv_queue_irq_work(struct irq_work *work)
 {
-	struct uv_queue *q = container_of(work, struct uv_queue, irq_work);
-	struct virtqueue *vq;
-	u32 reason = 0;
-	bool irq;
-
-	spin_lock(&q->lock);
-	if (!q->ready || q->kernel) {
-		spin_unlock(&q->lock);
-		return;
-	}
-	if (uv_dead(q->dev))
-		irq = uv_fail_all(q);
-	else
-		irq = uv_harvest(q, &reason);
-	vq = q->vq;
-	spin_unlock(&q->lock);
-
-	/* del_vqs waits for this work (uv_queue_stop()), so vq is still alive. */
-	if (irq)
-		vring_interrupt(0, vq);
-	if (reason)
-		uv_kill(q->dev, reason);
+	uv_queue_deliver(container_of(work, struct uv_queue, irq_work));
 }
 
 /*
@@ -392,6 +432,8 @@ bool uv_notify(struct virtqueue *vq)
 	smp_mb();
 	if (READ_ONCE(dev->dom.ctrl->queue[q->index].flags) & UVIRTIO_QF_POLLING)
 		return true;
+	if (READ_ONCE(q->waiter))
+		uv_wait_wake(q, 1);
 	rcu_read_lock();
 	kick = rcu_dereference(q->kick);
 	if (kick)
@@ -558,6 +600,7 @@ void uv_detach_eventfds(struct uv_dev *dev)
 		if (kick[i])
 			eventfd_ctx_put(kick[i]);
 		irq_work_sync(&dev->queues[i].irq_work);
+		uv_wait_sync(&dev->queues[i]);
 	}
 }
 

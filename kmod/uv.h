@@ -12,6 +12,7 @@
  *              or the virtio core's map ops (7.x)
  * notify.c     kick (driver -> emulator) and call (emulator -> driver),
  *              including the check of every completion (DESIGN.md 4, 4a)
+ * uring.c      the same two through io_uring commands (WAIT and COMMIT)
  * netctrl.c    the virtio-net control queue, which the module answers
  * events.c     the event queue the emulator read()s
  * validate.c   the feature bits and config values a device may offer
@@ -58,6 +59,8 @@
 #include <linux/uvirtio.h>
 
 #define UV_NAME "uvirtio"
+
+struct io_uring_cmd;
 
 /* Bounce pool granule: the smallest piece a mapping occupies. */
 #define UV_BOUNCE_SHIFT		9
@@ -137,6 +140,12 @@ struct uv_queue {
 	poll_table call_pt;
 
 	struct irq_work irq_work;	/* takes completions, interrupts */
+	atomic_t committing;		/* UVIRTIO_URING_COMMITs using @vq */
+
+	/* UVIRTIO_URING_WAIT (uring.c); @waiter and @wait_since under @lock */
+	struct io_uring_cmd *waiter;
+	unsigned long wait_since;	/* jiffies when @waiter was parked */
+	struct delayed_work wait_bound;	/* completes a @waiter parked too long */
 
 	spinlock_t lock;
 	bool ready;
@@ -332,6 +341,7 @@ void uv_detach_eventfds(struct uv_dev *dev);
 void uv_queue_irq_work(struct irq_work *work);
 void uv_queue_reattach(struct uv_queue *q);
 int uv_queue_inflight(struct uv_queue *q, u16 *last_avail, u16 *heads);
+int uv_queue_deliver(struct uv_queue *q);
 void uv_used_push(struct uv_queue *q, u32 id, u32 len);
 bool uv_used_publish(struct uv_queue *q, u16 old);
 
@@ -391,6 +401,13 @@ void uv_config_work(struct work_struct *work);
 
 /* netctrl.c */
 void uv_cvq_serve(struct uv_queue *q);
+
+/* uring.c */
+int uv_uring_cmd(struct uv_dev *dev, struct io_uring_cmd *cmd,
+		 unsigned int issue_flags);
+void uv_wait_init(struct uv_queue *q);
+void uv_wait_wake(struct uv_queue *q, int res);
+void uv_wait_sync(struct uv_queue *q);
 
 /* events.c */
 void uv_event(struct uv_dev *dev, u32 type, u32 w0, u32 w1);

@@ -357,6 +357,8 @@ static_assert(sizeof(struct uvirtio_config_read) == 32);
 static_assert(sizeof(struct uvirtio_status) == 56);
 static_assert(sizeof(struct uvirtio_event) == 32);
 static_assert(sizeof(struct uvirtio_net_ctrl_event) == 32);
+/* The command area of a plain 64-byte SQE */
+static_assert(sizeof(struct uvirtio_uring_cmd) == 16);
 static_assert(sizeof(struct uvirtio_ctrl_queue) == 64);
 static_assert(sizeof(struct uvirtio_ctrl) == 4096);
 static_assert(sizeof(struct uvirtio_used_elem) == 8);

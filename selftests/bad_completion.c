@@ -9,7 +9,9 @@
  * Checked: the reader's I/O fails within 5 s, the device is removed
  * within 5 s with the matching reason, the disk disappears, and the kernel
  * log has exactly one line for the device, naming the reason. Needs root
- * (it reads /dev/kmsg).
+ * (it reads /dev/kmsg). With --uring (bad_completion_uring.sh) the entries
+ * go to the module through UVIRTIO_URING_COMMIT, which must also fail
+ * with EIO: the same checks, the same kill.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "testemu.h"
+#include "uring.h"
 #include "require.h"
 #include "unit/tap.h"
 
@@ -39,6 +42,11 @@ struct mode {
 };
 
 static long fired_ms;
+/* bad_completion --uring: hand the entries over with UVIRTIO_URING_COMMIT */
+static bool via_commit;
+static int commit_res;
+static bool committed;
+static int temu_fd;
 
 /* Append raw entries after what the library published, publish, signal. */
 static void shadow_raw(struct uvq *vq, const struct uvirtio_used_elem *ents,
@@ -54,7 +62,19 @@ static void shadow_raw(struct uvq *vq, const struct uvirtio_used_elem *ents,
 	__atomic_store_n(&vq->shadow->idx, idx, __ATOMIC_RELEASE);
 	/* Or the library's next flush would store its older index again. */
 	vq->shadow_idx = vq->published = vq->signalled = idx;
-	if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
+	if (via_commit) {
+		int res = blk_uring_cmd_once(temu_fd, UVIRTIO_URING_COMMIT,
+					     vq->index, 0, 0);
+
+		/*
+		 * The first one counts: the pop loop may meet the reader's
+		 * next request and fire again on the dead device (ENODEV).
+		 */
+		if (!committed)
+			commit_res = res;
+		committed = true;
+	}
+	else if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
 		perror("call eventfd");
 	fired_ms = temu_now_ms();
 }
@@ -225,6 +245,8 @@ static void run(const struct mode *m)
 		return;
 	}
 	tap_ok(true, "%s: disk appears (%s)", m->name, t.node);
+	temu_fd = t.d.fd;
+	committed = false;
 	snprintf(dev, sizeof(dev), "uvirtio-%u", t.d.index);
 	snprintf(sys, sizeof(sys), "/sys/block/%.40s", t.node + 5);
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
@@ -242,6 +264,13 @@ static void run(const struct mode *m)
 	while (t.served < start + 20 && temu_now_ms() < end)
 		temu_serve(&t, 50);
 	t.hook = m->hook;
+	/*
+	 * Through COMMIT only: with a call eventfd as well, its harvest
+	 * (irq_work, late on a slow kernel) could meet the bad entry first,
+	 * and the COMMIT would find the device already dead.
+	 */
+	if (via_commit)
+		t.d.q[0].vq.call_fd = -1;
 	while (!fired_ms && temu_now_ms() < end)
 		temu_serve(&t, 50);
 	if (!fired_ms)
@@ -254,9 +283,15 @@ static void run(const struct mode *m)
 	       st == READER_EIO ? "EIO" : st == READER_GONE ? "disk gone" :
 	       st == 2 ? "reader could not start" : "no error");
 	st = temu_wait_removed(&t, LIMIT_MS);
-	tap_ok(!st && t.d.dead_reason == m->reason,
-	       "%s: device removed within 5 s for the right reason (%s)", m->name,
-	       uvdev_dead_str(t.d.dead_reason));
+	tap_ok(!st && t.d.dead_reason == m->reason &&
+	       (!via_commit || (committed && commit_res == -EIO)),
+	       "%s: device removed within 5 s for the right reason (%s)%s", m->name,
+	       uvdev_dead_str(t.d.dead_reason),
+	       via_commit ? (commit_res == -EIO ? ", COMMIT failed with EIO" :
+			     ", but COMMIT did not fail with EIO") : "");
+	if (via_commit && committed && commit_res != -EIO)
+		tap_diag("COMMIT returned %d (%s)", commit_res,
+			 commit_res < 0 ? strerror(-commit_res) : "not an error");
 
 	for (end = temu_now_ms() + LIMIT_MS; temu_now_ms() < end; usleep(20000)) {
 		struct stat sb;
@@ -280,7 +315,16 @@ int main(int argc, char **argv)
 {
 	unsigned int i, n = sizeof(modes) / sizeof(modes[0]), first = 0;
 
-	/* bad_completion [N]: only mode N (0-based), to chase one case. */
+	/*
+	 * bad_completion [--uring] [N]: only mode N (0-based), to chase one
+	 * case; --uring hands the bad entries to the module with
+	 * UVIRTIO_URING_COMMIT instead of a call eventfd write.
+	 */
+	if (argc > 1 && !strcmp(argv[1], "--uring")) {
+		via_commit = true;
+		argc--;
+		argv++;
+	}
 	if (argc > 1) {
 		first = atoi(argv[1]) % n;
 		n = first + 1;

@@ -4,6 +4,8 @@
 # SIGKILL of an emulator under load: fio with 16 requests in flight must end
 # (with I/O errors) within 5 s, the disk must disappear within 5 s, the
 # module must then unload, and the kernel log must stay free of warnings.
+# BLK_KILL_FIO replaces fio's --rw=randrw (blk_uring_kill.sh: a verifying
+# writer); UV_BLK_ARGS (lib.sh) chooses the emulator's notification path.
 . "$(dirname "$0")/lib.sh"
 
 uv_need uvirtio-blk setpriv fio
@@ -20,9 +22,9 @@ if fio --name=probe --filename="$UV_TMP/probe" --size=64k --bs=4k --rw=read \
 fi
 
 uv_blk_start --user ram:256M || uv_fail "emulator did not start"
-uv_log "disk $UV_NODE (emulator pid $UV_PID); fio randrw 4k QD16 with $engine"
+uv_log "disk $UV_NODE (emulator pid $UV_PID); fio ${BLK_KILL_FIO:---rw=randrw} 4k QD16 with $engine"
 
-fio --name=k --filename="$UV_NODE" --direct=1 --rw=randrw --bs=4k --iodepth=16 \
+fio --name=k --filename="$UV_NODE" --direct=1 ${BLK_KILL_FIO:---rw=randrw} --bs=4k --iodepth=16 \
     --ioengine=$engine --time_based --runtime=60 > "$UV_TMP/fio.out" 2>&1 &
 fio_pid=$!
 # Kill under load: wait until fio's I/O flows (fio takes seconds to start

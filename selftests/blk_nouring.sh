@@ -4,7 +4,8 @@
 # uvirtio-blk where io_uring is forbidden, as under the default seccomp
 # profiles of Docker, containerd and Podman (nouring refuses
 # io_uring_setup with EPERM): the default --io auto falls back to
-# synchronous file I/O, says so in one line, and serves the disk (data
+# synchronous file I/O and the default --notify auto to the kick and call
+# eventfds, says so in one line each, and serves the disk (data
 # written through /dev/vdX reads back and lands in the file); --io uring
 # refuses to start with one clear line instead.
 . "$(dirname "$0")/lib.sh"
@@ -25,6 +26,9 @@ PATH=$UV_TMP/bin:$PATH uv_blk_start --user "$disk" || uv_fail "uvirtio-blk --io 
 line=$(grep -c "io_uring is not available here (Operation not permitted): synchronous file I/O" "$UV_ERR")
 [ "$line" = 1 ] || { cat "$UV_ERR"; uv_fail "no (or more than one) fallback line"; }
 grep -q "io_uring per queue" "$UV_ERR" && uv_fail "says it uses io_uring"
+grep -q "io_uring commands are not available here (Operation not permitted): kick and call eventfds" "$UV_ERR" ||
+	{ cat "$UV_ERR"; uv_fail "no line saying the queues fall back to the eventfds"; }
+grep -q "driven by io_uring commands" "$UV_ERR" && uv_fail "says its queues are driven by io_uring commands"
 uv_log "--io auto: $(grep 'not available' "$UV_ERR")"
 
 dd if=/dev/urandom of="$UV_TMP/data" bs=1M count=16 status=none || uv_fail "random data"

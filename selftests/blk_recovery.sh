@@ -36,7 +36,14 @@ for i in $(seq $KILLS); do
 	sleep 0.2
 	kill -KILL "$UV_PID"
 	wait "$UV_PID" 2>/dev/null
-	state=$(cat "/sys/class/misc/uvirtio/uvirtio-$index/state" 2>/dev/null)
+	# The fd's release may follow the exit by up to a second: a pending
+	# io_uring WAIT holds the file until it ends (at once where the kernel
+	# cancels commands, 6.7 on; by its one-second bound before).
+	for _ in $(seq 30); do
+		state=$(cat "/sys/class/misc/uvirtio/uvirtio-$index/state" 2>/dev/null)
+		[ "$state" != recovering ] || break
+		sleep 0.1
+	done
 	[ "$state" = recovering ] || uv_fail "kill $i: state is '$state', not recovering"
 	uv_blk_start --user --attach "$index" --io uring "$img" ||
 		uv_fail "take-over $i failed"

@@ -151,6 +151,8 @@ uv_proc_alive() {
 # stdout and stderr files). Returns 1, with its stderr shown, if it exits or
 # prints no node within UV_START_TIMEOUT seconds. The emulator is killed at
 # exit if the test has not stopped it (after the uv_defer commands).
+# UV_BLK_ARGS, if set, goes first on the command line (e.g. --notify
+# eventfd, to run a test on the eventfd path).
 uv_blk_start() {
 	local user=0 end last
 	if [ "${1:-}" = --user ]; then
@@ -166,8 +168,8 @@ uv_blk_start() {
 	(
 		[ $user = 0 ] || exec env HOME=/tmp USER=user LOGNAME=user \
 			setpriv --reuid=$UV_USER_UID --regid=$UV_USER_UID \
-			--clear-groups -- uvirtio-blk "$@"
-		exec uvirtio-blk "$@"
+			--clear-groups -- uvirtio-blk ${UV_BLK_ARGS:-} "$@"
+		exec uvirtio-blk ${UV_BLK_ARGS:-} "$@"
 	) > "$UV_OUT" 2> "$UV_ERR" < /dev/null &
 	UV_PID=$!
 	UV_EMULATORS+=("$UV_PID")

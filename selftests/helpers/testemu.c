@@ -59,14 +59,14 @@ int temu_create_cfg(struct temu *t, const struct uvdev_config *c, uint64_t bytes
 }
 
 /**
- * temu_create() - create and start a virtio-blk device
+ * temu_create_stopped() - create a virtio-blk device, not started
  * @t:		emulator, zeroed by the caller except @hook, @file, @recovery
  * @bytes:	disk size, a multiple of 512 (of @t->file's if one is set)
  * @queue_size:	ring size
  *
  * Return: 0 or -errno
  */
-int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
+int temu_create_stopped(struct temu *t, uint64_t bytes, unsigned int queue_size)
 {
 	struct virtio_blk_config cfg = {
 		.capacity = bytes / 512,
@@ -87,9 +87,22 @@ int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
 		.bounce_size = 1 << 20,
 		.recovery = t->recovery,
 	};
-	int ret;
 
-	ret = temu_create_cfg(t, &c, bytes);
+	return temu_create_cfg(t, &c, bytes);
+}
+
+/**
+ * temu_create() - create and start a virtio-blk device
+ * @t:		emulator, zeroed by the caller except @hook, @file, @recovery
+ * @bytes:	disk size, a multiple of 512 (of @t->file's if one is set)
+ * @queue_size:	ring size
+ *
+ * Return: 0 or -errno
+ */
+int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size)
+{
+	int ret = temu_create_stopped(t, bytes, queue_size);
+
 	return ret ? ret : uvdev_start(&t->d);
 }
 

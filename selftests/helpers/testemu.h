@@ -59,6 +59,7 @@ struct temu {
 
 int temu_create_cfg(struct temu *t, const struct uvdev_config *c, uint64_t bytes);
 int temu_create(struct temu *t, uint64_t bytes, unsigned int queue_size);
+int temu_create_stopped(struct temu *t, uint64_t bytes, unsigned int queue_size);
 int temu_attach(struct temu *t, unsigned int index, uint64_t bytes);
 int temu_serve(struct temu *t, int timeout_ms);
 int temu_wait_disk(struct temu *t, int timeout_ms);

@@ -423,6 +423,50 @@ struct uvirtio_inflight {
 #define UVIRTIO_GET_INFLIGHT	_IOWR(UVIRTIO_IOC_MAGIC, 0x0d, struct uvirtio_inflight)
 
 /*
+ * io_uring commands: IORING_OP_URING_CMD on the device fd, sqe->cmd_op one
+ * of the numbers below, struct uvirtio_uring_cmd in the SQE's command area
+ * (a plain 64-byte SQE has room for it). A module without them fails the
+ * SQE with -EOPNOTSUPP; the eventfd interface stays, and both may be used.
+ *
+ * UVIRTIO_URING_WAIT completes (cqe->res) with 1 once the avail index of
+ * queue @index differs from @last_avail, at once if it already does, or
+ * when the driver kicks; with 0 after at most about one second, or when the
+ * queue is set up or stopped, meaning "look again"; with -ENODEV once the
+ * device is dead or removed; with -ECANCELED when its ring or task goes
+ * away (kernels that can cancel commands, 6.7 on; before, the bound ends
+ * it). One WAIT per queue may be pending (-EBUSY). A pending WAIT holds
+ * the device file, like any io_uring request on it.
+ * Clear UVIRTIO_QF_POLLING before waiting, or no kick is looked for.
+ *
+ * UVIRTIO_URING_COMMIT takes queue @index's new shadow ring entries, checks
+ * them as a call eventfd write does, and completes them to the driver in
+ * the calling task; it completes with the number of entries taken. A bad
+ * entry kills the device exactly as through the call eventfd (entries
+ * before it are delivered) and the command fails with -EIO; on a dead or
+ * removed device it fails with -ENODEV. @last_avail must be 0.
+ *
+ * Both fail with -EINVAL for a queue index out of range or non-zero
+ * reserved fields, and with -EOPNOTSUPP on an IORING_SETUP_IOPOLL ring.
+ */
+
+/**
+ * struct uvirtio_uring_cmd - the command area of a uvirtio io_uring command
+ * @index:	queue index
+ * @last_avail:	UVIRTIO_URING_WAIT: the avail index the caller has seen
+ * @flags:	must be 0
+ * @reserved:	must be 0
+ */
+struct uvirtio_uring_cmd {
+	__u32 index;
+	__u16 last_avail;
+	__u16 flags;
+	__u64 reserved;
+};
+
+#define UVIRTIO_URING_WAIT	_IOW(UVIRTIO_IOC_MAGIC, 0x20, struct uvirtio_uring_cmd)
+#define UVIRTIO_URING_COMMIT	_IOW(UVIRTIO_IOC_MAGIC, 0x21, struct uvirtio_uring_cmd)
+
+/*
  * The ABI is the same for 32- and 64-bit processes: every struct has fixed
  * size and explicit padding (the sizes are asserted where the module is
  * built).

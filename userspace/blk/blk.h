@@ -69,6 +69,7 @@
  *		arrive and so saved an interrupt
  * @uring:	requests handed to the queue's io_uring (the rest of a file
  *		backend's were served in the queue's thread)
+ * @enters:	io_uring_enter() calls of the queue's thread
  */
 struct blk_qstats {
 	_Atomic uint64_t kicks;
@@ -81,6 +82,7 @@ struct blk_qstats {
 	_Atomic uint64_t poll_misses;
 	_Atomic uint64_t holds;
 	_Atomic uint64_t uring;
+	_Atomic uint64_t enters;
 } __attribute__((aligned(BLK_CACHELINE)));
 
 /**
@@ -151,8 +153,15 @@ struct blk_req;
  *		rings); its loop watches the kick fd and the io_uring eventfd
  * @vq:		the rings (in struct uvdev)
  * @kick_fd:	kick eventfd (in struct uvdev)
- * @io:		io_uring of this queue (file backends; @io.ready if set up)
- * @ring_fd:	eventfd @io signals on completions, or -1
+ * @io:		io_uring of this queue (file backends, and every queue with
+ *		blk_engine.ring_cmds; @io.ready if set up)
+ * @ring_fd:	eventfd @io signals on completions, or -1 (also with
+ *		blk_engine.ring_cmds: the thread sleeps in @io itself)
+ * @dev_fd:	the /dev/uvirtio fd, for the io_uring commands
+ * @waiting:	a UVIRTIO_URING_WAIT is in flight
+ * @wait_over:	WAIT failed for good (device dead or removed): not re-sent
+ * @wake_armed:	a poll of the worker's wake fd is in flight on @io
+ * @commit_told: a failed UVIRTIO_URING_COMMIT was reported on stderr
  * @reqs:	one request slot per possible ring head
  * @iovs:	iovec storage of the slots
  * @delayed:	FIFO of requests held back by the delay fault
@@ -171,6 +180,11 @@ struct blk_queue {
 	int kick_fd;
 	struct blk_uring io;
 	int ring_fd;
+	int dev_fd;
+	bool waiting;
+	bool wait_over;
+	bool wake_armed;
+	bool commit_told;
 	struct blk_req *reqs;
 	struct iovec *iovs;
 	struct blk_req *delayed;
@@ -195,6 +209,9 @@ struct blk_queue {
  * @hold_max_ns: adaptive completion hold ceiling, 0: signal at once
  * @pin:	pin queue i's thread to CPU i modulo the CPUs we may use
  * @use_uring:	file backend: I/O through io_uring
+ * @ring_cmds:	each queue thread is driven by its io_uring: it sleeps in
+ *		UVIRTIO_URING_WAIT and completes through UVIRTIO_URING_COMMIT
+ *		instead of the kick and call eventfds
  * @uring_min:	with @use_uring, reads and writes of fewer data bytes are
  *		served in the queue's thread (0: every one through io_uring)
  * @faults:	device-wide fault switches
@@ -211,6 +228,7 @@ struct blk_engine {
 	uint64_t hold_max_ns;
 	bool pin;
 	bool use_uring;
+	bool ring_cmds;
 	uint32_t uring_min;
 	struct blk_faults faults;
 	struct blk_queue *q;

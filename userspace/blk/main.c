@@ -73,6 +73,7 @@
  * @block_size:	--block-size
  * @bounce_size: --bounce-size (0: derived)
  * @poll_us:	--poll-us (0 with --no-poll)
+ * @notify:	--notify
  * @coalesce_us: --coalesce-us
  * @serial:	--serial
  * @readonly:	--readonly
@@ -100,6 +101,7 @@ struct opts {
 	bool direct;
 	int pin;
 	enum { IO_AUTO, IO_URING, IO_SYNC } io;
+	enum { NOTIFY_AUTO, NOTIFY_URING, NOTIFY_EVENTFD } notify;
 	int fault_ignore_kicks;
 	int fault_withhold_irq;
 	unsigned int fault_delay_ms;
@@ -170,6 +172,11 @@ static void usage(FILE *f)
 "                      thread) or auto (default: uring; on tmpfs, which\n"
 "                      io_uring can only serve from worker threads, sync\n"
 "                      for reads and writes under 64 KiB)\n"
+"  --notify MODE       how queue threads hear of requests and hand back\n"
+"                      completions: uring (io_uring commands on the device\n"
+"                      fd, one io_uring per queue), eventfd (kick and call\n"
+"                      eventfds) or auto (default: uring where the kernel\n"
+"                      and module offer it, else eventfd)\n"
 "  --readonly          read-only disk: open PATH read-only and offer\n"
 "                      VIRTIO_BLK_F_RO; writes fail with an I/O error\n"
 "  --serial STR        serial number reported to the driver, at most %d\n"
@@ -256,7 +263,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION,
 	       OPT_QUEUES, OPT_BS, OPT_DIRECT, OPT_NOPOLL, OPT_POLLUS, OPT_COALESCE,
 	       OPT_PIN, OPT_NOPIN, OPT_BOUNCE, OPT_IO, OPT_F_KICKS, OPT_F_IRQ, OPT_F_DELAY, OPT_STATFS,
-	       OPT_RECOVERY, OPT_ATTACH };
+	       OPT_RECOVERY, OPT_ATTACH, OPT_NOTIFY };
 	static const struct option longopts[] = {
 		{ "queue-size",	required_argument, NULL, OPT_QS },
 		{ "queues",	required_argument, NULL, OPT_QUEUES },
@@ -270,6 +277,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "pin",	no_argument,	   NULL, OPT_PIN },
 		{ "no-pin",	no_argument,	   NULL, OPT_NOPIN },
 		{ "io",		required_argument, NULL, OPT_IO },
+		{ "notify",	required_argument, NULL, OPT_NOTIFY },
 		{ "bounce-size", required_argument, NULL, OPT_BOUNCE },
 		{ "dev",	required_argument, NULL, OPT_DEV },
 		{ "statfs",	required_argument, NULL, OPT_STATFS },
@@ -358,6 +366,17 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 				o->io = IO_AUTO;
 			else
 				uvemu_die(2, "--io: '%s' is not uring, sync or auto",
+					  optarg);
+			break;
+		case OPT_NOTIFY:
+			if (!strcmp(optarg, "uring"))
+				o->notify = NOTIFY_URING;
+			else if (!strcmp(optarg, "eventfd"))
+				o->notify = NOTIFY_EVENTFD;
+			else if (!strcmp(optarg, "auto"))
+				o->notify = NOTIFY_AUTO;
+			else
+				uvemu_die(2, "--notify: '%s' is not uring, eventfd or auto",
 					  optarg);
 			break;
 		case OPT_STATFS:
@@ -738,6 +757,16 @@ static void setup_engine(struct emu *e)
 	 * thread; large ones gain from the workers copying in parallel with
 	 * it (see BLK_TMPFS_URING_MIN).
 	 */
+	if (e->o.notify != NOTIFY_EVENTFD) {
+		ret = blk_uring_cmd_probe(e->em.dev.fd);
+		if (ret && e->o.notify == NOTIFY_URING)
+			uvemu_die(1, "uvirtio-%u: --notify uring: io_uring commands are not available here: %s",
+				  e->em.dev.index, strerror(-ret));
+		if (ret)
+			uvemu_log("uvirtio-%u: io_uring commands are not available here (%s): kick and call eventfds",
+				  e->em.dev.index, strerror(-ret));
+		eng->ring_cmds = !ret;
+	}
 	if (eng->use_uring && e->o.io == IO_AUTO && fstatfs(e->be.fd, &sfs) == 0 &&
 	    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
 		eng->uring_min = BLK_TMPFS_URING_MIN;
@@ -754,6 +783,9 @@ static void setup_engine(struct emu *e)
 	if (eng->use_uring && eng->uring_min)
 		uvemu_log("uvirtio-%u: tmpfs: reads and writes under %u KiB in the queue threads, larger ones through io_uring",
 			  e->em.dev.index, eng->uring_min >> 10);
+	if (eng->ring_cmds)
+		uvemu_log("uvirtio-%u: queues driven by io_uring commands",
+			  e->em.dev.index);
 	if (eng->use_uring)
 		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s%s",
 			  e->em.dev.index,
@@ -835,7 +867,7 @@ static void print_stats(struct emu *e)
 	for (i = 0; e->eng.q && i < e->eng.num_queues; i++) {
 		struct blk_qstats *s = &e->eng.q[i].stats;
 
-		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring",
+		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring, %llu io_uring_enter",
 			  e->em.dev.index, i,
 			  (unsigned long long)atomic_load(&s->requests),
 			  (unsigned long long)(atomic_load(&s->bytes) >> 20),
@@ -846,7 +878,8 @@ static void print_stats(struct emu *e)
 			  (unsigned long long)atomic_load(&s->polls),
 			  (unsigned long long)atomic_load(&s->poll_misses),
 			  (unsigned long long)atomic_load(&s->holds),
-			  (unsigned long long)atomic_load(&s->uring));
+			  (unsigned long long)atomic_load(&s->uring),
+			  (unsigned long long)atomic_load(&s->enters));
 	}
 }
 

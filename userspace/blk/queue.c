@@ -24,6 +24,15 @@
  * each; at queue depth 1 nothing comes, the hold shrinks to its floor and
  * the request pays only that.
  *
+ * Driven by its io_uring (blk_engine.ring_cmds), a queue thread sleeps in
+ * one io_uring_enter() on a UVIRTIO_URING_WAIT (the driver's kick), its
+ * file I/O and a poll of its wake-up eventfd, and hands completions to the
+ * driver with a UVIRTIO_URING_COMMIT queued on the same ring, where they
+ * are taken in its own task: no eventfd is read or written, no epoll, and
+ * under load one io_uring_enter() carries a whole pass's I/O and commit.
+ * The adaptive poll and hold work as before (UVIRTIO_QF_POLLING keeps the
+ * kicks, and so the WAIT, quiet while the thread polls).
+ *
  * The main thread starts and stops the rings (driver events) with the
  * thread out of the way: blk_engine_pause() asks every thread to finish its
  * running I/O and let go of its lock.
@@ -45,6 +54,11 @@
 #define BLK_BAD_TELL		10
 /* The adaptive poll and hold never shrink below ceiling / BLK_SPIN_FLOOR. */
 #define BLK_SPIN_FLOOR		8
+
+/* io_uring tags of a queue thread's own commands (requests are pointers) */
+#define QCMD_WAIT		1
+#define QCMD_COMMIT		2
+#define QCMD_WAKE		3
 
 /* epoll tags of a queue thread */
 #define QTAG_KICK		1
@@ -251,7 +265,12 @@ static void q_signal(struct blk_queue *q, bool force)
 	if (how == UVQ_SIGNAL_NEVER ||
 	    (how == UVQ_SIGNAL_IF_NEEDED && !uvq_need_signal(vq)))
 		uvcounter_add(&q->stats.irqs_suppressed, pending);
-	uvq_flush_signal(vq, how);
+	if (!blk_status()->eng->ring_cmds)
+		uvq_flush_signal(vq, how);
+	else if (uvq_publish(vq) >= 0 && uvq_signal_due(vq, how) &&
+		 blk_uring_cmd(&q->io, q->dev_fd, UVIRTIO_URING_COMMIT, q->index,
+			       0, QCMD_COMMIT) == 0)
+		uvq_signal_given(vq);
 	if (vq->stats.signals != before)
 		uvcounter_add(&q->stats.irqs, vq->stats.signals - before);
 }
@@ -287,6 +306,42 @@ struct q_reaping {
 };
 
 /**
+ * q_cmd_done() - one of the queue's own io_uring commands ended
+ * @q:		queue
+ * @tag:	QCMD_*
+ * @res:	its result
+ *
+ * A WAIT ends with 1 (kicked), 0 (look again) or -ENODEV (the device is
+ * dead or removed: the main thread hears of it through its events, and
+ * the thread then sleeps on its wake-up poll only). A COMMIT posts only
+ * when it fails: -EIO, the module found a bad completion and killed the
+ * device, as it does through the call eventfd.
+ */
+static void q_cmd_done(struct blk_queue *q, uintptr_t tag, int res)
+{
+	switch (tag) {
+	case QCMD_WAIT:
+		q->waiting = false;
+		if (res > 0)
+			uvcounter_add(&q->stats.kicks, 1);
+		else if (res < 0 && res != -EINTR)
+			q->wait_over = true;
+		break;
+	case QCMD_COMMIT:
+		if (res < 0 && !q->commit_told) {
+			q->commit_told = true;
+			fprintf(stderr, "uvirtio-blk: queue %u: UVIRTIO_URING_COMMIT: %s\n",
+				q->index, strerror(-res));
+		}
+		break;
+	case QCMD_WAKE:
+		q->wake_armed = false;
+		uvworker_drain(q->w.wake_fd);
+		break;
+	}
+}
+
+/**
  * q_io_done() - one io_uring operation of a request ended
  * @tag:	the request
  * @res:	bytes moved, or -errno
@@ -306,6 +361,10 @@ static bool q_io_done(void *tag, int res, void *arg)
 	struct blk_req *r = tag;
 	enum blk_io_verdict v;
 
+	if ((uintptr_t)tag < BLK_URING_OWN_TAGS) {
+		q_cmd_done(q, (uintptr_t)tag, res);
+		return false;
+	}
 	v = blk_io_progress(r->ri.type, res, r->ri.len, &r->io_done,
 			    &r->io_tries);
 	if (v == BLK_IO_AGAIN) {
@@ -375,7 +434,7 @@ static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
 	ret = blk_req_parse(eng->bd, el->iov, el->out_num, uvq_elem_in(el),
 			    el->in_num, r->data, eng->seg_max + 4, &r->ri);
 	inflight_set(q, r, el->head);
-	if (ret == 0 && q->io.ready &&
+	if (ret == 0 && eng->use_uring &&
 	    (r->ri.type == VIRTIO_BLK_T_FLUSH || r->ri.len >= eng->uring_min) &&
 	    q_io_queue(q, r) == 0) {
 		uvcounter_add(&q->stats.uring, 1);
@@ -542,6 +601,9 @@ static void q_serve(struct blk_queue *q, struct blk_engine *eng,
 		if (q_hold(q, eng))
 			continue;
 		q_signal(q, false);
+		/* a COMMIT queued above must not wait for the poll to end */
+		if (eng->ring_cmds && eng->poll_max_ns)
+			blk_uring_submit(&q->io);
 		if (q_poll(q, eng))
 			continue;
 		if (atomic_load_explicit(&q->faults.ignore_kicks,
@@ -569,7 +631,32 @@ static void q_quiesce(struct blk_queue *q, struct blk_engine *eng)
 	}
 	q_release_delayed(q, true);
 	q_signal(q, true);
+	if (eng->ring_cmds)
+		blk_uring_submit(&q->io);
 	uvq_poll_end(q->vq);
+}
+
+/**
+ * q_ring_arm() - before the thread sleeps in its io_uring: have a WAIT for
+ * the driver's kick and a poll of the wake-up eventfd in flight
+ * @q:		queue (its worker's lock held: the rings are stable)
+ *
+ * The WAIT carries the avail index the thread has seen, so a kick that
+ * came between its last look and the WAIT is not lost: the module
+ * completes the WAIT at once.
+ */
+static void q_ring_arm(struct blk_queue *q)
+{
+	struct uvq *vq = q->vq;
+
+	if (!q->waiting && !q->wait_over && vq->ready &&
+	    !atomic_load_explicit(&q->faults.ignore_kicks,
+				  memory_order_relaxed) &&
+	    blk_uring_cmd(&q->io, q->dev_fd, UVIRTIO_URING_WAIT, q->index,
+			  vq->last_avail, QCMD_WAIT) == 0)
+		q->waiting = true;
+	if (!q->wake_armed && blk_uring_poll(&q->io, q->w.wake_fd, QCMD_WAKE) == 0)
+		q->wake_armed = true;
 }
 
 /**
@@ -621,10 +708,20 @@ static void *q_thread(void *arg)
 		if (uvworker_pausing(&q->w))
 			q_quiesce(q, eng);
 		timeout = q_timeout_ms(q);
+		if (eng->ring_cmds)
+			q_ring_arm(q);
 		uvworker_leave(&q->w);
 		/* uvworker_enter() sleeps until the main thread resumes us */
 		if (uvworker_pausing(&q->w))
 			continue;
+		if (eng->ring_cmds) {
+			/* the completions are reaped by the next q_serve() */
+			if (!blk_uring_has_done(&q->io))
+				blk_uring_sleep(&q->io, timeout);
+			atomic_store_explicit(&q->stats.enters, q->io.enters,
+					      memory_order_relaxed);
+			continue;
+		}
 		n = uvloop_wait(&q->w.loop, ev, 4, timeout);
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.u64 == QTAG_KICK &&
@@ -642,7 +739,8 @@ static void *q_thread(void *arg)
 
 /**
  * q_uring_init() - the queue's io_uring on the backing file, and the
- * eventfd its thread watches for completions
+ * eventfd its thread watches for completions; or, driven by its io_uring
+ * (blk_engine.ring_cmds), the ring it sleeps in, with the file if any
  * @q:		queue
  * @eng:	engine
  * @pool:	bounce pool in our mapping
@@ -655,6 +753,10 @@ static int q_uring_init(struct blk_queue *q, struct blk_engine *eng,
 {
 	int ret;
 
+	if (eng->ring_cmds)
+		return blk_uring_init(&q->io, eng->queue_size,
+				      eng->use_uring ? eng->be->fd : -1, -1,
+				      eng->use_uring ? pool : NULL, pool_size);
 	q->ring_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->ring_fd < 0)
 		return -errno;
@@ -699,6 +801,7 @@ int blk_engine_init(struct blk_engine *eng, struct uvdev *dev, void *pool,
 		q->vq = &dev->q[i].vq;
 		q->kick_fd = dev->q[i].kick_fd;
 		q->ring_fd = -1;
+		q->dev_fd = dev->fd;
 		q->poll_ns = eng->poll_max_ns / BLK_SPIN_FLOOR;
 		q->hold_ns = eng->hold_max_ns / BLK_SPIN_FLOOR;
 		q->reqs = calloc(eng->queue_size, sizeof(*q->reqs));
@@ -711,7 +814,7 @@ int blk_engine_init(struct blk_engine *eng, struct uvdev *dev, void *pool,
 		ret = uvworker_init(&q->w, QTAG_WAKE);
 		if (!ret)
 			ret = uvloop_add(&q->w.loop, q->kick_fd, EPOLLIN, QTAG_KICK);
-		if (!ret && eng->use_uring)
+		if (!ret && (eng->use_uring || eng->ring_cmds))
 			ret = q_uring_init(q, eng, pool, pool_size);
 		if (ret)
 			return ret;

@@ -7,10 +7,18 @@
  * one-segment transfer that lies inside it then uses READ_FIXED /
  * WRITE_FIXED, which skip the per-operation page pinning. Completions are
  * announced on an eventfd the caller watches, and reaped in batches.
+ *
+ * The same ring can carry uvirtio's own io_uring commands (UVIRTIO_URING_WAIT
+ * and _COMMIT on the device fd) and a poll of an eventfd: a queue thread
+ * then sleeps in io_uring_enter() on all of it at once, with no eventfd
+ * announcing completions.
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <linux/uvirtio.h>
 
 #include <liburing.h>
 
@@ -47,9 +55,9 @@ int blk_uring_probe(int fd, unsigned int entries)
  * blk_uring_init() - set up a ring on a file
  * @u:		ring, zeroed
  * @entries:	submission ring size
- * @fd:		the file
- * @event_fd:	eventfd the ring signals on every completion
- * @pool:	bounce pool in our mapping (tried as fixed buffer 0)
+ * @fd:		the file, or -1 for a ring that carries only commands
+ * @event_fd:	eventfd the ring signals on every completion, or -1
+ * @pool:	bounce pool in our mapping (tried as fixed buffer 0), or NULL
  * @pool_size:	its bytes
  *
  * A pool the kernel refuses to register is no error: @u->fixed_err says
@@ -67,12 +75,19 @@ int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
 	if (ret)
 		return ret;
 	u->ready = true;
+	u->fixed_err = -EBADF;
+	if (fd < 0)
+		return 0;
 	ret = io_uring_register_files(&u->ring, &fd, 1);
 	if (ret)
 		return ret;
-	ret = io_uring_register_eventfd(&u->ring, event_fd);
-	if (ret)
-		return ret;
+	if (event_fd >= 0) {
+		ret = io_uring_register_eventfd(&u->ring, event_fd);
+		if (ret)
+			return ret;
+	}
+	if (!pool)
+		return 0;
 	u->pool = pool;
 	u->pool_size = pool_size;
 	u->fixed_err = io_uring_register_buffers(&u->ring, &biov, 1);
@@ -97,6 +112,7 @@ int blk_uring_submit(struct blk_uring *u)
 	int ret = 0, i;
 
 	for (i = 0; i < 4 && io_uring_sq_ready(&u->ring); i++) {
+		u->enters++;
 		ret = io_uring_submit(&u->ring);
 		if (ret >= 0)
 			return 0;
@@ -192,7 +208,9 @@ unsigned int blk_uring_reap(struct blk_uring *u, blk_uring_done_fn done,
 	while ((n = io_uring_peek_batch_cqe(&u->ring, cqes,
 					    BLK_URING_REAP)) > 0) {
 		for (i = 0; i < n; i++) {
-			u->inflight--;
+			if ((uintptr_t)io_uring_cqe_get_data(cqes[i]) >=
+			    BLK_URING_OWN_TAGS)
+				u->inflight--;
 			if (done(io_uring_cqe_get_data(cqes[i]), cqes[i]->res,
 				 arg))
 				again++;
@@ -219,11 +237,174 @@ unsigned int blk_uring_reap(struct blk_uring *u, blk_uring_done_fn done,
  */
 int blk_uring_wait(struct blk_uring *u)
 {
-	int ret = io_uring_submit_and_wait(&u->ring, 1);
+	int ret;
+
+	u->enters++;
+	ret = io_uring_submit_and_wait(&u->ring, 1);
 
 	if (ret >= 0 || ret == -EINTR || ret == -ETIME)
 		return 0;
 	if (ret == -EAGAIN || ret == -EBUSY)
 		usleep(1000);
 	return ret;
+}
+
+/**
+ * blk_uring_sleep() - submit what is queued and sleep until a completion
+ * @u:		ring
+ * @timeout_ms:	at most this long, or -1
+ *
+ * One io_uring_enter() hands everything over and waits.
+ *
+ * Return: 0 (woken, interrupted or timed out), or -errno
+ */
+int blk_uring_sleep(struct blk_uring *u, int timeout_ms)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = timeout_ms / 1000,
+		.tv_nsec = (timeout_ms % 1000) * 1000000LL,
+	};
+	struct io_uring_cqe *cqe;
+	int ret;
+
+	if (timeout_ms < 0)
+		return blk_uring_wait(u);
+	u->enters++;
+	ret = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
+	if (ret >= 0 || ret == -EINTR || ret == -ETIME)
+		return 0;
+	if (ret == -EAGAIN || ret == -EBUSY)
+		usleep(1000);
+	return ret;
+}
+
+/**
+ * blk_uring_get_sqe() - a free submission entry, submitting to make room
+ * @u:		ring
+ *
+ * Return: the entry, or NULL if the ring stays full
+ */
+static struct io_uring_sqe *blk_uring_get_sqe(struct blk_uring *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe) {
+		blk_uring_submit(u);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	return sqe;
+}
+
+/**
+ * blk_uring_cmd() - queue a uvirtio command on the device fd
+ * @u:		ring
+ * @fd:		the /dev/uvirtio fd
+ * @op:		UVIRTIO_URING_WAIT or UVIRTIO_URING_COMMIT
+ * @index:	queue index
+ * @last_avail:	WAIT: the avail index seen; COMMIT: 0
+ * @tag:	below BLK_URING_OWN_TAGS, handed back at completion; a COMMIT
+ *		posts a completion only when it fails
+ *
+ * liburing 2.3 has no helper for IORING_OP_URING_CMD: the entry is filled
+ * by hand, the command in the 16 bytes at its end.
+ *
+ * Return: 0, or -EBUSY if the submission ring is full
+ */
+int blk_uring_cmd(struct blk_uring *u, int fd, uint32_t op, unsigned int index,
+		  uint16_t last_avail, uintptr_t tag)
+{
+	struct io_uring_sqe *sqe = blk_uring_get_sqe(u);
+	struct uvirtio_uring_cmd c = {
+		.index = index,
+		.last_avail = last_avail,
+	};
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = op;
+	memcpy(sqe->cmd, &c, sizeof(c));
+	if (op == UVIRTIO_URING_COMMIT)
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data(sqe, (void *)tag);
+	return 0;
+}
+
+/**
+ * blk_uring_poll() - queue a one-shot poll for input on @fd
+ * @u:		ring
+ * @fd:		file
+ * @tag:	below BLK_URING_OWN_TAGS, handed back at completion
+ *
+ * Return: 0, or -EBUSY if the submission ring is full
+ */
+int blk_uring_poll(struct blk_uring *u, int fd, uintptr_t tag)
+{
+	struct io_uring_sqe *sqe = blk_uring_get_sqe(u);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, fd, POLLIN);
+	io_uring_sqe_set_data(sqe, (void *)tag);
+	return 0;
+}
+
+/**
+ * blk_uring_cmd_once() - issue one uvirtio command on a throw-away ring and
+ * wait for it
+ * @fd:		the /dev/uvirtio fd
+ * @op:		UVIRTIO_URING_*
+ * @index:	struct uvirtio_uring_cmd's fields
+ * @last_avail:	its @last_avail
+ * @flags:	its @flags
+ *
+ * Return: the command's result, or the -errno of setting up, submitting or
+ * reaping it
+ */
+int blk_uring_cmd_once(int fd, uint32_t op, uint32_t index, uint16_t last_avail,
+		       uint16_t flags)
+{
+	struct uvirtio_uring_cmd c = {
+		.index = index, .last_avail = last_avail, .flags = flags,
+	};
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	int ret;
+
+	ret = io_uring_queue_init(2, &ring, 0);
+	if (ret)
+		return ret;
+	sqe = io_uring_get_sqe(&ring);
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = op;
+	memcpy(sqe->cmd, &c, sizeof(c));
+	ret = io_uring_submit_and_wait(&ring, 1);
+	if (ret >= 0)
+		ret = io_uring_peek_cqe(&ring, &cqe);
+	if (ret >= 0) {
+		ret = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	return ret;
+}
+
+/**
+ * blk_uring_cmd_probe() - may this process drive queues with uvirtio's
+ * io_uring commands?
+ * @fd:		the /dev/uvirtio fd of a created device
+ *
+ * io_uring may be missing or forbidden (blk_uring_probe()), the kernel may
+ * lack IORING_OP_URING_CMD (-EINVAL) or the module the commands
+ * (-EOPNOTSUPP). A COMMIT of queue 0 tells: with nothing in the shadow
+ * ring it changes nothing.
+ *
+ * Return: 0, or -errno
+ */
+int blk_uring_cmd_probe(int fd)
+{
+	int ret = blk_uring_cmd_once(fd, UVIRTIO_URING_COMMIT, 0, 0, 0);
+
+	return ret < 0 ? ret : 0;
 }

@@ -32,7 +32,8 @@ enum blk_uring_op {
  * @fixed_err:	why it is not (-errno of io_uring_register_buffers())
  * @pool:	the bounce pool in our mapping
  * @pool_size:	its bytes
- * @inflight:	operations queued and not yet reaped
+ * @inflight:	operations queued and not yet reaped (file I/O only)
+ * @enters:	io_uring_enter() calls made through this file
  */
 struct blk_uring {
 	struct io_uring ring;
@@ -42,7 +43,14 @@ struct blk_uring {
 	uint8_t *pool;
 	uint64_t pool_size;
 	unsigned int inflight;
+	uint64_t enters;
 };
+
+/*
+ * Tags below this are the caller's own commands (blk_uring_cmd(),
+ * blk_uring_poll()), not file I/O: they are not counted in @inflight.
+ */
+#define BLK_URING_OWN_TAGS	16
 
 /**
  * typedef blk_uring_done_fn - one operation ended
@@ -64,6 +72,13 @@ int blk_uring_submit(struct blk_uring *u);
 unsigned int blk_uring_reap(struct blk_uring *u, blk_uring_done_fn done,
 			    void *arg);
 int blk_uring_wait(struct blk_uring *u);
+int blk_uring_sleep(struct blk_uring *u, int timeout_ms);
+int blk_uring_cmd(struct blk_uring *u, int fd, uint32_t op, unsigned int index,
+		  uint16_t last_avail, uintptr_t tag);
+int blk_uring_poll(struct blk_uring *u, int fd, uintptr_t tag);
+int blk_uring_cmd_once(int fd, uint32_t op, uint32_t index, uint16_t last_avail,
+		       uint16_t flags);
+int blk_uring_cmd_probe(int fd);
 
 /**
  * blk_uring_has_done() - are completions waiting to be reaped

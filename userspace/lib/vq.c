@@ -558,7 +558,26 @@ bool uvq_need_signal(const struct uvq *vq)
 int uvq_flush_signal(struct uvq *vq, enum uvq_signal how)
 {
 	uint64_t one = 1;
-	bool want;
+	int n = uvq_publish(vq);
+
+	if (!uvq_signal_due(vq, how) || vq->call_fd < 0)
+		return n;
+	if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
+		return -errno;
+	uvq_signal_given(vq);
+	return n;
+}
+
+/**
+ * uvq_publish() - make pushed completions visible to the kernel
+ * @vq:		queue
+ *
+ * See uvq_flush() for the ordering.
+ *
+ * Return: number of completions published by this call
+ */
+int uvq_publish(struct uvq *vq)
+{
 	uint16_t n;
 
 	if (!vq->ready)
@@ -569,15 +588,37 @@ int uvq_flush_signal(struct uvq *vq, enum uvq_signal how)
 			    memory_order_release);
 		vq->published = vq->shadow_idx;
 	}
-	want = how == UVQ_SIGNAL_ALWAYS ||
-	       (how == UVQ_SIGNAL_IF_NEEDED && uvq_need_signal(vq));
-	if (!want || vq->signalled == vq->published || vq->call_fd < 0)
-		return n;
-	if (write(vq->call_fd, &one, sizeof(one)) != sizeof(one))
-		return -errno;
+	return n;
+}
+
+/**
+ * uvq_signal_due() - after uvq_publish(): is a signal due, as @how says?
+ * @vq:		queue
+ * @how:	see uvq_flush_signal()
+ *
+ * For emulators that signal the kernel some other way than the call
+ * eventfd (an io_uring UVIRTIO_URING_COMMIT): they then call
+ * uvq_signal_given().
+ *
+ * Return: true if published completions are unsignalled and @how wants
+ * them signalled now
+ */
+bool uvq_signal_due(const struct uvq *vq, enum uvq_signal how)
+{
+	bool want = how == UVQ_SIGNAL_ALWAYS ||
+		    (how == UVQ_SIGNAL_IF_NEEDED && uvq_need_signal(vq));
+
+	return vq->ready && want && vq->signalled != vq->published;
+}
+
+/**
+ * uvq_signal_given() - the published completions were signalled
+ * @vq:		queue
+ */
+void uvq_signal_given(struct uvq *vq)
+{
 	vq->signalled = vq->published;
 	vq->stats.signals++;
-	return n;
 }
 
 /**
