@@ -284,6 +284,21 @@ int nb_open(struct nb *b)
 }
 
 /**
+ * nb_settled() - the process is in the namespaces it serves from
+ * @b:		backend, opened
+ *
+ * Starts what a backend needs once the emulator runs on: for dgram the
+ * thread that closes descriptors peers send, before a peer can send one
+ * (so its pipe is not one more descriptor then). Not earlier: --unshare's
+ * unshare(CLONE_NEWUSER) refuses a process with a thread.
+ */
+void nb_settled(const struct nb *b)
+{
+	if (b->kind == NB_DGRAM)
+		nb_fd_reaper_start();
+}
+
+/**
  * nb_connect() - (re)connect a backend that is not connected
  * @b:		backend
  *

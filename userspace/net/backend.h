@@ -115,6 +115,7 @@ int nb_clone(struct nb *dst, const struct nb *src, unsigned int i,
 	     unsigned int n);
 int nb_open(struct nb *b);
 int nb_connect(struct nb *b);
+void nb_settled(const struct nb *b);
 void nb_disconnect(struct nb *b);
 int nb_recv(struct nb *b, const struct iovec *iov, unsigned int cnt);
 int nb_send(struct nb *b, const struct iovec *iov, unsigned int cnt);

@@ -1072,6 +1072,8 @@ int main(int argc, char **argv)
 	open_backends(e);
 	if (e->o.unshare)
 		enter_namespaces();
+	/* no thread before this: unshare(CLONE_NEWUSER) refuses one */
+	nb_settled(&e->b);
 
 	create_device(e);
 	e->dp.sh = &e->sh;

@@ -571,8 +571,6 @@ static int nb_dgram_open(struct nb *b)
 	umask(mask);
 	if (v)
 		return -errno;
-	/* now, so its pipe is not one more descriptor later */
-	nb_fd_reaper_start();
 	b->room_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	return b->room_fd < 0 ? -errno : 0;
 }
