@@ -195,12 +195,45 @@ sd_never_ready() {
 	[ "$(sd_prop ActiveState "$u")" = failed ] &&
 		[ "$(sd_prop Result "$u")" = exit-code ]
 }
+# The installed uvirtio-net@.service: an interface in the emulator's own
+# user and network namespace (--unshare: a dynamic user has no
+# CAP_NET_ADMIN where it starts), ready with its name in the status,
+# stopped cleanly
+sd_net() {
+	local u=uvirtio-net@sdnet.service status pid
+	mkdir -p /etc/uvirtio/net
+	echo 'UVIRTIO_NET_ARGS="--unshare dgram:/tmp/sdnet.a,/tmp/sdnet.b"' > /etc/uvirtio/net/sdnet.conf
+	mkdir -p "/etc/systemd/system/$u.d"
+	printf '[Service]\nStandardError=truncate:/run/sdnet.err\n' > "/etc/systemd/system/$u.d/stderr.conf"
+	systemctl daemon-reload || return 1
+	systemctl start "$u" || { cat /run/sdnet.err; systemctl status "$u"; return 1; }
+	status=$(sd_prop StatusText "$u")
+	pid=$(sd_prop MainPID "$u")
+	echo "systemctl start: ActiveState=$(sd_prop ActiveState "$u"), StatusText='$status', main PID $pid"
+	[ "$(sd_prop ActiveState "$u")" = active ] || return 1
+	case "$status" in
+	"serving "?*) ;;
+	*) echo "StatusText does not name the interface"; return 1 ;;
+	esac
+	[ "$(readlink "/proc/$pid/ns/net")" != "$(readlink /proc/1/ns/net)" ] ||
+		{ echo "the emulator is in the initial network namespace"; return 1; }
+	nsenter -t "$pid" -n ip -o link show "${status#serving }" ||
+		{ echo "no ${status#serving } in the emulator's namespace"; return 1; }
+	[ ! -e "/sys/class/net/${status#serving }" ] || { echo "${status#serving } is in the initial namespace"; return 1; }
+	systemctl stop "$u"
+	cat /run/sdnet.err
+	echo "systemctl stop: ActiveState=$(sd_prop ActiveState "$u"), Result=$(sd_prop Result "$u"), ExecMainStatus=$(sd_prop ExecMainStatus "$u")"
+	[ "$(sd_prop ActiveState "$u")" = inactive ] && [ "$(sd_prop Result "$u")" = success ] &&
+		[ "$(sd_prop ExecMainStatus "$u")" = 0 ] || return 1
+	[ "$(cat /sys/class/misc/uvirtio/devices)" = 0 ] || { echo "a uvirtio device is left"; return 1; }
+}
 systemd_steps() {
 	step "$lane: systemctl start $SD_UNIT (installed unit, as configured): ready (READY=1) only once the disk exists at full size, StatusText names it, runs unprivileged in group uvirtio" sd_start &&
 		step "$lane: the disk of $SD_UNIT works" sd_disk
 	step "$lane: SIGTERM to $SD_UNIT's emulator: STOPPING=1 before its exit, exit 0, the disk gone" sd_sigterm
 	step "$lane: systemctl start, then systemctl stop $SD_UNIT: exit 0, the disk gone" sd_stop
 	step "$lane: a uvirtio-blk@ unit whose emulator fails before READY=1 ends failed, never active" sd_never_ready
+	step "$lane: systemctl start and stop uvirtio-net@sdnet.service (--unshare): ready, StatusText names the interface, which is only in the emulator's namespace; exit 0" sd_net
 }
 # sd_end RC - what /init does at the end, for systemd's boot: the exit
 # status and the kernel log to the status port, then power off
