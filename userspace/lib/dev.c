@@ -160,6 +160,8 @@ static int uvdev_setup(struct uvdev *d)
 	return 0;
 }
 
+static bool uvdev_state_is(const char *dir, const char *want, bool absent);
+
 /**
  * uvdev_attach() - take over a recovery-mode device whose emulator died
  * @d:		device from uvdev_open()
@@ -177,13 +179,28 @@ int uvdev_attach(struct uvdev *d, unsigned int index)
 {
 	struct uvirtio_attach a;
 	static uint16_t heads[UVIRTIO_MAX_QUEUE_SIZE];
-	unsigned int i;
+	unsigned int i, tries;
+	char dir[300];
 	int ret;
 
 	memset(&a, 0, sizeof(a));
 	a.index = index;
-	if (ioctl(d->fd, UVIRTIO_ATTACH, &a) < 0)
-		return -errno;
+	/*
+	 * A killed emulator's device file is released a moment after its
+	 * death, and only then is the device waiting (recovering): up to a
+	 * second later where a pending io_uring WAIT must reach its bound
+	 * first (kernels before 6.7 cannot cancel it). Until then the device
+	 * reads live: give it that moment.
+	 */
+	for (tries = 0; ioctl(d->fd, UVIRTIO_ATTACH, &a) < 0; tries++) {
+		ret = -errno;
+		if (ret != -ENOENT || tries == 30)
+			return ret;
+		snprintf(dir, sizeof(dir), "%s/uvirtio-%u", UVDEV_SYSFS, index);
+		if (!uvdev_state_is(dir, "live", false))
+			return ret;
+		usleep(100 * 1000);
+	}
 	d->index = index;
 	ret = uvdev_setup(d);
 	if (ret)
@@ -476,8 +493,11 @@ int uvdev_sysfs_dir(const struct uvdev *d, char *buf, size_t len)
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* Whether the driver's probe returned: @dir/state reads "live". */
-static bool uvdev_probed(const char *dir)
+/*
+ * Whether @dir/state (a device's life as the module shows it) starts with
+ * @want; @absent if the module has no such attribute.
+ */
+static bool uvdev_state_is(const char *dir, const char *want, bool absent)
 {
 	char path[300], buf[32] = "";
 	FILE *f;
@@ -485,11 +505,18 @@ static bool uvdev_probed(const char *dir)
 	snprintf(path, sizeof(path), "%s/state", dir);
 	f = fopen(path, "re");
 	if (!f)
-		return true;	/* a module without the attribute: the link decides */
+		return absent;
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = 0;
 	fclose(f);
-	return !strncmp(buf, "live", 4);
+	return !strncmp(buf, want, strlen(want));
+}
+
+/* Whether the driver's probe returned: @dir/state reads "live". */
+static bool uvdev_probed(const char *dir)
+{
+	/* a module without the attribute: the link decides */
+	return uvdev_state_is(dir, "live", true);
 }
 
 /**
