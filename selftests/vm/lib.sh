@@ -155,19 +155,21 @@ lane_names() {
 # hardware virtualization (vmx or svm), its KVM module (kvm_intel or
 # kvm_amd, loaded or built in) and a usable /dev/kvm. A /dev/kvm of another
 # kind (kvm_pvm: paravirtual, cannot boot a stock kernel) does not count.
+# UV_HOST_ROOT (default empty: this machine) prefixes the paths read, for
+# install-check's test of the choice on made-up hosts.
 host_kvm_problem() {
-	local flag mod
-	if grep -qw vmx /proc/cpuinfo; then
+	local flag mod r=${UV_HOST_ROOT:-}
+	if grep -qw vmx "$r/proc/cpuinfo"; then
 		flag=vmx mod=kvm_intel
-	elif grep -qw svm /proc/cpuinfo; then
+	elif grep -qw svm "$r/proc/cpuinfo"; then
 		flag=svm mod=kvm_amd
 	else
 		echo "no vmx or svm in /proc/cpuinfo"
 		return 0
 	fi
-	if [ ! -d "/sys/module/$mod" ]; then
+	if [ ! -d "$r/sys/module/$mod" ]; then
 		echo "$flag, but $mod is not loaded"
-	elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	elif [ ! -r "$r/dev/kvm" ] || [ ! -w "$r/dev/kvm" ]; then
 		echo "/dev/kvm is not usable by $(id -un)"
 	fi
 }
