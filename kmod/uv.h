@@ -147,7 +147,7 @@ struct uv_queue {
 	unsigned long wait_since;	/* jiffies when @waiter was parked */
 	struct delayed_work wait_bound;	/* completes a @waiter parked too long */
 
-	spinlock_t lock;
+	spinlock_t lock;		/* irq-safe: the fields below, @ready, and @waiter */
 	bool ready;
 	bool kernel;			/* served by the module (net control queue) */
 	u32 epoch;

@@ -869,17 +869,17 @@ static void print_stats(struct emu *e)
 
 		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring, %llu io_uring_enter",
 			  e->em.dev.index, i,
-			  (unsigned long long)atomic_load(&s->requests),
-			  (unsigned long long)(atomic_load(&s->bytes) >> 20),
-			  (unsigned long long)atomic_load(&s->errors),
-			  (unsigned long long)atomic_load(&s->kicks),
-			  (unsigned long long)atomic_load(&s->irqs),
-			  (unsigned long long)atomic_load(&s->irqs_suppressed),
-			  (unsigned long long)atomic_load(&s->polls),
-			  (unsigned long long)atomic_load(&s->poll_misses),
-			  (unsigned long long)atomic_load(&s->holds),
-			  (unsigned long long)atomic_load(&s->uring),
-			  (unsigned long long)atomic_load(&s->enters));
+			  (unsigned long long)uvcounter_read(&s->requests),
+			  (unsigned long long)(uvcounter_read(&s->bytes) >> 20),
+			  (unsigned long long)uvcounter_read(&s->errors),
+			  (unsigned long long)uvcounter_read(&s->kicks),
+			  (unsigned long long)uvcounter_read(&s->irqs),
+			  (unsigned long long)uvcounter_read(&s->irqs_suppressed),
+			  (unsigned long long)uvcounter_read(&s->polls),
+			  (unsigned long long)uvcounter_read(&s->poll_misses),
+			  (unsigned long long)uvcounter_read(&s->holds),
+			  (unsigned long long)uvcounter_read(&s->uring),
+			  (unsigned long long)uvcounter_read(&s->enters));
 	}
 }
 
