@@ -95,6 +95,27 @@
  */
 #define UVIRTIO_CREATE_F_RECOVERY	(1U << 0)
 
+/*
+ * Standard used rings, for unmodified virtio backends (a vhost-user backend
+ * handed the domain). Each queue's shadow ring is then laid out as a virtio
+ * split ring's used ring, little-endian: __le16 flags, __le16 idx,
+ * struct vring_used_elem ring[num], __le16 avail_event, where num is the ring
+ * size the driver chose (uvirtio_queue_info.num). Everything else holds:
+ * entries are checked and copied as in the default form, the kernel
+ * implements EVENT_IDX towards the driver.
+ *
+ * The queue epoch moves out of the shadow ring into the ctrl page
+ * (uvirtio_ctrl_queue.epoch): the kernel takes entries only while that
+ * equals the queue's epoch. Whoever starts the backend's ring stores
+ * idx = 0 first, then the epoch (release).
+ *
+ * Kicks follow the backend's notification suppression: with
+ * VIRTIO_RING_F_EVENT_IDX negotiated, the kick eventfd is signalled only
+ * when the driver's new avail entries reach avail_event; without it, not
+ * while flags has VRING_USED_F_NO_NOTIFY. UVIRTIO_QF_POLLING still works.
+ */
+#define UVIRTIO_CREATE_F_VRING_USED	(1U << 1)
+
 /**
  * struct uvirtio_create - describe a device (UVIRTIO_CREATE)
  * @device_id:	virtio device id: VIRTIO_ID_BLOCK (2) or VIRTIO_ID_NET (1)
@@ -326,11 +347,14 @@ struct uvirtio_config_read {
 /**
  * struct uvirtio_ctrl_queue - one queue's slot in the ctrl page
  * @flags:	UVIRTIO_QF_*, written by the emulator
+ * @epoch:	UVIRTIO_CREATE_F_VRING_USED: the queue epoch the shadow
+ *		ring's entries belong to; unused otherwise
  * @reserved:	zero; one cache line per queue
  */
 struct uvirtio_ctrl_queue {
 	__u32 flags;
-	__u32 reserved[15];
+	__u32 epoch;
+	__u32 reserved[14];
 };
 
 struct uvirtio_ctrl {
@@ -397,6 +421,22 @@ struct uvirtio_inflight {
 	__u64 reserved[2];
 };
 
+/**
+ * struct uvirtio_features - UVIRTIO_GET_FEATURES: what a device may offer
+ * @device_id:	in: VIRTIO_ID_BLOCK or VIRTIO_ID_NET
+ * @reserved0:	must be 0
+ * @features:	out: every feature bit UVIRTIO_CREATE accepts for that type
+ *		(transport bits included); a front end for another backend
+ *		offers the intersection with what its backend offers
+ * @reserved:	must be 0
+ */
+struct uvirtio_features {
+	__u32 device_id;
+	__u32 reserved0;
+	__u64 features;
+	__u64 reserved[2];
+};
+
 #define UVIRTIO_IOC_MAGIC	0xBE
 
 #define UVIRTIO_GET_API_VERSION	_IOR(UVIRTIO_IOC_MAGIC, 0x00, __u64)
@@ -421,6 +461,7 @@ struct uvirtio_inflight {
 /* Recovery mode, see UVIRTIO_CREATE_F_RECOVERY. */
 #define UVIRTIO_ATTACH		_IOWR(UVIRTIO_IOC_MAGIC, 0x0c, struct uvirtio_attach)
 #define UVIRTIO_GET_INFLIGHT	_IOWR(UVIRTIO_IOC_MAGIC, 0x0d, struct uvirtio_inflight)
+#define UVIRTIO_GET_FEATURES	_IOWR(UVIRTIO_IOC_MAGIC, 0x0e, struct uvirtio_features)
 
 /*
  * io_uring commands: IORING_OP_URING_CMD on the device fd, sqe->cmd_op one
