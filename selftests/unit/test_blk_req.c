@@ -341,6 +341,86 @@ static bool t_io_progress(void)
 	return true;
 }
 
+/**
+ * parse_dealloc() - blk_req_parse() of a DISCARD or WRITE_ZEROES
+ * @d:		disk
+ * @type:	VIRTIO_BLK_T_DISCARD or _WRITE_ZEROES
+ * @segs:	segments
+ * @n:		their number
+ * @ri:		out: the request
+ *
+ * Return: blk_req_parse()'s result
+ */
+static int parse_dealloc(struct blk_dev *d, uint32_t type,
+			 const struct virtio_blk_discard_write_zeroes *segs,
+			 unsigned int n, struct blk_req_info *ri)
+{
+	struct virtio_blk_outhdr h = hdr(type, 0);
+	struct iovec out[2] = { { &h, 16 }, { (void *)segs, n * sizeof(*segs) } };
+	uint8_t status;
+	struct iovec in[1] = { { &status, 1 } };
+
+	memset(ri, 0, sizeof(*ri));
+	return blk_req_parse(d, out, n ? 2 : 1, in, 1, scratch, CAP, ri);
+}
+
+/* one-segment DISCARD / WRITE_ZEROES go to io_uring; the rest stay inline */
+static bool t_dealloc_parse(void)
+{
+	struct virtio_blk_discard_write_zeroes seg[2] = {
+		{ .sector = htole64(8), .num_sectors = htole32(16) },
+		{ .sector = htole64(40), .num_sectors = htole32(8) },
+	};
+	struct blk_dev d = bd;
+	struct blk_req_info ri;
+
+	d.discard = d.write_zeroes = true;
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_DISCARD, seg, 1, &ri), 0);
+	CHECK(ri.sector == 8 && ri.len == 16 * 512 && ri.data_num == 0);
+	seg[0].flags = htole32(VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP);
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_WRITE_ZEROES, seg, 1, &ri), 0);
+	CHECK(ri.type == VIRTIO_BLK_T_WRITE_ZEROES && ri.len == 16 * 512);
+	/* UNMAP means nothing to a discard; unknown flags to either */
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_DISCARD, seg, 1, &ri), 1);
+	seg[0].flags = htole32(2);
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_WRITE_ZEROES, seg, 1, &ri), 1);
+	seg[0].flags = 0;
+	/* two segments, none, zero sectors, past the end, or not offered */
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_DISCARD, seg, 2, &ri), 1);
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_DISCARD, seg, 0, &ri), 1);
+	seg[1].num_sectors = 0;
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_DISCARD, seg + 1, 1, &ri), 1);
+	seg[1].num_sectors = htole32(SECTORS - 39);
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_DISCARD, seg + 1, 1, &ri), 1);
+	d.discard = false;
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_DISCARD, seg, 1, &ri), 1);
+	d.readonly = true;
+	CHECK_EQ(parse_dealloc(&d, VIRTIO_BLK_T_WRITE_ZEROES, seg, 1, &ri), 1);
+	/* a finished hole punch (0) completes the request */
+	CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_DISCARD, 0, 8192,
+				 &(uint64_t){ 0 }, &(unsigned int){ 0 }),
+		 BLK_IO_DONE);
+	return true;
+}
+
+/* RAM disk: zeroing gives pages back and keeps the bytes around them */
+static bool t_ram_zero(void)
+{
+	struct backend rb;
+	uint8_t *p;
+	bool ok;
+
+	if (backend_open_ram(&rb, 64 * 1024))
+		return false;
+	p = rb.ram;
+	memset(p, 0xa5, 64 * 1024);
+	ok = backend_write_zeroes(&rb, 1000, 3 * 4096 + 10) == 0;
+	for (size_t i = 0; ok && i < 64 * 1024; i++)
+		ok = p[i] == (i >= 1000 && i < 1000 + 3 * 4096 + 10 ? 0 : 0xa5);
+	backend_close(&rb);
+	return ok;
+}
+
 /* the remainder of a short transfer, in the request's own iovecs */
 static bool t_iov_advance(void)
 {
@@ -454,6 +534,8 @@ static const struct tap_test tests[] = {
 	{ t_parse_size,		"size and number parsing" },
 	{ t_io_progress,	"io_uring: short transfers and EAGAIN go on" },
 	{ t_iov_advance,	"io_uring: the remainder's iovecs" },
+	{ t_dealloc_parse,	"io_uring: one-segment discard and write-zeroes" },
+	{ t_ram_zero,		"RAM disk: write-zeroes drops whole pages only" },
 	{ t_through_ring,	"a read request through the ring" },
 };
 

@@ -286,10 +286,21 @@ static int q_io_queue(struct blk_queue *q, struct blk_req *r)
 {
 	enum blk_uring_op op = BLK_URING_FSYNC;
 
-	if (r->ri.type == VIRTIO_BLK_T_IN)
+	switch (r->ri.type) {
+	case VIRTIO_BLK_T_IN:
 		op = BLK_URING_READ;
-	else if (r->ri.type == VIRTIO_BLK_T_OUT)
+		break;
+	case VIRTIO_BLK_T_OUT:
 		op = BLK_URING_WRITE;
+		break;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		/* holes read as zeros in every file system we open */
+		op = BLK_URING_PUNCH;
+		r->data[0] = (struct iovec){ NULL, r->ri.len };
+		r->ri.data_num = 1;
+		break;
+	}
 	return blk_uring_queue(&q->io, op,
 			       r->ri.sector * BLK_SECTOR_SIZE + r->io_done,
 			       r->data, r->ri.data_num, r);
@@ -342,6 +353,27 @@ static void q_cmd_done(struct blk_queue *q, uintptr_t tag, int res)
 }
 
 /**
+ * q_dealloc_sync() - a hole could not be punched: do it the slow way
+ * @eng:	engine
+ * @r:		the DISCARD or WRITE_ZEROES
+ *
+ * A file system without hole punching (EOPNOTSUPP) or a block device
+ * without a zeroing offload: backend_discard() / backend_write_zeroes()
+ * know the fallbacks (writing zeros, BLKDISCARD). They block this queue
+ * for as long as they take, which is why they are not the first try.
+ *
+ * Return: 0 or -errno
+ */
+static int q_dealloc_sync(struct blk_engine *eng, const struct blk_req *r)
+{
+	uint64_t off = r->ri.sector * BLK_SECTOR_SIZE;
+
+	if (r->ri.type == VIRTIO_BLK_T_DISCARD)
+		return backend_discard(eng->be, off, r->ri.len);
+	return backend_write_zeroes(eng->be, off, r->ri.len);
+}
+
+/**
  * q_io_done() - one io_uring operation of a request ended
  * @tag:	the request
  * @res:	bytes moved, or -errno
@@ -365,6 +397,10 @@ static bool q_io_done(void *tag, int res, void *arg)
 		q_cmd_done(q, (uintptr_t)tag, res);
 		return false;
 	}
+	if (res < 0 && res != -EAGAIN && res != -EINTR &&
+	    (r->ri.type == VIRTIO_BLK_T_DISCARD ||
+	     r->ri.type == VIRTIO_BLK_T_WRITE_ZEROES))
+		res = q_dealloc_sync(ctx->eng, r);
 	v = blk_io_progress(r->ri.type, res, r->ri.len, &r->io_done,
 			    &r->io_tries);
 	if (v == BLK_IO_AGAIN) {
@@ -435,7 +471,8 @@ static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
 			    el->in_num, r->data, eng->seg_max + 4, &r->ri);
 	inflight_set(q, r, el->head);
 	if (ret == 0 && eng->use_uring &&
-	    (r->ri.type == VIRTIO_BLK_T_FLUSH || r->ri.len >= eng->uring_min) &&
+	    ((r->ri.type != VIRTIO_BLK_T_IN && r->ri.type != VIRTIO_BLK_T_OUT) ||
+	     r->ri.len >= eng->uring_min) &&
 	    q_io_queue(q, r) == 0) {
 		uvcounter_add(&q->stats.uring, 1);
 		return 1;

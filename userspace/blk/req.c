@@ -77,6 +77,43 @@ static int blk_dealloc(struct blk_dev *bd, struct iovc *c, bool zero)
 }
 
 /**
+ * blk_dealloc_parse() - decode a DISCARD or WRITE_ZEROES for the
+ * asynchronous path
+ * @bd:		disk
+ * @c:		cursor after the header
+ * @ri:		the request; @ri->sector and @ri->len become the range
+ *
+ * Only the plain case goes there: one segment (the device offers
+ * max_discard_seg = max_write_zeroes_seg = 1), flags this device serves,
+ * inside the disk, the feature on. Everything else, errors included, is
+ * blk_dealloc()'s.
+ *
+ * Return: 0 for the asynchronous path, 1 for blk_req_serve_info()
+ */
+static int blk_dealloc_parse(const struct blk_dev *bd, struct iovc *c,
+			     struct blk_req_info *ri)
+{
+	bool zero = ri->type == VIRTIO_BLK_T_WRITE_ZEROES;
+	struct virtio_blk_discard_write_zeroes seg;
+	uint32_t flags;
+
+	if (bd->readonly || !(zero ? bd->write_zeroes : bd->discard))
+		return 1;
+	if (iovc_left(c) != sizeof(seg) ||
+	    iovc_read(c, &seg, sizeof(seg)) != sizeof(seg))
+		return 1;
+	flags = le32toh(seg.flags);
+	if (flags & ~(zero ? (uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0))
+		return 1;
+	ri->sector = le64toh(seg.sector);
+	ri->len = (uint64_t)le32toh(seg.num_sectors) * BLK_SECTOR_SIZE;
+	if (!ri->len || !blk_range_ok(bd, ri->sector, ri->len))
+		return 1;
+	ri->data_num = 0;
+	return 0;
+}
+
+/**
  * blk_transfer() - read or write the data part of a request
  * @bd:		disk
  * @c:		cursor at the first data byte
@@ -264,8 +301,9 @@ int blk_req_serve_info(struct blk_dev *bd, const struct blk_req_info *ri,
  * @cap:	entries in @data
  * @ri:		out: the request
  *
- * Return: 0 if the request is a well-formed IN, OUT or FLUSH inside the
- * disk that a backend can run as it is; 1 if it must go through
+ * Return: 0 if the request is a well-formed IN, OUT, FLUSH, or
+ * one-segment DISCARD or WRITE_ZEROES (@ri->len bytes from @ri->sector,
+ * no data iovecs) inside the disk that a backend can run as it is; 1 if it must go through
  * blk_req_serve_info() (other types, errors, read-only writes); -EBADMSG if
  * there is no whole header or no status byte
  */
@@ -300,6 +338,9 @@ int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		return bd->readonly ? 1 : 0;
+	case VIRTIO_BLK_T_DISCARD:
+	case VIRTIO_BLK_T_WRITE_ZEROES:
+		return blk_dealloc_parse(bd, &oc, ri);
 	default:
 		return 1;
 	}
@@ -312,8 +353,9 @@ int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
 /**
  * blk_io_progress() - account one completion of a request's read, write or
  * flush, and say what comes next
- * @type:	VIRTIO_BLK_T_IN, _OUT or _FLUSH
- * @res:	the operation's result: bytes moved, or -errno
+ * @type:	VIRTIO_BLK_T_IN, _OUT, _FLUSH, _DISCARD or _WRITE_ZEROES
+ * @res:	the operation's result: bytes moved, or -errno (0 for the
+ *		types that move no data)
  * @len:	data bytes of the whole request (0 for a flush)
  * @done:	bytes moved by earlier operations; @res is added
  * @tries:	operations so far that moved nothing; bumped by one more
@@ -328,12 +370,13 @@ int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
 enum blk_io_verdict blk_io_progress(uint32_t type, int res, uint64_t len,
 				    uint64_t *done, unsigned int *tries)
 {
-	if (res == -EAGAIN || res == -EINTR ||
-	    (res == 0 && type != VIRTIO_BLK_T_FLUSH && *done < len))
+	bool moves = type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_OUT;
+
+	if (res == -EAGAIN || res == -EINTR || (res == 0 && moves && *done < len))
 		return ++*tries > BLK_IO_RETRIES ? BLK_IO_FAILED : BLK_IO_AGAIN;
 	if (res < 0)
 		return BLK_IO_FAILED;
-	if (type == VIRTIO_BLK_T_FLUSH)
+	if (!moves)
 		return BLK_IO_DONE;
 	if ((uint64_t)res > len - *done)
 		return BLK_IO_FAILED;	/* more than asked: not ours */

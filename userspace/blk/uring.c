@@ -14,6 +14,7 @@
  * announcing completions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -140,12 +141,30 @@ static bool blk_uring_in_pool(const struct blk_uring *u,
 }
 
 /**
+ * blk_uring_get_sqe() - a free submission entry, submitting to make room
+ * @u:		ring
+ *
+ * Return: the entry, or NULL if the ring stays full
+ */
+static struct io_uring_sqe *blk_uring_get_sqe(struct blk_uring *u)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+
+	if (!sqe) {
+		blk_uring_submit(u);
+		sqe = io_uring_get_sqe(&u->ring);
+	}
+	return sqe;
+}
+
+/**
  * blk_uring_queue() - queue one operation (blk_uring_submit() hands it over)
  * @u:		ring
  * @op:		BLK_URING_*
- * @off:	byte offset in the file (reads and writes)
+ * @off:	byte offset in the file (reads, writes, holes)
  * @iov:	buffers (reads and writes); they must stay valid until the
- *		operation is reaped
+ *		operation is reaped. BLK_URING_PUNCH: one entry whose length
+ *		is the hole's (its base is not used)
  * @cnt:	entries in @iov
  * @tag:	handed back to the completion callback
  *
@@ -154,14 +173,10 @@ static bool blk_uring_in_pool(const struct blk_uring *u,
 int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 		    const struct iovec *iov, unsigned int cnt, void *tag)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
+	struct io_uring_sqe *sqe = blk_uring_get_sqe(u);
 
-	if (!sqe) {
-		blk_uring_submit(u);
-		sqe = io_uring_get_sqe(&u->ring);
-		if (!sqe)
-			return -EBUSY;
-	}
+	if (!sqe)
+		return -EBUSY;
 	switch (op) {
 	case BLK_URING_READ:
 		if (cnt == 1 && blk_uring_in_pool(u, iov))
@@ -179,6 +194,12 @@ int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 		break;
 	case BLK_URING_FSYNC:
 		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
+		break;
+	case BLK_URING_PUNCH:
+		/* io_uring runs it in a worker: the queue thread goes on */
+		io_uring_prep_fallocate(sqe, 0, FALLOC_FL_PUNCH_HOLE |
+					FALLOC_FL_KEEP_SIZE, off,
+					iov->iov_len);
 		break;
 	}
 	sqe->flags |= IOSQE_FIXED_FILE;
@@ -276,23 +297,6 @@ int blk_uring_sleep(struct blk_uring *u, int timeout_ms)
 	if (ret == -EAGAIN || ret == -EBUSY)
 		usleep(1000);
 	return ret;
-}
-
-/**
- * blk_uring_get_sqe() - a free submission entry, submitting to make room
- * @u:		ring
- *
- * Return: the entry, or NULL if the ring stays full
- */
-static struct io_uring_sqe *blk_uring_get_sqe(struct blk_uring *u)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
-
-	if (!sqe) {
-		blk_uring_submit(u);
-		sqe = io_uring_get_sqe(&u->ring);
-	}
-	return sqe;
 }
 
 /**

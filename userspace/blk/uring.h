@@ -22,6 +22,8 @@ enum blk_uring_op {
 	BLK_URING_READ,
 	BLK_URING_WRITE,
 	BLK_URING_FSYNC,	/* data sync of the whole file */
+	BLK_URING_PUNCH,	/* punch a hole: one iovec, only its length
+				 * is used (the range's bytes) */
 };
 
 /**
