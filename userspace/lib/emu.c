@@ -23,6 +23,7 @@ enum {
 	UVEMU_TAG_SIGNAL,
 	UVEMU_TAG_TIMER,
 	UVEMU_TAG_WAKE,
+	UVEMU_TAG_IO,
 };
 
 /* The prefix of every message: one program, one name. */
@@ -230,6 +231,19 @@ void uvemu_wake(struct uvemu *em)
 }
 
 /**
+ * uvemu_watch() - have the main thread call ops->io when @fd is ready
+ * @em:		main thread
+ * @fd:		one more fd of the emulator's own (a control socket)
+ * @events:	epoll events to wait for
+ *
+ * Return: 0 or -errno
+ */
+int uvemu_watch(struct uvemu *em, int fd, uint32_t events)
+{
+	return uvloop_add(&em->loop, fd, events, UVEMU_TAG_IO);
+}
+
+/**
  * uvemu_stop_timer() - no more ticks
  * @em:		main thread
  */
@@ -419,6 +433,8 @@ void uvemu_run(struct uvemu *em)
 						  strerror(errno));
 				if (em->ops->wake)
 					em->ops->wake(em);
+			} else if (tag == UVEMU_TAG_IO && em->ops->io) {
+				em->ops->io(em, ev[i].events);
 			}
 		}
 	}
