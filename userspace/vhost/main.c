@@ -313,6 +313,17 @@ static uint32_t vh_blk_config(struct vh *v, struct virtio_blk_config *cfg,
 	memset(cfg, 0, sizeof(*cfg));
 	if (vu_get_config(&v->vu, cfg, BLK_CONFIG_SIZE))
 		vh_lost(v);
+	/*
+	 * Limits a backend reports as 0 mean "none" to it (qemu-storage-daemon
+	 * says size_max 0), and a size limit below a page is one the block
+	 * layer cannot honour: the driver's defaults apply instead.
+	 */
+	if (le32toh(cfg->size_max) < (uint32_t)sysconf(_SC_PAGESIZE))
+		v->features &= ~(1ULL << VIRTIO_BLK_F_SIZE_MAX);
+	if (!cfg->seg_max)
+		v->features &= ~(1ULL << VIRTIO_BLK_F_SEG_MAX);
+	if (!cfg->blk_size)
+		v->features &= ~(1ULL << VIRTIO_BLK_F_BLK_SIZE);
 	if ((v->features & mq) && le16toh(cfg->num_queues) &&
 	    le16toh(cfg->num_queues) < n)
 		n = le16toh(cfg->num_queues);
@@ -408,6 +419,9 @@ static void vh_create(struct vh *v, unsigned int nq)
 	if (ret == -EPERM && v->o.type == VIRTIO_ID_NET)
 		uvemu_die(1, "%s: cannot create the device: %s (a net device needs CAP_NET_ADMIN over this network namespace: try unshare -U -r -n)",
 			  v->o.dev, strerror(-ret));
+	if (ret == -EINVAL)
+		uvemu_die(1, "%s: cannot create the device: the module refused the backend's features 0x%llx or config (the kernel log names the field)",
+			  v->o.dev, (unsigned long long)v->features);
 	if (ret)
 		uvemu_die(1, "%s: cannot create the device: %s", v->o.dev,
 			  strerror(-ret));
