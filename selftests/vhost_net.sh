@@ -12,7 +12,7 @@
 # the data flowed (the backend reads and writes the rings itself).
 # VHOST_NET_QUEUES=N (vhost_net_mq.sh: 2) gives both ports and both front
 # ends N queue pairs, enables them all (ethtool -L) and splits the data
-# into 4N parallel transfers, which must move frames on more than one queue
+# into 8N parallel transfers, which must move frames on more than one queue
 # pair (testpmd's per-stream counters: io forwarding hands what A sends on
 # its pair N to B's pair N).
 #
@@ -78,22 +78,9 @@ uv_log "A: $ia in pid $pa's namespace, B: $ib in pid $pb's namespace"
 uv_log "A's $(grep -o 'features 0x[0-9a-f]*' "$ea" | tail -n 1); offloads: $(net_in "$pa" ethtool -k "$ia" |
 	grep -E '^(tx-checksumming|rx-checksumming|tcp-segmentation-offload):' | tr '\n\t' '  ')"
 
-# channels PID IF WHICH - "max" or "cur" combined channels from ethtool -l
-channels() {
-	net_in "$1" ethtool -l "$2" 2>&1 | awk -v w="$3" '
-		/^Pre-set/ { s = "max" } /^Current/ { s = "cur" }
-		/^Combined:/ && s == w { print $2 }'
-}
-
 for x in "$pa $ia 10.79.0.1" "$pb $ib 10.79.0.2"; do
 	set -- $x
-	if [ "$Q" -gt 1 ]; then
-		got=$(channels "$1" "$2" max)
-		[ "$got" = "$Q" ] || { net_in "$1" ethtool -l "$2"; uv_fail "$2 offers '$got' combined channels, not $Q"; }
-		net_in "$1" ethtool -L "$2" combined "$Q" || uv_fail "ethtool -L $2 combined $Q failed"
-		got=$(channels "$1" "$2" cur)
-		[ "$got" = "$Q" ] || uv_fail "$2 uses '$got' combined channels after ethtool -L $Q"
-	fi
+	[ "$Q" = 1 ] || net_all_channels "$1" "$2" "$Q"
 	net_in "$1" ip link set lo up
 	net_in "$1" ip addr add "$3/24" dev "$2" || uv_fail "cannot address $2"
 	net_in "$1" ip link set "$2" up || uv_fail "cannot set $2 up"
@@ -116,11 +103,19 @@ cpu_ticks() {
 }
 
 # NT transfers A -> B in parallel, each of size_mb / NT MiB of random
-# data, each checked; with several queue pairs 4 flows a pair, so that the
-# transmit queue choice (by the sender's CPU, then by flow) cannot
-# plausibly put them all on one pair.
+# data, each checked; with several queue pairs 8 flows a pair. virtio_net
+# maps each CPU to a transmit queue (XPS), and a bulk sender transmits
+# from wherever its ACKs are processed: 8 flows of 2 MiB all left on one
+# pair in 5 runs of 6, senders pinned to alternate CPUs or not. Without
+# the XPS map the queue is a hash of each connection's random flow hash:
+# with 16 flows, all on one of 2 pairs has a chance of 1 in 32768.
 NT=1
-[ "$Q" = 1 ] || NT=$((4 * Q))
+if [ "$Q" -gt 1 ]; then
+	NT=$((8 * Q))
+	net_in "$pa" unshare -m sh -c "mount -t sysfs sysfs /sys &&
+		for f in /sys/class/net/$ia/queues/tx-*/xps_cpus; do echo 0 > \$f || exit 1; done" ||
+		uv_fail "cannot clear $ia's XPS map"
+fi
 per=$((size_mb / NT))
 dd if=/dev/urandom of="$UV_TMP/send" bs=1M count="$per" status=none ||
 	uv_fail "cannot make test data"
