@@ -13,8 +13,12 @@
 # measured), EMU_PIDS and EMU_PATHS (arrays, empty), and sources cost.sh.
 # Optional: FIO_SIZE (the region fio uses, 512M), CPU_ROWS=1 (also record
 # the CPU milliseconds PID_OF's process used in each run, as test
-# TEST-cpu, unit ms, and those of SERVER_OF's, an associative array path ->
-# pid of the backend behind it, as TEST-srvcpu).
+# TEST-cpu, unit ms, and those of the process SERVER_OF[path] names, the
+# backend behind the path, as TEST-srvcpu).
+
+# path -> pid of the backend behind it, for CPU_ROWS (declared here so that
+# a script without backends of its own can leave it empty under set -u)
+declare -A SERVER_OF=()
 
 # say MSG... - progress on stderr
 say() {

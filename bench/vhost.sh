@@ -66,7 +66,6 @@ COST=$DIR/cost
 . "$(dirname "$0")/cost.sh"
 . "$(dirname "$0")/fio_lib.sh"
 declare -A PID_OF	# path: the process whose cost and CPU time are measured
-declare -A SERVER_OF	# path: the backend process behind it (CPU time)
 EMU_PIDS=()
 EMU_PATHS=()
 QSD_PID=
