@@ -630,7 +630,7 @@ static void test_no_lost_kick(struct srv *s, const char *node, const char *what)
 			int fd = disk_open(node);
 			unsigned int j;
 
-			for (j = 0; fd >= 0 && buf && j < 300; j++)
+			for (j = 0; fd >= 0 && buf && j < 1500; j++)
 				if (pread(fd, buf, BLK, (off_t)((j * 7 + i) % 2048) * BLK) != BLK)
 					_exit(1);
 			_exit(fd >= 0 && buf ? 0 : 1);
@@ -644,7 +644,7 @@ static void test_no_lost_kick(struct srv *s, const char *node, const char *what)
 			child_reap(pids[i]);
 	}
 	tap_ok(ok == 4 && !LOAD(&s->stalls),
-	       "%s: 4 readers x 300 reads, server sleeping in its kick eventfd: %u of 4 done in %ld ms, %lu lost kicks",
+	       "%s: 4 readers x 1500 reads, server sleeping in its kick eventfd: %u of 4 done in %ld ms, %lu lost kicks",
 	       what, ok, temu_now_ms() - t0, LOAD(&s->stalls));
 }
 
