@@ -18,6 +18,8 @@
  *     between batches (the backend's protocol: re-arm, full barrier, look
  *     again) never waits for a kick that was needed (several readers at
  *     once, so the driver's kicks race);
+ *   - recovery mode: a new server takes over (UVIRTIO_ATTACH) with a
+ *     standard used ring in the new epoch; the read that waited completes;
  *   - a bad id and a bad length in this layout kill the device with
  *     UVIRTIO_DEAD_BAD_ID / BAD_LEN and one kernel log line;
  *   - UVIRTIO_GET_FEATURES reports exactly what UVIRTIO_CREATE accepts for
@@ -101,6 +103,8 @@ enum srv_bad {
  * @ctrl_epoch:	this queue's epoch word in the ctrl page
  * @last_avail:	next avail entry to serve
  * @used_idx:	next used entry to write
+ * @replay:	heads to serve before the avail ring (after a take-over)
+ * @replay_n:	entries in @replay
  */
 struct srv {
 	int fd;
@@ -125,6 +129,8 @@ struct srv {
 	struct vring_used *used;
 	uint32_t *ctrl_epoch;
 	uint16_t last_avail, used_idx;
+	uint16_t replay[QUEUE_SIZE];
+	unsigned int replay_n;
 };
 
 #define LOAD(p)		__atomic_load_n(p, __ATOMIC_ACQUIRE)
@@ -236,40 +242,49 @@ static void used_push(struct srv *s, uint32_t id, uint32_t len)
 		perror("call eventfd");
 }
 
-/* Serve every available request. */
+/* Serve the request at @head and complete it (or misbehave, if asked). */
+static void serve_head(struct srv *s, uint16_t head)
+{
+	int bad = LOAD(&s->bad);
+	uint32_t len;
+
+	if (head >= s->num)
+		return;
+	len = blk_serve(s, head);
+	if (bad == BAD_ID) {
+		/* one request in flight: its neighbour is not outstanding */
+		head ^= 1;
+	} else if (bad == BAD_LEN) {
+		uint32_t wlen = 0;
+		unsigned int i = head;
+
+		for (;;) {
+			if (le16toh(s->desc[i].flags) & VRING_DESC_F_WRITE)
+				wlen += le32toh(s->desc[i].len);
+			if (!(le16toh(s->desc[i].flags) & VRING_DESC_F_NEXT))
+				break;
+			i = le16toh(s->desc[i].next) & (s->num - 1);
+		}
+		len = wlen + 1;
+	}
+	if (bad)
+		STORE(&s->bad, BAD_NONE);
+	used_push(s, head, len);
+	__atomic_add_fetch(&s->served, 1, __ATOMIC_RELEASE);
+}
+
+/* Serve every request waiting: those of a dead server first, then new. */
 static void serve(struct srv *s)
 {
 	uint16_t end = avail_idx(s);
 
+	while (s->replay_n)
+		serve_head(s, s->replay[--s->replay_n]);
 	while (s->last_avail != end) {
 		uint16_t head = le16toh(s->avail->ring[s->last_avail & (s->num - 1)]);
-		uint32_t len;
-		int bad = LOAD(&s->bad);
 
 		s->last_avail++;
-		if (head >= s->num)
-			continue;
-		len = blk_serve(s, head);
-		if (bad == BAD_ID) {
-			/* one request in flight: its neighbour is not outstanding */
-			head ^= 1;
-		} else if (bad == BAD_LEN) {
-			uint32_t wlen = 0;
-			unsigned int i = head;
-
-			for (;;) {
-				if (le16toh(s->desc[i].flags) & VRING_DESC_F_WRITE)
-					wlen += le32toh(s->desc[i].len);
-				if (!(le16toh(s->desc[i].flags) & VRING_DESC_F_NEXT))
-					break;
-				i = le16toh(s->desc[i].next) & (s->num - 1);
-			}
-			len = wlen + 1;
-		}
-		if (bad)
-			STORE(&s->bad, BAD_NONE);
-		used_push(s, head, len);
-		__atomic_add_fetch(&s->served, 1, __ATOMIC_RELEASE);
+		serve_head(s, head);
 	}
 }
 
@@ -398,8 +413,41 @@ static int set_fd(int fd, unsigned long req, int efd)
 	return ioctl(fd, req, &e);
 }
 
-/* Create, map, start, serve; wait for the disk. 0 or -1 (said why). */
-static int srv_start(struct srv *s, bool event_idx, char *node, size_t len)
+/* Map the domain of the fd's device, set its eventfds. 0 or -1. */
+static int srv_map(struct srv *s)
+{
+	if (ioctl(s->fd, UVIRTIO_GET_LAYOUT, &s->l))
+		return -1;
+	s->dom_size = s->l.domain_size;
+	s->dom = mmap(NULL, s->dom_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+	s->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s->call = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	s->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->dom == MAP_FAILED || s->kick < 0 || s->call < 0 || s->wake < 0 ||
+	    set_fd(s->fd, UVIRTIO_SET_KICK_FD, s->kick) ||
+	    set_fd(s->fd, UVIRTIO_SET_CALL_FD, s->call))
+		return -1;
+	return 0;
+}
+
+/* Open /dev/uvirtio for a new server of a @disk (NULL: a new one). */
+static int srv_open(struct srv *s, uint8_t *disk)
+{
+	memset(s, 0, sizeof(*s));
+	s->mode = SRV_KICK;
+	s->kick = s->call = s->wake = -1;
+	s->disk = disk ? disk : calloc(1, DISK_BYTES);
+	s->fd = open("/dev/uvirtio", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (s->fd < 0 || !s->disk) {
+		tap_diag("open /dev/uvirtio: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Create with @flags (and VRING_USED), map, start, serve; wait for the disk. */
+static int srv_start(struct srv *s, bool event_idx, uint32_t flags, char *node,
+		     size_t len)
 {
 	struct virtio_blk_config cfg = { .capacity = htole64(DISK_BYTES / 512) };
 	struct uvirtio_create c = {
@@ -410,37 +458,21 @@ static int srv_start(struct srv *s, bool event_idx, char *node, size_t len)
 		.config_addr = (uintptr_t)&cfg,
 		.features = event_idx ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0,
 		.bounce_size = UVIRTIO_MIN_BOUNCE_SIZE,
-		.flags = UVIRTIO_CREATE_F_VRING_USED,
+		.flags = UVIRTIO_CREATE_F_VRING_USED | flags,
 	};
 	struct uvdev d;
 	long end;
 
-	memset(s, 0, sizeof(*s));
-	s->event_idx = event_idx;
-	s->mode = SRV_KICK;
-	s->disk = calloc(1, DISK_BYTES);
-	s->fd = open("/dev/uvirtio", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (s->fd < 0 || !s->disk) {
-		tap_diag("open /dev/uvirtio: %s", strerror(errno));
+	if (srv_open(s, NULL))
 		return -1;
-	}
+	s->event_idx = event_idx;
 	if (ioctl(s->fd, UVIRTIO_CREATE, &c)) {
 		tap_diag("UVIRTIO_CREATE with UVIRTIO_CREATE_F_VRING_USED: %s",
 			 strerror(errno));
 		return -1;
 	}
 	s->index = c.index;
-	if (ioctl(s->fd, UVIRTIO_GET_LAYOUT, &s->l))
-		return -1;
-	s->dom_size = s->l.domain_size;
-	s->dom = mmap(NULL, s->dom_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
-	s->kick = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	s->call = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	s->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s->dom == MAP_FAILED || s->kick < 0 || s->call < 0 || s->wake < 0 ||
-	    set_fd(s->fd, UVIRTIO_SET_KICK_FD, s->kick) ||
-	    set_fd(s->fd, UVIRTIO_SET_CALL_FD, s->call) ||
-	    ioctl(s->fd, UVIRTIO_START) ||
+	if (srv_map(s) || ioctl(s->fd, UVIRTIO_START) ||
 	    pthread_create(&s->thr, NULL, srv_thread, s)) {
 		tap_diag("device set-up: %s", strerror(errno));
 		return -1;
@@ -461,6 +493,43 @@ static int srv_start(struct srv *s, bool event_idx, char *node, size_t len)
 	return -1;
 }
 
+/*
+ * Take over recovery-mode device @index, whose server died, with @disk:
+ * serve first the heads the driver still waits for, then the avail ring
+ * from where the kernel saw it; our used ring starts at 0 in the new epoch.
+ */
+static int srv_attach(struct srv *s, uint32_t index, uint8_t *disk)
+{
+	struct uvirtio_attach a = { .index = index };
+	struct uvirtio_inflight r = { .index = 0 };
+	struct uvirtio_status st = { 0 };
+	unsigned int tries;
+
+	if (srv_open(s, disk))
+		return -1;
+	/* The dead server's file is released a moment after its close. */
+	for (tries = 0; ioctl(s->fd, UVIRTIO_ATTACH, &a); tries++) {
+		if (errno != ENOENT || tries == 50) {
+			tap_diag("UVIRTIO_ATTACH: %s", strerror(errno));
+			return -1;
+		}
+		usleep(100000);
+	}
+	s->index = index;
+	if (srv_map(s) || ioctl(s->fd, UVIRTIO_GET_STATUS, &st))
+		return -1;
+	s->event_idx = st.driver_features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
+	queue_start(s);
+	r.heads_addr = (uintptr_t)s->replay;
+	if (!LOAD(&s->ready) || ioctl(s->fd, UVIRTIO_GET_INFLIGHT, &r)) {
+		tap_diag("queue after take-over: %s", strerror(errno));
+		return -1;
+	}
+	s->replay_n = r.count;
+	s->last_avail = r.last_avail;
+	return pthread_create(&s->thr, NULL, srv_thread, s) ? -1 : 0;
+}
+
 static void srv_stop(struct srv *s)
 {
 	if (s->thr) {
@@ -472,9 +541,12 @@ static void srv_stop(struct srv *s)
 		munmap(s->dom, s->dom_size);
 	if (s->fd >= 0)
 		close(s->fd);
-	close(s->kick);
-	close(s->call);
-	close(s->wake);
+	if (s->kick >= 0)
+		close(s->kick);
+	if (s->call >= 0)
+		close(s->call);
+	if (s->wake >= 0)
+		close(s->wake);
 	free(s->disk);
 }
 
@@ -656,7 +728,7 @@ static void test_kicks(bool event_idx)
 	int fd = -1;
 	uint64_t quiet, loud;
 
-	if (srv_start(&s, event_idx, node, sizeof(node)) || (fd = disk_open(node)) < 0) {
+	if (srv_start(&s, event_idx, 0, node, sizeof(node)) || (fd = disk_open(node)) < 0) {
 		tap_ok(false, "%s: disk of a VRING_USED device appears", what);
 		tap_ok(false, "%s: kicks suppressed", what);
 		tap_ok(false, "%s: kicks when wanted", what);
@@ -687,6 +759,57 @@ static void test_kicks(bool event_idx)
 	srv_stop(&s);
 }
 
+/*
+ * Recovery mode keeps working with this layout: the server dies with a
+ * read outstanding, the read waits; a new server takes the device over,
+ * serves the heads the kernel lists and the read completes, data right.
+ */
+static void test_recovery(void)
+{
+	char node[64] = "";
+	uint8_t *buf = aligned_buf(), *disk;
+	struct srv s, s2;
+	uint32_t index;
+	int fd, st = -2;
+	pid_t pid;
+
+	if (srv_start(&s, true, UVIRTIO_CREATE_F_RECOVERY, node, sizeof(node)) ||
+	    (fd = disk_open(node)) < 0 || !buf) {
+		tap_ok(false, "recovery: the read waits while no server is attached");
+		tap_ok(false, "recovery: after UVIRTIO_ATTACH the read completes, data right");
+		srv_stop(&s);
+		free(buf);
+		return;
+	}
+	memset(buf, 0xc3, BLK);
+	if (pwrite(fd, buf, BLK, 5 * BLK) != BLK)
+		tap_diag("write before the crash: %s", strerror(errno));
+	close(fd);
+	/* The server dies: its thread, mapping and fd go, the disk stays. */
+	index = s.index;
+	disk = s.disk;
+	s.disk = NULL;
+	srv_stop(&s);
+	pid = fork();
+	if (!pid) {
+		fd = disk_open(node);
+		_exit(fd >= 0 && pread(fd, buf, BLK, 5 * BLK) == BLK &&
+		      buf[0] == 0xc3 && buf[BLK - 1] == 0xc3 ? 0 : 1);
+	}
+	st = child_wait(pid, 1000);
+	tap_ok(st == -1, "recovery: the read waits while no server is attached");
+	if (srv_attach(&s2, index, disk))
+		tap_diag("take-over failed");
+	if (st == -1)
+		st = child_wait(pid, 10000);
+	tap_ok(st == 0, "recovery: after UVIRTIO_ATTACH the read completes, data right (%s)",
+	       st == 0 ? "ok" : st < 0 ? "still pending" : "failed or wrong data");
+	if (st < 0)
+		child_reap(pid);
+	srv_stop(&s2);
+	free(buf);
+}
+
 /* Kernel log lines since @kfd was opened that name @dev; the last in @line. */
 static int kmsg_lines(int kfd, const char *dev, char *line, size_t len)
 {
@@ -715,7 +838,7 @@ static void test_bad(int bad, uint32_t reason, const char *log)
 	long end;
 	pid_t pid;
 
-	if (srv_start(&s, true, node, sizeof(node))) {
+	if (srv_start(&s, true, 0, node, sizeof(node))) {
 		tap_ok(false, "%s: the read fails", what);
 		tap_ok(false, "%s: device removed for the right reason", what);
 		srv_stop(&s);
@@ -891,11 +1014,12 @@ static void test_flags(void)
 int main(void)
 {
 	require_uvirtio(REQ_ROOT);
-	tap_plan(3 + 8 + 7 + 4 + 2 * 2);
+	tap_plan(3 + 8 + 7 + 4 + 2 + 2 * 2);
 	test_flags();
 	test_features();
 	test_kicks(true);
 	test_kicks(false);
+	test_recovery();
 	test_bad(BAD_ID, UVIRTIO_DEAD_BAD_ID, "used id is not an outstanding head");
 	test_bad(BAD_LEN, UVIRTIO_DEAD_BAD_LEN, "used length exceeds the buffer");
 	return tap_done();
