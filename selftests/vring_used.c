@@ -771,6 +771,7 @@ static void test_recovery(void)
 	struct srv s, s2;
 	uint32_t index;
 	int fd, st = -2;
+	long end;
 	pid_t pid;
 
 	if (srv_start(&s, true, UVIRTIO_CREATE_F_RECOVERY, node, sizeof(node)) ||
@@ -806,6 +807,11 @@ static void test_recovery(void)
 	       st == 0 ? "ok" : st < 0 ? "still pending" : "failed or wrong data");
 	if (st < 0)
 		child_reap(pid);
+	/* Removed, not orphaned again: no device may outlive the test. */
+	if (!ioctl(s2.fd, UVIRTIO_REMOVE))
+		for (end = temu_now_ms() + 10000; !LOAD(&s2.removed) &&
+		     temu_now_ms() < end;)
+			usleep(20000);
 	srv_stop(&s2);
 	free(buf);
 }
@@ -1011,10 +1017,23 @@ static void test_flags(void)
 	       refused);
 }
 
+/* Every device of the test freed (within 10 s, for a slow kernel)? */
+static bool devices_gone(void)
+{
+	long end = temu_now_ms() + 10000;
+
+	while (temu_read_long("/sys/class/misc/uvirtio/devices") != 0) {
+		if (temu_now_ms() > end)
+			return false;
+		usleep(50000);
+	}
+	return true;
+}
+
 int main(void)
 {
 	require_uvirtio(REQ_ROOT);
-	tap_plan(3 + 8 + 7 + 4 + 2 + 2 * 2);
+	tap_plan(3 + 8 + 7 + 4 + 2 + 2 * 2 + 1);
 	test_flags();
 	test_features();
 	test_kicks(true);
@@ -1022,5 +1041,6 @@ int main(void)
 	test_recovery();
 	test_bad(BAD_ID, UVIRTIO_DEAD_BAD_ID, "used id is not an outstanding head");
 	test_bad(BAD_LEN, UVIRTIO_DEAD_BAD_LEN, "used length exceeds the buffer");
+	tap_ok(devices_gone(), "no device left after the test");
 	return tap_done();
 }
