@@ -49,6 +49,7 @@
 #include <linux/virtio_ring.h>
 
 #include "dev.h"
+#include "kmsg.h"
 #include "testemu.h"
 #include "require.h"
 #include "unit/tap.h"
@@ -816,25 +817,6 @@ static void test_recovery(void)
 	free(buf);
 }
 
-/* Kernel log lines since @kfd was opened that name @dev; the last in @line. */
-static int kmsg_lines(int kfd, const char *dev, char *line, size_t len)
-{
-	char rec[1024];
-	int n = 0;
-	ssize_t r;
-
-	while ((r = read(kfd, rec, sizeof(rec) - 1)) > 0 || (r < 0 && errno == EPIPE)) {
-		if (r <= 0)
-			continue;
-		rec[r] = 0;
-		if (strstr(rec, dev)) {
-			n++;
-			snprintf(line, len, "%s", strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
-		}
-	}
-	return n;
-}
-
 static void test_bad(int bad, uint32_t reason, const char *log)
 {
 	const char *what = bad == BAD_ID ? "bad id" : "bad length";
@@ -851,9 +833,7 @@ static void test_bad(int bad, uint32_t reason, const char *log)
 		return;
 	}
 	snprintf(dev, sizeof(dev), "uvirtio-%u", s.index);
-	kfd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	if (kfd >= 0)
-		lseek(kfd, 0, SEEK_END);
+	kfd = kmsg_open();
 	STORE(&s.bad, bad);
 	pid = read_child(node, 3);
 	st = child_wait(pid, 5000);
