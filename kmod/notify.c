@@ -112,13 +112,13 @@ static __virtio16 *uv_shadow_avail_event(struct uv_queue *q)
  * (no suppression: flags 0, avail_event at the driver's avail index), so a
  * backend that has not set its own yet, or a dead one's leftovers, cannot
  * hold back a kick; and the next kick check starts from there. @q->lock
- * held, the queue ready.
+ * held, the queue ready. The control queue has no backend: left alone.
  */
 static void uv_kick_rearm(struct uv_queue *q)
 {
 	__virtio16 idx = READ_ONCE(q->vring.avail->idx);
 
-	if (!q->dev->vring_used)
+	if (!q->dev->vring_used || q->kernel)
 		return;
 	WRITE_ONCE(q->shadow_used->flags, 0);
 	WRITE_ONCE(*uv_shadow_avail_event(q), idx);
@@ -738,7 +738,7 @@ void uv_queue_reattach(struct uv_queue *q)
 	q->epoch++;
 	q->shadow_last = 0;
 	/* Nor may its notification suppression hold back the new one's. */
-	if (q->ready && !q->kernel)
+	if (q->ready)
 		uv_kick_rearm(q);
 	spin_unlock_irqrestore(&q->lock, flags);
 	/* The dead emulator may have been polling: kicks go to the new one. */
