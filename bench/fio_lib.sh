@@ -13,7 +13,12 @@
 # measured), EMU_PIDS and EMU_PATHS (arrays, empty), and sources cost.sh.
 # Optional: FIO_SIZE (the region fio uses, 512M), CPU_ROWS=1 (also record
 # the CPU milliseconds PID_OF's process used in each run, as test
-# TEST-cpu, unit ms).
+# TEST-cpu, unit ms, and those of the process SERVER_OF[path] names, the
+# backend behind the path, as TEST-srvcpu).
+
+# path -> pid of the backend behind it, for CPU_ROWS (declared here so that
+# a script without backends of its own can leave it empty under set -u)
+declare -A SERVER_OF=()
 
 # say MSG... - progress on stderr
 say() {
@@ -105,7 +110,7 @@ requests() {
 # cost file
 run_fio() {
 	local path=$1 node=$2 test=$3 jobs=$4 round=$5 rw bs qd t iops lat bw
-	local pid=${PID_OF[$1]:-} c0 r0 cpu0
+	local pid=${PID_OF[$1]:-} spid=${SERVER_OF[$1]:-} c0 r0 cpu0 scpu0
 	case $test in
 	rr4k-qd1) rw=randread bs=4k qd=1 ;;
 	rr4k-qd32) rw=randread bs=4k qd=32 ;;
@@ -117,6 +122,7 @@ run_fio() {
 		c0=$(cost_proc $pid)
 		cpu0=$(cpu_ms $pid)
 	fi
+	[ -z "$spid" ] || scpu0=$(cpu_ms $spid)
 	t=$(fio --name=b --filename="$node" --ioengine=io_uring --direct=1 \
 		--rw=$rw --bs=$bs --iodepth=$qd --numjobs="$jobs" \
 		--size="${FIO_SIZE:-512M}" --time_based \
@@ -126,6 +132,7 @@ run_fio() {
 	[ -z "$pid" ] || cost_record "$COST" "$test-j$jobs" "$path" "$round" \
 		"$c0" "$(cost_proc $pid)" $(($(requests "$node") - r0))
 	[ -z "$pid" ] || cpu0=$(($(cpu_ms $pid) - cpu0))
+	[ -z "$spid" ] || scpu0=$(($(cpu_ms $spid) - scpu0))
 	if [ -z "$t" ]; then
 		say "$path $test j$jobs: fio failed: $(head -c 300 "$DIR/fio.err")"
 		return
@@ -148,6 +155,8 @@ run_fio() {
 	[ $test != rr4k-qd1 ] || echo "$test-j$jobs-lat $path $round $lat us" >> "$RES"
 	[ -z "$pid" ] || [ "${CPU_ROWS:-0}" != 1 ] ||
 		echo "$test-j$jobs-cpu $path $round $cpu0 ms" >> "$RES"
+	[ -z "$spid" ] || [ "${CPU_ROWS:-0}" != 1 ] ||
+		echo "$test-j$jobs-srvcpu $path $round $scpu0 ms" >> "$RES"
 }
 
 # summary [REF] - per TEST and PATH: the median VALUE over the rounds and
@@ -212,14 +221,14 @@ table() {
 
 # pair_ratios "A B"... - per test, path A's value over path B's in the same
 # round, median over the rounds, for every pair whose two paths are live
-# (in LIVE)
+# (in LIVE); not for the CPU rows, whose processes differ between paths
 pair_ratios() {
 	local pair
 	for pair in "$@"; do
 		set -- $pair
 		case " ${LIVE[*]} " in *" $1 "*) ;; *) continue ;; esac
 		case " ${LIVE[*]} " in *" $2 "*) ;; *) continue ;; esac
-		summary "$2" | awk -v p="$1" -v r="$2" '$2 == p {
+		summary "$2" | awk -v p="$1" -v r="$2" '$2 == p && $1 !~ /cpu$/ {
 			printf "%-18s %s / %s = %s\n", $1, p, r, $5 }'
 	done
 }

@@ -26,7 +26,8 @@
 # uv-qcow2 / nbd, same-round medians), and rows TEST-cpu: the milliseconds
 # of CPU the front end used during each run (uv paths; the data path does
 # not pass through it, so this should stay near 0), qemu-storage-daemon's
-# (vduse) and qemu-nbd's (nbd). Then what a request costs those processes
+# (vduse) and qemu-nbd's (nbd); rows TEST-srvcpu: the backend's
+# (qemu-storage-daemon for the uv paths and vduse, qemu-nbd for nbd). Then what a request costs those processes
 # (context switches and read/write system calls, bench/cost.sh), and one
 # line per figure for machines:
 #   bench vhost TEST PATH VALUE UNIT RATIO_TO_VDUSE
@@ -144,14 +145,17 @@ for path in $PATHS; do
 	uv-null|uv-qcow2)
 		[ $have_fe = 1 ] || continue
 		uv_start "$path" "$DIR/${path#uv-}.sock" && node=$NODE
+		SERVER_OF[$path]=$QSD_PID
 		;;
 	vduse)
 		node=$(vduse_attach vduse-vh) && VDUSE=vduse-vh
 		PID_OF[$path]=$QSD_PID
+		SERVER_OF[$path]=$QSD_PID
 		;;
 	nbd)
 		node=$(start_nbd) && NBD=$node
 		PID_OF[$path]=$(pidof qemu-nbd 2>/dev/null)
+		SERVER_OF[$path]=${PID_OF[$path]}
 		;;
 	*) say "$path: unknown path, skipped"; continue ;;
 	esac
@@ -177,7 +181,7 @@ done
 uv_stop_all
 
 echo "vhost-user front end benchmark: kernel $(uname -r), $(nproc) vCPUs, fio io_uring O_DIRECT, 1 job, ${RUNTIME}s per run, $ROUNDS interleaved round(s), scheduler none everywhere, $Q queue(s) per export"
-echo "each cell: median over the rounds (median ratio to vduse in the same round); TEST-cpu: CPU ms in a run of the front end (uv-*), qemu-storage-daemon (vduse), qemu-nbd (nbd)"
+echo "each cell: median over the rounds (median ratio to vduse in the same round); TEST-cpu: CPU ms in a run of the front end (uv-*), qemu-storage-daemon (vduse), qemu-nbd (nbd); TEST-srvcpu: of the backend (qemu-storage-daemon, qemu-nbd)"
 table vduse
 pair_ratios "uv-null vduse" "uv-qcow2 nbd"
 echo

@@ -80,6 +80,25 @@ net_in() {
 	nsenter -t "$pid" -n "$@"
 }
 
+# channels PID IF WHICH - "max" or "cur" combined channels of IF, in
+# PID's network namespace, from ethtool -l
+channels() {
+	net_in "$1" ethtool -l "$2" 2>&1 | awk -v w="$3" '
+		/^Pre-set/ { s = "max" } /^Current/ { s = "cur" }
+		/^Combined:/ && s == w { print $2 }'
+}
+
+# net_all_channels PID IF N - IF (in PID's network namespace) must offer N
+# combined channels and use all N after ethtool -L; fails the test otherwise
+net_all_channels() {
+	local got
+	got=$(channels "$1" "$2" max)
+	[ "$got" = "$3" ] || { net_in "$1" ethtool -l "$2"; uv_fail "$2 offers '$got' combined channels, not $3"; }
+	net_in "$1" ethtool -L "$2" combined "$3" || uv_fail "ethtool -L $2 combined $3 failed"
+	got=$(channels "$1" "$2" cur)
+	[ "$got" = "$3" ] || uv_fail "$2 uses '$got' combined channels after ethtool -L $3"
+}
+
 # net_stop PID ERRFILE - SIGTERM an emulator, check it exits 0 in time
 net_stop() {
 	local pid=$1 err=$2 rc
