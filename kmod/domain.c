@@ -66,8 +66,9 @@ static void uv_domain_layout(struct uv_domain *dom, unsigned int nq,
 	/*
 	 * The same region holds a standard used ring instead
 	 * (UVIRTIO_CREATE_F_VRING_USED): flags, idx, queue_size entries of
-	 * the same size, avail_event. The asserts below prove it fits for
-	 * every queue size; this one checks the arithmetic above.
+	 * the same size, avail_event. The static asserts above
+	 * uv_domain_chunk() prove it fits for every queue size; this one
+	 * checks the arithmetic here.
 	 */
 	WARN_ON_ONCE(dom->shadow_bytes < uv_vring_used_bytes(queue_size));
 	dom->slot_bytes = uv_vring_bytes(queue_size);

@@ -20,6 +20,26 @@
  * The io_uring commands (uring.c) are a second trigger of the same work:
  * UVIRTIO_URING_COMMIT runs uv_queue_deliver() in the emulator's own task,
  * and a kick also completes a pending UVIRTIO_URING_WAIT.
+ *
+ * Standard used rings (UVIRTIO_CREATE_F_VRING_USED), for backends that only
+ * know a virtio split ring (a vhost-user backend handed the domain):
+ *   - the shadow ring is laid out as a vring_used (le16 flags, le16 idx,
+ *     le32 id/len entries, le16 avail_event after ring[num]) and the epoch
+ *     sits in the ctrl page. uv_harvest() is the same for both layouts: only
+ *     three accessors (epoch, idx, entry) know which one the device chose,
+ *     so every check and the kill on a bad entry are shared;
+ *   - the backend's wish decides whether a kick signals the kick eventfd
+ *     (and wakes a UVIRTIO_URING_WAIT): uv_kick_wanted(), after the same
+ *     barrier as the POLLING flag's, applies VRING_USED_F_NO_NOTIFY, or
+ *     with EVENT_IDX vring_need_event() over the avail entries since the
+ *     last check. Towards the driver nothing changes: the module keeps its
+ *     own avail_event (the driver's used ring) at the avail index, so the
+ *     driver still calls uv_notify() for every batch, and the decision is
+ *     the module's. The control queue and dead devices skip it, as they
+ *     skip the POLLING flag;
+ *   - a queue (re)start, or a take-over in recovery mode, resets flags and
+ *     avail_event to "kick me" and the last checked index to the driver's:
+ *     a new backend is never held back by an older one's wish.
  */
 #include <linux/file.h>
 #include <linux/slab.h>
@@ -92,13 +112,13 @@ static __virtio16 *uv_shadow_avail_event(struct uv_queue *q)
  * (no suppression: flags 0, avail_event at the driver's avail index), so a
  * backend that has not set its own yet, or a dead one's leftovers, cannot
  * hold back a kick; and the next kick check starts from there. @q->lock
- * held, the queue ready.
+ * held, the queue ready. The control queue has no backend: left alone.
  */
 static void uv_kick_rearm(struct uv_queue *q)
 {
 	__virtio16 idx = READ_ONCE(q->vring.avail->idx);
 
-	if (!q->dev->vring_used)
+	if (!q->dev->vring_used || q->kernel)
 		return;
 	WRITE_ONCE(q->shadow_used->flags, 0);
 	WRITE_ONCE(*uv_shadow_avail_event(q), idx);
@@ -718,7 +738,7 @@ void uv_queue_reattach(struct uv_queue *q)
 	q->epoch++;
 	q->shadow_last = 0;
 	/* Nor may its notification suppression hold back the new one's. */
-	if (q->ready && !q->kernel)
+	if (q->ready)
 		uv_kick_rearm(q);
 	spin_unlock_irqrestore(&q->lock, flags);
 	/* The dead emulator may have been polling: kicks go to the new one. */

@@ -145,7 +145,7 @@ struct uv_queue {
 	 * UVIRTIO_CREATE_F_VRING_USED: the driver's avail index at the last
 	 * kick check (uv_kick_wanted()), a u16; exchanged, not locked, so
 	 * that concurrent kicks check ranges that together cover every new
-	 * entry. Zeroed by uv_queue_start().
+	 * entry. Set by uv_kick_rearm() at queue start and take-over.
 	 */
 	atomic_t kick_avail;
 

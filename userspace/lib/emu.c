@@ -96,6 +96,24 @@ void uvemu_bad_option(int c, char **argv)
 }
 
 /**
+ * uvemu_operand() - the one operand left after the options, or exit 2
+ * @argc:	argc
+ * @argv:	argv, options parsed by getopt_long() (optind is past them)
+ * @name:	what the operand is, for the message ("SOCKET")
+ *
+ * Return: the operand
+ */
+const char *uvemu_operand(int argc, char **argv, const char *name)
+{
+	if (optind >= argc)
+		uvemu_die(2, "no %s given (see --help)", name);
+	if (optind + 1 < argc)
+		uvemu_die(2, "unexpected argument '%s' (see --help)",
+			  argv[optind + 1]);
+	return argv[optind];
+}
+
+/**
  * uvemu_init() - signals, timer, wake-up eventfd and the epoll set
  * @em:		main thread, zeroed
  * @prog:	program name, the prefix of every message

@@ -109,6 +109,7 @@ int uvemu_watch(struct uvemu *em, int fd, uint32_t events);
 
 void uvemu_version(const char *version) __attribute__((noreturn));
 void uvemu_bad_option(int c, char **argv) __attribute__((noreturn));
+const char *uvemu_operand(int argc, char **argv, const char *name);
 
 void uvemu_vlog(const char *fmt, va_list ap);
 void uvemu_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

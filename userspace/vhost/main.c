@@ -213,12 +213,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			uvemu_bad_option(c, argv);
 		}
 	}
-	if (optind >= argc)
-		uvemu_die(2, "no SOCKET given (see --help)");
-	if (optind + 1 < argc)
-		uvemu_die(2, "unexpected argument '%s' (see --help)",
-			  argv[optind + 1]);
-	o->socket = argv[optind];
+	o->socket = uvemu_operand(argc, argv, "SOCKET");
 }
 
 /**
