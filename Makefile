@@ -148,13 +148,16 @@ fuzz:
 # VDUSE, uvirtio-blk on a tmpfs file and loop on the same file, side by side. BENCH_ARGS passes
 # BENCH_NAME=VALUE settings to it (see bench/blk.sh). A second boot runs
 # bench/net.sh (iperf3 over veth, two uvirtio-net devices, a tap relay).
-# BENCH=blk or BENCH=net runs one of them. Not part of check.
+# A third boot runs bench/vhost.sh (uvirtio-vhost-user beside VDUSE on one
+# qemu-storage-daemon null-co node, and beside qemu-nbd + nbd.ko on one
+# qcow2 image; about 6 minutes).
+# BENCH=blk, BENCH=net or BENCH=vhost runs one of them. Not part of check.
 # The bench boots mark the guest's TSC reliable: otherwise the clocksource
 # watchdog soon switches a TCG guest to the HPET, and then every
 # clock_gettime() is a system call plus an emulated MMIO read (measured:
 # 12-17% of fio's CPU time on null_blk, and more in a polling emulator).
 BENCH_TIMEOUT ?= 1800
-BENCH ?= blk net
+BENCH ?= blk net vhost
 bench: all
 	@rc=0; for b in $(BENCH); do \
 		case $$b in \
@@ -164,7 +167,10 @@ bench: all
 		net) UV_KERNEL_ARGS="tsc=reliable $$UV_KERNEL_ARGS" \
 			$(CURDIR)/selftests/vm/run --kernel 6.12 --timeout $(BENCH_TIMEOUT) -- \
 			$(CURDIR)/bench/net.sh $(BENCH_ARGS) || rc=1 ;; \
-		*) echo "make bench: unknown BENCH '$$b' (blk, net)" >&2; rc=2 ;; \
+		vhost) UV_KERNEL_ARGS="tsc=reliable $$UV_KERNEL_ARGS" UV_EXTRA_MODULES="?nbd" \
+			$(CURDIR)/selftests/vm/run --kernel 6.12 --timeout $(BENCH_TIMEOUT) -- \
+			$(CURDIR)/bench/vhost.sh $(BENCH_ARGS) || rc=1 ;; \
+		*) echo "make bench: unknown BENCH '$$b' (blk, net, vhost)" >&2; rc=2 ;; \
 		esac; \
 	done; exit $$rc
 

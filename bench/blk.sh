@@ -77,6 +77,7 @@ COST=$DIR/cost
 : > "$RES"
 : > "$COST"
 . "$(dirname "$0")/cost.sh"
+. "$(dirname "$0")/fio_lib.sh"
 declare -A PID_OF	# path: its emulator's pid, for the cost per request
 EMU_PIDS=()
 EMU_PATHS=()
@@ -92,50 +93,6 @@ cleanup() {
 	rm -rf "$DIR"
 }
 
-# say MSG... - progress on stderr
-say() {
-	echo "bench: $*" >&2
-}
-
-# uv_start PATH ARG... - start uvirtio-blk as uid 1000 for PATH, wait for
-# its node; sets NODE and records the pid (not to be run in a subshell)
-uv_start() {
-	local path=$1 out=$DIR/$1.out n pid
-	shift
-	: > "$out"
-	NODE=
-	setpriv --reuid=1000 --regid=1000 --clear-groups -- \
-		env ${UVX_ENV:-} ${BENCH_UV_BIN:-uvirtio-blk} $UV_ARGS "$@" > "$out" 2> "$DIR/$path.err" &
-	pid=$!
-	PID_OF[$path]=$pid
-	EMU_PIDS+=("$pid")
-	EMU_PATHS+=("$path")
-	for _ in $(seq 300); do
-		n=$(tail -n 1 "$out")
-		if [ -b "$n" ]; then
-			NODE=$n
-			return 0
-		fi
-		kill -0 $pid 2>/dev/null || break
-		sleep 0.1
-	done
-	say "uvirtio-blk $* did not start: $(cat "$DIR/$path.err")"
-	return 1
-}
-
-# uv_stop_all - SIGTERM every emulator, wait, show their queue counters
-uv_stop_all() {
-	local i
-	for i in "${!EMU_PIDS[@]}"; do
-		kill -TERM "${EMU_PIDS[$i]}" 2>/dev/null
-		wait "${EMU_PIDS[$i]}" 2>/dev/null
-		grep -h ': queue [0-9]*:' "$DIR/${EMU_PATHS[$i]}.err" |
-			sed "s/^/bench: ${EMU_PATHS[$i]}: /" >&2
-	done
-	EMU_PIDS=()
-	EMU_PATHS=()
-}
-
 # make_file - the 512 MiB file of random data that uv-file and loop share
 make_file() {
 	[ -f "$DIR/file.img" ] && return 0
@@ -146,33 +103,12 @@ make_file() {
 # start_vduse - qemu-storage-daemon null-co export, attached through vdpa;
 # prints the node
 start_vduse() {
-	local n
 	qemu-storage-daemon \
 		--blockdev driver=null-co,node-name=n0,size=1073741824 \
 		--export type=vduse-blk,id=e0,node-name=n0,name=vduse0,num-queues=2,writable=on \
 		> "$DIR/qsd.log" 2>&1 &
 	QSD_PID=$!
-	for _ in $(seq 100); do
-		[ -e /dev/vduse/vduse0 ] && break
-		sleep 0.1
-	done
-	if ! vdpa dev add name vduse0 mgmtdev vduse 2> "$DIR/vdpa.err"; then
-		say "vduse: vdpa dev add failed: $(cat "$DIR/vdpa.err"); qemu-storage-daemon: $(head -c 400 "$DIR/qsd.log")"
-		return 1
-	fi
-	# virtio_vdpa binds: /sys/bus/vdpa/devices/vduse0/virtioN/block/vdX
-	for _ in $(seq 100); do
-		for n in /sys/bus/vdpa/devices/vduse0/virtio*/block/*; do
-			n=${n##*/}
-			if [ "$n" != '*' ] && [ -b "/dev/$n" ]; then
-				echo "/dev/$n"
-				return 0
-			fi
-		done
-		sleep 0.1
-	done
-	say "vduse: no disk appeared; qemu-storage-daemon: $(head -c 400 "$DIR/qsd.log")"
-	return 1
+	vduse_attach vduse0
 }
 
 # stop_vduse - detach and stop the VDUSE export
@@ -182,116 +118,6 @@ stop_vduse() {
 	kill -TERM "$QSD_PID" 2>/dev/null
 	wait "$QSD_PID" 2>/dev/null
 	QSD_PID=
-}
-
-# requests NODE - requests the disk completed (reads + writes)
-requests() {
-	awk '{ print $1 + $5 }' "/sys/block/${1#/dev/}/stat"
-}
-
-# run_fio PATH NODE TEST JOBS ROUND - one fio run; appends result lines
-# "TEST PATH ROUND VALUE UNIT", and the emulator's cost per request to the
-# cost file
-run_fio() {
-	local path=$1 node=$2 test=$3 jobs=$4 round=$5 rw bs qd t iops lat bw
-	local pid=${PID_OF[$1]:-} c0 r0
-	case $test in
-	rr4k-qd1) rw=randread bs=4k qd=1 ;;
-	rr4k-qd32) rw=randread bs=4k qd=32 ;;
-	rw4k-qd32) rw=randwrite bs=4k qd=32 ;;
-	sr128k-qd8) rw=read bs=128k qd=8 ;;
-	esac
-	if [ -n "$pid" ]; then
-		r0=$(requests "$node")
-		c0=$(cost_proc $pid)
-	fi
-	t=$(fio --name=b --filename="$node" --ioengine=io_uring --direct=1 \
-		--rw=$rw --bs=$bs --iodepth=$qd --numjobs="$jobs" \
-		--size=512M --time_based \
-		--runtime="$RUNTIME" --ramp_time=1 --group_reporting $FIO_ARGS \
-		--output-format=terse --terse-version=3 2> "$DIR/fio.err" |
-		tail -n 1)
-	[ -z "$pid" ] || cost_record "$COST" "$test-j$jobs" "$path" "$round" \
-		"$c0" "$(cost_proc $pid)" $(($(requests "$node") - r0))
-	if [ -z "$t" ]; then
-		say "$path $test j$jobs: fio failed: $(head -c 300 "$DIR/fio.err")"
-		return
-	fi
-	# terse v3: read iops 8, read lat mean 40 (us), write iops 49,
-	# write lat mean 81, read bandwidth 7 (KiB/s)
-	if [ $rw = randwrite ]; then
-		iops=$(echo "$t" | awk -F';' '{ printf "%d", $49 }')
-	else
-		iops=$(echo "$t" | awk -F';' '{ printf "%d", $8 }')
-	fi
-	lat=$(echo "$t" | awk -F';' '{ printf "%.1f", $40 }')
-	bw=$(echo "$t" | awk -F';' '{ printf "%.1f", $7 / 1024 }')
-	if [ $test = sr128k-qd8 ]; then
-		echo "$test-j$jobs $path $round $bw MiB/s" >> "$RES"
-	else
-		echo "$test-j$jobs $path $round $iops IOPS" >> "$RES"
-	fi
-	say "round $round: $path $test j$jobs: $(tail -n 1 "$RES" | cut -d' ' -f4-)"
-	[ $test != rr4k-qd1 ] || echo "$test-j$jobs-lat $path $round $lat us" >> "$RES"
-}
-
-# summary [REF] - per TEST and PATH: the median VALUE over the rounds and
-# the median over the rounds of VALUE / REF's VALUE in the same round (REF:
-# null_blk); prints "TEST PATH VALUE UNIT RATIO" in the order of first
-# appearance
-summary() {
-	awk -v refpath="${1:-null_blk}" '
-	function median(s,   a, n, i, j, t) {
-		n = split(s, a, " ")
-		for (i = 2; i <= n; i++)	# insertion sort, n is small
-			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
-				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-			}
-		if (n % 2) return a[(n + 1) / 2]
-		return (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	{ k = $1 SUBSEP $2
-	  if (!(k in vals)) { order[++nk] = k; unit[k] = $5 }
-	  vals[k] = vals[k] " " $4
-	  val[$1, $2, $3] = $4
-	  if ($2 == refpath) ref[$1, $3] = $4
-	  rounds[k] = rounds[k] " " $3 }
-	END {
-		for (i = 1; i <= nk; i++) {
-			k = order[i]; split(k, tp, SUBSEP)
-			nr = split(rounds[k], rs, " "); rat = ""
-			for (j = 1; j <= nr; j++)
-				if ((tp[1], rs[j]) in ref && ref[tp[1], rs[j]] > 0)
-					rat = rat " " val[tp[1], tp[2], rs[j]] / ref[tp[1], rs[j]]
-			m = median(vals[k])
-			printf "%s %s %s %s %s\n", tp[1], tp[2],
-			       (unit[k] == "IOPS") ? sprintf("%d", m) : sprintf(unit[k] ~ /\/req$/ ? "%.2f" : "%.1f", m),
-			       unit[k], rat == "" ? "-" : sprintf("%.3f", median(rat))
-		}
-	}' "$RES"
-}
-
-# table - one row per test, one column per path: median value (ratio)
-table() {
-	summary | awk -v paths="$PATHS" '
-	BEGIN { np = split(paths, p, " ") }
-	{ v[$1, $2] = $3; r[$1, $2] = $5; u[$1] = $4
-	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 } }
-	END {
-		printf "%-18s %-6s", "test", "unit"
-		for (j = 1; j <= np; j++) printf " %17s", p[j]
-		printf "\n"
-		for (i = 1; i <= nt; i++) {
-			t = order[i]
-			printf "%-18s %-6s", t, u[t]
-			for (j = 1; j <= np; j++) {
-				if ((t, p[j]) in v)
-					printf " %17s", v[t, p[j]] " (" (p[j] == "null_blk" ? "1" : r[t, p[j]]) ")"
-				else printf " %17s", "-"
-			}
-			printf "\n"
-		}
-	}'
 }
 
 say "kernel $(uname -r), $(nproc) CPUs, ${RUNTIME}s per run, $ROUNDS round(s)"
@@ -391,13 +217,7 @@ echo "uvirtio-blk benchmark: kernel $(uname -r), $(nproc) vCPUs, fio io_uring O_
 echo "each cell: median over the rounds (median ratio to null_blk in the same round)"
 table
 # the issue's other two comparisons, same-round ratios too
-for pair in "uv-null-1q vduse" "uv-file loop" "uv-null-1q uv-null-1q-efd"; do
-	set -- $pair
-	case " ${LIVE[*]} " in *" $1 "*) ;; *) continue ;; esac
-	case " ${LIVE[*]} " in *" $2 "*) ;; *) continue ;; esac
-	summary "$2" | awk -v p="$1" -v r="$2" '$2 == p {
-		printf "%-18s %s / %s = %s\n", $1, p, r, $5 }'
-done
+pair_ratios "uv-null-1q vduse" "uv-file loop" "uv-null-1q uv-null-1q-efd"
 echo
 cost_table "$COST" request $PATHS
 echo

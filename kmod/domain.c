@@ -28,6 +28,18 @@ static unsigned int uv_vring_bytes(unsigned int num)
 	return PAGE_ALIGN(desc_avail) + PAGE_ALIGN(2 * 3 + 8 * num);
 }
 
+/* Bytes of a standard used ring of @num entries, avail_event included. */
+static unsigned int uv_vring_used_bytes(unsigned int num)
+{
+	return offsetof(struct vring_used, ring) +
+	       num * sizeof(struct vring_used_elem) + sizeof(__virtio16);
+}
+
+/* A standard used ring fits wherever a struct uvirtio_shadow ring does. */
+static_assert(sizeof(struct vring_used_elem) == sizeof(struct uvirtio_used_elem));
+static_assert(offsetof(struct vring_used, ring) + sizeof(__virtio16) <=
+	      sizeof(struct uvirtio_shadow));
+
 /* Allocate @bytes of zeroed contiguous pages and enter them in the table. */
 static void *uv_domain_chunk(struct uv_domain *dom, u64 off, unsigned int bytes)
 {
@@ -51,6 +63,14 @@ static void uv_domain_layout(struct uv_domain *dom, unsigned int nq,
 	dom->nslots = nq;
 	dom->shadow_bytes = PAGE_ALIGN(sizeof(struct uvirtio_shadow) +
 				       queue_size * sizeof(struct uvirtio_used_elem));
+	/*
+	 * The same region holds a standard used ring instead
+	 * (UVIRTIO_CREATE_F_VRING_USED): flags, idx, queue_size entries of
+	 * the same size, avail_event. The static asserts above
+	 * uv_domain_chunk() prove it fits for every queue size; this one
+	 * checks the arithmetic here.
+	 */
+	WARN_ON_ONCE(dom->shadow_bytes < uv_vring_used_bytes(queue_size));
 	dom->slot_bytes = uv_vring_bytes(queue_size);
 	dom->shadow_off = PAGE_SIZE;
 	dom->slot_off = dom->shadow_off + (u64)nq * dom->shadow_bytes;

@@ -297,7 +297,7 @@ ATTRIBUTE_GROUPS(uv_dev);
 static int uv_check_create(const struct uvirtio_create *c)
 {
 	if (!uv_zero(c->reserved, sizeof(c->reserved)) ||
-	    (c->flags & ~UVIRTIO_CREATE_F_RECOVERY))
+	    (c->flags & ~(UVIRTIO_CREATE_F_RECOVERY | UVIRTIO_CREATE_F_VRING_USED)))
 		return -EINVAL;
 	if (c->device_id != VIRTIO_ID_BLOCK && c->device_id != VIRTIO_ID_NET)
 		return -EPROTONOSUPPORT;
@@ -348,6 +348,8 @@ static struct uv_dev *uv_dev_alloc(const struct uvirtio_create *c)
 			BIT_ULL(VIRTIO_F_ACCESS_PLATFORM);
 	dev->owner = current_fsuid();
 	dev->creator = task_tgid_nr(current);
+	/* Kept for the device's life: a take-over (UVIRTIO_ATTACH) keeps it. */
+	dev->vring_used = c->flags & UVIRTIO_CREATE_F_VRING_USED;
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->config_lock);
 	spin_lock_init(&dev->ev_lock);
@@ -701,6 +703,21 @@ static int uv_ioctl_inflight(struct uv_dev *dev, void __user *argp)
 	return err;
 }
 
+/* What UVIRTIO_CREATE would accept for a device type: no device needed. */
+static int uv_ioctl_features(void __user *argp)
+{
+	struct uvirtio_features f;
+
+	if (copy_from_user(&f, argp, sizeof(f)))
+		return -EFAULT;
+	if (f.reserved0 || f.features || !uv_zero(f.reserved, sizeof(f.reserved)))
+		return -EINVAL;
+	f.features = uv_allowed_features(f.device_id);
+	if (!f.features)
+		return -EINVAL;
+	return copy_to_user(argp, &f, sizeof(f)) ? -EFAULT : 0;
+}
+
 static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *argp = (void __user *)arg;
@@ -713,6 +730,8 @@ static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return uv_ioctl_create(file, argp);
 	case UVIRTIO_ATTACH:
 		return uv_ioctl_attach(file, argp);
+	case UVIRTIO_GET_FEATURES:
+		return uv_ioctl_features(argp);
 	}
 
 	dev = uv_file_dev(file);

@@ -20,6 +20,26 @@
  * The io_uring commands (uring.c) are a second trigger of the same work:
  * UVIRTIO_URING_COMMIT runs uv_queue_deliver() in the emulator's own task,
  * and a kick also completes a pending UVIRTIO_URING_WAIT.
+ *
+ * Standard used rings (UVIRTIO_CREATE_F_VRING_USED), for backends that only
+ * know a virtio split ring (a vhost-user backend handed the domain):
+ *   - the shadow ring is laid out as a vring_used (le16 flags, le16 idx,
+ *     le32 id/len entries, le16 avail_event after ring[num]) and the epoch
+ *     sits in the ctrl page. uv_harvest() is the same for both layouts: only
+ *     three accessors (epoch, idx, entry) know which one the device chose,
+ *     so every check and the kill on a bad entry are shared;
+ *   - the backend's wish decides whether a kick signals the kick eventfd
+ *     (and wakes a UVIRTIO_URING_WAIT): uv_kick_wanted(), after the same
+ *     barrier as the POLLING flag's, applies VRING_USED_F_NO_NOTIFY, or
+ *     with EVENT_IDX vring_need_event() over the avail entries since the
+ *     last check. Towards the driver nothing changes: the module keeps its
+ *     own avail_event (the driver's used ring) at the avail index, so the
+ *     driver still calls uv_notify() for every batch, and the decision is
+ *     the module's. The control queue and dead devices skip it, as they
+ *     skip the POLLING flag;
+ *   - a queue (re)start, or a take-over in recovery mode, resets flags and
+ *     avail_event to "kick me" and the last checked index to the driver's:
+ *     a new backend is never held back by an older one's wish.
  */
 #include <linux/file.h>
 #include <linux/slab.h>
@@ -81,6 +101,30 @@ static void *uv_ring_va(struct uv_domain *dom, u64 off)
 	return dom->slot_va[slot] + (off - dom->slot_off - slot * dom->slot_bytes);
 }
 
+/* The backend's avail_event: after the used ring's last entry. */
+static __virtio16 *uv_shadow_avail_event(struct uv_queue *q)
+{
+	return (__virtio16 *)&q->shadow_used->ring[q->num];
+}
+
+/*
+ * UVIRTIO_CREATE_F_VRING_USED: a standard used ring as a fresh one starts
+ * (no suppression: flags 0, avail_event at the driver's avail index), so a
+ * backend that has not set its own yet, or a dead one's leftovers, cannot
+ * hold back a kick; and the next kick check starts from there. @q->lock
+ * held, the queue ready. The control queue has no backend: left alone.
+ */
+static void uv_kick_rearm(struct uv_queue *q)
+{
+	__virtio16 idx = READ_ONCE(q->vring.avail->idx);
+
+	if (!q->dev->vring_used || q->kernel)
+		return;
+	WRITE_ONCE(q->shadow_used->flags, 0);
+	WRITE_ONCE(*uv_shadow_avail_event(q), idx);
+	atomic_set(&q->kick_avail, virtio16_to_cpu(&q->dev->vdev, idx));
+}
+
 /**
  * uv_queue_start() - a driver's virtqueue goes live on @q
  * @q:		the queue
@@ -109,6 +153,7 @@ void uv_queue_start(struct uv_queue *q, struct virtqueue *vq, bool kernel)
 	bitmap_zero(q->outstanding, q->dev->queue_size);
 	q->kernel = kernel;
 	q->ready = true;
+	uv_kick_rearm(q);
 	spin_unlock_irqrestore(&q->lock, flags);
 	uv_wait_wake(q, 0);	/* a WAIT parked before: look at the queue now */
 }
@@ -246,18 +291,56 @@ bool uv_used_publish(struct uv_queue *q, u16 old)
 }
 
 /*
+ * The shadow ring in either layout chosen at creation: struct uvirtio_shadow
+ * (native-endian, its epoch in its header), or a standard used ring
+ * (UVIRTIO_CREATE_F_VRING_USED: little-endian, its epoch in the ctrl page).
+ * The epoch and the index are loaded with acquire: the emulator stores idx
+ * after the entries, and idx = 0 before a new epoch.
+ */
+static u32 uv_shadow_epoch(struct uv_queue *q)
+{
+	if (q->dev->vring_used)
+		return smp_load_acquire(&q->dev->dom.ctrl->queue[q->index].epoch);
+	return smp_load_acquire(&q->shadow->epoch);
+}
+
+static u16 uv_shadow_idx(struct uv_queue *q)
+{
+	if (q->dev->vring_used)
+		return virtio16_to_cpu(&q->dev->vdev,
+				       smp_load_acquire(&q->shadow_used->idx));
+	return smp_load_acquire(&q->shadow->idx);
+}
+
+/* Entry @i (mod the ring size), each field read once. */
+static void uv_shadow_entry(struct uv_queue *q, u16 i, u32 *id, u32 *len)
+{
+	unsigned int slot = i & (q->num - 1);
+
+	if (q->dev->vring_used) {
+		struct vring_used_elem *e = &q->shadow_used->ring[slot];
+
+		*id = virtio32_to_cpu(&q->dev->vdev, READ_ONCE(e->id));
+		*len = virtio32_to_cpu(&q->dev->vdev, READ_ONCE(e->len));
+	} else {
+		struct uvirtio_used_elem *e = &q->shadow->ring[slot];
+
+		*id = READ_ONCE(e->id);
+		*len = READ_ONCE(e->len);
+	}
+}
+
+/*
  * Take the emulator's new completions. Returns whether to interrupt; sets
  * *reason when an entry is bad (entries before it are kept).
  */
 static bool uv_harvest(struct uv_queue *q, u32 *reason)
 {
-	struct uvirtio_shadow *sh = q->shadow;
 	u16 old = q->used_idx, sidx, n;
 
-	/* The emulator stores idx = 0 before it stores a new epoch. */
-	if (smp_load_acquire(&sh->epoch) != q->epoch)
+	if (uv_shadow_epoch(q) != q->epoch)
 		return false;
-	sidx = smp_load_acquire(&sh->idx);
+	sidx = uv_shadow_idx(q);
 	/*
 	 * Only now look at the avail ring: the emulator read it before it
 	 * wrote these entries, so every head they name is visible to us.
@@ -269,9 +352,9 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 		return false;
 	}
 	while (n--) {
-		struct uvirtio_used_elem *e = &sh->ring[q->shadow_last & (q->num - 1)];
-		u32 id = READ_ONCE(e->id), len = READ_ONCE(e->len);
+		u32 id, len;
 
+		uv_shadow_entry(q, q->shadow_last, &id, &len);
 		if (id >= q->num) {
 			*reason = UVIRTIO_DEAD_BAD_ID;
 			break;
@@ -402,6 +485,38 @@ static void uv_avail_event_update(struct uv_queue *q)
 	}
 }
 
+/*
+ * UVIRTIO_CREATE_F_VRING_USED: whether the backend wants to be woken for
+ * what the driver made available since the last check, as a split ring's
+ * device says it: with EVENT_IDX, once the entry at its avail_event is
+ * available; without, not while its flags have VRING_USED_F_NO_NOTIFY.
+ *
+ * The caller issued a full barrier after the driver's avail index store.
+ * It pairs with the backend's barrier between storing avail_event (or
+ * clearing NO_NOTIFY) and its last look at the avail index before it
+ * sleeps: either the backend sees the new entries, or this sees its wish.
+ */
+static bool uv_kick_wanted(struct uv_queue *q)
+{
+	struct virtio_device *vdev = &q->dev->vdev;
+	u16 new, old;
+
+	new = virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->idx));
+	/*
+	 * Concurrent kicks each check the range since the one exchanged
+	 * before them, so the ranges together cover every entry. Kicks that
+	 * exchange out of order give a range that wraps around, which
+	 * vring_need_event() answers with yes: a spurious kick, harmless.
+	 */
+	old = atomic_xchg(&q->kick_avail, new);
+	if (virtio_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX))
+		return vring_need_event(virtio16_to_cpu(vdev,
+					READ_ONCE(*uv_shadow_avail_event(q))),
+					new, old);
+	return !(virtio16_to_cpu(vdev, READ_ONCE(q->shadow_used->flags)) &
+		 VRING_USED_F_NO_NOTIFY);
+}
+
 /**
  * uv_notify() - the driver kicked a queue
  * @vq:		the virtqueue
@@ -431,6 +546,8 @@ bool uv_notify(struct virtqueue *vq)
 	 */
 	smp_mb();
 	if (READ_ONCE(dev->dom.ctrl->queue[q->index].flags) & UVIRTIO_QF_POLLING)
+		return true;
+	if (dev->vring_used && !uv_kick_wanted(q))
 		return true;
 	if (READ_ONCE(q->waiter))
 		uv_wait_wake(q, 1);
@@ -620,6 +737,9 @@ void uv_queue_reattach(struct uv_queue *q)
 	spin_lock_irqsave(&q->lock, flags);
 	q->epoch++;
 	q->shadow_last = 0;
+	/* Nor may its notification suppression hold back the new one's. */
+	if (q->ready)
+		uv_kick_rearm(q);
 	spin_unlock_irqrestore(&q->lock, flags);
 	/* The dead emulator may have been polling: kicks go to the new one. */
 	WRITE_ONCE(q->dev->dom.ctrl->queue[q->index].flags, 0);

@@ -141,6 +141,13 @@ struct uv_queue {
 
 	struct irq_work irq_work;	/* takes completions, interrupts */
 	atomic_t committing;		/* UVIRTIO_URING_COMMITs using @vq */
+	/*
+	 * UVIRTIO_CREATE_F_VRING_USED: the driver's avail index at the last
+	 * kick check (uv_kick_wanted()), a u16; exchanged, not locked, so
+	 * that concurrent kicks check ranges that together cover every new
+	 * entry. Set by uv_kick_rearm() at queue start and take-over.
+	 */
+	atomic_t kick_avail;
 
 	/* UVIRTIO_URING_WAIT (uring.c); @waiter and @wait_since under @lock */
 	struct io_uring_cmd *waiter;
@@ -154,7 +161,10 @@ struct uv_queue {
 	unsigned int num;
 	struct virtqueue *vq;
 	struct vring vring;		/* kernel addresses of the driver's rings */
-	struct uvirtio_shadow *shadow;
+	union {				/* this queue's shadow ring, as laid out */
+		struct uvirtio_shadow *shadow;		/* by default */
+		struct vring_used *shadow_used;		/* F_VRING_USED */
+	};
 	u16 last_avail;			/* avail entries already recorded */
 	u16 used_idx;			/* next free slot of the driver's used ring */
 	u16 shadow_last;		/* shadow entries already taken */
@@ -213,6 +223,8 @@ struct uv_dev {
 	u64 user_bounce;		/* bounce bytes charged to @user */
 	struct net *net;		/* net: the creator's namespace (held) */
 	bool recoverable;		/* UVIRTIO_CREATE_F_RECOVERY */
+	bool vring_used;		/* UVIRTIO_CREATE_F_VRING_USED: shadow rings
+					 * are standard used rings, epochs in ctrl */
 	bool emu_link_status;		/* policy net: the emulator offered STATUS */
 	bool bound;			/* a driver is bound and policy.c is done */
 	bool exposed;			/* policy.c: real capacity / link shown */
@@ -393,6 +405,7 @@ static __always_inline int uv_chain_walk(struct uv_queue *q, unsigned int head,
 }
 
 /* validate.c */
+u64 uv_allowed_features(u32 device_id);
 int uv_validate(u32 device_id, u64 features, unsigned int num_queues,
 		const u8 *config, unsigned int size);
 void uv_config_sanitize(struct uv_dev *dev);

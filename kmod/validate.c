@@ -224,6 +224,26 @@ static int uv_check_net(u64 f, unsigned int num_queues, const struct virtio_net_
 }
 
 /**
+ * uv_allowed_features() - every feature bit a device type may offer
+ * @device_id:	a virtio device id
+ *
+ * The one allowlist: uv_validate() refuses any other bit, and
+ * UVIRTIO_GET_FEATURES reports it. Transport and ring bits included.
+ *
+ * Return: the bits, or 0 for a device type uvirtio does not implement.
+ */
+u64 uv_allowed_features(u32 device_id)
+{
+	switch (device_id) {
+	case VIRTIO_ID_BLOCK:
+		return UV_RING_BITS | UV_BLK_BITS;
+	case VIRTIO_ID_NET:
+		return UV_RING_BITS | UV_NET_BITS;
+	}
+	return 0;
+}
+
+/**
  * uv_validate() - may a device offer these features and this config?
  * @device_id:	VIRTIO_ID_BLOCK or VIRTIO_ID_NET
  * @features:	the device feature bits the emulator offers
@@ -240,19 +260,11 @@ int uv_validate(u32 device_id, u64 features, unsigned int num_queues,
 		struct virtio_blk_config blk;
 		struct virtio_net_config net;
 	} c = {};
-	u64 allowed = UV_RING_BITS;
+	u64 allowed = uv_allowed_features(device_id);
 
-	memcpy(&c, config, min_t(size_t, size, sizeof(c)));
-	switch (device_id) {
-	case VIRTIO_ID_BLOCK:
-		allowed |= UV_BLK_BITS;
-		break;
-	case VIRTIO_ID_NET:
-		allowed |= UV_NET_BITS;
-		break;
-	default:
+	if (!allowed)
 		return -EPROTONOSUPPORT;
-	}
+	memcpy(&c, config, min_t(size_t, size, sizeof(c)));
 	if (features & ~allowed) {
 		pr_info_ratelimited(UV_NAME ": device refused: feature bits %#llx not allowed for device type %u\n",
 				    features & ~allowed, device_id);
@@ -365,3 +377,4 @@ static_assert(sizeof(struct uvirtio_used_elem) == 8);
 static_assert(sizeof(struct uvirtio_shadow) == 64);
 static_assert(sizeof(struct uvirtio_attach) == 32);
 static_assert(sizeof(struct uvirtio_inflight) == 32);
+static_assert(sizeof(struct uvirtio_features) == 32);

@@ -64,6 +64,9 @@ static const unsigned long our_cmds[] = {
 #ifdef UVIRTIO_GET_INFLIGHT
 	UVIRTIO_GET_INFLIGHT,
 #endif
+#ifdef UVIRTIO_GET_FEATURES
+	UVIRTIO_GET_FEATURES,
+#endif
 };
 #define NR_OURS	(sizeof(our_cmds) / sizeof(our_cmds[0]))
 

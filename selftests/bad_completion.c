@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kmsg.h"
 #include "testemu.h"
 #include "uring.h"
 #include "require.h"
@@ -206,25 +207,6 @@ static int wait_child(pid_t pid, long ms)
 	return -1;
 }
 
-/* Kernel log lines since @fd was opened that name @dev; the last in @line. */
-static int kmsg_lines(int fd, const char *dev, char *line, size_t len)
-{
-	char rec[1024];
-	int n = 0;
-	ssize_t r;
-
-	while ((r = read(fd, rec, sizeof(rec) - 1)) > 0 || (r < 0 && errno == EPIPE)) {
-		if (r <= 0)
-			continue;
-		rec[r] = 0;
-		if (strstr(rec, dev)) {
-			n++;
-			snprintf(line, len, "%s", strchr(rec, ';') ? strchr(rec, ';') + 1 : rec);
-		}
-	}
-	return n;
-}
-
 static void run(const struct mode *m)
 {
 	char dev[32], line[1024] = "", sys[96];
@@ -249,9 +231,7 @@ static void run(const struct mode *m)
 	committed = false;
 	snprintf(dev, sizeof(dev), "uvirtio-%u", t.d.index);
 	snprintf(sys, sizeof(sys), "/sys/block/%.40s", t.node + 5);
-	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-	if (kmsg >= 0)
-		lseek(kmsg, 0, SEEK_END);
+	kmsg = kmsg_open();
 
 	fired_ms = 0;
 	pid = fork();

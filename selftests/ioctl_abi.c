@@ -118,7 +118,7 @@ static void test_create_refusals(void)
 	}
 	tap_ok(ok, "create: non-zero reserved words -> EINVAL");
 	c = good_blk();
-	c.flags = ~UVIRTIO_CREATE_F_RECOVERY;
+	c.flags = ~(UVIRTIO_CREATE_F_RECOVERY | UVIRTIO_CREATE_F_VRING_USED);
 	tap_eq(try_create(c), -EINVAL, "create: unknown flags -> EINVAL");
 
 	for (i = 0, ok = true; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {

@@ -152,7 +152,8 @@ uv_proc_alive() {
 # prints no node within UV_START_TIMEOUT seconds. The emulator is killed at
 # exit if the test has not stopped it (after the uv_defer commands).
 # UV_BLK_ARGS, if set, goes first on the command line (e.g. --notify
-# eventfd, to run a test on the eventfd path).
+# eventfd, to run a test on the eventfd path). UV_BLK_PROG, if set, runs
+# instead of uvirtio-blk (another program that prints a disk node).
 uv_blk_start() {
 	local user=0 end last
 	if [ "${1:-}" = --user ]; then
@@ -168,8 +169,8 @@ uv_blk_start() {
 	(
 		[ $user = 0 ] || exec env HOME=/tmp USER=user LOGNAME=user \
 			setpriv --reuid=$UV_USER_UID --regid=$UV_USER_UID \
-			--clear-groups -- uvirtio-blk ${UV_BLK_ARGS:-} "$@"
-		exec uvirtio-blk ${UV_BLK_ARGS:-} "$@"
+			--clear-groups -- ${UV_BLK_PROG:-uvirtio-blk} ${UV_BLK_ARGS:-} "$@"
+		exec ${UV_BLK_PROG:-uvirtio-blk} ${UV_BLK_ARGS:-} "$@"
 	) > "$UV_OUT" 2> "$UV_ERR" < /dev/null &
 	UV_PID=$!
 	UV_EMULATORS+=("$UV_PID")

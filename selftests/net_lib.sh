@@ -10,7 +10,8 @@ NET_SLOW=1
 grep -qw kasan_report /proc/kallsyms 2>/dev/null && NET_SLOW=5
 
 # net_start MODE ARG... - start uvirtio-net ARG... in the background and
-# wait for its interface name. MODE is "root" (as root, in the initial
+# wait for its interface name (NET_PROG, if set, runs instead of
+# uvirtio-net: another program that prints an interface name last). MODE is "root" (as root, in the initial
 # namespaces), "userns" (as uid 1000 inside a new user+net namespace, made
 # by unshare -U -r -n) or "user" (as uid 1000, no new namespace: the
 # emulator's own --unshare may make one). Sets NET_PID, NET_IF, NET_OUT,
@@ -18,7 +19,7 @@ grep -qw kasan_report /proc/kallsyms 2>/dev/null && NET_SLOW=5
 # namespace (see net_claim). Returns 1 with the emulator's stderr shown if
 # no name comes within UV_START_TIMEOUT seconds.
 net_start() {
-	local mode=$1 end last
+	local mode=$1 end last prog=${NET_PROG:-uvirtio-net}
 	shift
 	[ -n "${UV_TMP:-}" ] || uv_tmpdir
 	NET_OUT=$(mktemp "$UV_TMP/net.out.XXXXXX")
@@ -28,13 +29,13 @@ net_start() {
 	# exec all the way down, so that $! is the emulator itself
 	(
 		case $mode in
-		root) exec uvirtio-net "$@" ;;
+		root) exec "$prog" "$@" ;;
 		userns) exec env HOME=/tmp USER=user LOGNAME=user \
 			setpriv --reuid=$UV_USER_UID --regid=$UV_USER_UID \
-			--clear-groups -- unshare -U -r -n -- uvirtio-net "$@" ;;
+			--clear-groups -- unshare -U -r -n -- "$prog" "$@" ;;
 		user) exec env HOME=/tmp USER=user LOGNAME=user \
 			setpriv --reuid=$UV_USER_UID --regid=$UV_USER_UID \
-			--clear-groups -- uvirtio-net "$@" ;;
+			--clear-groups -- "$prog" "$@" ;;
 		esac
 	) > "$NET_OUT" 2> "$NET_ERR" < /dev/null &
 	NET_PID=$!
@@ -50,13 +51,13 @@ net_start() {
 		fi
 		if ! uv_proc_alive "$NET_PID"; then
 			wait "$NET_PID"
-			echo "uvirtio-net $* exited with $? before naming its interface; stderr:"
+			echo "$prog $* exited with $? before naming its interface; stderr:"
 			sed 's/^/  /' "$NET_ERR"
 			return 1
 		fi
 		sleep 0.1
 	done
-	echo "uvirtio-net $* named no interface within $UV_START_TIMEOUT s; stderr:"
+	echo "$prog $* named no interface within $UV_START_TIMEOUT s; stderr:"
 	sed 's/^/  /' "$NET_OUT" "$NET_ERR"
 	return 1
 }
@@ -79,6 +80,25 @@ net_in() {
 	nsenter -t "$pid" -n "$@"
 }
 
+# channels PID IF WHICH - "max" or "cur" combined channels of IF, in
+# PID's network namespace, from ethtool -l
+channels() {
+	net_in "$1" ethtool -l "$2" 2>&1 | awk -v w="$3" '
+		/^Pre-set/ { s = "max" } /^Current/ { s = "cur" }
+		/^Combined:/ && s == w { print $2 }'
+}
+
+# net_all_channels PID IF N - IF (in PID's network namespace) must offer N
+# combined channels and use all N after ethtool -L; fails the test otherwise
+net_all_channels() {
+	local got
+	got=$(channels "$1" "$2" max)
+	[ "$got" = "$3" ] || { net_in "$1" ethtool -l "$2"; uv_fail "$2 offers '$got' combined channels, not $3"; }
+	net_in "$1" ethtool -L "$2" combined "$3" || uv_fail "ethtool -L $2 combined $3 failed"
+	got=$(channels "$1" "$2" cur)
+	[ "$got" = "$3" ] || uv_fail "$2 uses '$got' combined channels after ethtool -L $3"
+}
+
 # net_stop PID ERRFILE - SIGTERM an emulator, check it exits 0 in time
 net_stop() {
 	local pid=$1 err=$2 rc
@@ -86,7 +106,7 @@ net_stop() {
 	uv_wait_exit "$pid" "$UV_STOP_TIMEOUT"
 	rc=$?
 	if [ $rc != 0 ]; then
-		echo "uvirtio-net (pid $pid) exit status $rc after SIGTERM (255: still runs); stderr:"
+		echo "${NET_PROG:-uvirtio-net} (pid $pid) exit status $rc after SIGTERM (255: still runs); stderr:"
 		sed 's/^/  /' "$err"
 		kill -KILL "$pid" 2>/dev/null
 		return 1

@@ -46,20 +46,9 @@ for i in 1 2 3; do
 	[ -S "$sa.$i" ] && [ -S "$sb.$i" ] || uv_fail "no socket $sa.$i or $sb.$i for queue pair $i"
 done
 
-# channels PID IF WHICH - "max" or "cur" combined channels from ethtool -l
-channels() {
-	net_in "$1" ethtool -l "$2" 2>&1 | awk -v w="$3" '
-		/^Pre-set/ { s = "max" } /^Current/ { s = "cur" }
-		/^Combined:/ && s == w { print $2 }'
-}
-
 for x in "$pa $ia 10.78.0.1" "$pb $ib 10.78.0.2"; do
 	set -- $x
-	got=$(channels "$1" "$2" max)
-	[ "$got" = $Q ] || { net_in "$1" ethtool -l "$2"; uv_fail "$2 offers '$got' combined channels, not $Q"; }
-	net_in "$1" ethtool -L "$2" combined $Q || uv_fail "ethtool -L $2 combined $Q failed"
-	got=$(channels "$1" "$2" cur)
-	[ "$got" = $Q ] || uv_fail "$2 uses '$got' combined channels after ethtool -L $Q"
+	net_all_channels "$1" "$2" $Q
 	net_in "$1" ip link set lo up
 	net_in "$1" ip addr add "$3/24" dev "$2" || uv_fail "cannot address $2"
 	net_in "$1" ip link set "$2" up || uv_fail "cannot set $2 up"

@@ -424,18 +424,13 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			uvemu_bad_option(c, argv);
 		}
 	}
-	if (optind >= argc)
-		uvemu_die(2, "no BACKING given (see --help)");
-	if (optind + 1 < argc)
-		uvemu_die(2, "unexpected argument '%s' (see --help)",
-			  argv[optind + 1]);
+	o->backing = uvemu_operand(argc, argv, "BACKING");
 	if (o->fault_ignore_kicks >= (int)o->num_queues)
 		uvemu_die(2, "--fault-ignore-kicks: queue %d does not exist (--queues %u)",
 			  o->fault_ignore_kicks, o->num_queues);
 	if (o->fault_withhold_irq >= (int)o->num_queues)
 		uvemu_die(2, "--fault-withhold-irq: queue %d does not exist (--queues %u)",
 			  o->fault_withhold_irq, o->num_queues);
-	o->backing = argv[optind];
 	/*
 	 * Pinning puts a queue's thread on the CPU whose requests it serves,
 	 * i.e. beside its submitter, which then waits for a CPU it holds.

@@ -109,9 +109,12 @@ int uvdev_create(struct uvdev *d, const struct uvdev_config *c)
 	cr.config_addr = (uintptr_t)c->config;
 	cr.bounce_size = c->bounce_size;
 	cr.flags = c->recovery ? UVIRTIO_CREATE_F_RECOVERY : 0;
+	if (c->vring_used)
+		cr.flags |= UVIRTIO_CREATE_F_VRING_USED;
 	if (ioctl(d->fd, UVIRTIO_CREATE, &cr) < 0)
 		return -errno;
 	d->index = cr.index;
+	d->vring_used = c->vring_used;
 	d->num_queues = c->num_queues;
 	return uvdev_setup(d);
 }
@@ -297,6 +300,7 @@ int uvdev_queue_start(struct uvdev *d, unsigned int i)
 	p.shadow_offset = qi.shadow_offset;
 	p.features = d->driver_features;
 	p.call_fd = d->q[i].call_fd;
+	p.vring_used = d->vring_used;
 	return uvq_init(&d->q[i].vq, &p) ? -EPROTO : 0;
 }
 

@@ -27,6 +27,9 @@
  * @bounce_size: bounce pool bytes, 0 for the module's default
  * @recovery:	recovery mode: the device outlives this process for a while
  *		and another may take it over (uvdev_attach())
+ * @vring_used:	UVIRTIO_CREATE_F_VRING_USED: shadow rings are standard used
+ *		rings that an outside backend writes; the library then only
+ *		describes the queues (uvq_params.vring_used)
  */
 struct uvdev_config {
 	uint32_t device_id;
@@ -37,6 +40,7 @@ struct uvdev_config {
 	uint32_t config_size;
 	uint64_t bounce_size;
 	bool recovery;
+	bool vring_used;
 };
 
 /**
@@ -64,6 +68,7 @@ struct uvdev_queue {
  * @net_pairs:	virtio-net: queue pairs enabled, as the last OVERFLOW
  *		re-read them (0: not re-read, or an older module)
  * @removed:	UVIRTIO_EV_REMOVED arrived: no more events
+ * @vring_used:	created with UVIRTIO_CREATE_F_VRING_USED
  * @q:		queues
  */
 struct uvdev {
@@ -77,6 +82,7 @@ struct uvdev {
 	uint32_t dead_reason;
 	uint32_t net_pairs;
 	bool removed;
+	bool vring_used;
 	struct uvdev_queue q[UVIRTIO_MAX_QUEUES];
 };
 

@@ -23,6 +23,7 @@ enum {
 	UVEMU_TAG_SIGNAL,
 	UVEMU_TAG_TIMER,
 	UVEMU_TAG_WAKE,
+	UVEMU_TAG_IO,
 };
 
 /* The prefix of every message: one program, one name. */
@@ -92,6 +93,24 @@ void uvemu_bad_option(int c, char **argv)
 	if (optopt)
 		uvemu_die(2, "unknown option '-%c' (see --help)", optopt);
 	uvemu_die(2, "unknown option '%s' (see --help)", argv[optind - 1]);
+}
+
+/**
+ * uvemu_operand() - the one operand left after the options, or exit 2
+ * @argc:	argc
+ * @argv:	argv, options parsed by getopt_long() (optind is past them)
+ * @name:	what the operand is, for the message ("SOCKET")
+ *
+ * Return: the operand
+ */
+const char *uvemu_operand(int argc, char **argv, const char *name)
+{
+	if (optind >= argc)
+		uvemu_die(2, "no %s given (see --help)", name);
+	if (optind + 1 < argc)
+		uvemu_die(2, "unexpected argument '%s' (see --help)",
+			  argv[optind + 1]);
+	return argv[optind];
 }
 
 /**
@@ -227,6 +246,19 @@ void uvemu_wake(struct uvemu *em)
 
 	if (write(em->wake_fd, &one, sizeof(one)) < 0)
 		return;	/* the counter is saturated: a wake-up is pending */
+}
+
+/**
+ * uvemu_watch() - have the main thread call ops->io when @fd is ready
+ * @em:		main thread
+ * @fd:		one more fd of the emulator's own (a control socket)
+ * @events:	epoll events to wait for
+ *
+ * Return: 0 or -errno
+ */
+int uvemu_watch(struct uvemu *em, int fd, uint32_t events)
+{
+	return uvloop_add(&em->loop, fd, events, UVEMU_TAG_IO);
 }
 
 /**
@@ -419,6 +451,8 @@ void uvemu_run(struct uvemu *em)
 						  strerror(errno));
 				if (em->ops->wake)
 					em->ops->wake(em);
+			} else if (tag == UVEMU_TAG_IO && em->ops->io) {
+				em->ops->io(em, ev[i].events);
 			}
 		}
 	}

@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "dev.h"
@@ -47,6 +48,8 @@ struct uvemu;
  * @wake:	optional: uvemu_wake() was called (from any thread)
  * @finish:	stop the queue threads, close the backends; return the exit
  *		status to use given @code (1 if something failed)
+ * @io:		optional: the fd given to uvemu_watch() is ready; @events are
+ *		epoll's (EPOLLIN, EPOLLHUP, ...)
  */
 struct uvemu_ops {
 	void (*pause)(struct uvemu *em);
@@ -58,6 +61,7 @@ struct uvemu_ops {
 	void (*tick)(struct uvemu *em);
 	void (*wake)(struct uvemu *em);
 	int (*finish)(struct uvemu *em, int code);
+	void (*io)(struct uvemu *em, uint32_t events);
 };
 
 /* How often the main thread looks for the device's node or interface. */
@@ -101,9 +105,11 @@ void uvemu_start(struct uvemu *em, bool attached);
 void uvemu_run(struct uvemu *em) __attribute__((noreturn));
 void uvemu_exit(struct uvemu *em, int code) __attribute__((noreturn));
 void uvemu_wake(struct uvemu *em);
+int uvemu_watch(struct uvemu *em, int fd, uint32_t events);
 
 void uvemu_version(const char *version) __attribute__((noreturn));
 void uvemu_bad_option(int c, char **argv) __attribute__((noreturn));
+const char *uvemu_operand(int argc, char **argv, const char *name);
 
 void uvemu_vlog(const char *fmt, va_list ap);
 void uvemu_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -131,8 +131,11 @@ int uvq_init(struct uvq *vq, const struct uvq_params *p)
 	vq->event_idx = p->features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 	vq->call_fd = p->call_fd;
 
-	shm_store16(&vq->shadow->idx, 0, memory_order_relaxed);
-	shm_store32(&vq->shadow->epoch, p->epoch, memory_order_release);
+	/* A standard used ring is started by whoever hands it to its writer. */
+	if (!p->vring_used) {
+		shm_store16(&vq->shadow->idx, 0, memory_order_relaxed);
+		shm_store32(&vq->shadow->epoch, p->epoch, memory_order_release);
+	}
 	vq->ready = true;
 	return 0;
 }

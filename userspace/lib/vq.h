@@ -44,6 +44,10 @@
  * @shadow_offset: struct uvirtio_shadow of this queue
  * @features:	features the driver accepted (INDIRECT_DESC, EVENT_IDX)
  * @call_fd:	eventfd written after publishing completions, or -1
+ * @vring_used:	the shadow ring is a standard vring_used that another
+ *		process writes (UVIRTIO_CREATE_F_VRING_USED): uvq_init() leaves
+ *		it and the epoch alone, and the queue is described, never
+ *		served (no uvq_push() or uvq_pop() on it)
  */
 struct uvq_params {
 	void *base;
@@ -61,6 +65,7 @@ struct uvq_params {
 	uint64_t shadow_offset;
 	uint64_t features;
 	int call_fd;
+	bool vring_used;
 };
 
 /**

@@ -424,12 +424,7 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 			uvemu_bad_option(c, argv);
 		}
 	}
-	if (optind >= argc)
-		uvemu_die(2, "no BACKEND given (see --help)");
-	if (optind + 1 < argc)
-		uvemu_die(2, "unexpected argument '%s' (see --help)",
-			  argv[optind + 1]);
-	o->backend = argv[optind];
+	o->backend = uvemu_operand(argc, argv, "BACKEND");
 	ret = nb_parse(&e->b, o->backend);
 	if (ret == -ENAMETOOLONG)
 		uvemu_die(2, "%s: path or interface name is too long", o->backend);

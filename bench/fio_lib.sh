@@ -1,0 +1,234 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# fio_lib.sh - what the block benchmarks share (bench/blk.sh, bench/vhost.sh;
+# sourced, not run): starting emulators as uid 1000, attaching a VDUSE
+# device, one fio run per path and test, and the medians, ratios and table
+# of the results.
+#
+# The sourcing script sets: DIR (scratch directory), RES and COST (result
+# and cost files), RUNTIME (seconds per run), FIO_ARGS (extra fio options),
+# UV_ARGS (options before an emulator's own), PATHS (the table's columns),
+# PID_OF (associative array: path -> pid whose cost per request is
+# measured), EMU_PIDS and EMU_PATHS (arrays, empty), and sources cost.sh.
+# Optional: FIO_SIZE (the region fio uses, 512M), CPU_ROWS=1 (also record
+# the CPU milliseconds PID_OF's process used in each run, as test
+# TEST-cpu, unit ms, and those of the process SERVER_OF[path] names, the
+# backend behind the path, as TEST-srvcpu).
+
+# path -> pid of the backend behind it, for CPU_ROWS (declared here so that
+# a script without backends of its own can leave it empty under set -u)
+declare -A SERVER_OF=()
+
+# say MSG... - progress on stderr
+say() {
+	echo "bench: $*" >&2
+}
+
+# uv_start PATH ARG... - start uvirtio-blk as uid 1000 for PATH, wait for
+# its node; sets NODE and records the pid (not to be run in a subshell)
+uv_start() {
+	local path=$1 out=$DIR/$1.out n pid
+	shift
+	: > "$out"
+	NODE=
+	setpriv --reuid=1000 --regid=1000 --clear-groups -- \
+		env ${UVX_ENV:-} ${BENCH_UV_BIN:-uvirtio-blk} $UV_ARGS "$@" > "$out" 2> "$DIR/$path.err" &
+	pid=$!
+	PID_OF[$path]=$pid
+	EMU_PIDS+=("$pid")
+	EMU_PATHS+=("$path")
+	for _ in $(seq 300); do
+		n=$(tail -n 1 "$out")
+		if [ -b "$n" ]; then
+			NODE=$n
+			return 0
+		fi
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	say "${BENCH_UV_BIN:-uvirtio-blk} $* did not start: $(cat "$DIR/$path.err")"
+	return 1
+}
+
+# uv_stop_all - SIGTERM every emulator, wait, show their queue counters
+uv_stop_all() {
+	local i
+	for i in "${!EMU_PIDS[@]}"; do
+		kill -TERM "${EMU_PIDS[$i]}" 2>/dev/null
+		wait "${EMU_PIDS[$i]}" 2>/dev/null
+		grep -h ': queue [0-9]*:' "$DIR/${EMU_PATHS[$i]}.err" |
+			sed "s/^/bench: ${EMU_PATHS[$i]}: /" >&2
+	done
+	EMU_PIDS=()
+	EMU_PATHS=()
+}
+
+# vduse_attach NAME - attach the VDUSE device NAME (made by
+# qemu-storage-daemon, whose log is $DIR/qsd.log) through vdpa and wait for
+# virtio_vdpa's disk; prints its node
+vduse_attach() {
+	local name=$1 n
+	for _ in $(seq 100); do
+		[ -e "/dev/vduse/$name" ] && break
+		sleep 0.1
+	done
+	if ! vdpa dev add name "$name" mgmtdev vduse 2> "$DIR/vdpa.err"; then
+		say "vduse: vdpa dev add failed: $(cat "$DIR/vdpa.err"); qemu-storage-daemon: $(head -c 400 "$DIR/qsd.log")"
+		return 1
+	fi
+	# virtio_vdpa binds: /sys/bus/vdpa/devices/NAME/virtioN/block/vdX
+	for _ in $(seq 100); do
+		for n in /sys/bus/vdpa/devices/"$name"/virtio*/block/*; do
+			n=${n##*/}
+			if [ "$n" != '*' ] && [ -b "/dev/$n" ]; then
+				echo "/dev/$n"
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	say "vduse: no disk appeared; qemu-storage-daemon: $(head -c 400 "$DIR/qsd.log")"
+	return 1
+}
+
+# cpu_ms PID - milliseconds of CPU time (user + system) PID has used
+cpu_ms() {
+	local stat
+	read -r stat 2>/dev/null < "/proc/$1/stat" || { echo 0; return; }
+	set -- ${stat##*) }
+	echo $(( (${12} + ${13}) * 1000 / $(getconf CLK_TCK 2>/dev/null || echo 100) ))
+}
+
+# requests NODE - requests the disk completed (reads + writes)
+requests() {
+	awk '{ print $1 + $5 }' "/sys/block/${1#/dev/}/stat"
+}
+
+# run_fio PATH NODE TEST JOBS ROUND - one fio run; appends result lines
+# "TEST PATH ROUND VALUE UNIT", and the emulator's cost per request to the
+# cost file
+run_fio() {
+	local path=$1 node=$2 test=$3 jobs=$4 round=$5 rw bs qd t iops lat bw
+	local pid=${PID_OF[$1]:-} spid=${SERVER_OF[$1]:-} c0 r0 cpu0 scpu0
+	case $test in
+	rr4k-qd1) rw=randread bs=4k qd=1 ;;
+	rr4k-qd32) rw=randread bs=4k qd=32 ;;
+	rw4k-qd32) rw=randwrite bs=4k qd=32 ;;
+	sr128k-qd8) rw=read bs=128k qd=8 ;;
+	esac
+	if [ -n "$pid" ]; then
+		r0=$(requests "$node")
+		c0=$(cost_proc $pid)
+		cpu0=$(cpu_ms $pid)
+	fi
+	[ -z "$spid" ] || scpu0=$(cpu_ms $spid)
+	t=$(fio --name=b --filename="$node" --ioengine=io_uring --direct=1 \
+		--rw=$rw --bs=$bs --iodepth=$qd --numjobs="$jobs" \
+		--size="${FIO_SIZE:-512M}" --time_based \
+		--runtime="$RUNTIME" --ramp_time=1 --group_reporting $FIO_ARGS \
+		--output-format=terse --terse-version=3 2> "$DIR/fio.err" |
+		tail -n 1)
+	[ -z "$pid" ] || cost_record "$COST" "$test-j$jobs" "$path" "$round" \
+		"$c0" "$(cost_proc $pid)" $(($(requests "$node") - r0))
+	[ -z "$pid" ] || cpu0=$(($(cpu_ms $pid) - cpu0))
+	[ -z "$spid" ] || scpu0=$(($(cpu_ms $spid) - scpu0))
+	if [ -z "$t" ]; then
+		say "$path $test j$jobs: fio failed: $(head -c 300 "$DIR/fio.err")"
+		return
+	fi
+	# terse v3: read iops 8, read lat mean 40 (us), write iops 49,
+	# write lat mean 81, read bandwidth 7 (KiB/s)
+	if [ $rw = randwrite ]; then
+		iops=$(echo "$t" | awk -F';' '{ printf "%d", $49 }')
+	else
+		iops=$(echo "$t" | awk -F';' '{ printf "%d", $8 }')
+	fi
+	lat=$(echo "$t" | awk -F';' '{ printf "%.1f", $40 }')
+	bw=$(echo "$t" | awk -F';' '{ printf "%.1f", $7 / 1024 }')
+	if [ $test = sr128k-qd8 ]; then
+		echo "$test-j$jobs $path $round $bw MiB/s" >> "$RES"
+	else
+		echo "$test-j$jobs $path $round $iops IOPS" >> "$RES"
+	fi
+	say "round $round: $path $test j$jobs: $(tail -n 1 "$RES" | cut -d' ' -f4-)"
+	[ $test != rr4k-qd1 ] || echo "$test-j$jobs-lat $path $round $lat us" >> "$RES"
+	[ -z "$pid" ] || [ "${CPU_ROWS:-0}" != 1 ] ||
+		echo "$test-j$jobs-cpu $path $round $cpu0 ms" >> "$RES"
+	[ -z "$spid" ] || [ "${CPU_ROWS:-0}" != 1 ] ||
+		echo "$test-j$jobs-srvcpu $path $round $scpu0 ms" >> "$RES"
+}
+
+# summary [REF] - per TEST and PATH: the median VALUE over the rounds and
+# the median over the rounds of VALUE / REF's VALUE in the same round (REF:
+# null_blk); prints "TEST PATH VALUE UNIT RATIO" in the order of first
+# appearance
+summary() {
+	awk -v refpath="${1:-null_blk}" '
+	function median(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 2; i <= n; i++)	# insertion sort, n is small
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+			}
+		if (n % 2) return a[(n + 1) / 2]
+		return (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{ k = $1 SUBSEP $2
+	  if (!(k in vals)) { order[++nk] = k; unit[k] = $5 }
+	  vals[k] = vals[k] " " $4
+	  val[$1, $2, $3] = $4
+	  if ($2 == refpath) ref[$1, $3] = $4
+	  rounds[k] = rounds[k] " " $3 }
+	END {
+		for (i = 1; i <= nk; i++) {
+			k = order[i]; split(k, tp, SUBSEP)
+			nr = split(rounds[k], rs, " "); rat = ""
+			for (j = 1; j <= nr; j++)
+				if ((tp[1], rs[j]) in ref && ref[tp[1], rs[j]] > 0)
+					rat = rat " " val[tp[1], tp[2], rs[j]] / ref[tp[1], rs[j]]
+			m = median(vals[k])
+			printf "%s %s %s %s %s\n", tp[1], tp[2],
+			       (unit[k] == "IOPS") ? sprintf("%d", m) : sprintf(unit[k] ~ /\/req$/ ? "%.2f" : "%.1f", m),
+			       unit[k], rat == "" ? "-" : sprintf("%.3f", median(rat))
+		}
+	}' "$RES"
+}
+
+# table [REF] - one row per test, one column per path: median value (ratio
+# to REF, default null_blk)
+table() {
+	summary "${1:-null_blk}" | awk -v paths="$PATHS" -v ref="${1:-null_blk}" '
+	BEGIN { np = split(paths, p, " ") }
+	{ v[$1, $2] = $3; r[$1, $2] = $5; u[$1] = $4
+	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 } }
+	END {
+		printf "%-18s %-6s", "test", "unit"
+		for (j = 1; j <= np; j++) printf " %17s", p[j]
+		printf "\n"
+		for (i = 1; i <= nt; i++) {
+			t = order[i]
+			printf "%-18s %-6s", t, u[t]
+			for (j = 1; j <= np; j++) {
+				if ((t, p[j]) in v)
+					printf " %17s", v[t, p[j]] " (" (p[j] == ref ? "1" : r[t, p[j]]) ")"
+				else printf " %17s", "-"
+			}
+			printf "\n"
+		}
+	}'
+}
+
+# pair_ratios "A B"... - per test, path A's value over path B's in the same
+# round, median over the rounds, for every pair whose two paths are live
+# (in LIVE); not for the CPU rows, whose processes differ between paths
+pair_ratios() {
+	local pair
+	for pair in "$@"; do
+		set -- $pair
+		case " ${LIVE[*]} " in *" $1 "*) ;; *) continue ;; esac
+		case " ${LIVE[*]} " in *" $2 "*) ;; *) continue ;; esac
+		summary "$2" | awk -v p="$1" -v r="$2" '$2 == p && $1 !~ /cpu$/ {
+			printf "%-18s %s / %s = %s\n", $1, p, r, $5 }'
+	done
+}
