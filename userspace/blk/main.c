@@ -902,32 +902,6 @@ static int blk_finish(struct uvemu *em, int code)
 }
 
 /**
- * disk_sized() - does the disk show a size above 0 yet?
- * @name:	the disk ("vda")
- *
- * An unprivileged user's disk reads as empty until the module reveals its
- * size once probe is over (so that no partition scan runs): it is not
- * ready before that. Reads sysfs only: opening the disk could wait on I/O
- * this process has to serve.
- *
- * Return: true if /sys/block/@name/size is above 0
- */
-static bool disk_sized(const char *name)
-{
-	char path[128], buf[32] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	return strtoull(buf, NULL, 10) > 0;
-}
-
-/**
  * blk_node() - uvemu_ops.node: the disk's /dev node, once it can be used
  * @em:		main thread
  * @node:	out
@@ -937,16 +911,7 @@ static bool disk_sized(const char *name)
  */
 static int blk_node(struct uvemu *em, char *node, size_t len)
 {
-	char name[64];
-	int n;
-
-	if (uvdev_child_name(&em->dev, "block", name, sizeof(name)) ||
-	    !disk_sized(name))
-		return -ENOENT;
-	n = snprintf(node, len, "/dev/%s", name);
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
-	return access(node, F_OK) ? -ENOENT : 0;
+	return uvdev_disk_node(&em->dev, node, len);
 }
 
 /**

@@ -10,14 +10,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <linux/if_ether.h>
 #include <linux/virtio_config.h>
 
 #include "dev.h"
@@ -584,6 +587,80 @@ int uvdev_child_name(const struct uvdev *d, const char *subsys, char *name,
 		closedir(cd);
 	}
 	closedir(dd);
+	return ret;
+}
+
+/**
+ * uvdev_disk_node() - the /dev node of the device's disk, once usable
+ * @d:		a virtio-blk device
+ * @node:	out: "/dev/vdX"
+ * @len:	bytes at @node
+ *
+ * Usable means: the driver's probe is over (uvdev_child_name()), the disk
+ * shows a size above 0 (an unprivileged user's disk reads as empty until
+ * the module reveals it after probe, so that no partition scan runs), and
+ * its node exists. Only sysfs and the node's name are looked at: opening
+ * the disk could wait on I/O the caller has to serve.
+ *
+ * Return: 0, -ENOENT while there is none (yet), -ENAMETOOLONG
+ */
+int uvdev_disk_node(const struct uvdev *d, char *node, size_t len)
+{
+	char name[64], path[128], buf[32] = "";
+	FILE *f;
+	int n;
+
+	if (uvdev_child_name(d, "block", name, sizeof(name)))
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/sys/block/%s/size", name);
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = 0;
+	fclose(f);
+	if (!strtoull(buf, NULL, 10))
+		return -ENOENT;
+	n = snprintf(node, len, "/dev/%s", name);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return access(node, F_OK) ? -ENOENT : 0;
+}
+
+/**
+ * uvdev_netif_by_mac() - the interface of this network namespace that
+ * carries a MAC address
+ * @mac:	the address (ETH_ALEN bytes)
+ * @name:	out: the interface's name, IFNAMSIZ bytes
+ *
+ * This is how a net emulator finds what virtio_net made of its device:
+ * the module moves the interface into its creator's namespace, where the
+ * address the emulator chose tells it apart.
+ *
+ * Return: 0, or -ENOENT
+ */
+int uvdev_netif_by_mac(const uint8_t *mac, char *name)
+{
+	struct if_nameindex *ni, *p;
+	struct ifreq ifr;
+	int s, ret = -ENOENT;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ni = if_nameindex();
+	for (p = ni; s >= 0 && p && p->if_index; p++) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", p->if_name);
+		if (ioctl(s, SIOCGIFHWADDR, &ifr) ||
+		    memcmp(ifr.ifr_hwaddr.sa_data, mac, ETH_ALEN))
+			continue;
+		snprintf(name, IFNAMSIZ, "%s", p->if_name);
+		ret = 0;
+		break;
+	}
+	if (ni)
+		if_freenameindex(ni);
+	if (s >= 0)
+		close(s);
 	return ret;
 }
 

@@ -100,6 +100,8 @@ int uvdev_remove(struct uvdev *d);
 int uvdev_sysfs_dir(const struct uvdev *d, char *buf, size_t len);
 int uvdev_child_name(const struct uvdev *d, const char *subsys, char *name,
 		     size_t len);
+int uvdev_disk_node(const struct uvdev *d, char *node, size_t len);
+int uvdev_netif_by_mac(const uint8_t *mac, char *name);
 void uvdev_close(struct uvdev *d);
 const char *uvdev_dead_str(uint32_t reason);
 

@@ -599,28 +599,9 @@ static void apply_link(struct emu *e)
  */
 static int find_ifname(struct emu *e, char *name)
 {
-	struct if_nameindex *ni, *p;
-	struct ifreq ifr;
-	int s, ret = -ENOENT;
+	int ret = uvdev_netif_by_mac(e->o.mac, name);
 	char dir[160];
 
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ni = if_nameindex();
-	for (p = ni; s >= 0 && p && p->if_index; p++) {
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", p->if_name);
-		if (ioctl(s, SIOCGIFHWADDR, &ifr))
-			continue;
-		if (!memcmp(ifr.ifr_hwaddr.sa_data, e->o.mac, ETH_ALEN)) {
-			snprintf(name, IFNAMSIZ, "%s", p->if_name);
-			ret = 0;
-			break;
-		}
-	}
-	if (ni)
-		if_freenameindex(ni);
-	if (s >= 0)
-		close(s);
 	/*
 	 * A module that puts the interface in our namespace has a "pid"
 	 * attribute; with it, the interface may still be on its way here

@@ -674,73 +674,25 @@ static void vh_io(struct uvemu *em, uint32_t events)
 }
 
 /**
- * sysfs_u64() - a number from a sysfs file
- * @path:	the file
- *
- * Return: its value, 0 if it cannot be read
- */
-static uint64_t sysfs_u64(const char *path)
-{
-	unsigned long long n = 0;
-	FILE *f = fopen(path, "re");
-
-	if (f) {
-		if (fscanf(f, "%llu", &n) != 1)
-			n = 0;
-		fclose(f);
-	}
-	return n;
-}
-
-/**
  * vh_node() - uvemu_ops.node: the disk node or the interface
  * @em:		main thread
  * @name:	out
  * @len:	bytes at @name
  *
- * A disk counts once it shows its size (an unprivileged user's disk reads
- * empty until the driver's probe is over) and its node exists; an
- * interface once it carries our MAC address in this network namespace.
- * Only sysfs and interface lists are read: opening the disk could wait on
- * I/O.
+ * An interface counts once it carries our MAC address in this network
+ * namespace.
  *
  * Return: 0, or -ENOENT while there is none (yet)
  */
 static int vh_node(struct uvemu *em, char *name, size_t len)
 {
 	struct vh *v = em->priv;
-	struct if_nameindex *ni, *p;
-	char child[64], path[128];
-	struct ifreq ifr;
-	int s, ret = -ENOENT;
 
-	if (v->o.type == VIRTIO_ID_BLOCK) {
-		if (uvdev_child_name(&em->dev, "block", child, sizeof(child)))
-			return -ENOENT;
-		snprintf(path, sizeof(path), "/sys/block/%s/size", child);
-		if (!sysfs_u64(path))
-			return -ENOENT;
-		if ((size_t)snprintf(name, len, "/dev/%s", child) >= len)
-			return -ENAMETOOLONG;
-		return access(name, F_OK) ? -ENOENT : 0;
-	}
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	ni = if_nameindex();
-	for (p = ni; s >= 0 && p && p->if_index; p++) {
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, IFNAMSIZ, "%s", p->if_name);
-		if (ioctl(s, SIOCGIFHWADDR, &ifr) ||
-		    memcmp(ifr.ifr_hwaddr.sa_data, v->mac, ETH_ALEN))
-			continue;
-		snprintf(name, len, "%s", p->if_name);
-		ret = 0;
-		break;
-	}
-	if (ni)
-		if_freenameindex(ni);
-	if (s >= 0)
-		close(s);
-	return ret;
+	if (v->o.type == VIRTIO_ID_BLOCK)
+		return uvdev_disk_node(&em->dev, name, len);
+	if (len < IFNAMSIZ)
+		return -ENAMETOOLONG;
+	return uvdev_netif_by_mac(v->mac, name);
 }
 
 /**
@@ -751,13 +703,13 @@ static int vh_node(struct uvemu *em, char *name, size_t len)
 static void vh_ready(struct uvemu *em, const char *name)
 {
 	struct vh *v = em->priv;
+	bool net = v->o.type == VIRTIO_ID_NET;
+	unsigned int n = net ? v->rings / 2 : v->rings;
 
 	uvemu_log("uvirtio-%u: %s served by the vhost-user backend at %s, %u %s%s, features 0x%llx",
-		  em->dev.index, name, v->o.socket,
-		  v->o.type == VIRTIO_ID_NET ? v->rings / 2 : v->rings,
-		  v->o.type == VIRTIO_ID_NET ? "queue pair" : "queue",
-		  (v->o.type == VIRTIO_ID_NET ? v->rings / 2 : v->rings) > 1 ?
-		  "s" : "", (unsigned long long)em->dev.driver_features);
+		  em->dev.index, name, v->o.socket, n,
+		  net ? "queue pair" : "queue", n > 1 ? "s" : "",
+		  (unsigned long long)em->dev.driver_features);
 }
 
 /**
