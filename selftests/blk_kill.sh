@@ -27,18 +27,8 @@ uv_log "disk $UV_NODE (emulator pid $UV_PID); fio ${BLK_KILL_FIO:---rw=randrw} 4
 fio --name=k --filename="$UV_NODE" --direct=1 ${BLK_KILL_FIO:---rw=randrw} --bs=4k --iodepth=16 \
     --ioengine=$engine --time_based --runtime=60 > "$UV_TMP/fio.out" 2>&1 &
 fio_pid=$!
-# Kill under load: wait until fio's I/O flows (fio takes seconds to start
-# on a debug kernel), then give it a moment more.
-ios=0
-for _ in $(seq 300); do
-	read -r ios _ < "/sys/block/$UV_DISK/stat" || ios=0
-	[ "$ios" -lt 200 ] || break
-	uv_proc_alive $fio_pid || break
-	sleep 0.1
-done
-[ "$ios" -ge 200 ] || { cat "$UV_TMP/fio.out"; uv_fail "fio did no I/O within 30 s ($ios reads)"; }
-sleep 1
-uv_proc_alive $fio_pid || { cat "$UV_TMP/fio.out"; uv_fail "fio ended before the kill"; }
+# Kill under load
+uv_fio_flowing $fio_pid "$UV_TMP/fio.out"
 uv_proc_alive $UV_PID || { cat "$UV_ERR"; uv_fail "emulator ended before the kill"; }
 
 kill -KILL $UV_PID

@@ -250,6 +250,23 @@ uv_wait_gone() {
 	return 0
 }
 
+# uv_fio_flowing PID OUT - wait until fio (PID, output in OUT) has done 200
+# reads on UV_DISK (fio takes seconds to start on a debug kernel), then one
+# second more, so that a kill lands under load; fails the test if it does
+# not get there within 30 s or fio ends first
+uv_fio_flowing() {
+	local pid=$1 out=$2 ios=0
+	for _ in $(seq 300); do
+		read -r ios _ < "/sys/block/$UV_DISK/stat" || ios=0
+		[ "$ios" -lt 200 ] || break
+		uv_proc_alive "$pid" || break
+		sleep 0.1
+	done
+	[ "$ios" -ge 200 ] || { cat "$out"; uv_fail "fio did no I/O within 30 s ($ios reads)"; }
+	sleep 1
+	uv_proc_alive "$pid" || { cat "$out"; uv_fail "fio ended before the kill"; }
+}
+
 # uv_sha256 FILE - the SHA-256 of FILE's contents
 uv_sha256() {
 	sha256sum "$1" | cut -d' ' -f1

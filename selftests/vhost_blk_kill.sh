@@ -35,16 +35,7 @@ uv_log "$UV_NODE (front end pid $UV_PID, qemu-storage-daemon pid $VH_QSD_PID); f
 fio --name=k --filename="$UV_NODE" --direct=1 --rw=randrw --bs=4k --iodepth=16 \
     --ioengine=$engine --time_based --runtime=60 > "$UV_TMP/fio.out" 2>&1 &
 fio_pid=$!
-ios=0
-for _ in $(seq 300); do
-	read -r ios _ < "/sys/block/$UV_DISK/stat" || ios=0
-	[ "$ios" -lt 200 ] || break
-	uv_proc_alive $fio_pid || break
-	sleep 0.1
-done
-[ "$ios" -ge 200 ] || { cat "$UV_TMP/fio.out"; uv_fail "fio did no I/O within 30 s ($ios reads)"; }
-sleep 1
-uv_proc_alive $fio_pid || { cat "$UV_TMP/fio.out"; uv_fail "fio ended before the kill"; }
+uv_fio_flowing $fio_pid "$UV_TMP/fio.out"
 
 kill -KILL "$VH_QSD_PID"
 killed=$SECONDS
