@@ -56,12 +56,8 @@
 # BENCH_PRE_NAME and BENCH_POST_NAME are shell commands run before and after
 # each of its runs.
 set -u
-for a in "$@"; do
-	case $a in
-	BENCH_*=*) export "${a?}" ;;
-	*) echo "usage: $0 [BENCH_NAME=VALUE]..." >&2; exit 2 ;;
-	esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_settings "$@"
 
 RUNTIME=${BENCH_RUNTIME:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -221,4 +217,4 @@ pair_ratios "uv-null-1q vduse" "uv-file loop" "uv-null-1q uv-null-1q-efd"
 echo
 cost_table "$COST" request $PATHS
 echo
-summary | sed 's/^/bench blk /'
+summary null_blk | sed 's/^/bench blk /'

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # cost.sh - what a request or a frame costs an emulator, for bench/blk.sh
-# and bench/net.sh (sourced, not run).
+# bench/net.sh and bench/vhost.sh (sourced after lib.sh, not run).
 #
 # Before and after each run the benches read, for the emulator processes of
 # a path, the context switches of every thread (/proc/PID/task/*/status:
@@ -50,16 +50,7 @@ cost_table() {
 	[ -s "$file" ] || return 0
 	echo "cost per $what of the emulator(s), median over the rounds:" \
 		"context switches / read+write system calls (syscr+syscw)"
-	awk -v paths="$*" '
-	function median(s,   a, n, i, j, t) {
-		n = split(s, a, " ")
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
-				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-			}
-		if (n % 2) return a[(n + 1) / 2]
-		return (a[n / 2] + a[n / 2 + 1]) / 2
-	}
+	awk -v paths="$*" "$BENCH_AWK_MEDIAN"'
 	BEGIN { np = split(paths, p, " ") }
 	{ k = $1 SUBSEP $2
 	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 }

@@ -3,8 +3,8 @@
 #
 # fio_lib.sh - what the block benchmarks share (bench/blk.sh, bench/vhost.sh;
 # sourced, not run): starting emulators as uid 1000, attaching a VDUSE
-# device, one fio run per path and test, and the medians, ratios and table
-# of the results.
+# device, one fio run per path and test, and the table and ratios
+# of the results (their medians: lib.sh).
 #
 # The sourcing script sets: DIR (scratch directory), RES and COST (result
 # and cost files), RUNTIME (seconds per run), FIO_ARGS (extra fio options),
@@ -157,42 +157,6 @@ run_fio() {
 		echo "$test-j$jobs-cpu $path $round $cpu0 ms" >> "$RES"
 	[ -z "$spid" ] || [ "${CPU_ROWS:-0}" != 1 ] ||
 		echo "$test-j$jobs-srvcpu $path $round $scpu0 ms" >> "$RES"
-}
-
-# summary [REF] - per TEST and PATH: the median VALUE over the rounds and
-# the median over the rounds of VALUE / REF's VALUE in the same round (REF:
-# null_blk); prints "TEST PATH VALUE UNIT RATIO" in the order of first
-# appearance
-summary() {
-	awk -v refpath="${1:-null_blk}" '
-	function median(s,   a, n, i, j, t) {
-		n = split(s, a, " ")
-		for (i = 2; i <= n; i++)	# insertion sort, n is small
-			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
-				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-			}
-		if (n % 2) return a[(n + 1) / 2]
-		return (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	{ k = $1 SUBSEP $2
-	  if (!(k in vals)) { order[++nk] = k; unit[k] = $5 }
-	  vals[k] = vals[k] " " $4
-	  val[$1, $2, $3] = $4
-	  if ($2 == refpath) ref[$1, $3] = $4
-	  rounds[k] = rounds[k] " " $3 }
-	END {
-		for (i = 1; i <= nk; i++) {
-			k = order[i]; split(k, tp, SUBSEP)
-			nr = split(rounds[k], rs, " "); rat = ""
-			for (j = 1; j <= nr; j++)
-				if ((tp[1], rs[j]) in ref && ref[tp[1], rs[j]] > 0)
-					rat = rat " " val[tp[1], tp[2], rs[j]] / ref[tp[1], rs[j]]
-			m = median(vals[k])
-			printf "%s %s %s %s %s\n", tp[1], tp[2],
-			       (unit[k] == "IOPS") ? sprintf("%d", m) : sprintf(unit[k] ~ /\/req$/ ? "%.2f" : "%.1f", m),
-			       unit[k], rat == "" ? "-" : sprintf("%.3f", median(rat))
-		}
-	}' "$RES"
 }
 
 # table [REF] - one row per test, one column per path: median value (ratio

@@ -56,12 +56,8 @@
 # Mind the noise before reading an experiment: the same binary as two paths
 # (uvirtio-dgram and uvx-base, 4 rounds of 3 s) gave 0.47x and 0.31x veth.
 set -u
-for a in "$@"; do
-	case $a in
-	BENCH_*=*) export "${a?}" ;;
-	*) echo "usage: $0 [BENCH_NAME=VALUE]..." >&2; exit 2 ;;
-	esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_settings "$@"
 
 SECS=${BENCH_NET_SECS:-${BENCH_RUNTIME:-5}}
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -218,43 +214,9 @@ run_iperf() {
 	say "round $round: $path $test: $v Mbit/s"
 }
 
-# summary [REF] - per TEST and PATH: the median VALUE over the rounds and
-# the median over the rounds of VALUE / REF's VALUE in the same round (REF:
-# veth); prints "TEST PATH VALUE UNIT RATIO" in the order of first
-# appearance
-summary() {
-	awk -v refpath="${1:-veth}" '
-	function median(s,   a, n, i, j, t) {
-		n = split(s, a, " ")
-		for (i = 2; i <= n; i++)	# insertion sort, n is small
-			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
-				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-			}
-		if (n % 2) return a[(n + 1) / 2]
-		return (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	{ k = $1 SUBSEP $2
-	  if (!(k in vals)) { order[++nk] = k; unit[k] = $5 }
-	  vals[k] = vals[k] " " $4
-	  val[$1, $2, $3] = $4
-	  if ($2 == refpath) ref[$1, $3] = $4
-	  rounds[k] = rounds[k] " " $3 }
-	END {
-		for (i = 1; i <= nk; i++) {
-			k = order[i]; split(k, tp, SUBSEP)
-			nr = split(rounds[k], rs, " "); rat = ""
-			for (j = 1; j <= nr; j++)
-				if ((tp[1], rs[j]) in ref && ref[tp[1], rs[j]] > 0)
-					rat = rat " " val[tp[1], tp[2], rs[j]] / ref[tp[1], rs[j]]
-			printf "%s %s %.0f %s %s\n", tp[1], tp[2], median(vals[k]),
-			       unit[k], rat == "" ? "-" : sprintf("%.3f", median(rat))
-		}
-	}' "$RES"
-}
-
 # table - one row per test, one column per path: median value (ratio)
 table() {
-	summary | awk -v paths="${LIVE[*]}" '
+	summary veth | awk -v paths="${LIVE[*]}" '
 	BEGIN { np = split(paths, p, " ") }
 	{ v[$1, $2] = $3; r[$1, $2] = $5; u[$1] = $4
 	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 } }
@@ -355,4 +317,4 @@ esac
 echo
 cost_table "$COST" frame "${LIVE[@]}"
 echo
-summary | sed 's/^/bench net /'
+summary veth | sed 's/^/bench net /'

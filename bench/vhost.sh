@@ -40,12 +40,8 @@
 # Without uvirtio-vhost-user in the guest the uv paths are skipped (said
 # on stderr) and the rest still runs.
 set -u
-for a in "$@"; do
-	case $a in
-	BENCH_*=*) export "${a?}" ;;
-	*) echo "usage: $0 [BENCH_NAME=VALUE]..." >&2; exit 2 ;;
-	esac
-done
+. "$(dirname "$0")/lib.sh"
+bench_settings "$@"
 
 RUNTIME=${BENCH_RUNTIME:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
