@@ -97,14 +97,15 @@ make_file() {
 }
 
 # start_vduse - qemu-storage-daemon null-co export, attached through vdpa;
-# prints the node
+# sets NODE (empty if it failed) and QSD_PID (not to be run in a subshell,
+# or stop_vduse cannot find what to stop)
 start_vduse() {
 	qemu-storage-daemon \
 		--blockdev driver=null-co,node-name=n0,size=1073741824 \
 		--export type=vduse-blk,id=e0,node-name=n0,name=vduse0,num-queues=2,writable=on \
 		> "$DIR/qsd.log" 2>&1 &
 	QSD_PID=$!
-	vduse_attach vduse0
+	NODE=$(vduse_attach vduse0)
 }
 
 # stop_vduse - detach and stop the VDUSE export
@@ -135,8 +136,9 @@ for path in $PATHS; do
 	uv-null-1q-poll) uv_start $path --poll-us 500 null:1G; node=$NODE ;;
 	uv-null-2q) uv_start $path --queues 2 null:1G; node=$NODE ;;
 	vduse)
-		node=$(start_vduse)
-		PID_OF[$path]=$(pidof qemu-storage-daemon 2>/dev/null)
+		start_vduse
+		node=$NODE
+		PID_OF[$path]=$QSD_PID
 		;;
 	uvx-*)
 		# an experiment: BENCH_UVX_NAME holds the uvirtio-blk arguments
