@@ -35,6 +35,31 @@ static bool blk_range_ok(const struct blk_dev *bd, uint64_t sector,
 }
 
 /**
+ * blk_dealloc_seg() - decode and check one DISCARD / WRITE_ZEROES segment
+ * @bd:		disk
+ * @seg:	the segment as the driver wrote it
+ * @zero:	WRITE_ZEROES (which may carry the UNMAP flag; DISCARD none)
+ * @sector:	out: first sector
+ * @len:	out: bytes
+ *
+ * Return: VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP for flags this device does
+ * not know, VIRTIO_BLK_S_IOERR for a range outside the disk
+ */
+static int blk_dealloc_seg(const struct blk_dev *bd,
+			   const struct virtio_blk_discard_write_zeroes *seg,
+			   bool zero, uint64_t *sector, uint64_t *len)
+{
+	uint32_t flags = le32toh(seg->flags);
+
+	if (flags & ~(zero ? (uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0))
+		return VIRTIO_BLK_S_UNSUPP;
+	*sector = le64toh(seg->sector);
+	*len = (uint64_t)le32toh(seg->num_sectors) * BLK_SECTOR_SIZE;
+	return blk_range_ok(bd, *sector, *len) ? VIRTIO_BLK_S_OK :
+						 VIRTIO_BLK_S_IOERR;
+}
+
+/**
  * blk_dealloc() - serve DISCARD or WRITE_ZEROES: every segment of the
  * request's readable part after the header
  * @bd:		disk
@@ -48,22 +73,15 @@ static int blk_dealloc(struct blk_dev *bd, struct iovc *c, bool zero)
 {
 	struct virtio_blk_discard_write_zeroes seg;
 	uint64_t sector, len;
-	uint32_t flags;
 	int ret, n = 0;
 
 	if (bd->readonly)
 		return VIRTIO_BLK_S_IOERR;
 	while (iovc_read(c, &seg, sizeof(seg)) == sizeof(seg)) {
 		n++;
-		sector = le64toh(seg.sector);
-		len = (uint64_t)le32toh(seg.num_sectors) * BLK_SECTOR_SIZE;
-		flags = le32toh(seg.flags);
-		if (flags & ~(uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP)
-			return VIRTIO_BLK_S_UNSUPP;
-		if (!zero && flags)
-			return VIRTIO_BLK_S_UNSUPP;
-		if (!blk_range_ok(bd, sector, len))
-			return VIRTIO_BLK_S_IOERR;
+		ret = blk_dealloc_seg(bd, &seg, zero, &sector, &len);
+		if (ret != VIRTIO_BLK_S_OK)
+			return ret;
 		if (zero)
 			ret = backend_write_zeroes(bd->be,
 						   sector * BLK_SECTOR_SIZE, len);
@@ -95,19 +113,14 @@ static int blk_dealloc_parse(const struct blk_dev *bd, struct iovc *c,
 {
 	bool zero = ri->type == VIRTIO_BLK_T_WRITE_ZEROES;
 	struct virtio_blk_discard_write_zeroes seg;
-	uint32_t flags;
 
 	if (bd->readonly || !(zero ? bd->write_zeroes : bd->discard))
 		return 1;
 	if (iovc_left(c) != sizeof(seg) ||
 	    iovc_read(c, &seg, sizeof(seg)) != sizeof(seg))
 		return 1;
-	flags = le32toh(seg.flags);
-	if (flags & ~(zero ? (uint32_t)VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0))
-		return 1;
-	ri->sector = le64toh(seg.sector);
-	ri->len = (uint64_t)le32toh(seg.num_sectors) * BLK_SECTOR_SIZE;
-	if (!ri->len || !blk_range_ok(bd, ri->sector, ri->len))
+	if (blk_dealloc_seg(bd, &seg, zero, &ri->sector, &ri->len) !=
+	    VIRTIO_BLK_S_OK || !ri->len)
 		return 1;
 	ri->data_num = 0;
 	return 0;
