@@ -28,17 +28,23 @@
  *     sits in the ctrl page. uv_harvest() is the same for both layouts: only
  *     three accessors (epoch, idx, entry) know which one the device chose,
  *     so every check and the kill on a bad entry are shared;
- *   - the backend's wish decides whether a kick signals the kick eventfd
- *     (and wakes a UVIRTIO_URING_WAIT): uv_kick_wanted(), after the same
- *     barrier as the POLLING flag's, applies VRING_USED_F_NO_NOTIFY, or
- *     with EVENT_IDX vring_need_event() over the avail entries since the
- *     last check. Towards the driver nothing changes: the module keeps its
- *     own avail_event (the driver's used ring) at the avail index, so the
- *     driver still calls uv_notify() for every batch, and the decision is
- *     the module's. The control queue and dead devices skip it, as they
- *     skip the POLLING flag;
- *   - a queue (re)start, or a take-over in recovery mode, resets flags and
- *     avail_event to "kick me" and the last checked index to the driver's:
+ *   - the backend runs its ring without EVENT_IDX, whatever the driver
+ *     negotiated: the driver's used_event counts entries of the driver's
+ *     used ring, which only the module fills, so a backend that skipped a
+ *     call by it could leave the driver waiting on completions sitting in
+ *     the shadow. Without EVENT_IDX the backend reads the driver's avail
+ *     flags, which a driver with EVENT_IDX never sets: it signals every
+ *     batch, and the EVENT_IDX decision towards the driver is the module's
+ *     (uv_used_publish());
+ *   - so the backend's wish about kicks is VRING_USED_F_NO_NOTIFY alone:
+ *     uv_kick_wanted(), after the same barrier as the POLLING flag's,
+ *     decides whether a kick signals the kick eventfd (and wakes a
+ *     UVIRTIO_URING_WAIT); avail_event is never read. Towards the driver
+ *     nothing changes: the module keeps its own avail_event (the driver's
+ *     used ring) at the avail index, so the driver still calls uv_notify()
+ *     for every batch. The control queue and dead devices skip the check,
+ *     as they skip the POLLING flag;
+ *   - a queue (re)start, or a take-over in recovery mode, clears the flags:
  *     a new backend is never held back by an older one's wish.
  */
 #include <linux/file.h>
@@ -101,28 +107,17 @@ static void *uv_ring_va(struct uv_domain *dom, u64 off)
 	return dom->slot_va[slot] + (off - dom->slot_off - slot * dom->slot_bytes);
 }
 
-/* The backend's avail_event: after the used ring's last entry. */
-static __virtio16 *uv_shadow_avail_event(struct uv_queue *q)
-{
-	return (__virtio16 *)&q->shadow_used->ring[q->num];
-}
-
 /*
  * UVIRTIO_CREATE_F_VRING_USED: a standard used ring as a fresh one starts
- * (no suppression: flags 0, avail_event at the driver's avail index), so a
- * backend that has not set its own yet, or a dead one's leftovers, cannot
- * hold back a kick; and the next kick check starts from there. @q->lock
- * held, the queue ready. The control queue has no backend: left alone.
+ * (flags 0: no suppression), so a backend that has not set its own yet, or
+ * a dead one's leftovers, cannot hold back a kick. @q->lock held, the queue
+ * ready. The control queue has no backend: left alone.
  */
 static void uv_kick_rearm(struct uv_queue *q)
 {
-	__virtio16 idx = READ_ONCE(q->vring.avail->idx);
-
 	if (!q->dev->vring_used || q->kernel)
 		return;
 	WRITE_ONCE(q->shadow_used->flags, 0);
-	WRITE_ONCE(*uv_shadow_avail_event(q), idx);
-	atomic_set(&q->kick_avail, virtio16_to_cpu(&q->dev->vdev, idx));
 }
 
 /**
@@ -487,34 +482,19 @@ static void uv_avail_event_update(struct uv_queue *q)
 
 /*
  * UVIRTIO_CREATE_F_VRING_USED: whether the backend wants to be woken for
- * what the driver made available since the last check, as a split ring's
- * device says it: with EVENT_IDX, once the entry at its avail_event is
- * available; without, not while its flags have VRING_USED_F_NO_NOTIFY.
+ * what the driver made available, as a split ring's device without
+ * EVENT_IDX says it: not while its flags have VRING_USED_F_NO_NOTIFY.
  *
  * The caller issued a full barrier after the driver's avail index store.
- * It pairs with the backend's barrier between storing avail_event (or
- * clearing NO_NOTIFY) and its last look at the avail index before it
- * sleeps: either the backend sees the new entries, or this sees its wish.
+ * It pairs with the backend's barrier between clearing NO_NOTIFY and its
+ * last look at the avail index before it sleeps: either the backend sees
+ * the new entries, or this sees its wish.
  */
 static bool uv_kick_wanted(struct uv_queue *q)
 {
-	struct virtio_device *vdev = &q->dev->vdev;
-	u16 new, old;
+	u16 flags = virtio16_to_cpu(&q->dev->vdev, READ_ONCE(q->shadow_used->flags));
 
-	new = virtio16_to_cpu(vdev, READ_ONCE(q->vring.avail->idx));
-	/*
-	 * Concurrent kicks each check the range since the one exchanged
-	 * before them, so the ranges together cover every entry. Kicks that
-	 * exchange out of order give a range that wraps around, which
-	 * vring_need_event() answers with yes: a spurious kick, harmless.
-	 */
-	old = atomic_xchg(&q->kick_avail, new);
-	if (virtio_has_feature(vdev, VIRTIO_RING_F_EVENT_IDX))
-		return vring_need_event(virtio16_to_cpu(vdev,
-					READ_ONCE(*uv_shadow_avail_event(q))),
-					new, old);
-	return !(virtio16_to_cpu(vdev, READ_ONCE(q->shadow_used->flags)) &
-		 VRING_USED_F_NO_NOTIFY);
+	return !(flags & VRING_USED_F_NO_NOTIFY);
 }
 
 /**

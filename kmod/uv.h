@@ -141,13 +141,6 @@ struct uv_queue {
 
 	struct irq_work irq_work;	/* takes completions, interrupts */
 	atomic_t committing;		/* UVIRTIO_URING_COMMITs using @vq */
-	/*
-	 * UVIRTIO_CREATE_F_VRING_USED: the driver's avail index at the last
-	 * kick check (uv_kick_wanted()), a u16; exchanged, not locked, so
-	 * that concurrent kicks check ranges that together cover every new
-	 * entry. Set by uv_kick_rearm() at queue start and take-over.
-	 */
-	atomic_t kick_avail;
 
 	/* UVIRTIO_URING_WAIT (uring.c); @waiter and @wait_since under @lock */
 	struct io_uring_cmd *waiter;

@@ -109,10 +109,16 @@
  * equals the queue's epoch. Whoever starts the backend's ring stores
  * idx = 0 first, then the epoch (release).
  *
- * Kicks follow the backend's notification suppression: with
- * VIRTIO_RING_F_EVENT_IDX negotiated, the kick eventfd is signalled only
- * when the driver's new avail entries reach avail_event; without it, not
- * while flags has VRING_USED_F_NO_NOTIFY. UVIRTIO_QF_POLLING still works.
+ * The backend must run the ring without VIRTIO_RING_F_EVENT_IDX, even when
+ * the driver negotiated it, and signal its call eventfd for every batch it
+ * completes: the driver's used_event and its re-check after setting it
+ * refer to the driver's used ring, which the kernel fills from this one
+ * (a backend without EVENT_IDX reads the driver's avail flags, which a
+ * driver with EVENT_IDX never sets). A front end therefore offers the
+ * driver EVENT_IDX and clears it from what it tells the backend. Kicks
+ * follow the backend's suppression as such a ring's device states it:
+ * the kick eventfd is not signalled while flags has VRING_USED_F_NO_NOTIFY;
+ * avail_event is not read. UVIRTIO_QF_POLLING still works.
  */
 #define UVIRTIO_CREATE_F_VRING_USED	(1U << 1)
 

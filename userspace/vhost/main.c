@@ -73,6 +73,16 @@
 				 1ULL << VIRTIO_NET_F_MAC | \
 				 1ULL << VIRTIO_NET_F_STATUS | \
 				 1ULL << VIRTIO_NET_F_MQ)
+/*
+ * EVENT_IDX is the module's towards the driver, never the backend's: the
+ * driver's used_event (and its look at the used index after setting it)
+ * is about the used ring the module fills from the shadow, so a backend
+ * deciding its calls by it could leave the driver waiting on completions
+ * still in the shadow. Without EVENT_IDX a backend reads the driver's
+ * avail flags, which a driver with EVENT_IDX never sets: it signals every
+ * batch (uapi/linux/uvirtio.h, UVIRTIO_CREATE_F_VRING_USED).
+ */
+#define RING_FRONT_FEATURES	(1ULL << VIRTIO_RING_F_EVENT_IDX)
 /* ... and the ones neither side implements here. */
 #define NET_DROP_FEATURES	(1ULL << VIRTIO_NET_F_CTRL_VLAN | \
 				 1ULL << VIRTIO_NET_F_CTRL_RX_EXTRA | \
@@ -371,9 +381,10 @@ static uint32_t vh_net_config(struct vh *v, struct virtio_net_config *cfg,
  * @v:		front end, handshake done
  * @nq:		queues (blk) or queue pairs (net) the backend has
  *
- * Offered to the driver: what the backend offers and uvirtio allows;
- * for net, the control queue's features (the module answers it) and the
- * config fields this program fills. Exits 1 on failure.
+ * Offered to the driver: what the backend offers and uvirtio allows, and
+ * EVENT_IDX (the module's); for net, the control queue's features (the
+ * module answers it) and the config fields this program fills. Exits 1 on
+ * failure.
  */
 static void vh_create(struct vh *v, unsigned int nq)
 {
@@ -385,8 +396,9 @@ static void vh_create(struct vh *v, unsigned int nq)
 	struct uvdev_config c;
 	int ret;
 
-	v->features = v->backend_features & allowed &
-		      ~(1ULL << VU_F_PROTOCOL_FEATURES);
+	v->features = (v->backend_features & allowed &
+		       ~(1ULL << VU_F_PROTOCOL_FEATURES)) |
+		      (allowed & RING_FRONT_FEATURES);
 	if (!(v->features & (1ULL << VIRTIO_F_VERSION_1)))
 		uvemu_die(1, "%s: the backend does not offer VIRTIO_F_VERSION_1 (legacy devices are not supported)",
 			  v->o.socket);
@@ -449,8 +461,9 @@ static void vh_mem_table(struct vh *v)
  * @v:		front end
  *
  * The driver's, less what the module does (ACCESS_PLATFORM: addresses are
- * domain offsets already; net's control queue and config fields), plus
- * the flag that protocol features are in use.
+ * domain offsets already; EVENT_IDX, see RING_FRONT_FEATURES; net's
+ * control queue and config fields), plus the flag that protocol features
+ * are in use.
  *
  * Return: the bits
  */
@@ -458,7 +471,7 @@ static uint64_t vh_backend_features(const struct vh *v)
 {
 	uint64_t f = v->em.dev.driver_features & v->backend_features;
 
-	f &= ~(1ULL << VIRTIO_F_ACCESS_PLATFORM);
+	f &= ~(1ULL << VIRTIO_F_ACCESS_PLATFORM | RING_FRONT_FEATURES);
 	if (v->o.type == VIRTIO_ID_NET)
 		f &= ~(NET_FRONT_FEATURES & ~(1ULL << VIRTIO_NET_F_MQ));
 	if (v->backend_features & (1ULL << VU_F_PROTOCOL_FEATURES))
@@ -586,6 +599,9 @@ static void vh_sync(struct vh *v)
 	for (i = 0; i < v->rings; i++) {
 		if (!d->q[i].vq.ready || v->started[i])
 			continue;
+		if (!(d->driver_features & RING_FRONT_FEATURES))
+			uvemu_die(1, "uvirtio-%u: the driver did not accept VIRTIO_RING_F_EVENT_IDX, which this front end needs (without it a completion could wait in the shadow ring unsignalled)",
+				  d->index);
 		if (!any && vu_set_u64(&v->vu, VU_SET_FEATURES,
 				       vh_backend_features(v)))
 			vh_lost(v);
