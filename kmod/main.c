@@ -6,6 +6,7 @@
  * else: reserved fields zero, sizes bounded, queue indices clamped with
  * array_index_nospec().
  */
+#include <linux/anon_inodes.h>
 #include <linux/atomic.h>
 #include <linux/blkdev.h>
 #include <linux/file.h>
@@ -718,6 +719,65 @@ static int uv_ioctl_features(void __user *argp)
 	return copy_to_user(argp, &f, sizeof(f)) ? -EFAULT : 0;
 }
 
+/* Map part of @dev's domain: the device fd and a UVIRTIO_DOMAIN_FD file. */
+static int uv_domain_mmap(struct uv_dev *dev, struct vm_area_struct *vma)
+{
+	unsigned long pages = vma_pages(vma);
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff >= dev->dom.npages || pages > dev->dom.npages - vma->vm_pgoff)
+		return -EINVAL;
+	uv_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &uv_vm_ops;
+	vma->vm_private_data = dev;
+	atomic_inc(&dev->vmas);		/* uv_vm_ops.open counts the copies */
+	get_device(&dev->parent);	/* dropped by uv_vm_ops.close */
+	return 0;
+}
+
+/*
+ * UVIRTIO_DOMAIN_FD: a file that maps the device's domain and does nothing
+ * else, for a process that serves the rings but must not control the
+ * device (a vhost-user backend). Like a mapping, it holds the memory (a
+ * reference on the parent), never the device: closing the device fd still
+ * destroys the device, and a dead device's domain is not mapped anew.
+ */
+static int uv_domain_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct uv_dev *dev = file->private_data;
+
+	if (uv_dead(dev))
+		return -ENODEV;
+	return uv_domain_mmap(dev, vma);
+}
+
+static int uv_domain_file_release(struct inode *inode, struct file *file)
+{
+	struct uv_dev *dev = file->private_data;
+
+	put_device(&dev->parent);
+	return 0;
+}
+
+static const struct file_operations uv_domain_fops = {
+	.owner = THIS_MODULE,
+	.release = uv_domain_file_release,
+	.mmap = uv_domain_file_mmap,
+};
+
+static int uv_ioctl_domain_fd(struct uv_dev *dev)
+{
+	int fd;
+
+	get_device(&dev->parent);
+	fd = anon_inode_getfd("[uvirtio-domain]", &uv_domain_fops, dev,
+			      O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		put_device(&dev->parent);
+	return fd;
+}
+
 static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *argp = (void __user *)arg;
@@ -761,6 +821,8 @@ static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return uv_remove(dev);
 	case UVIRTIO_GET_INFLIGHT:
 		return uv_ioctl_inflight(dev, argp);
+	case UVIRTIO_DOMAIN_FD:
+		return uv_ioctl_domain_fd(dev);
 	}
 	return -ENOTTY;
 }
@@ -818,20 +880,10 @@ static int uv_uring_cmd_fop(struct io_uring_cmd *cmd, unsigned int issue_flags)
 static int uv_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct uv_dev *dev = uv_file_dev(file);
-	unsigned long pages = vma_pages(vma);
 
 	if (!dev)
 		return -ENODEV;
-	if (!(vma->vm_flags & VM_SHARED))
-		return -EINVAL;
-	if (vma->vm_pgoff >= dev->dom.npages || pages > dev->dom.npages - vma->vm_pgoff)
-		return -EINVAL;
-	uv_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	vma->vm_ops = &uv_vm_ops;
-	vma->vm_private_data = dev;
-	atomic_inc(&dev->vmas);		/* uv_vm_ops.open counts the copies */
-	get_device(&dev->parent);	/* dropped by uv_vm_ops.close */
-	return 0;
+	return uv_domain_mmap(dev, vma);
 }
 
 static const struct file_operations uv_fops = {

@@ -340,7 +340,8 @@ static void test_garbage(void)
 			/* Leave the real commands (checked above) and REMOVE alone. */
 			if (cmd == UVIRTIO_CREATE || cmd == UVIRTIO_START ||
 			    cmd == UVIRTIO_REMOVE || cmd == UVIRTIO_GET_API_VERSION ||
-			    cmd == UVIRTIO_GET_LAYOUT || cmd == UVIRTIO_GET_STATUS)
+			    cmd == UVIRTIO_GET_LAYOUT || cmd == UVIRTIO_GET_STATUS ||
+			    cmd == UVIRTIO_DOMAIN_FD)
 				continue;
 			for (i = 0; i < sizeof(junk); i++)
 				junk[i] = rand();

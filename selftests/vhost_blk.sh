@@ -6,10 +6,11 @@
 # file and for a qcow2 image: mkfs.ext4, mount, write, remount, the file
 # reads back the same, e2fsck finds the filesystem clean; fio writes and
 # verifies (crc32c) with 4k and 64k blocks at depth 1 and 16, two jobs on
-# the two hardware queues. While fio runs, the front end must use less CPU
-# than 2% of the wall time (the data path does not pass through it) while
-# the daemon does the work. SIGTERM then removes the disk and the front end
-# exits 0.
+# the two hardware queues. The daemon maps the device's memory through a
+# UVIRTIO_DOMAIN_FD file, never the device fd. While fio runs, the front
+# end must use less CPU than 2% of the wall time (the data path does not
+# pass through it) while the daemon does the work. SIGTERM then removes
+# the disk and the front end exits 0.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vhost_lib.sh"
 
@@ -31,6 +32,13 @@ one_image() {
 		uv_fail "$fmt: $UV_NODE has $(ls "/sys/block/$UV_DISK/mq" | wc -l) hardware queues, the export has 2"
 	[ "$(cat "/sys/block/$UV_DISK/size")" = 131072 ] ||
 		uv_fail "$fmt: $UV_NODE has $(cat "/sys/block/$UV_DISK/size") sectors, the image 131072"
+	# the daemon got the domain file, which maps memory and nothing else,
+	# not the device fd (whose ioctls control the device)
+	grep -q 'uvirtio-domain' "/proc/$VH_QSD_PID/maps" ||
+		uv_fail "$fmt: qemu-storage-daemon has no mapping of a uvirtio domain file"
+	! grep -q '/dev/uvirtio' "/proc/$VH_QSD_PID/maps" &&
+		! ls -l "/proc/$VH_QSD_PID/fd" | grep -q '/dev/uvirtio' ||
+		uv_fail "$fmt: qemu-storage-daemon holds /dev/uvirtio itself"
 
 	mkfs.ext4 -q -F "$UV_NODE" || uv_fail "$fmt: mkfs.ext4"
 	mkdir -p "$mnt"

@@ -468,6 +468,16 @@ struct uvirtio_features {
 #define UVIRTIO_ATTACH		_IOWR(UVIRTIO_IOC_MAGIC, 0x0c, struct uvirtio_attach)
 #define UVIRTIO_GET_INFLIGHT	_IOWR(UVIRTIO_IOC_MAGIC, 0x0d, struct uvirtio_inflight)
 #define UVIRTIO_GET_FEATURES	_IOWR(UVIRTIO_IOC_MAGIC, 0x0e, struct uvirtio_features)
+/*
+ * A new file (the return value, O_CLOEXEC) that maps this device's domain,
+ * with the same offsets and read-only ranges as mmap on the device fd, and
+ * does nothing else: no ioctl, read or poll. For a process that serves the
+ * rings but must not control the device, such as a vhost-user backend
+ * (the fd of SET_MEM_TABLE). It keeps the memory while open or mapped,
+ * never the device: closing the device fd still destroys the device, and
+ * once the device is dead mmap on the file fails with ENODEV.
+ */
+#define UVIRTIO_DOMAIN_FD	_IO(UVIRTIO_IOC_MAGIC, 0x0f)
 
 /*
  * io_uring commands: IORING_OP_URING_CMD on the device fd, sqe->cmd_op one

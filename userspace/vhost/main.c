@@ -442,6 +442,10 @@ static void vh_create(struct vh *v, unsigned int nq)
  *
  * One region: "guest physical" 0 is domain offset 0, which is what the
  * descriptors carry; this process's mapping is where ring addresses point.
+ * The fd sent is a UVIRTIO_DOMAIN_FD file, which maps the domain and can do
+ * nothing else: the backend reaches the rings and buffers, never the
+ * device's ioctls, and cannot keep the device alive past this process.
+ * Exits 1 if the module has no such file or the backend is lost.
  */
 static void vh_mem_table(struct vh *v)
 {
@@ -451,8 +455,15 @@ static void vh_mem_table(struct vh *v)
 		.uaddr = (uintptr_t)v->em.dev.map,
 		.mmap_offset = 0,
 	};
+	int fd, ret;
 
-	if (vu_set_mem_table(&v->vu, &r, 1, &v->em.dev.fd))
+	fd = ioctl(v->em.dev.fd, UVIRTIO_DOMAIN_FD);
+	if (fd < 0)
+		uvemu_die(1, "uvirtio-%u: UVIRTIO_DOMAIN_FD: %s (a module older than this program)",
+			  v->em.dev.index, strerror(errno));
+	ret = vu_set_mem_table(&v->vu, &r, 1, &fd);
+	close(fd);
+	if (ret)
 		vh_lost(v);
 }
 
