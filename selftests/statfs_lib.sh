@@ -5,20 +5,27 @@
 # uid 1000 mounts its status filesystem at $ST; only that uid may read it
 # (a FUSE mount without allow_other refuses everyone else, root included).
 
-# statfs_setup - check the prerequisites, make $ST and a 64 MiB disk file
-# $DISK owned by uid 1000
-statfs_setup() {
-	uv_need uvirtio-blk setpriv fusermount3
+# st_mountpoint - check FUSE is usable by uid 1000, make the mount point
+# $ST (in a new $UV_TMP) owned by it; a mount left there is removed at exit
+st_mountpoint() {
+	uv_need setpriv fusermount3
 	[ -c /dev/fuse ] || uv_skip "/dev/fuse is missing: kernel without FUSE"
 	# Debian's udev rule (fuse package) makes /dev/fuse 0666; the VM's
 	# devtmpfs leaves it 0600, and fusermount3 opens it as the user
 	chmod 0666 /dev/fuse
 	uv_tmpdir
 	ST=$UV_TMP/st
-	DISK=$UV_TMP/disk
 	mkdir "$ST" && chown $UV_USER_UID:$UV_USER_UID "$ST" || uv_fail "mkdir $ST"
-	truncate -s 64M "$DISK" && chown $UV_USER_UID "$DISK" || uv_fail "truncate $DISK"
 	uv_defer "st_mounted && fusermount3 -u -z '$ST'"
+}
+
+# statfs_setup - check the prerequisites, make $ST and a 64 MiB disk file
+# $DISK owned by uid 1000
+statfs_setup() {
+	uv_need uvirtio-blk
+	st_mountpoint
+	DISK=$UV_TMP/disk
+	truncate -s 64M "$DISK" && chown $UV_USER_UID "$DISK" || uv_fail "truncate $DISK"
 }
 
 # st_start ARG... - start uvirtio-blk --statfs $ST ARG... as uid 1000 and

@@ -246,6 +246,40 @@ static bool t_both(void)
 	return true;
 }
 
+/**
+ * t_backend_stopped() - last_avail unknown (a vhost-user backend serves the
+ * ring): avail ahead of shadow, shadow still for 2 s: the backend has not
+ * completed N; its progress restarts the clock; it is never "has not seen"
+ *
+ * Return: pass
+ */
+static bool t_backend_stopped(void)
+{
+	struct uvstatfs_sample s = {
+		.ready = true, .last_avail_unknown = true, .avail_idx = 20,
+		.shadow_idx = 17, .used_idx = 17,
+	};
+	struct uvstatfs_qverdict v;
+
+	uvstatfs_verdict_init(&v);
+	uvstatfs_verdict_update(&v, &s, 0);
+	s.shadow_idx = s.used_idx = 18;
+	uvstatfs_verdict_update(&v, &s, 1500);
+	uvstatfs_verdict_update(&v, &s, 3000);
+	CHECK(uvstatfs_verdict_ok(&v));
+	uvstatfs_verdict_update(&v, &s, 3500);
+	CHECK(!uvstatfs_verdict_ok(&v));
+	CHECK_EQ(v.uncompleted, 2);
+	CHECK_EQ(v.unseen_avail, 0);
+	CHECK(!strcmp(text(&v, 1),
+		      "queue 1: backend has not completed 2 available buffers (backend stopped or hung?)\n"));
+	/* the backend goes on: all of them completed and seen */
+	s.shadow_idx = s.used_idx = 20;
+	uvstatfs_verdict_update(&v, &s, 3750);
+	CHECK(uvstatfs_verdict_ok(&v));
+	return true;
+}
+
 static const struct tap_test tests[] = {
 	{ t_idle_ok, "idle queue: ok" },
 	{ t_no_kick, "avail ahead, no progress for 2 s: device has not seen N" },
@@ -257,6 +291,7 @@ static const struct tap_test tests[] = {
 	{ t_torn, "impossible gap is no verdict" },
 	{ t_not_ready, "queue not ready resets the history" },
 	{ t_both, "all three conditions at once" },
+	{ t_backend_stopped, "last_avail unknown: backend has not completed N" },
 };
 
 /**

@@ -20,6 +20,7 @@
 #ifndef UVIRTIO_VQ_H
 #define UVIRTIO_VQ_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -214,6 +215,29 @@ int uvq_resume(struct uvq *vq, uint16_t last_avail, const uint16_t *heads,
 static inline struct iovec *uvq_elem_in(const struct uvq_elem *e)
 {
 	return e->iov + e->out_num;
+}
+
+/**
+ * uvq_shadow_idx_load() - completions published in a shadow ring, read now
+ * @shadow:	the queue's shadow ring (struct uvq's @shadow)
+ * @vring_used:	the device was created with UVIRTIO_CREATE_F_VRING_USED:
+ *		the ring is a little-endian struct vring_used written by
+ *		another process, its idx after the flags; otherwise it is a
+ *		struct uvirtio_shadow, idx first, in this machine's order
+ *
+ * For readers beside the ring's writer (diagnostics): acquire, so entries
+ * the index covers may be read after it.
+ *
+ * Return: the ring's idx
+ */
+static inline uint16_t uvq_shadow_idx_load(const void *shadow, bool vring_used)
+{
+	if (vring_used)
+		return le16toh(__atomic_load_n(
+			&((const struct vring_used *)shadow)->idx,
+			__ATOMIC_ACQUIRE));
+	return __atomic_load_n(&((const struct uvirtio_shadow *)shadow)->idx,
+			       __ATOMIC_ACQUIRE);
 }
 
 #endif /* UVIRTIO_VQ_H */

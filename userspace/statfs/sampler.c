@@ -25,17 +25,23 @@
  * atomic loads (each is naturally aligned), the rings through their
  * shared-memory accessors. The domain stays mapped while the device
  * lives, so a pointer that was valid once still points into it.
+ *
+ * A device created with UVIRTIO_CREATE_F_VRING_USED is a front end's: a
+ * backend in another process takes the buffers and writes the shadow ring
+ * as a standard used ring. Its idx is read in that layout, and last_avail
+ * is not known here (struct uvq's copy never moves).
  */
 void queue_snap(struct uvdev *dev, unsigned int i, struct qsnap *s)
 {
 	struct uvq *vq = &dev->q[i].vq;
 	const struct vring_avail *avail;
 	const struct vring_used *used;
-	struct uvirtio_shadow *shadow;
+	const void *shadow;
 	const uint16_t *p;
 	unsigned int num;
 
 	memset(s, 0, sizeof(*s));
+	s->last_avail_unknown = dev->vring_used;
 	s->ready = __atomic_load_n(&vq->ready, __ATOMIC_ACQUIRE);
 	num = __atomic_load_n(&vq->num, __ATOMIC_RELAXED);
 	avail = __atomic_load_n(&vq->avail, __ATOMIC_RELAXED);
@@ -48,8 +54,10 @@ void queue_snap(struct uvdev *dev, unsigned int i, struct qsnap *s)
 	}
 	s->num = num;
 	s->avail_idx = le16toh(shm_load16(&avail->idx, memory_order_acquire));
-	s->last_avail = __atomic_load_n(&vq->last_avail, __ATOMIC_RELAXED);
-	s->shadow_idx = shm_load16(&shadow->idx, memory_order_acquire);
+	if (!dev->vring_used)
+		s->last_avail = __atomic_load_n(&vq->last_avail,
+						__ATOMIC_RELAXED);
+	s->shadow_idx = uvq_shadow_idx_load(shadow, dev->vring_used);
 	s->used_idx = le16toh(shm_load16(&used->idx, memory_order_acquire));
 	/* used_event follows the avail ring's num entries */
 	p = (const uint16_t *)((const uint8_t *)avail + 4 + 2 * num);
@@ -101,9 +109,16 @@ static void sample_all(struct uvstatfs *fs)
 		if (qs.ready && fs->ops->inflight)
 			fs->ops->inflight(fs->opaque, i, count_old, &a);
 		s.ready = qs.ready;
-		/* buffers waiting for data to come are not waiting on anyone */
-		s.avail_idx = fs->ops->passive_queues & (1ULL << i) ?
-			      qs.last_avail : qs.avail_idx;
+		s.last_avail_unknown = qs.last_avail_unknown;
+		/*
+		 * Buffers waiting for data to come are not waiting on anyone;
+		 * where last_avail is unknown, neither are the ones not
+		 * completed yet.
+		 */
+		s.avail_idx = qs.avail_idx;
+		if (fs->ops->passive_queues & (1ULL << i))
+			s.avail_idx = qs.last_avail_unknown ? qs.shadow_idx :
+				      qs.last_avail;
 		s.last_avail = qs.last_avail;
 		s.shadow_idx = qs.shadow_idx;
 		s.used_idx = qs.used_idx;

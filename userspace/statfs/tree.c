@@ -177,6 +177,13 @@ static void gen_stuck(struct uvstatfs *fs, FILE *f)
 		fputs("ok\n", f);
 }
 
+/*
+ * What a file says when the process that mounted the filesystem cannot
+ * know it: a front end whose backend (another process) serves the rings
+ * sees neither the requests nor the kicks and interrupts.
+ */
+#define NOT_KNOWN	"not known to this front end\n"
+
 /**
  * gen_qfile() - one file of queues/N/
  * @fs:		filesystem
@@ -196,7 +203,10 @@ static void gen_qfile(struct uvstatfs *fs, unsigned int q, enum qfile qf,
 		fprintf(f, "%u\n", s.avail_idx);
 		break;
 	case QF_LAST_AVAIL_IDX:
-		fprintf(f, "%u\n", s.last_avail);
+		if (s.last_avail_unknown)
+			fputs(NOT_KNOWN, f);
+		else
+			fprintf(f, "%u\n", s.last_avail);
 		break;
 	case QF_SHADOW_IDX:
 		fprintf(f, "%u\n", s.shadow_idx);
@@ -211,7 +221,9 @@ static void gen_qfile(struct uvstatfs *fs, unsigned int q, enum qfile qf,
 		fprintf(f, "%u\n", s.avail_event);
 		break;
 	case QF_INFLIGHT:
-		if (s.ready && fs->ops->inflight) {
+		if (fs->dev->vring_used)
+			fputs(NOT_KNOWN, f);
+		else if (s.ready && fs->ops->inflight) {
 			struct inflight_print p = {
 				.f = f, .now_ns = uvstatfs_now_ns(),
 			};
@@ -220,6 +232,10 @@ static void gen_qfile(struct uvstatfs *fs, unsigned int q, enum qfile qf,
 		}
 		break;
 	case QF_COUNTERS:
+		if (fs->dev->vring_used) {
+			fputs(NOT_KNOWN, f);
+			break;
+		}
 		memset(&c, 0, sizeof(c));
 		if (fs->ops->counters)
 			fs->ops->counters(fs->opaque, q, &c);

@@ -106,6 +106,8 @@ struct uvstatfs {
  * @num:	ring size
  * @avail_idx:	driver's avail idx
  * @last_avail:	device's next entry
+ * @last_avail_unknown: a backend in another process takes the buffers:
+ *		@last_avail is not known (0)
  * @shadow_idx:	device's published completions
  * @used_idx:	driver's used idx
  * @used_event:	driver's used_event
@@ -116,6 +118,7 @@ struct qsnap {
 	unsigned int num;
 	uint16_t avail_idx;
 	uint16_t last_avail;
+	bool last_avail_unknown;
 	uint16_t shadow_idx;
 	uint16_t used_idx;
 	uint16_t used_event;

@@ -17,6 +17,7 @@
 void uvstatfs_verdict_init(struct uvstatfs_qverdict *v)
 {
 	v->unseen_avail = 0;
+	v->uncompleted = 0;
 	v->unseen_used = 0;
 	v->old_inflight = 0;
 	v->avail_since_ms = -1;
@@ -66,9 +67,19 @@ void uvstatfs_verdict_update(struct uvstatfs_qverdict *v,
 		uvstatfs_verdict_init(v);
 		return;
 	}
-	v->unseen_avail = verdict_track(s->avail_idx - s->last_avail,
-					s->last_avail, &v->avail_since_ms,
-					&v->avail_mark, now_ms);
+	if (s->last_avail_unknown) {
+		v->unseen_avail = 0;
+		v->uncompleted = verdict_track(s->avail_idx - s->shadow_idx,
+					       s->shadow_idx,
+					       &v->avail_since_ms,
+					       &v->avail_mark, now_ms);
+	} else {
+		v->uncompleted = 0;
+		v->unseen_avail = verdict_track(s->avail_idx - s->last_avail,
+						s->last_avail,
+						&v->avail_since_ms,
+						&v->avail_mark, now_ms);
+	}
 	v->unseen_used = verdict_track(s->shadow_idx - s->used_idx,
 				       s->used_idx, &v->used_since_ms,
 				       &v->used_mark, now_ms);
@@ -83,7 +94,8 @@ void uvstatfs_verdict_update(struct uvstatfs_qverdict *v,
  */
 bool uvstatfs_verdict_ok(const struct uvstatfs_qverdict *v)
 {
-	return !v->unseen_avail && !v->unseen_used && !v->old_inflight;
+	return !v->unseen_avail && !v->uncompleted && !v->unseen_used &&
+	       !v->old_inflight;
 }
 
 /**
@@ -113,6 +125,9 @@ int uvstatfs_verdict_format(const struct uvstatfs_qverdict *v,
 	if (v->unseen_avail)
 		VERDICT_ADD("queue %u: device has not seen %u available buffer%s (no kick received?)\n",
 			    q, v->unseen_avail, v->unseen_avail == 1 ? "" : "s");
+	if (v->uncompleted)
+		VERDICT_ADD("queue %u: backend has not completed %u available buffer%s (backend stopped or hung?)\n",
+			    q, v->uncompleted, v->uncompleted == 1 ? "" : "s");
 	if (v->unseen_used)
 		VERDICT_ADD("queue %u: driver has not seen %u used buffer%s (interrupt suppressed or lost?)\n",
 			    q, v->unseen_used, v->unseen_used == 1 ? "" : "s");

@@ -17,6 +17,11 @@
  *     withheld or lost;
  *   a request inside the device for more than UVSTATFS_INFLIGHT_MS: its age
  *     is its own persistence, reported at once.
+ * When last_avail is not known (a vhost-user backend takes the buffers,
+ * not the process that mounted the filesystem), the first condition
+ * becomes: avail idx ahead of shadow idx, shadow idx not moving: the
+ * backend has not completed what the driver offered (it is stopped, hung,
+ * or got no kick); it has taken none, some or all of those buffers.
  */
 #ifndef UVSTATFS_VERDICT_H
 #define UVSTATFS_VERDICT_H
@@ -33,6 +38,8 @@
  * @ready:	the driver has set the queue up
  * @avail_idx:	the driver's avail->idx
  * @last_avail:	the device's next avail entry to take
+ * @last_avail_unknown: @last_avail is not known (a backend in another
+ *		process takes the buffers): judge by @shadow_idx instead
  * @shadow_idx:	completions the device published (shadow ring idx)
  * @used_idx:	the driver's used->idx (written by the kernel)
  * @old_inflight: requests inside the device older than UVSTATFS_INFLIGHT_MS
@@ -41,6 +48,7 @@ struct uvstatfs_sample {
 	bool ready;
 	uint16_t avail_idx;
 	uint16_t last_avail;
+	bool last_avail_unknown;
 	uint16_t shadow_idx;
 	uint16_t used_idx;
 	unsigned int old_inflight;
@@ -49,15 +57,19 @@ struct uvstatfs_sample {
 /**
  * struct uvstatfs_qverdict - what one queue's history says
  * @unseen_avail: buffers the device has not taken, if stuck, else 0
+ * @uncompleted: last_avail unknown: buffers the backend has not
+ *		completed, if stuck, else 0
  * @unseen_used: completions the driver has not seen, if stuck, else 0
  * @old_inflight: requests inside the device for too long
- * @avail_since_ms: when the "device has not taken" condition began, or -1
- * @avail_mark:	last_avail when it began
+ * @avail_since_ms: when the "device has not taken" (or "backend has not
+ *		completed") condition began, or -1
+ * @avail_mark:	last_avail (shadow idx) when it began
  * @used_since_ms: when the "driver has not seen" condition began, or -1
  * @used_mark:	used_idx when it began
  */
 struct uvstatfs_qverdict {
 	unsigned int unseen_avail;
+	unsigned int uncompleted;
 	unsigned int unseen_used;
 	unsigned int old_inflight;
 	int64_t avail_since_ms;

@@ -48,7 +48,10 @@
 
 #include "dev.h"
 #include "emu.h"
+#include "emu_statfs.h"
 #include "shm.h"
+#include "statfs_blk.h"
+#include "statfs_net.h"
 #include "vu.h"
 
 #define PROG			"uvirtio-vhost-user"
@@ -95,12 +98,14 @@
  * @type:	VIRTIO_ID_BLOCK or VIRTIO_ID_NET
  * @queues:	--queues: blk queues or net queue pairs, 0 = the backend's
  * @dev:	--dev
+ * @statfs:	--statfs DIR, or NULL
  * @socket:	SOCKET
  */
 struct opts {
 	uint32_t type;
 	unsigned int queues;
 	const char *dev;
+	const char *statfs;
 	const char *socket;
 };
 
@@ -118,6 +123,7 @@ struct opts {
  * @enabled:	ring i is enabled (SET_VRING_ENABLE 1)
  * @mac:	net: the MAC address in the config space
  * @created:	the device exists
+ * @statfs:	the status filesystem, or NULL
  */
 struct vh {
 	struct opts o;
@@ -132,6 +138,7 @@ struct vh {
 	bool enabled[UVIRTIO_MAX_QUEUES];
 	uint8_t mac[ETH_ALEN];
 	bool created;
+	struct uvstatfs *statfs;
 };
 
 static struct vh vh;
@@ -151,6 +158,9 @@ static void usage(FILE *f)
 "  --queues N          blk: at most N queues; net: at most N queue pairs\n"
 "                      (default: as many as the backend has, up to %d queues)\n"
 "  --dev PATH          the uvirtio control device (default " UVDEV_PATH ")\n"
+"  --statfs DIR        mount the status filesystem at DIR: ring indices and\n"
+"                      a stuck verdict (the backend's requests and counters\n"
+"                      are not known to this front end)\n"
 "  -h, --help          this text\n"
 "  --version           print the version\n"
 "\n"
@@ -178,11 +188,12 @@ static void usage(FILE *f)
  */
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_TYPE = 256, OPT_QUEUES, OPT_DEV, OPT_VERSION };
+	enum { OPT_TYPE = 256, OPT_QUEUES, OPT_DEV, OPT_STATFS, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "type",	required_argument, NULL, OPT_TYPE },
 		{ "queues",	required_argument, NULL, OPT_QUEUES },
 		{ "dev",	required_argument, NULL, OPT_DEV },
+		{ "statfs",	required_argument, NULL, OPT_STATFS },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "version",	no_argument,	   NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -213,6 +224,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_DEV:
 			o->dev = optarg;
+			break;
+		case OPT_STATFS:
+			o->statfs = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -754,6 +768,57 @@ static int vh_finish(struct uvemu *em, int code)
 	return code;
 }
 
+/**
+ * vh_describe() - uvstatfs_ops.describe: what is served, and by whom
+ * @opaque:	struct vh
+ * @buf:	out
+ * @len:	bytes at @buf
+ *
+ * Return: bytes written
+ */
+static int vh_describe(void *opaque, char *buf, size_t len)
+{
+	struct vh *v = opaque;
+	bool net = v->o.type == VIRTIO_ID_NET;
+	char name[64];
+
+	if (uvdev_child_name(&v->em.dev, net ? "net" : "block", name,
+			     sizeof(name)))
+		snprintf(name, sizeof(name), "-");
+	return snprintf(buf, len,
+			"type: %s\nkernel: %s\nbackend: vhost-user %s\npid: %d\n",
+			net ? "net" : "blk", name, v->o.socket, (int)getpid());
+}
+
+/*
+ * No counters or inflight callbacks: the backend takes the requests and
+ * the kicks and writes the call eventfd, none of it passes through here
+ * (the library says so in those files).
+ */
+static struct uvstatfs_ops vh_statfs_ops = {
+	.describe = vh_describe,
+};
+
+/**
+ * vh_statfs_mount() - --statfs DIR: mount the status filesystem
+ * @v:		front end, device created
+ */
+static void vh_statfs_mount(struct vh *v)
+{
+	unsigned int i;
+
+	vh_statfs_ops.device_id = v->o.type;
+	if (v->o.type == VIRTIO_ID_NET) {
+		vh_statfs_ops.feature_names = net_statfs_features;
+		/* receive queues are the even ones: 2 per pair, rx first */
+		for (i = 0; i < v->rings; i += 2)
+			vh_statfs_ops.passive_queues |= 1ULL << i;
+	} else {
+		vh_statfs_ops.feature_names = blk_statfs_features;
+	}
+	uvemu_statfs_mount(&v->em, &v->statfs, v->o.statfs, &vh_statfs_ops, v);
+}
+
 static const struct uvemu_ops vh_emu_ops = {
 	.event = vh_event,
 	.node = vh_node,
@@ -777,6 +842,7 @@ int main(int argc, char **argv)
 	uvemu_open(&v->em, v->o.dev);
 	vh_create(v, nq);
 	vh_mem_table(v);
+	vh_statfs_mount(v);
 	ret = uvemu_watch(&v->em, v->vu.fd, EPOLLIN | EPOLLRDHUP);
 	if (ret)
 		uvemu_die(1, "epoll: %s", strerror(-ret));
