@@ -32,15 +32,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/uvirtio.h>
-#include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
+#include "devfd.h"
 #include "testemu.h"
 #include "unit/tap.h"
 
 #define DEVICES		"/sys/class/misc/uvirtio/devices"
 #define DOMAIN_PAGES	"/sys/class/misc/uvirtio/domain_pages"
-
-static struct virtio_blk_config blk_cfg = { .capacity = 2048 };
 
 /* ioctl() returning -errno, or the result. */
 static long ioc(int fd, unsigned long cmd, void *arg)
@@ -70,14 +68,6 @@ static bool child_sigbus(volatile uint8_t *p, bool write)
 
 int main(void)
 {
-	struct uvirtio_create c = {
-		.device_id = VIRTIO_ID_BLOCK,
-		.num_queues = 1,
-		.queue_size = 256,
-		.config_size = sizeof(blk_cfg),
-		.config_addr = (uintptr_t)&blk_cfg,
-		.features = 1ULL << VIRTIO_BLK_F_FLUSH,
-	};
 	struct uvirtio_layout l;
 	long devices0, pages0, r;
 	uint8_t *dmap, *mmap_d, *p;
@@ -99,8 +89,10 @@ int main(void)
 	       r < 0 ? strerror((int)-r) : "an fd");
 	if (r >= 0)
 		close((int)r);
-	if (ioc(fd, UVIRTIO_CREATE, &c) < 0 || ioc(fd, UVIRTIO_GET_LAYOUT, &l) < 0) {
-		tap_diag("cannot create a blk device: %s", strerror(errno));
+	close(fd);
+	fd = devfd_create(VIRTIO_ID_BLOCK, 1, 256, 1 << 20, NULL);
+	if (fd < 0 || ioc(fd, UVIRTIO_GET_LAYOUT, &l) < 0) {
+		tap_diag("cannot create a blk device: %s", strerror(fd < 0 ? -fd : errno));
 		return 1;
 	}
 	mfd = (int)ioc(fd, UVIRTIO_DOMAIN_FD, NULL);
