@@ -34,6 +34,7 @@
 #include <linux/uvirtio.h>
 #include <linux/virtio_ids.h>
 #include "devfd.h"
+#include "require.h"
 #include "testemu.h"
 #include "unit/tap.h"
 
@@ -76,6 +77,7 @@ int main(void)
 	int fd, mfd, flags;
 	bool same;
 
+	require_uvirtio(0);
 	tap_plan(11);
 	devices0 = temu_read_long(DEVICES);
 	pages0 = temu_read_long(DOMAIN_PAGES);
