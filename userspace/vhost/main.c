@@ -76,6 +76,13 @@
 				 1ULL << VIRTIO_NET_F_MAC | \
 				 1ULL << VIRTIO_NET_F_STATUS | \
 				 1ULL << VIRTIO_NET_F_MQ)
+/* ... and the ones neither side implements here. */
+#define NET_DROP_FEATURES	(1ULL << VIRTIO_NET_F_CTRL_VLAN | \
+				 1ULL << VIRTIO_NET_F_CTRL_RX_EXTRA | \
+				 1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE | \
+				 1ULL << VIRTIO_NET_F_CTRL_GUEST_OFFLOADS | \
+				 1ULL << VIRTIO_NET_F_MTU)
+
 /*
  * EVENT_IDX is the module's towards the driver, never the backend's: the
  * driver's used_event (and its look at the used index after setting it)
@@ -86,12 +93,6 @@
  * batch (uapi/linux/uvirtio.h, UVIRTIO_CREATE_F_VRING_USED).
  */
 #define RING_FRONT_FEATURES	(1ULL << VIRTIO_RING_F_EVENT_IDX)
-/* ... and the ones neither side implements here. */
-#define NET_DROP_FEATURES	(1ULL << VIRTIO_NET_F_CTRL_VLAN | \
-				 1ULL << VIRTIO_NET_F_CTRL_RX_EXTRA | \
-				 1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE | \
-				 1ULL << VIRTIO_NET_F_CTRL_GUEST_OFFLOADS | \
-				 1ULL << VIRTIO_NET_F_MTU)
 
 /**
  * struct opts - the command line
@@ -624,7 +625,7 @@ static void vh_sync(struct vh *v)
 	for (i = 0; i < v->rings; i++) {
 		if (!d->q[i].vq.ready || v->started[i])
 			continue;
-		if (!(d->driver_features & RING_FRONT_FEATURES))
+		if (!any && !(d->driver_features & RING_FRONT_FEATURES))
 			uvemu_die(1, "uvirtio-%u: the driver did not accept VIRTIO_RING_F_EVENT_IDX, which this front end needs (without it a completion could wait in the shadow ring unsignalled)",
 				  d->index);
 		if (!any && vu_set_u64(&v->vu, VU_SET_FEATURES,
