@@ -704,6 +704,24 @@ static int uv_ioctl_inflight(struct uv_dev *dev, void __user *argp)
 	return err;
 }
 
+static int uv_ioctl_requeue(struct uv_dev *dev, void __user *argp)
+{
+	struct uvirtio_requeue r;
+	int err;
+
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	if (r.base || r.count || !uv_zero(r.reserved, sizeof(r.reserved)))
+		return -EINVAL;
+	if (r.index >= dev->num_queues)
+		return -EINVAL;
+	err = uv_queue_requeue(&dev->queues[array_index_nospec(r.index, dev->num_queues)],
+			       &r.base, &r.count);
+	if (err)
+		return err;
+	return copy_to_user(argp, &r, sizeof(r)) ? -EFAULT : 0;
+}
+
 /* What UVIRTIO_CREATE would accept for a device type: no device needed. */
 static int uv_ioctl_features(void __user *argp)
 {
@@ -823,6 +841,8 @@ static long uv_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return uv_ioctl_inflight(dev, argp);
 	case UVIRTIO_DOMAIN_FD:
 		return uv_ioctl_domain_fd(dev);
+	case UVIRTIO_REQUEUE:
+		return uv_ioctl_requeue(dev, argp);
 	}
 	return -ENOTTY;
 }

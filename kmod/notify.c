@@ -750,3 +750,58 @@ int uv_queue_inflight(struct uv_queue *q, u16 *last_avail, u16 *heads)
 	spin_unlock_irqrestore(&q->lock, flags);
 	return n;
 }
+
+/**
+ * uv_queue_requeue() - a standard-used-ring backend has gone: have the heads
+ * the driver waits for read as the last avail entries (UVIRTIO_REQUEUE)
+ * @q:		the queue
+ * @base:	out: avail index a new backend starts from
+ * @count:	out: heads re-posted
+ *
+ * The slots written, those of [avail idx - @count, avail idx), cannot be
+ * ones the driver is filling: each head it waits for holds a descriptor,
+ * so it has fewer than num - @count entries beyond the avail index. It
+ * never reads its avail entries back; the module has scanned them all,
+ * and scans on from the avail index. The heads go in bitmap order: they
+ * were all in flight at once, so any order is one the device could have
+ * chosen.
+ *
+ * Return: 0, -EIO if the shadow held a bad entry (the device is killed),
+ * -ENODEV if the device is dead, -EINVAL if the queue has no backend.
+ */
+int uv_queue_requeue(struct uv_queue *q, u16 *base, u16 *count)
+{
+	struct virtio_device *vdev = &q->dev->vdev;
+	unsigned long flags;
+	unsigned int head;
+	u16 first, n = 0;
+	int ret;
+
+	if (!q->dev->vring_used)
+		return -EINVAL;
+	/* what the backend completed before it went reaches the driver */
+	ret = uv_queue_deliver(q);
+	if (ret < 0)
+		return ret;
+	spin_lock_irqsave(&q->lock, flags);
+	if (uv_dead(q->dev)) {
+		ret = -ENODEV;
+	} else if (!q->ready || q->kernel) {
+		ret = -EINVAL;
+	} else {
+		uv_avail_scan(q);
+		first = q->last_avail - q->inflight;
+		for_each_set_bit(head, q->outstanding, q->num)
+			q->vring.avail->ring[(u16)(first + n++) & (q->num - 1)] =
+				cpu_to_virtio16(vdev, head);
+		/* the new backend reads them after it is given the ring */
+		virtio_wmb(true);
+		*base = first;
+		*count = n;
+		uv_kick_rearm(q);
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	if (!ret)
+		WRITE_ONCE(q->dev->dom.ctrl->queue[q->index].flags, 0);
+	return ret;
+}

@@ -346,6 +346,7 @@ void uv_detach_eventfds(struct uv_dev *dev);
 void uv_queue_irq_work(struct irq_work *work);
 void uv_queue_reattach(struct uv_queue *q);
 int uv_queue_inflight(struct uv_queue *q, u16 *last_avail, u16 *heads);
+int uv_queue_requeue(struct uv_queue *q, u16 *base, u16 *count);
 int uv_queue_deliver(struct uv_queue *q);
 void uv_used_push(struct uv_queue *q, u32 id, u32 len);
 bool uv_used_publish(struct uv_queue *q, u16 old);

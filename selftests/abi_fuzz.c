@@ -70,6 +70,9 @@ static const unsigned long our_cmds[] = {
 #ifdef UVIRTIO_DOMAIN_FD
 	UVIRTIO_DOMAIN_FD,
 #endif
+#ifdef UVIRTIO_REQUEUE
+	UVIRTIO_REQUEUE,
+#endif
 };
 #define NR_OURS	(sizeof(our_cmds) / sizeof(our_cmds[0]))
 

@@ -84,7 +84,9 @@
 
 #define UNPRIV_UID	1000
 /* The highest command number of ours: "junk" ioctls stay above it. */
-#if defined(UVIRTIO_DOMAIN_FD)
+#if defined(UVIRTIO_REQUEUE)
+#define UV_LAST_NR	_IOC_NR(UVIRTIO_REQUEUE)
+#elif defined(UVIRTIO_DOMAIN_FD)
 #define UV_LAST_NR	_IOC_NR(UVIRTIO_DOMAIN_FD)
 #elif defined(UVIRTIO_GET_INFLIGHT)
 #define UV_LAST_NR	_IOC_NR(UVIRTIO_GET_INFLIGHT)

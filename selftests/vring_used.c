@@ -66,6 +66,9 @@
 enum srv_mode {
 	SRV_KICK,	/* serve, re-arm, sleep in the kick eventfd */
 	SRV_POLL,	/* serve every millisecond, never read the kick eventfd */
+	SRV_DROP_ODD,	/* as SRV_KICK, but take the entries at odd avail
+			 * positions and never complete them (a backend
+			 * that dies with them in hand) */
 };
 
 enum srv_bad {
@@ -109,6 +112,8 @@ enum srv_bad {
  * @used_idx:	next used entry to write
  * @replay:	heads to serve before the avail ring (after a take-over)
  * @replay_n:	entries in @replay
+ * @dropped:	SRV_DROP_ODD: the heads taken and never completed
+ * @dropped_n:	entries in @dropped (shared: atomics)
  */
 struct srv {
 	int fd;
@@ -135,6 +140,8 @@ struct srv {
 	uint16_t last_avail, used_idx;
 	uint16_t replay[QUEUE_SIZE];
 	unsigned int replay_n;
+	uint16_t dropped[QUEUE_SIZE];
+	unsigned int dropped_n;
 };
 
 #define LOAD(p)		__atomic_load_n(p, __ATOMIC_ACQUIRE)
@@ -286,8 +293,15 @@ static void serve(struct srv *s)
 		serve_head(s, s->replay[--s->replay_n]);
 	while (s->last_avail != end) {
 		uint16_t head = le16toh(s->avail->ring[s->last_avail & (s->num - 1)]);
+		unsigned int n = s->dropped_n;
 
 		s->last_avail++;
+		if (LOAD(&s->mode) == SRV_DROP_ODD && !(s->last_avail & 1) &&
+		    n < QUEUE_SIZE) {
+			s->dropped[n] = head;
+			STORE(&s->dropped_n, n + 1);
+			continue;
+		}
 		serve_head(s, head);
 	}
 }
@@ -818,6 +832,151 @@ static void test_recovery(void)
 	free(buf);
 }
 
+/* A child's O_DIRECT read of block @blk: exit 0 if it reads @blk's byte. */
+static pid_t check_child(const char *node, unsigned int blk)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		uint8_t *buf = aligned_buf();
+		int fd = disk_open(node);
+
+		_exit(fd >= 0 && buf && pread(fd, buf, BLK, (off_t)blk * BLK) == BLK &&
+		      buf[0] == (uint8_t)(0x40 + blk) &&
+		      buf[BLK - 1] == (uint8_t)(0x40 + blk) ? 0 : 1);
+	}
+	return pid;
+}
+
+/* Stop the server's thread, as if its process died; the device stays. */
+static void srv_halt(struct srv *s)
+{
+	STORE(&s->stop, 1);
+	srv_wake(s);
+	pthread_join(s->thr, NULL);
+	s->thr = 0;
+	STORE(&s->stop, 0);
+}
+
+/* UVIRTIO_REQUEUE on @fd for queue @index; -errno or 0. */
+static int requeue(int fd, uint32_t index, struct uvirtio_requeue *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->index = index;
+	return ioctl(fd, UVIRTIO_REQUEUE, r) ? -errno : 0;
+}
+
+#define RQ_READS	8
+
+static struct uvirtio_create create_for(uint32_t type, uint64_t features);
+
+/*
+ * UVIRTIO_REQUEUE: a server takes 8 reads and completes only those at even
+ * avail positions, then its thread stops (a backend process that dies with
+ * requests in hand). The module must re-post exactly the heads still out
+ * as the last avail entries, from the used index on; a new server started
+ * at that index ("start from the used index") completes each once, with
+ * the right data, and the device lives. Then the ways it must refuse.
+ */
+static void test_requeue(void)
+{
+	char node[64] = "";
+	struct uvirtio_requeue r = { 0 };
+	struct uvirtio_create c;
+	unsigned int i, j, n, hanging = 0, found = 0;
+	pid_t pid[RQ_READS];
+	int st[RQ_READS], err, fd2;
+	struct srv s;
+	uint16_t used;
+	bool done;
+	long end;
+
+	if (srv_start(&s, true, 0, node, sizeof(node))) {
+		for (i = 0; i < 6; i++)
+			tap_ok(false, "requeue: set-up");
+		srv_stop(&s);
+		return;
+	}
+	for (i = 0; i < RQ_READS; i++)
+		memset(s.disk + (size_t)(16 + i) * BLK, 0x40 + 16 + i, BLK);
+	STORE(&s.mode, SRV_DROP_ODD);
+	for (i = 0; i < RQ_READS; i++) {
+		pid[i] = check_child(node, 16 + i);
+		usleep(20000);	/* one request each, in turn */
+	}
+	/* every read taken: the even ones complete, the odd ones hang */
+	for (end = temu_now_ms() + 5000; temu_now_ms() < end; usleep(20000))
+		if (LOAD(&s.served) + LOAD(&s.dropped_n) >= RQ_READS)
+			break;
+	usleep(300000);
+	for (i = 0; i < RQ_READS; i++) {
+		st[i] = child_wait(pid[i], 1);
+		hanging += st[i] == -1;
+	}
+	srv_halt(&s);
+	n = LOAD(&s.dropped_n);
+	used = le16toh(LOAD(&s.used->idx));
+	err = requeue(s.fd, 0, &r);
+	tap_ok(hanging >= 1 && n >= hanging,
+	       "requeue: %u of %u reads held by a server that took %u without completing them",
+	       hanging, RQ_READS, n);
+	/* the re-posted entries are the dropped heads, each once */
+	for (i = 0; !err && i < r.count; i++)
+		for (j = 0; j < n; j++)
+			if (le16toh(s.avail->ring[(uint16_t)(r.base + i) & (s.num - 1)]) ==
+			    s.dropped[j]) {
+				found++;
+				break;
+			}
+	tap_ok(!err && r.base == used && r.count == n && found == n,
+	       "requeue: base %u = the used index %u, %u heads re-posted = the %u dropped (%u found) (%s)",
+	       r.base, used, r.count, n, found, err ? strerror(-err) : "ok");
+	/* a new server from the used index on */
+	s.last_avail = r.base;
+	s.used_idx = r.base;
+	STORE(&s.mode, SRV_KICK);
+	if (pthread_create(&s.thr, NULL, srv_thread, &s))
+		s.thr = 0;
+	done = true;
+	for (i = 0; i < RQ_READS; i++) {
+		if (st[i] == -1)
+			st[i] = child_wait(pid[i], 10000);
+		if (st[i] < 0)
+			child_reap(pid[i]);
+		done &= st[i] == 0;
+	}
+	tap_ok(done && !LOAD(&s.removed),
+	       "requeue: a new server at the used index completes every read once, data right, device alive");
+	fd2 = open("/dev/uvirtio", O_RDWR | O_CLOEXEC);
+	c = create_for(VIRTIO_ID_BLOCK, 0);
+	err = fd2 >= 0 && !ioctl(fd2, UVIRTIO_CREATE, &c) ? requeue(fd2, 0, &r) : -EBADF;
+	if (fd2 >= 0)
+		close(fd2);
+	tap_ok(requeue(s.fd, 1, &r) == -EINVAL && requeue(s.fd, UINT32_MAX, &r) == -EINVAL &&
+	       err == -EINVAL,
+	       "requeue: queue index out of range, or a device without standard used rings -> EINVAL (%s)",
+	       strerror(-err));
+	memset(&r, 0, sizeof(r));
+	r.reserved[1] = 1;
+	err = ioctl(s.fd, UVIRTIO_REQUEUE, &r) ? errno : 0;
+	memset(&r, 0, sizeof(r));
+	r.base = 3;
+	tap_ok(err == EINVAL && ioctl(s.fd, UVIRTIO_REQUEUE, &r) && errno == EINVAL,
+	       "requeue: non-zero reserved or output fields -> EINVAL");
+	fd2 = open("/dev/uvirtio", O_RDWR | O_CLOEXEC);
+	err = requeue(fd2, 0, &r);
+	if (!ioctl(s.fd, UVIRTIO_REMOVE))
+		for (end = temu_now_ms() + 10000; !LOAD(&s.removed) &&
+		     temu_now_ms() < end;)
+			usleep(20000);
+	tap_ok(fd2 >= 0 && err == -ENODEV && requeue(s.fd, 0, &r) == -ENODEV,
+	       "requeue: on a file without a device, and after removal -> ENODEV (%s)",
+	       strerror(-requeue(s.fd, 0, &r)));
+	if (fd2 >= 0)
+		close(fd2);
+	srv_stop(&s);
+}
+
 static void test_bad(int bad, uint32_t reason, const char *log)
 {
 	const char *what = bad == BAD_ID ? "bad id" : "bad length";
@@ -1014,12 +1173,13 @@ static bool devices_gone(void)
 int main(void)
 {
 	require_uvirtio(REQ_ROOT);
-	tap_plan(3 + 8 + 7 + 4 + 2 + 2 * 2 + 1);
+	tap_plan(3 + 8 + 7 + 4 + 2 + 6 + 2 * 2 + 1);
 	test_flags();
 	test_features();
 	test_kicks(true);
 	test_kicks(false);
 	test_recovery();
+	test_requeue();
 	test_bad(BAD_ID, UVIRTIO_DEAD_BAD_ID, "used id is not an outstanding head");
 	test_bad(BAD_LEN, UVIRTIO_DEAD_BAD_LEN, "used length exceeds the buffer");
 	tap_ok(devices_gone(), "no device left after the test");

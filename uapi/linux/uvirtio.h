@@ -428,6 +428,22 @@ struct uvirtio_inflight {
 };
 
 /**
+ * struct uvirtio_requeue - UVIRTIO_REQUEUE: a queue's backend has gone
+ * @index:	in: queue index
+ * @base:	out: avail index a new backend starts from (its
+ *		SET_VRING_BASE); equal to the shadow used ring's idx
+ * @count:	out: heads the driver still waits for, now the @count avail
+ *		entries before the avail index
+ * @reserved:	must be 0
+ */
+struct uvirtio_requeue {
+	__u32 index;
+	__u16 base;
+	__u16 count;
+	__u64 reserved[2];
+};
+
+/**
  * struct uvirtio_features - UVIRTIO_GET_FEATURES: what a device may offer
  * @device_id:	in: VIRTIO_ID_BLOCK or VIRTIO_ID_NET
  * @reserved0:	must be 0
@@ -478,6 +494,23 @@ struct uvirtio_features {
  * once the device is dead mmap on the file fails with ENODEV.
  */
 #define UVIRTIO_DOMAIN_FD	_IO(UVIRTIO_IOC_MAGIC, 0x0f)
+/*
+ * For a device with standard used rings (UVIRTIO_CREATE_F_VRING_USED) whose
+ * backend process has ended with requests taken and not completed (a
+ * vhost-user backend that crashed). Takes what the backend published in
+ * the shadow ring, checked as a call would (a bad entry kills the device:
+ * -EIO), then rewrites the avail ring so that every head the driver still
+ * waits for is one of the @count entries before the avail index, and
+ * nothing before @base needs serving. A backend started with its last
+ * avail index and its used index both at @base serves each of those heads
+ * once: a plain "start from the used index" restart, made safe. The
+ * driver's own entries after the avail index are not touched. -EINVAL for
+ * a device without standard used rings or a queue not running or served
+ * by the module; -ENODEV once the device is dead. Only while no backend
+ * serves the queue: a live one may complete a head twice, which kills the
+ * device.
+ */
+#define UVIRTIO_REQUEUE		_IOWR(UVIRTIO_IOC_MAGIC, 0x10, struct uvirtio_requeue)
 
 /*
  * io_uring commands: IORING_OP_URING_CMD on the device fd, sqe->cmd_op one

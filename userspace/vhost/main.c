@@ -37,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/if_ether.h>
@@ -53,6 +54,7 @@
 #include "statfs_blk.h"
 #include "statfs_net.h"
 #include "vu.h"
+#include "worker.h"
 
 #define PROG			"uvirtio-vhost-user"
 #define VERSION			"0.1"
@@ -94,12 +96,16 @@
  */
 #define RING_FRONT_FEATURES	(1ULL << VIRTIO_RING_F_EVENT_IDX)
 
+/* --recovery: how long a backend that went away has to come back. */
+#define RECOVERY_TIMEOUT_MS	30000
+
 /**
  * struct opts - the command line
  * @type:	VIRTIO_ID_BLOCK or VIRTIO_ID_NET
  * @queues:	--queues: blk queues or net queue pairs, 0 = the backend's
  * @dev:	--dev
  * @statfs:	--statfs DIR, or NULL
+ * @recovery:	--recovery: wait for a backend that went away to come back
  * @socket:	SOCKET
  */
 struct opts {
@@ -107,6 +113,7 @@ struct opts {
 	unsigned int queues;
 	const char *dev;
 	const char *statfs;
+	bool recovery;
 	const char *socket;
 };
 
@@ -122,6 +129,10 @@ struct opts {
  * @started:	the backend's ring i is running
  * @epoch:	the queue epoch ring i was started for
  * @enabled:	ring i is enabled (SET_VRING_ENABLE 1)
+ * @resume:	ring i was running when the backend went away (--recovery):
+ *		if its queue is still in epoch @epoch[i] when a backend comes
+ *		back, it goes on where the driver's requests are
+ * @lost_ms:	--recovery: when the backend went away, 0 while connected
  * @mac:	net: the MAC address in the config space
  * @created:	the device exists
  * @statfs:	the status filesystem, or NULL
@@ -137,6 +148,8 @@ struct vh {
 	bool started[UVIRTIO_MAX_QUEUES];
 	uint32_t epoch[UVIRTIO_MAX_QUEUES];
 	bool enabled[UVIRTIO_MAX_QUEUES];
+	bool resume[UVIRTIO_MAX_QUEUES];
+	uint64_t lost_ms;
 	uint8_t mac[ETH_ALEN];
 	bool created;
 	struct uvstatfs *statfs;
@@ -162,6 +175,9 @@ static void usage(FILE *f)
 "  --statfs DIR        mount the status filesystem at DIR: ring indices and\n"
 "                      a stuck verdict (the backend's requests and counters\n"
 "                      are not known to this front end)\n"
+"  --recovery          if the backend goes away, hold the device's I/O and\n"
+"                      reconnect to SOCKET for up to %d s; the requests it\n"
+"                      had not completed are served again by the new one\n"
 "  -h, --help          this text\n"
 "  --version           print the version\n"
 "\n"
@@ -174,11 +190,12 @@ static void usage(FILE *f)
 "Once the kernel's driver has bound, the disk node (/dev/vdX) or the\n"
 "interface name is printed as the last line on standard output; progress\n"
 "goes to standard error. SIGTERM or SIGINT removes the device cleanly\n"
-"(dirty data is flushed through the backend). If the backend goes away or\n"
-"breaks the protocol, the device is removed at once: its I/O fails.\n"
+"(dirty data is flushed through the backend). If the backend breaks the\n"
+"protocol, or goes away without --recovery (or does not come back in\n"
+"time), the device is removed at once: its I/O fails.\n"
 "\n"
 "Exit status: 0 after a clean removal, 1 on errors, 2 on usage errors.\n",
-		UVIRTIO_MAX_QUEUES);
+		UVIRTIO_MAX_QUEUES, RECOVERY_TIMEOUT_MS / 1000);
 }
 
 /**
@@ -189,12 +206,14 @@ static void usage(FILE *f)
  */
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_TYPE = 256, OPT_QUEUES, OPT_DEV, OPT_STATFS, OPT_VERSION };
+	enum { OPT_TYPE = 256, OPT_QUEUES, OPT_DEV, OPT_STATFS, OPT_RECOVERY,
+	       OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "type",	required_argument, NULL, OPT_TYPE },
 		{ "queues",	required_argument, NULL, OPT_QUEUES },
 		{ "dev",	required_argument, NULL, OPT_DEV },
 		{ "statfs",	required_argument, NULL, OPT_STATFS },
+		{ "recovery",	no_argument,	   NULL, OPT_RECOVERY },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "version",	no_argument,	   NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -228,6 +247,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_STATFS:
 			o->statfs = optarg;
+			break;
+		case OPT_RECOVERY:
+			o->recovery = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -524,14 +546,54 @@ static void vh_ring_stop(struct vh *v, unsigned int i)
 }
 
 /**
+ * vh_ring_requeue() - a backend takes over ring @i from one that went away
+ * @v:		front end
+ * @i:		ring, its queue in the epoch the old backend served
+ *
+ * The module takes what the old backend completed, and re-posts the heads
+ * the driver still waits for as the last avail entries (UVIRTIO_REQUEUE):
+ * the new backend starts at the shadow ring's used index, which is where
+ * they begin, and serves each of them once. Exits 1 if the module refuses
+ * (a bad completion killed the device, say).
+ *
+ * Return: the avail index the backend starts from
+ */
+static uint16_t vh_ring_requeue(struct vh *v, unsigned int i)
+{
+	struct vring_used *used = (void *)v->em.dev.q[i].vq.shadow;
+	struct uvirtio_requeue r;
+	uint16_t idx;
+
+	memset(&r, 0, sizeof(r));
+	r.index = i;
+	if (ioctl(v->em.dev.fd, UVIRTIO_REQUEUE, &r) < 0)
+		uvemu_die(1, "uvirtio-%u: ring %u: UVIRTIO_REQUEUE: %s; removing the device",
+			  v->em.dev.index, i, strerror(errno));
+	idx = le16toh(shm_load16(&used->idx, memory_order_acquire));
+	if (idx != r.base)
+		uvemu_die(1, "uvirtio-%u: ring %u: the used index is %u, but the requests to serve again begin at %u; removing the device",
+			  v->em.dev.index, i, idx, r.base);
+	if (r.count)
+		uvemu_log("uvirtio-%u: ring %u: %u request%s the old backend did not complete will be served again",
+			  v->em.dev.index, i, r.count, r.count > 1 ? "s" : "");
+	return r.base;
+}
+
+/**
  * vh_ring_start() - hand queue @i's rings to the backend
  * @v:		front end
  * @i:		ring, its queue ready (UVIRTIO_GET_QUEUE)
  *
  * The used ring the backend writes is the queue's shadow ring: it starts
  * empty (idx 0, no suppression), and the module takes its entries once
- * the ctrl page carries the queue's epoch. The kick and call eventfds are
- * the ones the module signals and waits on.
+ * the ctrl page carries the queue's epoch; or, where a backend that went
+ * away served the same epoch (@v->resume), it goes on from where the
+ * requests to serve are (vh_ring_requeue()). The kick and call eventfds
+ * are the ones the module signals and waits on. The kick eventfd is
+ * emptied first: kicks counted while no backend ran it would have the
+ * backend serve (and signal) before it has its call eventfd, and a
+ * libvhost-user backend breaks on a signal without one. vh_sync() kicks
+ * the ring once it is complete and enabled.
  */
 static void vh_ring_start(struct vh *v, unsigned int i)
 {
@@ -545,14 +607,23 @@ static void vh_ring_start(struct vh *v, unsigned int i)
 		.used = (uintptr_t)used,
 		.avail = (uintptr_t)q->vq.avail,
 	};
+	uint16_t base = 0;
 
-	shm_store16(&used->flags, 0, memory_order_relaxed);
-	shm_store16(&used->idx, 0, memory_order_relaxed);
-	shm_store16((uint16_t *)&used->ring[q->vq.num], 0, memory_order_relaxed);
-	shm_store32(&ctrl->queue[i].epoch, q->vq.epoch, memory_order_release);
+	if (v->resume[i] && q->vq.epoch == v->epoch[i]) {
+		base = vh_ring_requeue(v, i);
+	} else {
+		shm_store16(&used->flags, 0, memory_order_relaxed);
+		shm_store16(&used->idx, 0, memory_order_relaxed);
+		shm_store16((uint16_t *)&used->ring[q->vq.num], 0,
+			    memory_order_relaxed);
+		shm_store32(&ctrl->queue[i].epoch, q->vq.epoch,
+			    memory_order_release);
+	}
+	v->resume[i] = false;
+	uvworker_drain(q->kick_fd);
 
 	if (vu_set_state(&v->vu, VU_SET_VRING_NUM, i, q->vq.num) ||
-	    vu_set_state(&v->vu, VU_SET_VRING_BASE, i, 0) ||
+	    vu_set_state(&v->vu, VU_SET_VRING_BASE, i, base) ||
 	    vu_set_vring_addr(&v->vu, &a) ||
 	    vu_set_vring_fd(&v->vu, VU_SET_VRING_KICK, i, q->kick_fd) ||
 	    vu_set_vring_fd(&v->vu, VU_SET_VRING_CALL, i, q->call_fd))
@@ -604,14 +675,20 @@ static void vh_enable(struct vh *v)
  * applied it: struct uvq says which queues are ready, for which epoch).
  * A ring whose queue stopped, or was set up anew, is stopped first; then
  * every ready queue whose ring is not running is started, the features
- * being sent before the first ring of a start.
+ * being sent before the first ring of a start, and kicked once enabled:
+ * requests may have been waiting for it.
  */
 static void vh_sync(struct vh *v)
 {
 	struct uvdev *d = &v->em.dev;
 	bool any = false, dead = d->removed || d->dead_reason;
+	bool fresh[UVIRTIO_MAX_QUEUES] = { false };
+	uint64_t one = 1;
 	unsigned int i;
 
+	/* no backend to tell: vh_reconnect() syncs when one is back */
+	if (v->lost_ms)
+		return;
 	for (i = 0; i < v->rings; i++) {
 		const struct uvq *vq = &d->q[i].vq;
 
@@ -633,8 +710,14 @@ static void vh_sync(struct vh *v)
 			vh_lost(v);
 		any = true;
 		vh_ring_start(v, i);
+		fresh[i] = true;
 	}
 	vh_enable(v);
+	for (i = 0; i < v->rings; i++)
+		if (fresh[i] &&
+		    write(d->q[i].kick_fd, &one, sizeof(one)) != sizeof(one))
+			uvemu_die(1, "uvirtio-%u: kick of ring %u: %s", d->index,
+				  i, strerror(errno));
 }
 
 /**
@@ -693,12 +776,117 @@ static void vh_event(struct uvemu *em, const struct uvirtio_event *ev)
 }
 
 /**
+ * now_ms() - CLOCK_MONOTONIC in milliseconds
+ *
+ * Return: milliseconds
+ */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/**
+ * vh_gone() - --recovery: the backend closed the connection
+ * @v:		front end
+ *
+ * Its process has ended (or let go of the socket): nothing more comes from
+ * it. The device stays, and the driver's requests wait in the rings; the
+ * rings it ran are marked to be resumed, and vh_tick() reconnects.
+ */
+static void vh_gone(struct vh *v)
+{
+	unsigned int i;
+
+	vu_close(&v->vu);
+	for (i = 0; i < v->rings; i++) {
+		v->resume[i] = v->started[i];
+		v->started[i] = false;
+		v->enabled[i] = false;
+	}
+	v->lost_ms = now_ms();
+	uvemu_log("uvirtio-%u: %s: %s; holding the device's I/O for up to %d s while it comes back (--recovery)",
+		  v->em.dev.index, v->o.socket, v->vu.err,
+		  RECOVERY_TIMEOUT_MS / 1000);
+}
+
+/**
+ * vh_reconnect() - --recovery: a backend listens on the socket again
+ * @v:		front end, connected
+ *
+ * It must offer every feature the driver uses and as many queues as the
+ * device has. It is given the domain, then the rings as after a driver
+ * start (vh_sync(), which kicks each), those it takes over going on where
+ * the driver's requests are.
+ */
+static void vh_reconnect(struct vh *v)
+{
+	uint64_t need = vh_backend_features(v) &
+			~(1ULL << VU_F_PROTOCOL_FEATURES);
+	unsigned int i, nq, want;
+	int ret;
+
+	nq = vh_handshake(v);
+	if (need & ~v->backend_features) {
+		snprintf(v->vu.err, sizeof(v->vu.err),
+			 "the backend came back without features 0x%llx the driver uses",
+			 (unsigned long long)(need & ~v->backend_features));
+		vh_lost(v);
+	}
+	want = v->o.type == VIRTIO_ID_NET ? v->rings / 2 : v->rings;
+	if (nq < want) {
+		snprintf(v->vu.err, sizeof(v->vu.err),
+			 "the backend came back with %u queue%s, the device has %u",
+			 nq, nq > 1 ? "s" : "", want);
+		vh_lost(v);
+	}
+	vh_mem_table(v);
+	ret = uvemu_watch(&v->em, v->vu.fd, EPOLLIN | EPOLLRDHUP);
+	if (ret)
+		uvemu_die(1, "epoll: %s", strerror(-ret));
+	uvemu_log("uvirtio-%u: the backend at %s is back after %llu ms",
+		  v->em.dev.index, v->o.socket,
+		  (unsigned long long)(now_ms() - v->lost_ms));
+	v->lost_ms = 0;
+	vh_sync(v);
+	for (i = 0; i < v->rings; i++)
+		v->resume[i] = false;
+}
+
+/**
+ * vh_tick() - uvemu_ops.tick (--recovery only): while the backend is
+ * away, try its socket; give up after RECOVERY_TIMEOUT_MS
+ * @em:		main thread
+ */
+static void vh_tick(struct uvemu *em)
+{
+	struct vh *v = em->priv;
+
+	/* a device removed meanwhile: the library is on its way out */
+	if (!v->lost_ms || v->em.dev.removed || v->em.dev.dead_reason)
+		return;
+	if (vu_connect(&v->vu, v->o.socket) == 0) {
+		vh_reconnect(v);
+		return;
+	}
+	if (now_ms() - v->lost_ms < RECOVERY_TIMEOUT_MS)
+		return;
+	snprintf(v->vu.err, sizeof(v->vu.err),
+		 "the backend did not come back within %d s",
+		 RECOVERY_TIMEOUT_MS / 1000);
+	vh_lost(v);
+}
+
+/**
  * vh_io() - uvemu_ops.io: the backend's socket woke us outside a request
  * @em:		main thread
  * @events:	epoll events
  *
  * The backend never speaks first on this socket: data here is a protocol
- * error, a hang-up means the backend is gone. Either way the device goes.
+ * error, and the device goes. A hang-up means the backend is gone: the
+ * device goes too, unless --recovery holds it for a new backend.
  */
 static void vh_io(struct uvemu *em, uint32_t events)
 {
@@ -706,12 +894,18 @@ static void vh_io(struct uvemu *em, uint32_t events)
 	char b;
 
 	if (events & (EPOLLHUP | EPOLLRDHUP | EPOLLERR) ||
-	    recv(v->vu.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+	    recv(v->vu.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
 		snprintf(v->vu.err, sizeof(v->vu.err),
 			 "the backend closed the connection");
-	else
+		if (v->o.recovery && !v->em.dev.removed &&
+		    !v->em.dev.dead_reason) {
+			vh_gone(v);
+			return;
+		}
+	} else {
 		snprintf(v->vu.err, sizeof(v->vu.err),
 			 "the backend sent a message nobody asked for");
+	}
 	vh_lost(v);
 }
 
@@ -820,7 +1014,7 @@ static void vh_statfs_mount(struct vh *v)
 	uvemu_statfs_mount(&v->em, &v->statfs, v->o.statfs, &vh_statfs_ops, v);
 }
 
-static const struct uvemu_ops vh_emu_ops = {
+static struct uvemu_ops vh_emu_ops = {
 	.event = vh_event,
 	.node = vh_node,
 	.ready = vh_ready,
@@ -837,6 +1031,8 @@ int main(int argc, char **argv)
 	uvemu_init(&v->em, PROG, &vh_emu_ops, v,
 		   "disk node or interface");
 	parse_opts(argc, argv, &v->o);
+	if (v->o.recovery)
+		vh_emu_ops.tick = vh_tick;
 	if (vu_connect(&v->vu, v->o.socket))
 		vh_lost(v);
 	nq = vh_handshake(v);

@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# uvirtio-vhost-user --recovery: a backend that dies under I/O is replaced
+# and nothing is lost. qemu-storage-daemon (which offers no INFLIGHT_SHMFD)
+# exports a raw image; fio writes 4-64 KiB blocks at QD16 with crc32c
+# headers. qemu-storage-daemon is SIGKILLed mid-write, and started again
+# on the same socket 1 s later. The front end must hold the I/O, reconnect,
+# have the module re-post the requests the dead backend had not completed
+# (UVIRTIO_REQUEUE) and hand the rings over at the used index: fio must
+# finish, its read-back of every block must verify, and no request may
+# have failed. Then a clean SIGTERM. The same twice, the second time with
+# the backend killed during fio's read-back.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/vhost_lib.sh"
+
+uv_need uvirtio-vhost-user qemu-storage-daemon setpriv fio
+uv_tmpdir
+chmod 0777 "$UV_TMP"	# uid 1000 creates the image and sockets here
+fio_pid=
+uv_defer '[ -z "$fio_pid" ] || kill -KILL $fio_pid'
+engine=$(vh_fio_engine)
+
+img=$UV_TMP/disk.raw
+sock=$UV_TMP/vu.sock
+uv_as_user truncate -s 64M "$img" || uv_fail "truncate"
+vh_qsd_start "$img" raw "$sock" || uv_fail "qemu-storage-daemon"
+vh_front_start "$sock" --recovery || uv_fail "uvirtio-vhost-user did not serve the export"
+uv_log "$UV_NODE (front end pid $UV_PID); fio randwrite 4-64k QD16 verify=crc32c with $engine"
+
+# ios FIELD - the disk's completed reads (1) or writes (5) so far
+ios() {
+	local s
+	read -r -a s < "/sys/block/$UV_DISK/stat" || return 1
+	echo "${s[$(($1 - 1))]}"
+}
+
+# when_busy FIELD - wait until fio has done 200 more of those (30 s at most)
+when_busy() {
+	local from n
+	from=$(ios "$1")
+	for _ in $(seq 300); do
+		n=$(ios "$1")
+		[ $((n - from)) -lt 200 ] || return 0
+		uv_proc_alive "$fio_pid" || break
+		sleep 0.1
+	done
+	cat "$UV_TMP/fio.out"
+	uv_fail "fio did not do 200 I/Os within 30 s (or ended first)"
+}
+
+# replace - SIGKILL qemu-storage-daemon, start a new one 1 s later, and
+# check that the front end took it over
+replace() {
+
+	kill -KILL "$VH_QSD_PID"
+	uv_log "sent SIGKILL to qemu-storage-daemon (pid $VH_QSD_PID)"
+	sleep 1
+	uv_proc_alive "$UV_PID" || { cat "$UV_ERR"; uv_fail "the front end exited when its backend died"; }
+	vh_qsd_start "$img" raw "$sock" || uv_fail "qemu-storage-daemon did not start again"
+	for _ in $(seq 50); do
+		[ "$(grep -c "is back after" "$UV_ERR")" -gt "$rounds" ] && break
+		sleep 0.1
+	done
+	rounds=$((rounds + 1))
+	[ "$(grep -c "is back after" "$UV_ERR")" = "$rounds" ] ||
+		{ cat "$UV_ERR"; uv_fail "the front end did not take the new backend within 5 s"; }
+	uv_log "front end: $(grep -E "served again|is back after" "$UV_ERR" | tail -n 3 | tr '\n' ' ')"
+}
+
+rounds=0
+for phase in write read; do
+	fio --name=r --filename="$UV_NODE" --direct=1 --rw=randwrite --bsrange=4k-64k \
+	    --iodepth=16 --ioengine=$engine --size=48M --verify=crc32c --do_verify=1 \
+	    --verify_fatal=1 --verify_backlog=0 > "$UV_TMP/fio.out" 2>&1 &
+	fio_pid=$!
+	if [ $phase = write ]; then
+		when_busy 5
+	else
+		# the write pass is over once reads start: kill during the read-back
+		when_busy 1
+	fi
+	replace
+	uv_wait_exit $fio_pid 180
+	rc=$?
+	fio_pid=
+	[ $rc != 255 ] || uv_fail "$phase: fio still runs 180 s after the backend came back"
+	[ $rc = 0 ] || { cat "$UV_TMP/fio.out" "$UV_ERR" "$UV_TMP"/qsd.err.*; uv_fail "$phase: fio exited $rc"; }
+	! grep -qiE "verify: bad|crc32c: verify failed|err= *[1-9]" "$UV_TMP/fio.out" ||
+		{ cat "$UV_TMP/fio.out"; uv_fail "$phase: fio reports errors"; }
+	uv_log "$phase: backend replaced during the $phase pass; fio exit 0, every block verified"
+done
+
+grep -q "served again" "$UV_ERR" ||
+	uv_log "note: no request was outstanding at either kill (nothing re-posted)"
+uv_blk_stop || uv_fail "front end did not stop cleanly"
+uv_pass
