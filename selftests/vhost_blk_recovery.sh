@@ -9,8 +9,10 @@
 # have the module re-post the requests the dead backend had not completed
 # (UVIRTIO_REQUEUE) and hand the rings over at the used index: fio must
 # finish, its read-back of every block must verify, and no request may
-# have failed. Then a clean SIGTERM. The same twice, the second time with
-# the backend killed during fio's read-back.
+# have failed. The same twice, the second time with the backend killed
+# during fio's read-back; then a clean SIGTERM. Last, SIGTERM while the
+# backend is away ends the front end at once (exit 1, one line), since
+# the removal's flush has nobody to answer it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vhost_lib.sh"
 
@@ -52,7 +54,6 @@ when_busy() {
 # replace - SIGKILL qemu-storage-daemon, start a new one 1 s later, and
 # check that the front end took it over
 replace() {
-
 	kill -KILL "$VH_QSD_PID"
 	uv_log "sent SIGKILL to qemu-storage-daemon (pid $VH_QSD_PID)"
 	sleep 1
@@ -65,7 +66,7 @@ replace() {
 	rounds=$((rounds + 1))
 	[ "$(grep -c "is back after" "$UV_ERR")" = "$rounds" ] ||
 		{ cat "$UV_ERR"; uv_fail "the front end did not take the new backend within 5 s"; }
-	uv_log "front end: $(grep -E "served again|is back after" "$UV_ERR" | tail -n 3 | tr '\n' ' ')"
+	uv_log "front end: $(grep -E "served again|is back after" "$UV_ERR" | tail -n 2 | tr '\n' ' ')"
 }
 
 rounds=0
@@ -94,4 +95,26 @@ done
 grep -q "served again" "$UV_ERR" ||
 	uv_log "note: no request was outstanding at either kill (nothing re-posted)"
 uv_blk_stop || uv_fail "front end did not stop cleanly"
+
+# SIGTERM while the backend is away: the flush of a clean removal has
+# nobody to answer it, so the front end must not wait for it: exit 1
+# within 2 s with one line, the disk gone
+kill -KILL "$VH_QSD_PID"
+uv_wait_exit "$VH_QSD_PID" 5
+vh_qsd_start "$img" raw "$sock" || uv_fail "qemu-storage-daemon"
+vh_front_start "$sock" --recovery || uv_fail "uvirtio-vhost-user did not serve the export again"
+kill -KILL "$VH_QSD_PID"
+for _ in $(seq 50); do
+	grep -q "holding the device's I/O" "$UV_ERR" && break
+	sleep 0.1
+done
+grep -q "holding the device's I/O" "$UV_ERR" || { cat "$UV_ERR"; uv_fail "the front end did not see its backend go"; }
+kill -TERM "$UV_PID"
+uv_wait_exit "$UV_PID" 2
+rc=$?
+[ $rc = 1 ] || { cat "$UV_ERR"; uv_fail "SIGTERM with the backend away: exit $rc within 2 s (255: still runs), not 1"; }
+grep -q "removal asked for while the backend is away; removing the device" "$UV_ERR" ||
+	{ cat "$UV_ERR"; uv_fail "SIGTERM with the backend away: no line saying so"; }
+uv_wait_gone "$UV_DISK" 5 || uv_fail "$UV_NODE still present 5 s after SIGTERM"
+uv_log "SIGTERM with the backend away: exit 1 at once, $(tail -n 1 "$UV_ERR")"
 uv_pass

@@ -857,7 +857,9 @@ static void vh_reconnect(struct vh *v)
 
 /**
  * vh_tick() - uvemu_ops.tick (--recovery only): while the backend is
- * away, try its socket; give up after RECOVERY_TIMEOUT_MS
+ * away, try its socket; give up after RECOVERY_TIMEOUT_MS, or at once
+ * when SIGTERM or SIGINT asked for the device's removal (its flush has
+ * nobody to answer it: waiting would only hold the signal up)
  * @em:		main thread
  */
 static void vh_tick(struct uvemu *em)
@@ -867,6 +869,11 @@ static void vh_tick(struct uvemu *em)
 	/* a device removed meanwhile: the library is on its way out */
 	if (!v->lost_ms || v->em.dev.removed || v->em.dev.dead_reason)
 		return;
+	if (em->removing) {
+		snprintf(v->vu.err, sizeof(v->vu.err),
+			 "removal asked for while the backend is away");
+		vh_lost(v);
+	}
 	if (vu_connect(&v->vu, v->o.socket) == 0) {
 		vh_reconnect(v);
 		return;
