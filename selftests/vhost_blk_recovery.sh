@@ -11,8 +11,8 @@
 # finish, its read-back of every block must verify, and no request may
 # have failed. The same twice, the second time with the backend killed
 # during fio's read-back; then a clean SIGTERM. Last, SIGTERM while the
-# backend is away ends the front end at once (exit 1, one line), since
-# the removal's flush has nobody to answer it.
+# backend is away and a write waits ends the front end at once (exit 1,
+# one line) and fails the write: the removal cannot complete without it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vhost_lib.sh"
 
@@ -96,9 +96,9 @@ grep -q "served again" "$UV_ERR" ||
 	uv_log "note: no request was outstanding at either kill (nothing re-posted)"
 uv_blk_stop || uv_fail "front end did not stop cleanly"
 
-# SIGTERM while the backend is away: the flush of a clean removal has
-# nobody to answer it, so the front end must not wait for it: exit 1
-# within 2 s with one line, the disk gone
+# SIGTERM while the backend is away, with a write held: the removal cannot
+# complete without a backend, so the front end must not wait for it: exit
+# 1 within 2 s with one line, the write failed, the disk gone
 kill -KILL "$VH_QSD_PID"
 uv_wait_exit "$VH_QSD_PID" 5
 vh_qsd_start "$img" raw "$sock" || uv_fail "qemu-storage-daemon"
@@ -109,12 +109,20 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 grep -q "holding the device's I/O" "$UV_ERR" || { cat "$UV_ERR"; uv_fail "the front end did not see its backend go"; }
+dd if=/dev/zero of="$UV_NODE" bs=4k count=1 oflag=direct status=none 2> /dev/null &
+fio_pid=$!
+sleep 0.5
+uv_proc_alive "$fio_pid" || uv_fail "the write was not held while the backend is away"
 kill -TERM "$UV_PID"
 uv_wait_exit "$UV_PID" 2
 rc=$?
 [ $rc = 1 ] || { cat "$UV_ERR"; uv_fail "SIGTERM with the backend away: exit $rc within 2 s (255: still runs), not 1"; }
 grep -q "removal asked for while the backend is away; removing the device" "$UV_ERR" ||
 	{ cat "$UV_ERR"; uv_fail "SIGTERM with the backend away: no line saying so"; }
+uv_wait_exit "$fio_pid" 5
+rc=$?
+fio_pid=
+[ $rc != 255 ] && [ $rc != 0 ] || uv_fail "the held write: exit $rc 5 s after SIGTERM (255: still waits), not an error"
 uv_wait_gone "$UV_DISK" 5 || uv_fail "$UV_NODE still present 5 s after SIGTERM"
-uv_log "SIGTERM with the backend away: exit 1 at once, $(tail -n 1 "$UV_ERR")"
+uv_log "SIGTERM with the backend away and a write held: exit 1 at once, the write failed: $(tail -n 1 "$UV_ERR")"
 uv_pass
