@@ -39,6 +39,10 @@
  * Recovery: an orphan's entry in uv_orphans owns the reference its closed
  * fd held. Whoever removes the entry (xa_cmpxchg(): UVIRTIO_ATTACH or the
  * timeout) owns that reference; the timer holds one more of its own.
+ * uv_orphans_lock makes orphaning one step as UVIRTIO_ATTACH sees it: the
+ * state reads ORPHANED ("recovering" in sysfs) a moment before the entry
+ * exists, and an ATTACH that comes in that moment waits for the entry
+ * instead of finding none.
  */
 #include <linux/cred.h>
 #include <linux/xarray.h>
@@ -46,6 +50,7 @@
 #include "uv.h"
 
 static DEFINE_XARRAY(uv_orphans);
+static DEFINE_MUTEX(uv_orphans_lock);
 
 /* Move to @to if the state is one of @from (a mask of BIT(UV_S_*)). */
 static bool uv_state_move(struct uv_dev *dev, unsigned int from,
@@ -304,13 +309,21 @@ bool uv_orphan(struct uv_dev *dev)
 {
 	unsigned int secs = READ_ONCE(uv_recovery_timeout_secs);
 
-	if (!dev->recoverable ||
-	    !uv_state_move(dev, BIT(UV_S_LIVE), UV_S_ORPHANED, NULL))
+	int err;
+
+	if (!dev->recoverable)
 		return false;
+	mutex_lock(&uv_orphans_lock);
+	if (!uv_state_move(dev, BIT(UV_S_LIVE), UV_S_ORPHANED, NULL)) {
+		mutex_unlock(&uv_orphans_lock);
+		return false;
+	}
 	uv_detach_eventfds(dev);
 	/* The timer's reference, taken before anyone can adopt the device. */
 	get_device(&dev->parent);
-	if (xa_err(xa_store(&uv_orphans, dev->index, dev, GFP_KERNEL))) {
+	err = xa_err(xa_store(&uv_orphans, dev->index, dev, GFP_KERNEL));
+	mutex_unlock(&uv_orphans_lock);
+	if (err) {
 		put_device(&dev->parent);
 		uv_state_move(dev, BIT(UV_S_ORPHANED), UV_S_LIVE, NULL);
 		return false;
@@ -346,11 +359,13 @@ struct uv_dev *uv_adopt(unsigned int index)
 	struct uv_dev *dev;
 	int err;
 
+	mutex_lock(&uv_orphans_lock);	/* an orphaning under way ends first */
 	xa_lock(&uv_orphans);
 	dev = xa_load(&uv_orphans, index);
 	if (dev)
 		get_device(&dev->parent);
 	xa_unlock(&uv_orphans);
+	mutex_unlock(&uv_orphans_lock);
 	if (!dev)
 		return ERR_PTR(-ENOENT);
 

@@ -196,18 +196,14 @@ int uvdev_attach(struct uvdev *d, unsigned int index)
 	 * death, and only then is the device waiting (recovering): up to a
 	 * second later where a pending io_uring WAIT must reach its bound
 	 * first (kernels before 6.7 cannot cancel it). Until then the device
-	 * reads live: give it that moment. The module also shows the device
-	 * recovering a moment before it can be taken over (the state moves
-	 * before the device is listed as waiting), so ENOENT while it reads
-	 * recovering is that moment too, not a refusal.
+	 * reads live: give it that moment.
 	 */
 	for (tries = 0; ioctl(d->fd, UVIRTIO_ATTACH, &a) < 0; tries++) {
 		ret = -errno;
 		if (ret != -ENOENT || tries == 30)
 			return ret;
 		snprintf(dir, sizeof(dir), "%s/uvirtio-%u", UVDEV_SYSFS, index);
-		if (!uvdev_state_is(dir, "live", false) &&
-		    !uvdev_state_is(dir, "recovering", false))
+		if (!uvdev_state_is(dir, "live", false))
 			return ret;
 		usleep(100 * 1000);
 	}
