@@ -120,6 +120,18 @@ static void uv_kick_rearm(struct uv_queue *q)
 	WRITE_ONCE(q->shadow_used->flags, 0);
 }
 
+/*
+ * A new emulator or backend serves @q: neither the old one's suppression
+ * (its used ring's flags) nor its polling flag in the control page may
+ * hold back the driver's kicks. @q->lock held.
+ */
+static void uv_kick_fresh(struct uv_queue *q)
+{
+	if (q->ready)
+		uv_kick_rearm(q);
+	WRITE_ONCE(q->dev->dom.ctrl->queue[q->index].flags, 0);
+}
+
 /**
  * uv_queue_start() - a driver's virtqueue goes live on @q
  * @q:		the queue
@@ -717,12 +729,8 @@ void uv_queue_reattach(struct uv_queue *q)
 	spin_lock_irqsave(&q->lock, flags);
 	q->epoch++;
 	q->shadow_last = 0;
-	/* Nor may its notification suppression hold back the new one's. */
-	if (q->ready)
-		uv_kick_rearm(q);
+	uv_kick_fresh(q);
 	spin_unlock_irqrestore(&q->lock, flags);
-	/* The dead emulator may have been polling: kicks go to the new one. */
-	WRITE_ONCE(q->dev->dom.ctrl->queue[q->index].flags, 0);
 }
 
 /**
@@ -798,10 +806,8 @@ int uv_queue_requeue(struct uv_queue *q, u16 *base, u16 *count)
 		virtio_wmb(true);
 		*base = first;
 		*count = n;
-		uv_kick_rearm(q);
+		uv_kick_fresh(q);
 	}
 	spin_unlock_irqrestore(&q->lock, flags);
-	if (!ret)
-		WRITE_ONCE(q->dev->dom.ctrl->queue[q->index].flags, 0);
 	return ret;
 }
