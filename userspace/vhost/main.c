@@ -825,7 +825,7 @@ static void vh_reconnect(struct vh *v)
 {
 	uint64_t need = vh_backend_features(v) &
 			~(1ULL << VU_F_PROTOCOL_FEATURES);
-	unsigned int i, nq, want;
+	unsigned int nq, want;
 	int ret;
 
 	nq = vh_handshake(v);
@@ -851,8 +851,6 @@ static void vh_reconnect(struct vh *v)
 		  (unsigned long long)(now_ms() - v->lost_ms));
 	v->lost_ms = 0;
 	vh_sync(v);
-	for (i = 0; i < v->rings; i++)
-		v->resume[i] = false;
 }
 
 /**
