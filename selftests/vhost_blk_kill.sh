@@ -25,11 +25,9 @@ uv_defer '[ -z "$fio_pid" ] || kill -KILL $fio_pid'
 engine=$(vh_fio_engine)
 
 # --- the backend killed under I/O ---
-img=$UV_TMP/disk.raw
-sock=$UV_TMP/vu.sock
-uv_as_user truncate -s 64M "$img" || uv_fail "truncate"
-vh_qsd_start "$img" raw "$sock" || uv_fail "qemu-storage-daemon"
-vh_front_start "$sock" || uv_fail "uvirtio-vhost-user did not serve the export"
+vh_raw_export
+img=$VH_IMG
+sock=$VH_SOCK
 uv_log "$UV_NODE (front end pid $UV_PID, qemu-storage-daemon pid $VH_QSD_PID); fio randrw 4k QD16 with $engine"
 
 fio --name=k --filename="$UV_NODE" --direct=1 --rw=randrw --bs=4k --iodepth=16 \

@@ -23,11 +23,9 @@ fio_pid=
 uv_defer '[ -z "$fio_pid" ] || kill -KILL $fio_pid'
 engine=$(vh_fio_engine)
 
-img=$UV_TMP/disk.raw
-sock=$UV_TMP/vu.sock
-uv_as_user truncate -s 64M "$img" || uv_fail "truncate"
-vh_qsd_start "$img" raw "$sock" || uv_fail "qemu-storage-daemon"
-vh_front_start "$sock" --recovery || uv_fail "uvirtio-vhost-user did not serve the export"
+vh_raw_export --recovery
+img=$VH_IMG
+sock=$VH_SOCK
 uv_log "$UV_NODE (front end pid $UV_PID); fio randwrite 4-64k QD16 verify=crc32c with $engine"
 
 # ios FIELD - the disk's completed reads (1) or writes (5) so far

@@ -41,6 +41,18 @@ vh_front_start() {
 	UV_BLK_PROG=uvirtio-vhost-user uv_blk_start --user "$@" "$sock"
 }
 
+# vh_raw_export [ARG]... - a 64 MiB raw image of uid 1000 (VH_IMG) exported
+# by vh_qsd_start on VH_SOCK and served by vh_front_start with ARGs; fails
+# the test if a step does. After uv_tmpdir, with $UV_TMP writable by uid 1000.
+vh_raw_export() {
+	VH_IMG=$UV_TMP/disk.raw
+	VH_SOCK=$UV_TMP/vu.sock
+	uv_as_user truncate -s 64M "$VH_IMG" || uv_fail "truncate"
+	vh_qsd_start "$VH_IMG" raw "$VH_SOCK" || uv_fail "qemu-storage-daemon"
+	vh_front_start "$VH_SOCK" "$@" ||
+		uv_fail "uvirtio-vhost-user did not serve the export"
+}
+
 # vh_uptime_ms - milliseconds since boot (10 ms resolution)
 vh_uptime_ms() {
 	local up
