@@ -54,6 +54,8 @@
 #define BLK_BAD_TELL		10
 /* The adaptive poll and hold never shrink below ceiling / BLK_SPIN_FLOOR. */
 #define BLK_SPIN_FLOOR		8
+/* Spin turns between two reads of the clock (a mask: a power of 2, - 1). */
+#define BLK_SPIN_CLOCK_MASK	7
 
 /* io_uring tags of a queue thread's own commands (requests are pointers) */
 #define QCMD_WAIT		1
@@ -550,15 +552,19 @@ static bool q_has_work(struct blk_queue *q)
 static int q_spin(struct blk_queue *q, uint64_t *budget, uint64_t max)
 {
 	uint64_t end = now_ns() + *budget;
+	unsigned int turn = 0;
 
-	do {
+	for (;;) {
 		if (q_has_work(q)) {
 			*budget = *budget * 2 > max ? max : *budget * 2;
 			return 1;
 		}
 		if (uvworker_pausing(&q->w))
 			return -1;
-	} while (now_ns() < end);
+		if (!(++turn & BLK_SPIN_CLOCK_MASK) && now_ns() >= end)
+			break;
+		uvworker_relax();
+	}
 	*budget /= 2;
 	if (*budget < max / BLK_SPIN_FLOOR)
 		*budget = max / BLK_SPIN_FLOOR;

@@ -105,4 +105,18 @@ static inline bool uvworker_stopping(struct uvworker *w)
 	return atomic_load_explicit(&w->stop, memory_order_relaxed);
 }
 
+/**
+ * uvworker_relax() - one turn of a busy-wait: tell the CPU the thread spins
+ * (x86 PAUSE, arm64 YIELD), so a sibling hardware thread gets the cycles
+ * and leaving the loop costs no mis-speculated memory order
+ */
+static inline void uvworker_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#endif
+}
+
 #endif /* UVIRTIO_WORKER_H */
