@@ -9,9 +9,9 @@
 #   uv-null-1q    uvirtio-blk null:1G, one queue (served as uid 1000),
 #                 its queue driven by io_uring commands (--notify uring)
 #   uv-null-1q-efd  the same on the kick and call eventfds (--notify eventfd)
-#   uv-null-1q-poll  the same with --poll-us 500: a queue that spins up to
-#                 500 us for the next request before it sleeps (trades a
-#                 CPU for the wake-up of the emulator at low depth)
+#   uv-null-1q-p20  the same with --poll-us 20 (the default before it
+#                 became 500 us): a queue that sleeps soon after it runs
+#                 dry, one more wake-up per request at low depth
 #   uv-null-2q    uvirtio-blk null:1G --queues 2
 #   vduse         qemu-storage-daemon's vduse-blk export of a null-co node
 #   uv-file       uvirtio-blk on a 512 MiB file on tmpfs (--notify uring)
@@ -61,7 +61,7 @@ bench_settings "$@"
 
 RUNTIME=${BENCH_RUNTIME:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
-PATHS=${BENCH_PATHS:-"null_blk uv-null-1q uv-null-1q-efd uv-null-1q-poll uv-null-2q vduse uv-file uv-file-efd loop"}
+PATHS=${BENCH_PATHS:-"null_blk uv-null-1q uv-null-1q-efd uv-null-1q-p20 uv-null-2q vduse uv-file uv-file-efd loop"}
 TESTS=${BENCH_TESTS:-"rr4k-qd1 rr4k-qd32 rw4k-qd32 sr128k-qd8"}
 JOBS=${BENCH_JOBS:-"1 2"}
 UV_ARGS=${BENCH_UV_ARGS:-}
@@ -133,7 +133,7 @@ for path in $PATHS; do
 		;;
 	uv-null-1q) uv_start $path --notify uring null:1G; node=$NODE ;;
 	uv-null-1q-efd) uv_start $path --notify eventfd null:1G; node=$NODE ;;
-	uv-null-1q-poll) uv_start $path --poll-us 500 null:1G; node=$NODE ;;
+	uv-null-1q-p20) uv_start $path --poll-us 20 null:1G; node=$NODE ;;
 	uv-null-2q) uv_start $path --queues 2 null:1G; node=$NODE ;;
 	vduse)
 		start_vduse
