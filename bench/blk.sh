@@ -28,9 +28,9 @@
 #
 # Cost per request of each uvirtio path, beside its speed (they do not
 # depend on how busy the host is): the emulator's context switches
-# (csw/req) and read/write-class system calls (sys/req: eventfd reads and
-# writes; io_uring_enter is not among them, so the io_uring paths' count
-# of it is in the per-queue line the emulator prints at exit).
+# (csw/req), read/write-class system calls (sys/req: eventfd reads and
+# writes) and io_uring_enter calls (uvirtio-blk's own count, read with
+# SIGUSR2 before and after each run; /proc counts no such call).
 #
 # Prints a table, then one line per figure for machines:
 #   bench blk TEST PATH VALUE UNIT RATIO_TO_NULL_BLK
@@ -40,7 +40,8 @@
 # gives what a request costs the emulator of each uvirtio path (and
 # qemu-storage-daemon for vduse): context switches and read/write-type
 # system calls per request, from /proc before and after each run
-# (bench/cost.sh), requests counted in the disk's /sys/block/DEV/stat.
+# (bench/cost.sh), and for uvirtio-blk its io_uring_enter calls per
+# request; requests counted in the disk's /sys/block/DEV/stat.
 #
 # Settings, from the environment or as NAME=VALUE arguments (selftests/vm/run
 # passes arguments, not the environment): BENCH_RUNTIME (seconds per run),

@@ -14,7 +14,12 @@
 # epoll_wait(), sendmsg() or recvmsg(): the kernel keeps no count of every
 # system call a process makes.
 #
-# Lines appended to the cost file: "TEST PATH ROUND CTXT_PER SYSC_PER".
+# uvirtio-blk keeps a count of its io_uring_enter() calls and prints it on
+# SIGUSR2 (bench/fio_lib.sh's uring_enters): where it is given, a third
+# figure, io_uring_enter per request.
+#
+# Lines appended to the cost file: "TEST PATH ROUND CTXT_PER SYSC_PER
+# [ENTER_PER]".
 
 # cost_proc PID... - print "CTXT SYSC" summed over the processes (every
 # thread's context switches; the process's syscr + syscw)
@@ -31,15 +36,21 @@ cost_proc() {
 	echo "$c $s"
 }
 
-# cost_record FILE TEST PATH ROUND "CTXT SYSC" "CTXT SYSC" UNITS - append
-# the per-unit cost of one run (before, after, units moved) to FILE
+# cost_record FILE TEST PATH ROUND "CTXT SYSC [ENTERS]" "CTXT SYSC [ENTERS]"
+# UNITS - append the per-unit cost of one run (before, after, units moved)
+# to FILE; io_uring_enter calls only if both counts have them
 cost_record() {
-	local file=$1 test=$2 path=$3 round=$4 units=$7
-	set -- $5 $6
+	local file=$1 test=$2 path=$3 round=$4 units=$7 e=
+	local -a b a
+	read -r -a b <<< "$5"
+	read -r -a a <<< "$6"
 	[ "${units:-0}" -gt 0 ] 2>/dev/null || return 0
-	awk -v c=$(($3 - $1)) -v s=$(($4 - $2)) -v u="$units" \
+	[ -z "${b[2]:-}" ] || [ -z "${a[2]:-}" ] || e=$((a[2] - b[2]))
+	awk -v c=$((a[0] - b[0])) -v s=$((a[1] - b[1])) -v e="$e" -v u="$units" \
 		-v t="$test" -v p="$path" -v r="$round" \
-		'BEGIN { printf "%s %s %s %.4f %.4f\n", t, p, r, c / u, s / u }' >> "$file"
+		'BEGIN { printf "%s %s %s %.4f %.4f", t, p, r, c / u, s / u
+			 if (e != "") printf " %.4f", e / u
+			 printf "\n" }' >> "$file"
 }
 
 # cost_table FILE WHAT PATH... - one row per test, one column per path that
@@ -49,25 +60,30 @@ cost_table() {
 	shift 2
 	[ -s "$file" ] || return 0
 	echo "cost per $what of the emulator(s), median over the rounds:" \
-		"context switches / read+write system calls (syscr+syscw)"
+		"context switches / read+write system calls (syscr+syscw)" \
+		"[/ io_uring_enter calls, uvirtio-blk's own count]"
 	awk -v paths="$*" "$BENCH_AWK_MEDIAN"'
 	BEGIN { np = split(paths, p, " ") }
 	{ k = $1 SUBSEP $2
 	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 }
-	  has[$2] = 1; c[k] = c[k] " " $4; s[k] = s[k] " " $5 }
+	  has[$2] = 1; c[k] = c[k] " " $4; s[k] = s[k] " " $5
+	  if (NF > 5) e[k] = e[k] " " $6 }
 	END {
 		printf "%-18s", "test"
-		for (j = 1; j <= np; j++) if (p[j] in has) printf " %17s", p[j]
+		for (j = 1; j <= np; j++) if (p[j] in has) printf " %20s", p[j]
 		printf "\n"
 		for (i = 1; i <= nt; i++) {
 			printf "%-18s", order[i]
 			for (j = 1; j <= np; j++) {
 				if (!(p[j] in has)) continue
 				k = order[i] SUBSEP p[j]
-				if (k in c)
-					printf " %17s", sprintf("%.2f / %.2f",
+				if (k in e)
+					printf " %20s", sprintf("%.2f / %.2f / %.2f",
+						median(c[k]), median(s[k]), median(e[k]))
+				else if (k in c)
+					printf " %20s", sprintf("%.2f / %.2f",
 						median(c[k]), median(s[k]))
-				else printf " %17s", "-"
+				else printf " %20s", "-"
 			}
 			printf "\n"
 		}

@@ -105,6 +105,30 @@ requests() {
 	awk '{ print $1 + $5 }' "/sys/block/${1#/dev/}/stat"
 }
 
+# uring_enters PATH - io_uring_enter() calls PATH's uvirtio-blk made so far,
+# summed over its queues (its own count: SIGUSR2 makes it print each
+# queue's counters on stderr, $DIR/PATH.err); nothing for other programs
+# (SIGUSR2 would end them) or an emulator that does not answer in 2 s
+uring_enters() {
+	local pid=${PID_OF[$1]:-} err=$DIR/$1.err n0 n last=-1 comm
+	[ -n "$pid" ] && [ -f "$err" ] || return 0
+	read -r comm 2>/dev/null < "/proc/$pid/comm" || return 0
+	[ "$comm" = uvirtio-blk ] || return 0
+	n0=$(grep -c ': queue [0-9]*:' "$err")
+	kill -USR2 "$pid" 2>/dev/null || return 0
+	# every queue's line: the count grew and held for 50 ms
+	for _ in $(seq 40); do
+		sleep 0.05
+		n=$(grep -c ': queue [0-9]*:' "$err")
+		[ "$n" -gt "$n0" ] && [ "$n" -eq "$last" ] && break
+		last=$n
+	done
+	[ "$n" -gt "$n0" ] || return 0
+	grep ': queue [0-9]*:' "$err" | tail -n $((n - n0)) |
+		sed -n 's/.* \([0-9][0-9]*\) io_uring_enter$/\1/p' |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+
 # run_fio PATH NODE TEST JOBS ROUND - one fio run; appends result lines
 # "TEST PATH ROUND VALUE UNIT", and the emulator's cost per request to the
 # cost file
@@ -119,7 +143,7 @@ run_fio() {
 	esac
 	if [ -n "$pid" ]; then
 		r0=$(requests "$node")
-		c0=$(cost_proc $pid)
+		c0="$(cost_proc $pid) $(uring_enters "$path")"
 		cpu0=$(cpu_ms $pid)
 	fi
 	[ -z "$spid" ] || scpu0=$(cpu_ms $spid)
@@ -130,7 +154,8 @@ run_fio() {
 		--output-format=terse --terse-version=3 2> "$DIR/fio.err" |
 		tail -n 1)
 	[ -z "$pid" ] || cost_record "$COST" "$test-j$jobs" "$path" "$round" \
-		"$c0" "$(cost_proc $pid)" $(($(requests "$node") - r0))
+		"$c0" "$(cost_proc $pid) $(uring_enters "$path")" \
+		$(($(requests "$node") - r0))
 	[ -z "$pid" ] || cpu0=$(($(cpu_ms $pid) - cpu0))
 	[ -z "$spid" ] || scpu0=$(($(cpu_ms $spid) - scpu0))
 	if [ -z "$t" ]; then
