@@ -59,16 +59,15 @@ cost_table() {
 	local file=$1 what=$2
 	shift 2
 	[ -s "$file" ] || return 0
-	echo "cost per $what of the emulator(s), median over the rounds:" \
-		"context switches / read+write system calls (syscr+syscw)" \
-		"[/ io_uring_enter calls, uvirtio-blk's own count]"
-	awk -v paths="$*" "$BENCH_AWK_MEDIAN"'
+	awk -v paths="$*" -v what="$what" "$BENCH_AWK_MEDIAN"'
 	BEGIN { np = split(paths, p, " ") }
 	{ k = $1 SUBSEP $2
 	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 }
 	  has[$2] = 1; c[k] = c[k] " " $4; s[k] = s[k] " " $5
-	  if (NF > 5) e[k] = e[k] " " $6 }
+	  if (NF > 5) { e[k] = e[k] " " $6; ne++ } }
 	END {
+		printf "cost per %s of the emulator(s), median over the rounds: context switches / read+write system calls (syscr+syscw)%s\n",
+			what, ne ? " / io_uring_enter calls (uvirtio-blk'"'"'s own count, where it gives one)" : ""
 		printf "%-18s", "test"
 		for (j = 1; j <= np; j++) if (p[j] in has) printf " %20s", p[j]
 		printf "\n"
