@@ -57,7 +57,11 @@ uv_stop_all() {
 	for i in "${!EMU_PIDS[@]}"; do
 		kill -TERM "${EMU_PIDS[$i]}" 2>/dev/null
 		wait "${EMU_PIDS[$i]}" 2>/dev/null
+		# the last line of each queue: the exit's (SIGUSR2 printed more)
 		grep -h ': queue [0-9]*:' "$DIR/${EMU_PATHS[$i]}.err" |
+			awk '{ match($0, /: queue [0-9]+:/); k = substr($0, RSTART, RLENGTH)
+			       if (!(k in last)) order[++n] = k; last[k] = $0 }
+			     END { for (i = 1; i <= n; i++) print last[order[i]] }' |
 			sed "s/^/bench: ${EMU_PATHS[$i]}: /" >&2
 	done
 	EMU_PIDS=()
