@@ -50,6 +50,7 @@
 #include "uv.h"
 
 static DEFINE_XARRAY(uv_orphans);
+/* Held across an orphaning's state move and store, and adopt's lookup. */
 static DEFINE_MUTEX(uv_orphans_lock);
 
 /* Move to @to if the state is one of @from (a mask of BIT(UV_S_*)). */
@@ -308,7 +309,6 @@ void uv_destroy(struct uv_dev *dev, u32 reason)
 bool uv_orphan(struct uv_dev *dev)
 {
 	unsigned int secs = READ_ONCE(uv_recovery_timeout_secs);
-
 	int err;
 
 	if (!dev->recoverable)
