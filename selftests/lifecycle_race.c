@@ -13,7 +13,7 @@
  *    1 s (attach against attach and re-orphaning).
  * 3. (run first, before the memory baseline) an ATTACH issued the moment
  *    the state first reads "recovering" after the close finds the device
- *    waiting (the module lists an orphan before its state says so), in
+ *    waiting (an ATTACH that meets an orphaning under way waits for it), in
  *    each of UV_ADOPT_ROUNDS rounds.
  * Then, with every fd closed: the module's device count and domain pages
  * come back to 0, MemAvailable and Slab come back within a margin of what
