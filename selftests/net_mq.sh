@@ -3,7 +3,8 @@
 #
 # Multiqueue: two uvirtio-net devices with --queues 4, each made by uid
 # 1000 in its own user+net namespace, dgram-cabled (pair i over LOCAL.i /
-# REMOTE.i). ethtool sees 4 combined channels; with all 4 enabled, 8
+# REMOTE.i), A with the default threads serving its pairs (one thread for
+# all four on 2 CPUs), B with --threads 2 (two pairs each). ethtool sees 4 combined channels; with all 4 enabled, 8
 # parallel TCP transfers (SHA-256 checked; 8 flows so that the driver's
 # per-flow queue choice cannot plausibly put them all on one pair) move frames on more than one
 # queue pair of both devices, and every pair trades shared rings with its
@@ -14,8 +15,8 @@
 # driver's VQ_PAIRS_SET) while B keeps 4: transfers still arrive intact and
 # only A's pair 0 moves (B's frames on its pairs 1-3 are steered onto A's
 # receive queue 0, and still come through rings). SIGKILL to A: its interface goes within 5 s, the module
-# unloads. Bad --queues values and --queues with a one-connection backend
-# fail with one line and exit status 2.
+# unloads. Bad --queues and --threads values and --queues with a
+# one-connection backend fail with one line and exit status 2.
 . "$(dirname "$0")/lib.sh"
 . "$UV_DIR/net_lib.sh"
 
@@ -28,7 +29,8 @@ mkdir -m 1777 "$UV_TMP/sock"
 
 for args in "--queues 0 dgram:x,y" "--queues 9 dgram:x,y" "--queues x dgram:x,y" \
 	    "--queues 2 passt" "--queues 2 stream:/nonexistent" \
-	    "--queues 2 --fault-withhold-irq=4 dgram:x,y"; do
+	    "--queues 2 --fault-withhold-irq=4 dgram:x,y" \
+	    "--queues 2 --threads 3 dgram:x,y" "--threads 0 dgram:x,y"; do
 	rc=0
 	uvirtio-net $args > /dev/null 2> "$UV_TMP/err" || rc=$?
 	[ $rc = 2 ] && [ "$(wc -l < "$UV_TMP/err")" = 1 ] ||
@@ -40,8 +42,16 @@ sb=$UV_TMP/sock/b
 
 net_start userns --queues $Q "dgram:$sa,$sb" || uv_fail "emulator A did not start"
 pa=$NET_PID ia=$NET_IF ea=$NET_ERR
-net_start userns --queues $Q "dgram:$sb,$sa" || uv_fail "emulator B did not start"
+net_start userns --queues $Q --threads 2 "dgram:$sb,$sa" || uv_fail "emulator B did not start"
 pb=$NET_PID ib=$NET_IF eb=$NET_ERR
+# A's pairs have one thread for every two CPUs (at least one, at most one
+# a pair), B's two
+ta=$(ls /proc/$pa/task | wc -l) tb=$(ls /proc/$pb/task | wc -l)
+want=$(( $(nproc) / 2 ))
+want=$(( want < 1 ? 1 : want > Q ? Q : want ))
+[ $((tb - ta)) = $((2 - want)) ] ||
+	uv_fail "A runs $ta threads, B (--threads 2) $tb: want A to run $want pair thread(s) on $(nproc) CPUs"
+uv_log "pair threads: A $want (of $ta threads), B 2 (of $tb)"
 for i in 1 2 3; do
 	[ -S "$sa.$i" ] && [ -S "$sb.$i" ] || uv_fail "no socket $sa.$i or $sb.$i for queue pair $i"
 done

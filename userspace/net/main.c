@@ -75,7 +75,8 @@
  * @mtu:	--mtu
  * @queue_size:	--queue-size
  * @queues:	--queues: queue pairs
- * @pin:	--pin: pin pair i's thread to the i-th usable CPU
+ * @threads:	--threads: threads serving them, or 0: the default
+ * @pin:	--pin: pin thread i to the i-th usable CPU
  * @offload:	offer checksum and TSO offloads where the backend carries them
  * @ring:	dgram: trade shared rings with the peer (not --no-ring)
  * @unshare:	--unshare: new user and network namespace for the device
@@ -89,6 +90,7 @@ struct opts {
 	unsigned int mtu;
 	unsigned int queue_size;
 	unsigned int queues;
+	unsigned int threads;
 	bool pin;
 	bool offload;
 	bool ring;
@@ -203,10 +205,14 @@ static void usage(FILE *f)
 "                      administered)\n"
 "  --mtu N             MTU offered to the driver, %d..%d (default %d)\n"
 "  --queue-size N      ring size, a power of two from 16 to %d (default %d)\n"
-"  --queues N          queue pairs, 1 to %d (default 1), one thread each;\n"
-"                      N > 1 offers VIRTIO_NET_F_MQ; dgram and tap only\n"
-"                      (stream and passt carry one connection)\n"
-"  --pin               pin queue pair i's thread to the i-th usable CPU\n"
+"  --queues N          queue pairs, 1 to %d (default 1); N > 1 offers\n"
+"                      VIRTIO_NET_F_MQ; dgram and tap only (stream and\n"
+"                      passt carry one connection)\n"
+"  --threads N         threads serving the queue pairs, 1 to --queues\n"
+"                      (default: one for every two usable CPUs, at most\n"
+"                      one a pair);\n"
+"                      pair i is served by thread i %% N\n"
+"  --pin               pin thread i to the i-th usable CPU\n"
 "  --no-offload        offer no checksum or TSO offloads\n"
 "  --no-ring           dgram: send every frame through the sockets, never\n"
 "                      through a shared ring (see below)\n"
@@ -302,6 +308,29 @@ static int parse_mac(const char *s, uint8_t *mac)
 }
 
 /**
+ * default_threads() - threads for @queues pairs without --threads
+ * @queues:	queue pairs
+ *
+ * One for every two usable CPUs, at most one a pair: each frame a pair
+ * thread moves also costs the stack and the application on the other side
+ * of the driver CPU time, so threads for every CPU crowd them out. On 2
+ * vCPUs, 4 pairs on one thread moved as much as one pair with 4 streams,
+ * on two threads 0.86x (docs/uvirtio-net.md).
+ *
+ * Return: the thread count
+ */
+static unsigned int default_threads(unsigned int queues)
+{
+	cpu_set_t cpus;
+	unsigned int n;
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus))
+		return 1;
+	n = CPU_COUNT(&cpus) / 2;
+	return n < 1 ? 1 : n < queues ? n : queues;
+}
+
+/**
  * parse_opts() - read the command line
  * @argc:	argument count
  * @argv:	arguments
@@ -311,13 +340,14 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 {
 	enum { OPT_MAC = 256, OPT_MTU, OPT_QS, OPT_NOOFF, OPT_UNSHARE,
 	       OPT_PASST, OPT_LINKDOWN, OPT_DEV, OPT_VERSION, OPT_FKICK,
-	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS, OPT_QUEUES, OPT_PIN,
+	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS, OPT_QUEUES, OPT_THREADS, OPT_PIN,
 	       OPT_NORING };
 	static const struct option longopts[] = {
 		{ "mac",		required_argument, NULL, OPT_MAC },
 		{ "mtu",		required_argument, NULL, OPT_MTU },
 		{ "queue-size",		required_argument, NULL, OPT_QS },
 		{ "queues",		required_argument, NULL, OPT_QUEUES },
+		{ "threads",		required_argument, NULL, OPT_THREADS },
 		{ "pin",		no_argument,	   NULL, OPT_PIN },
 		{ "no-offload",		no_argument,	   NULL, OPT_NOOFF },
 		{ "no-ring",		no_argument,	   NULL, OPT_NORING },
@@ -372,6 +402,11 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		case OPT_QUEUES:
 			if (parse_uint(optarg, 1, NET_MAX_PAIRS, &o->queues))
 				uvemu_die(2, "--queues: '%s' is not a number of queue pairs from 1 to %d",
+					  optarg, NET_MAX_PAIRS);
+			break;
+		case OPT_THREADS:
+			if (parse_uint(optarg, 1, NET_MAX_PAIRS, &o->threads))
+				uvemu_die(2, "--threads: '%s' is not a number of threads from 1 to %d",
 					  optarg, NET_MAX_PAIRS);
 			break;
 		case OPT_PIN:
@@ -441,6 +476,11 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 	if (faults >> (2 * o->queues))
 		uvemu_die(2, "--fault-*: queue %d does not exist (--queues %u: 0 to %u)",
 			  31 - __builtin_clz(faults), o->queues, 2 * o->queues - 1);
+	if (o->threads > o->queues)
+		uvemu_die(2, "--threads %u: more threads than queue pairs (--queues %u)",
+			  o->threads, o->queues);
+	if (!o->threads)
+		o->threads = default_threads(o->queues);
 }
 
 /**
@@ -1003,7 +1043,7 @@ static void open_backends(struct emu *e)
 	struct nb *b;
 	int ret;
 
-	if (net_pairs_alloc(&e->dp, n))
+	if (net_pairs_alloc(&e->dp, n, e->o.threads))
 		uvemu_die(1, "out of memory");
 	for (i = 0; i < n; i++) {
 		b = &e->dp.pairs[i].b;

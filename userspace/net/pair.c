@@ -18,13 +18,17 @@
  * pool into our ring and from the peer's ring into the bounce pool, and
  * takes no system call.
  *
- * A thread holds its pair's lock while it serves; the main thread takes
- * the lock (net_pairs_pause()) to start, stop or re-steer the rings.
+ * A thread serves its pairs in turn: one pass takes what its last wait
+ * found for each (kicks, backend readiness, the peer's room) and leaves
+ * it asleep only when no pair has work left. It holds its lock while it
+ * serves; the main thread takes the lock (net_pairs_pause()) to start,
+ * stop or re-steer the rings.
  */
 #include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/if_ether.h>
@@ -44,13 +48,21 @@
 /* Reconnect / passt check period while a backend needs it. */
 #define TICK_MS			100
 
-/* epoll tags of a pair thread */
+/* Transmit chains of one pair served before the thread's next pair. */
+#define TX_TURN			256
+
+/* epoll tags of a pair thread: what, in the low byte; for which pair */
+#define PTAG(what, pair)	((uint64_t)(pair) << 8 | (what))
+#define PTAG_WHAT(tag)		((unsigned int)((tag) & 0xff))
+#define PTAG_PAIR(tag)		((unsigned int)((tag) >> 8))
 #define PTAG_WAKE		1
 #define PTAG_KICK_RX		2
 #define PTAG_KICK_TX		3
 #define PTAG_ROOM		4	/* the peer made room in our ring, or
 					 * the reader posted a ring message */
-#define PTAG_BACKEND		5	/* + pair index */
+#define PTAG_BACKEND		5	/* of the pair's backend */
+/* Events one wait takes: four fds a pair, and the wake-up fd. */
+#define THREAD_EVENTS		(4 * NET_MAX_PAIRS + 1)
 
 /**
  * q_flush() - publish a queue's completions, interrupt unless withheld
@@ -103,52 +115,57 @@ static void fault_delay(struct net_pair *p)
 }
 
 /**
- * pair_watch() - ask epoll for what the pair can use now
- * @p:		pair
+ * thread_watch() - ask epoll for what the thread's pairs can use now
+ * @t:		thread
  *
- * For each backend this thread receives from: EPOLLIN unless receiving is
- * paused for lack of buffers; for its own backend: EPOLLOUT while a frame
- * waits for room. A backend fd that changed (stream reconnect) or left
- * this thread (steering) is taken out.
+ * For each backend one of the thread's pairs receives from: EPOLLIN
+ * unless that pair's receiving is paused for lack of buffers; for the
+ * backend of each of its pairs: EPOLLOUT while a frame waits for room. A
+ * backend fd that changed (stream reconnect) or left the thread (steering)
+ * is taken out.
  */
-static void pair_watch(struct net_pair *p)
+static void thread_watch(struct net_thread *t)
 {
-	struct net_dp *dp = p->dp;
-	unsigned int i, j;
+	struct net_dp *dp = t->dp;
+	unsigned int j;
 	int ret;
 
 	for (j = 0; j < dp->num_pairs; j++) {
-		struct nb *b = &dp->pairs[j].b;
-		bool mine = j == p->index, reads = false;
+		struct net_pair *owner = &dp->pairs[j];
+		struct net_pair *reader = owner->reader;
+		struct nb *b = &owner->b;
+		bool mine = owner->t == t, reads = reader->t == t;
 		uint32_t want = 0;
 		int fd = b->fd;
 
-		for (i = 0; i < p->nsrc; i++)
-			reads |= p->src[i] == &dp->pairs[j];
 		/* a dgram socket is not read while no peer is connected */
-		if (fd >= 0 && reads && !p->rx_paused && b->connected)
+		if (fd >= 0 && reads && !reader->rx_paused && b->connected)
 			want |= EPOLLIN;
 		if (fd >= 0 && mine &&
-		    ((p->tx_held && !nb_ring_waits(b)) || nb_pending_out(b)))
+		    ((owner->tx_held && !nb_ring_waits(b)) ||
+		     nb_pending_out(b)))
 			want |= EPOLLOUT;
-		if (p->reg[j].fd >= 0 &&
-		    (p->reg[j].fd != fd || (!mine && !reads))) {
+		if (t->reg[j].fd >= 0 &&
+		    (t->reg[j].fd != fd || (!mine && !reads))) {
 			/* fails harmlessly for an fd closed meanwhile */
-			uvloop_del(&p->w.loop, p->reg[j].fd);
-			p->reg[j].fd = -1;
+			uvloop_del(&t->w.loop, t->reg[j].fd);
+			t->reg[j].fd = -1;
 		}
 		if (fd < 0 || (!mine && !reads))
 			continue;
-		if (p->reg[j].fd >= 0 && p->reg[j].events == want)
+		if (t->reg[j].fd >= 0 && t->reg[j].events == want)
 			continue;
-		if (p->reg[j].fd < 0)
-			ret = uvloop_add(&p->w.loop, fd, want, PTAG_BACKEND + j);
+		if (t->reg[j].fd < 0)
+			ret = uvloop_add(&t->w.loop, fd, want,
+					 PTAG(PTAG_BACKEND, j));
 		else
-			ret = uvloop_mod(&p->w.loop, fd, want, PTAG_BACKEND + j);
+			ret = uvloop_mod(&t->w.loop, fd, want,
+					 PTAG(PTAG_BACKEND, j));
 		if (ret)
-			net_log("pair %u: epoll: %s", p->index, strerror(-ret));
-		p->reg[j].fd = fd;
-		p->reg[j].events = want;
+			net_log("thread %u: epoll: %s", t->index,
+				strerror(-ret));
+		t->reg[j].fd = fd;
+		t->reg[j].events = want;
 	}
 }
 
@@ -179,7 +196,7 @@ static void pair_lost(struct net_pair *p, int why)
 	net_log("%s: disconnected: %s", p->b.spec, strerror(-why));
 	nb_disconnect(&p->b);
 	pair_set_up(p);
-	pair_watch(p);
+	thread_watch(p->t);
 }
 
 /**
@@ -209,7 +226,7 @@ static void pair_tick(struct net_pair *p)
 		return;
 	net_log("%s: connected", p->b.spec);
 	pair_set_up(p);
-	pair_watch(p);
+	thread_watch(p->t);
 }
 
 /**
@@ -509,7 +526,7 @@ static void rx_serve(struct net_pair *p)
 	fault_delay(p);
 	p->rx_paused = false;
 	uvq_poll_begin(vq);
-	for (i = 0; i < p->nsrc && !p->rx_paused && !uvworker_pausing(&p->w);
+	for (i = 0; i < p->nsrc && !p->rx_paused && !uvworker_pausing(&p->t->w);
 	     i++) {
 		struct net_pair *src = p->src[i];
 
@@ -617,12 +634,16 @@ static int tx_one(struct net_pair *p)
 /**
  * tx_serve() - send what the driver queued on the pair's transmit queue
  * @p:		pair
+ *
+ * At most TX_TURN chains, so that the thread's other pairs get their turn
+ * while a driver keeps this ring full: the rest is left for the thread's
+ * next pass (@due_tx), with kicks still off.
  */
 static void tx_serve(struct net_pair *p)
 {
 	struct uvq *vq = p->txq;
 	struct uvq_elem *el = &p->tx;
-	unsigned int done = 0;
+	unsigned int done = 0, turn = 0;
 	bool yield = false;
 	int ret;
 
@@ -641,6 +662,10 @@ static void tx_serve(struct net_pair *p)
 	uvq_poll_begin(vq);
 	do {
 		for (;;) {
+			if (++turn > TX_TURN) {
+				p->due_tx = true;
+				break;
+			}
 			if (!p->tx_held) {
 				uvq_elem_init(el, p->tx_iov,
 					      UVIRTIO_MAX_QUEUE_SIZE);
@@ -671,13 +696,14 @@ static void tx_serve(struct net_pair *p)
 			 * lock (a signal, a link change, a device event): let
 			 * it in; it wakes us when it is done.
 			 */
-			if (uvworker_pausing(&p->w) || uvworker_stopping(&p->w)) {
+			if (uvworker_pausing(&p->t->w) ||
+			    uvworker_stopping(&p->t->w)) {
 				yield = true;
 				break;
 			}
 		}
 		tx_flush(p);
-		if (p->tx_held || yield)
+		if (p->tx_held || yield || p->due_tx)
 			break;
 	} while (uvq_poll_end(vq));
 	if (p->tx_held || yield)
@@ -685,126 +711,216 @@ static void tx_serve(struct net_pair *p)
 }
 
 /**
- * pair_timeout() - how long the thread may sleep
+ * pair_wants_tick() - does the pair need its periodic work?
  * @p:		pair
  *
- * Return: -1 (until an event), or TICK_MS while the backend must be
- * reconnected, passt watched or a dgram peer's rings looked after
+ * Return: true while the backend must be reconnected, passt watched or a
+ * dgram peer's rings looked after
  */
-static int pair_timeout(const struct net_pair *p)
+static bool pair_wants_tick(const struct net_pair *p)
 {
-	return p->b.connected && p->b.kind != NB_PASST &&
-	       !nb_wants_tick(&p->b) ? -1 : TICK_MS;
+	return !p->b.connected || p->b.kind == NB_PASST ||
+	       nb_wants_tick(&p->b);
 }
 
 /**
- * pair_thread() - a queue pair's thread
- * @arg:	struct net_pair
+ * now_ms() - the monotonic clock in milliseconds
+ *
+ * Return: milliseconds
+ */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/**
+ * thread_serve() - one pass over a pair: what the last wait found for it
+ * @p:		pair
+ */
+static void thread_serve(struct net_pair *p)
+{
+	bool rx = p->due_rx, tx = p->due_tx, ctl = p->due_ctl;
+
+	p->due_rx = p->due_tx = p->due_ctl = false;
+	if (p->due_tick) {
+		p->due_tick = false;
+		pair_tick(p);
+		tx |= p->tx_held;
+	}
+	if (ctl)
+		pair_ctl(p);
+	if (tx)
+		tx_serve(p);
+	if (rx)
+		rx_serve(p);
+}
+
+/**
+ * thread_event() - note what one epoll event asks of the thread's pairs
+ * @t:		thread
+ * @ev:		the event
+ * @ignore:	--fault-ignore-kicks, by queue
+ */
+static void thread_event(struct net_thread *t, const struct epoll_event *ev,
+			 uint32_t ignore)
+{
+	struct net_dp *dp = t->dp;
+	unsigned int j = PTAG_PAIR(ev->data.u64);
+	struct net_pair *p = &dp->pairs[j];
+	unsigned int i;
+
+	switch (PTAG_WHAT(ev->data.u64)) {
+	case PTAG_WAKE:
+		uvworker_drain(t->w.wake_fd);
+		for (i = 0; i < t->npairs; i++)
+			t->pairs[i]->due_rx = t->pairs[i]->due_tx =
+				t->pairs[i]->due_tick = true;
+		break;
+	case PTAG_KICK_RX:
+		if (uvworker_drain(p->rx_kick_fd))
+			uvcounter_add(&p->rxs->kicks, 1);
+		p->due_rx |= !(ignore & 1U << NET_PAIR_RXQ(j));
+		break;
+	case PTAG_KICK_TX:
+		if (uvworker_drain(p->tx_kick_fd))
+			uvcounter_add(&p->txs->kicks, 1);
+		p->due_tx |= !(ignore & 1U << NET_PAIR_TXQ(j));
+		break;
+	case PTAG_ROOM:
+		uvworker_drain(p->b.room_fd);
+		p->due_tx = p->due_ctl = true;
+		break;
+	case PTAG_BACKEND:
+		/* the fd may be read here, written here, or both */
+		if (p->t == t &&
+		    (ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+			p->due_tx = true;
+		if (p->reader->t == t &&
+		    (ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+			p->reader->due_rx = true;
+		break;
+	}
+}
+
+/**
+ * pair_thread() - a thread serving its queue pairs
+ * @arg:	struct net_thread
  *
  * Return: NULL
  */
 static void *pair_thread(void *arg)
 {
-	struct net_pair *p = arg;
-	struct net_dp *dp = p->dp;
-	struct epoll_event ev[NET_MAX_PAIRS + 3];
-	bool rx = true, tx = true, tick = false, ctl = false;
+	struct net_thread *t = arg;
+	struct net_dp *dp = t->dp;
+	struct epoll_event ev[THREAD_EVENTS];
 	enum uvworker_state st;
+	uint64_t now, next_tick = 0;
+	unsigned int i;
 	uint32_t ignore;
-	int i, n, timeout;
+	int n, timeout;
 
 	if (dp->pin)
-		uvworker_pin(p->index);
+		uvworker_pin(t->index);
 	for (;;) {
-		st = uvworker_enter(&p->w);
+		bool busy = false, tick = false;
+
+		st = uvworker_enter(&t->w);
 		if (st == UVWORKER_STOP) {
-			uvworker_leave(&p->w);
+			uvworker_leave(&t->w);
 			break;
 		}
-		/* the rings may have been started, stopped or re-steered */
-		if (st == UVWORKER_RESUMED)
-			rx = tx = true;
-		if (tick) {
-			pair_tick(p);
-			tx |= p->tx_held;
-		}
-		if (ctl)
-			pair_ctl(p);
-		if (tx)
-			tx_serve(p);
-		if (rx)
-			rx_serve(p);
-		pair_watch(p);
-		timeout = pair_timeout(p);
-		uvworker_leave(&p->w);
+		for (i = 0; i < t->npairs; i++) {
+			struct net_pair *p = t->pairs[i];
 
-		n = uvloop_wait(&p->w.loop, ev, NET_MAX_PAIRS + 3, timeout);
-		rx = tx = ctl = false;
-		tick = !n;
+			/* the rings may have been started, stopped or
+			 * re-steered */
+			if (st == UVWORKER_RESUMED)
+				p->due_rx = p->due_tx = true;
+			thread_serve(p);
+			busy |= p->due_rx || p->due_tx || p->due_ctl;
+			tick |= pair_wants_tick(p);
+		}
+		thread_watch(t);
+		uvworker_leave(&t->w);
+
+		/*
+		 * The tick is kept by the clock, not by quiet spells: events
+		 * of one pair must not hold back another's reconnect.
+		 */
+		timeout = busy ? 0 : -1;
+		if (!tick) {
+			next_tick = 0;
+		} else {
+			now = now_ms();
+			if (!next_tick)
+				next_tick = now + TICK_MS;
+			if (!busy)
+				timeout = next_tick > now ? next_tick - now : 0;
+		}
+		n = uvloop_wait(&t->w.loop, ev, THREAD_EVENTS, timeout);
+		if (next_tick && now_ms() >= next_tick) {
+			next_tick = 0;
+			for (i = 0; i < t->npairs; i++)
+				t->pairs[i]->due_tick = true;
+		}
 		ignore = atomic_load_explicit(&dp->sh->faults.ignore_kicks,
 					      memory_order_relaxed);
-		for (i = 0; i < n; i++) {
-			uint64_t tag = ev[i].data.u64;
-
-			if (tag == PTAG_WAKE) {
-				uvworker_drain(p->w.wake_fd);
-				rx = tx = tick = true;
-			} else if (tag == PTAG_KICK_RX) {
-				if (uvworker_drain(p->rx_kick_fd))
-					uvcounter_add(&p->rxs->kicks, 1);
-				rx |= !(ignore & 1U << NET_PAIR_RXQ(p->index));
-			} else if (tag == PTAG_ROOM) {
-				uvworker_drain(p->b.room_fd);
-				tx = ctl = true;
-			} else if (tag == PTAG_KICK_TX) {
-				if (uvworker_drain(p->tx_kick_fd))
-					uvcounter_add(&p->txs->kicks, 1);
-				tx |= !(ignore & 1U << NET_PAIR_TXQ(p->index));
-			} else {
-				if (ev[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-					tx = true;
-				if (ev[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-					rx = true;
-			}
-		}
+		for (i = 0; i < (unsigned int)(n > 0 ? n : 0); i++)
+			thread_event(t, &ev[i], ignore);
 	}
 	return NULL;
 }
 
 /**
- * net_pairs_alloc() - allocate @n queue pairs (backends not set up)
+ * net_pairs_alloc() - allocate @n queue pairs and the threads that will
+ * serve them (backends not set up)
  * @dp:		data path
  * @n:		pairs
+ * @threads:	threads, 1..@n: pair i is served by thread i % @threads
  *
  * Return: 0 or -ENOMEM
  */
-int net_pairs_alloc(struct net_dp *dp, unsigned int n)
+int net_pairs_alloc(struct net_dp *dp, unsigned int n, unsigned int threads)
 {
 	unsigned int i, j;
 
 	dp->pairs = calloc(n, sizeof(*dp->pairs));
-	dp->w = calloc(n, sizeof(*dp->w));
-	if (!dp->pairs || !dp->w)
+	dp->threads = calloc(threads, sizeof(*dp->threads));
+	dp->w = calloc(threads, sizeof(*dp->w));
+	if (!dp->pairs || !dp->threads || !dp->w)
 		return -ENOMEM;
 	dp->num_pairs = n;
+	dp->num_threads = threads;
 	dp->active = 1;
+	for (i = 0; i < threads; i++) {
+		struct net_thread *t = &dp->threads[i];
+
+		dp->w[i] = &t->w;
+		t->dp = dp;
+		t->index = i;
+		for (j = 0; j < NET_MAX_PAIRS; j++)
+			t->reg[j].fd = -1;
+	}
 	for (i = 0; i < n; i++) {
 		struct net_pair *p = &dp->pairs[i];
-
-		dp->w[i] = &p->w;
+		struct net_thread *t = &dp->threads[i % threads];
 
 		p->dp = dp;
+		p->t = t;
 		p->index = i;
 		p->b.fd = -1;
-		for (j = 0; j < NET_MAX_PAIRS; j++)
-			p->reg[j].fd = -1;
+		p->due_rx = p->due_tx = true;
+		t->pairs[t->npairs++] = p;
 	}
 	return 0;
 }
 
 /**
- * net_pairs_init() - the pairs' queues, epolls and wake-up fds, once the
- * device exists (threads not started yet)
+ * net_pairs_init() - the pairs' queues, the threads' loops and wake-up
+ * fds, once the device exists (threads not started yet)
  * @dp:		data path, @dev created
  *
  * Return: 0 or -errno
@@ -814,10 +930,16 @@ int net_pairs_init(struct net_dp *dp)
 	unsigned int i;
 	int ret;
 
+	for (i = 0; i < dp->num_threads; i++) {
+		ret = uvworker_init(&dp->threads[i].w, PTAG(PTAG_WAKE, 0));
+		if (ret)
+			return ret;
+	}
 	for (i = 0; i < dp->num_pairs; i++) {
 		struct net_pair *p = &dp->pairs[i];
 		struct uvdev_queue *rq = &dp->dev->q[NET_PAIR_RXQ(i)];
 		struct uvdev_queue *tq = &dp->dev->q[NET_PAIR_TXQ(i)];
+		struct uvloop *loop = &p->t->w.loop;
 
 		p->rxq = &rq->vq;
 		p->txq = &tq->vq;
@@ -827,16 +949,14 @@ int net_pairs_init(struct net_dp *dp)
 		p->txs = &dp->sh->stats[NET_PAIR_TXQ(i)];
 		p->rx_paused = true;
 		atomic_store(&p->up, p->b.connected);
-		ret = uvworker_init(&p->w, PTAG_WAKE);
+		ret = uvloop_add(loop, rq->kick_fd, EPOLLIN,
+				 PTAG(PTAG_KICK_RX, i));
 		if (!ret)
-			ret = uvloop_add(&p->w.loop, rq->kick_fd, EPOLLIN,
-					 PTAG_KICK_RX);
-		if (!ret)
-			ret = uvloop_add(&p->w.loop, tq->kick_fd, EPOLLIN,
-					 PTAG_KICK_TX);
+			ret = uvloop_add(loop, tq->kick_fd, EPOLLIN,
+					 PTAG(PTAG_KICK_TX, i));
 		if (!ret && p->b.room_fd >= 0)
-			ret = uvloop_add(&p->w.loop, p->b.room_fd, EPOLLIN,
-					 PTAG_ROOM);
+			ret = uvloop_add(loop, p->b.room_fd, EPOLLIN,
+					 PTAG(PTAG_ROOM, i));
 		if (ret)
 			return ret;
 	}
@@ -855,9 +975,9 @@ int net_pairs_run(struct net_dp *dp)
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < dp->num_pairs; i++) {
-		ret = uvworker_start(&dp->pairs[i].w, pair_thread,
-				     &dp->pairs[i]);
+	for (i = 0; i < dp->num_threads; i++) {
+		ret = uvworker_start(&dp->threads[i].w, pair_thread,
+				     &dp->threads[i]);
 		if (ret)
 			return ret;
 	}
@@ -872,7 +992,7 @@ int net_pairs_run(struct net_dp *dp)
  */
 void net_pairs_wake(struct net_dp *dp)
 {
-	uvworker_wake_all(dp->w, dp->num_pairs);
+	uvworker_wake_all(dp->w, dp->num_threads);
 }
 
 /**
@@ -884,7 +1004,7 @@ void net_pairs_wake(struct net_dp *dp)
  */
 void net_pairs_pause(struct net_dp *dp)
 {
-	uvworker_pause_all(dp->w, dp->num_pairs);
+	uvworker_pause_all(dp->w, dp->num_threads);
 }
 
 /**
@@ -894,7 +1014,7 @@ void net_pairs_pause(struct net_dp *dp)
  */
 void net_pairs_resume(struct net_dp *dp)
 {
-	uvworker_resume_all(dp->w, dp->num_pairs);
+	uvworker_resume_all(dp->w, dp->num_threads);
 }
 
 /**
@@ -943,9 +1063,10 @@ void net_pairs_steer(struct net_dp *dp, unsigned int active)
 	for (i = 0; i < dp->num_pairs; i++)
 		dp->pairs[i].nsrc = 0;
 	for (i = 0; i < dp->num_pairs; i++) {
-		struct net_pair *t = &dp->pairs[i % active];
+		struct net_pair *r = &dp->pairs[i % active];
 
-		t->src[t->nsrc++] = &dp->pairs[i];
+		r->src[r->nsrc++] = &dp->pairs[i];
+		dp->pairs[i].reader = r;
 	}
 }
 
@@ -971,5 +1092,5 @@ bool net_pairs_up(struct net_dp *dp)
  */
 void net_pairs_stop(struct net_dp *dp)
 {
-	uvworker_stop_all(dp->w, dp->num_pairs);
+	uvworker_stop_all(dp->w, dp->num_threads);
 }

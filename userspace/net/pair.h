@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * pair.h - uvirtio-net's data path: one thread per queue pair
+ * pair.h - uvirtio-net's data path: queue pairs served by a few threads
  *
- * Each queue pair has its own thread, epoll instance, kick and call
- * eventfds and backend (its own dgram socket or tap queue). The main
- * thread keeps everything device-wide: events, signals, the link, the
- * status filesystem. It changes what the threads read (struct net_dp,
- * the rings) only with every thread paused (net_pairs_pause()).
+ * Each queue pair has its own kick and call eventfds and backend (its own
+ * dgram socket or tap queue). Pairs share threads (--threads): pair i is
+ * served by thread i % threads, which sleeps on one epoll instance for all
+ * of its pairs, so a round trip over several pairs wakes no more threads
+ * than over one. The main thread keeps everything device-wide: events,
+ * signals, the link, the status filesystem. It changes what the threads
+ * read (struct net_dp, the rings) only with every thread paused
+ * (net_pairs_pause()).
  *
  * Receive steering: the driver may enable fewer pairs than the device
  * has (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). The backend of pair j is then
@@ -47,10 +50,14 @@ struct net_rx_slot {
 };
 
 struct net_dp;
+struct net_thread;
 
 /**
- * struct net_pair - one queue pair and its thread
+ * struct net_pair - one queue pair
  * @dp:		the data path it belongs to
+ * @t:		the thread serving it; that thread's lock covers the rings,
+ *		@b and everything below (the main thread takes it, through
+ *		uvworker_pause_*(), to change them)
  * @index:	pair number
  * @rxq:	receive queue (device to driver)
  * @txq:	transmit queue
@@ -60,13 +67,13 @@ struct net_dp;
  * @tx_kick_fd: @txq's kick eventfd
  * @b:		this pair's backend
  * @up:		@b is connected (read by the main thread for the link)
- * @w:		the thread; its lock covers the rings, @b and everything
- *		below (the main thread takes it, through uvworker_pause_*(),
- *		to change them); its loop watches the kick fds and the
- *		backends in @reg
- * @src:	backends this thread receives from (steering, see above)
+ * @src:	backends this pair receives from (steering, see above)
  * @nsrc:	entries in @src
- * @reg:	backend fds registered in @epfd, by pair, with their events
+ * @reader:	the pair that receives from @b (steering)
+ * @due_rx:	serve the receive side on the thread's next pass
+ * @due_tx:	serve the transmit side on the next pass
+ * @due_ctl:	act on the peer's ring messages on the next pass
+ * @due_tick:	do the periodic work on the next pass
  * @rx_paused:	no receive buffers: the backends are not read
  * @stash:	receive chains taken, in ring order
  * @stash_head:	first of them
@@ -82,6 +89,7 @@ struct net_dp;
  */
 struct net_pair {
 	struct net_dp *dp;
+	struct net_thread *t;
 	unsigned int index;
 	struct uvq *rxq;
 	struct uvq *txq;
@@ -91,13 +99,13 @@ struct net_pair {
 	int tx_kick_fd;
 	struct nb b;
 	_Atomic bool up;
-	struct uvworker w;
 	struct net_pair *src[NET_MAX_PAIRS];
 	unsigned int nsrc;
-	struct {
-		int fd;
-		uint32_t events;
-	} reg[NET_MAX_PAIRS];
+	struct net_pair *reader;
+	bool due_rx;
+	bool due_tx;
+	bool due_ctl;
+	bool due_tick;
 	bool rx_paused;
 	struct net_rx_slot stash[NET_STASH_MAX];
 	unsigned int stash_head;
@@ -113,13 +121,37 @@ struct net_pair {
 };
 
 /**
+ * struct net_thread - a thread serving some of the pairs
+ * @dp:		the data path it belongs to
+ * @index:	thread number
+ * @w:		the thread, its lock and its loop, which watches its pairs'
+ *		kick and room fds and the backends in @reg
+ * @pairs:	the pairs it serves (pair i on thread i % num_threads)
+ * @npairs:	entries in @pairs
+ * @reg:	backend fds registered in the loop, by pair, with their events
+ */
+struct net_thread {
+	struct net_dp *dp;
+	unsigned int index;
+	struct uvworker w;
+	struct net_pair *pairs[NET_MAX_PAIRS];
+	unsigned int npairs;
+	struct {
+		int fd;
+		uint32_t events;
+	} reg[NET_MAX_PAIRS];
+};
+
+/**
  * struct net_dp - what every pair thread reads; the main thread writes it
  * only with every pair paused
  * @sh:		counters, faults, the main thread's wake-up fd
  * @dev:	the device (its queues)
  * @pairs:	the queue pairs
- * @w:		their threads (&pairs[i].w), for the uvworker_*_all() calls
+ * @threads:	the threads serving them
+ * @w:		&threads[i].w, for the uvworker_*_all() calls
  * @num_pairs:	how many (--queues)
+ * @num_threads: how many threads (--threads), 1..num_pairs
  * @active:	pairs the driver enabled (1 until it says otherwise)
  * @mtu:	MTU offered
  * @hdr:	the backend carries the virtio-net header (dgram, tap)
@@ -127,14 +159,16 @@ struct net_pair {
  * @guest_csum:	driver takes partial checksums
  * @guest_tso4:	driver takes IPv4 TSO frames
  * @guest_tso6:	driver takes IPv6 TSO frames
- * @pin:	pin pair i's thread to the i-th usable CPU
+ * @pin:	pin thread i to the i-th usable CPU
  */
 struct net_dp {
 	struct net_shared *sh;
 	struct uvdev *dev;
 	struct net_pair *pairs;
+	struct net_thread *threads;
 	struct uvworker **w;
 	unsigned int num_pairs;
+	unsigned int num_threads;
 	unsigned int active;
 	unsigned int mtu;
 	bool hdr;
@@ -145,7 +179,7 @@ struct net_dp {
 	bool pin;
 };
 
-int net_pairs_alloc(struct net_dp *dp, unsigned int n);
+int net_pairs_alloc(struct net_dp *dp, unsigned int n, unsigned int threads);
 int net_pairs_init(struct net_dp *dp);
 int net_pairs_run(struct net_dp *dp);
 void net_pairs_pause(struct net_dp *dp);
