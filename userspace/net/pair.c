@@ -26,6 +26,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -115,14 +116,49 @@ static void fault_delay(struct net_pair *p)
 }
 
 /**
+ * thread_waits_on() - does a chain of the thread wait for room in a
+ * backend?
+ * @t:		thread
+ * @owner:	the backend's pair
+ *
+ * Return: true if one of @t's pairs holds a chain for @owner's backend
+ */
+static bool thread_waits_on(const struct net_thread *t,
+			    const struct net_pair *owner)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->npairs; i++)
+		if (t->pairs[i]->tx_held && t->pairs[i]->tx_to == owner)
+			return true;
+	return false;
+}
+
+/**
+ * thread_tx_due() - a backend has room: serve its own pair's transmit
+ * side and every pair holding a chain for it
+ * @t:		thread
+ * @owner:	the backend's pair
+ */
+static void thread_tx_due(struct net_thread *t, struct net_pair *owner)
+{
+	unsigned int i;
+
+	owner->due_tx = true;
+	for (i = 0; i < t->npairs; i++)
+		if (t->pairs[i]->tx_held && t->pairs[i]->tx_to == owner)
+			t->pairs[i]->due_tx = true;
+}
+
+/**
  * thread_watch() - ask epoll for what the thread's pairs can use now
  * @t:		thread
  *
  * For each backend one of the thread's pairs receives from: EPOLLIN
  * unless that pair's receiving is paused for lack of buffers; for the
- * backend of each of its pairs: EPOLLOUT while a frame waits for room. A
- * backend fd that changed (stream reconnect) or left the thread (steering)
- * is taken out.
+ * backend of each of its pairs: EPOLLOUT while a frame (of any of its
+ * pairs) waits for room there. A backend fd that changed (stream
+ * reconnect) or left the thread (steering) is taken out.
  */
 static void thread_watch(struct net_thread *t)
 {
@@ -142,7 +178,7 @@ static void thread_watch(struct net_thread *t)
 		if (fd >= 0 && reads && !reader->rx_paused && b->connected)
 			want |= EPOLLIN;
 		if (fd >= 0 && mine &&
-		    ((owner->tx_held && !nb_ring_waits(b)) ||
+		    ((thread_waits_on(t, owner) && !nb_ring_waits(b)) ||
 		     nb_pending_out(b)))
 			want |= EPOLLOUT;
 		if (t->reg[j].fd >= 0 &&
@@ -561,7 +597,81 @@ static void rx_serve(struct net_pair *p)
 }
 
 /**
- * tx_one() - send one transmit chain to the pair's backend
+ * flow_hash() - hash of a frame's flow: IP addresses, and ports for TCP,
+ * UDP and SCTP (not of a fragment); the MAC addresses of anything else
+ * @f:		the frame from its Ethernet header on
+ * @n:		bytes of it in @f
+ *
+ * Return: the hash
+ */
+static uint32_t flow_hash(const uint8_t *f, size_t n)
+{
+	size_t l3 = ETH_HLEN, at = 0, len = 12, l4 = 0;
+	unsigned int type, proto = 0;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	size_t i;
+
+	if (n < ETH_HLEN)
+		return 0;
+	type = f[12] << 8 | f[13];
+	if (type == ETH_P_8021Q && n >= ETH_HLEN + 4) {
+		type = f[16] << 8 | f[17];
+		l3 += 4;
+	}
+	if (type == ETH_P_IP && n >= l3 + 20) {
+		at = l3 + 12;
+		len = 8;
+		proto = f[l3 + 9];
+		/* no ports in a fragment: offset or more-fragments set */
+		if (!((f[l3 + 6] << 8 | f[l3 + 7]) & 0x3fff))
+			l4 = l3 + (f[l3] & 0xf) * 4;
+	} else if (type == ETH_P_IPV6 && n >= l3 + 40) {
+		at = l3 + 8;
+		len = 32;
+		proto = f[l3 + 6];
+		l4 = l3 + 40;
+	}
+	for (i = at; i < at + len; i++)
+		h = (h ^ f[i]) * 16777619u;
+	if ((proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	     proto == IPPROTO_SCTP) && l4 && n >= l4 + 4)
+		for (i = l4; i < l4 + 4; i++)
+			h = (h ^ f[i]) * 16777619u;
+	return h ^ h >> 16;
+}
+
+/**
+ * tx_pick() - the backend a transmit chain leaves on
+ * @p:		pair
+ * @el:		the chain
+ *
+ * A flow leaves on one backend of the thread, whichever of the thread's
+ * transmit queues the driver put it on: the driver moves a flow to another
+ * queue when its CPU changes (XPS), and two backends would hand the
+ * receiver one flow on two receive queues, whose interleaving reorders it
+ * (measured: hundreds of retransmissions a second with one TCP stream over
+ * 4 pairs, and none since). The thread owns all the backends it may pick.
+ *
+ * Return: the pair whose backend to use
+ */
+static struct net_pair *tx_pick(struct net_pair *p, const struct uvq_elem *el)
+{
+	struct net_thread *t = p->t;
+	uint8_t f[HDR_LEN + L2_LEN + 60 + 4];
+	struct iovc c;
+	size_t n;
+
+	if (t->npairs == 1)
+		return p;
+	iovc_init(&c, el->iov, el->out_num);
+	n = iovc_read(&c, f, sizeof(f));
+	if (n < HDR_LEN)
+		return p;
+	return t->pairs[flow_hash(f + HDR_LEN, n - HDR_LEN) % t->npairs];
+}
+
+/**
+ * tx_one() - send one transmit chain to the backend tx_pick() chose
  * @p:		pair
  *
  * Return: 0 when the chain is done with (sent or dropped), -EAGAIN when
@@ -570,6 +680,7 @@ static void rx_serve(struct net_pair *p)
 static int tx_one(struct net_pair *p)
 {
 	const struct net_dp *dp = p->dp;
+	struct net_pair *o = p->tx_to;
 	struct net_qstats *st = p->txs;
 	struct uvq_elem *el = &p->tx;
 	struct virtio_net_hdr_v1 h;
@@ -608,11 +719,11 @@ static int tx_one(struct net_pair *p)
 		iov = sub;
 		cnt = sc;
 	}
-	if (!p->b.connected) {
+	if (!o->b.connected) {
 		uvcounter_add(&st->drops, 1);
 		return 0;
 	}
-	ret = nb_send(&p->b, iov, cnt);
+	ret = nb_send(&o->b, iov, cnt);
 	if (ret == -EAGAIN)
 		return -EAGAIN;
 	if (ret == -EMSGSIZE) {
@@ -621,12 +732,12 @@ static int tx_one(struct net_pair *p)
 	}
 	if (ret) {
 		uvcounter_add(&st->errors, 1);
-		pair_lost(p, ret);
+		pair_lost(o, ret);
 		return 0;
 	}
 	uvcounter_add(&st->packets, 1);
 	uvcounter_add(&st->bytes, flen);
-	if (p->b.tx_via_ring)
+	if (o->b.tx_via_ring)
 		uvcounter_add(&st->ring, 1);
 	return 0;
 }
@@ -678,6 +789,7 @@ static void tx_serve(struct net_pair *p)
 						uvq_discard(vq, el);
 					continue;
 				}
+				p->tx_to = tx_pick(p, el);
 			}
 			ret = tx_one(p);
 			if (ret == -EAGAIN) {
@@ -791,13 +903,14 @@ static void thread_event(struct net_thread *t, const struct epoll_event *ev,
 		break;
 	case PTAG_ROOM:
 		uvworker_drain(p->b.room_fd);
-		p->due_tx = p->due_ctl = true;
+		p->due_ctl = true;
+		thread_tx_due(t, p);
 		break;
 	case PTAG_BACKEND:
 		/* the fd may be read here, written here, or both */
 		if (p->t == t &&
 		    (ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
-			p->due_tx = true;
+			thread_tx_due(t, p);
 		if (p->reader->t == t &&
 		    (ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
 			p->reader->due_rx = true;

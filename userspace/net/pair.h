@@ -83,6 +83,7 @@ struct net_thread;
  * @tx:		the transmit chain being sent
  * @tx_iov:	its buffers
  * @tx_held:	@tx could not be sent yet (backend full)
+ * @tx_to:	the pair (of this thread) whose backend @tx leaves on
  * @rx_epoch:	epoch of @rxq the stash was taken from
  * @tx_epoch:	epoch of @txq @tx was taken from
  * @csum_buf:	scratch for software checksums
@@ -115,6 +116,7 @@ struct net_pair {
 	struct uvq_elem tx;
 	struct iovec tx_iov[UVIRTIO_MAX_QUEUE_SIZE];
 	bool tx_held;
+	struct net_pair *tx_to;
 	uint32_t rx_epoch;
 	uint32_t tx_epoch;
 	uint8_t csum_buf[NET_GSO_MAX_FRAME];
