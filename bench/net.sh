@@ -12,7 +12,8 @@
 #   uvirtio-dgram-sock  the same with --no-ring: every frame through the
 #                     sockets
 #   uvirtio-dgram-4q  dgram with --queues 4, all 4 pairs enabled, shared
-#                     rings on every pair
+#                     rings on every pair, the default threads (one for
+#                     every two CPUs)
 #   tap-relay         two taps and a userspace relay (bench/tap-relay.c,
 #                     IFF_VNET_HDR and offloads)
 # Tests: tcp-1stream and tcp-4stream (iperf3 -P 4), receiver's Mbit/s.
@@ -30,7 +31,9 @@
 # VALUE is the median over the rounds; RATIO is the median over the rounds
 # of VALUE divided by veth's VALUE in the same round. Lines
 #   TEST PATH / tap-relay = RATIO
-# compare the uvirtio paths with the tap relay the same way. A second table
+# compare the uvirtio paths with the tap relay the same way, and a line
+#   TEST uvirtio-dgram-4q / uvirtio-dgram = RATIO
+# 4 pairs with one. A second table
 # gives what a frame costs the emulators (and the relay) of each path:
 # context switches and read/write-type system calls per frame, from /proc
 # before and after each run (bench/cost.sh), frames counted on the path's
@@ -314,6 +317,12 @@ case " ${LIVE[*]} " in
 	done
 	;;
 esac
+# and the multiqueue goal: 4 pairs against one, same-round ratios
+if [[ " ${LIVE[*]} " == *" uvirtio-dgram "* &&
+      " ${LIVE[*]} " == *" uvirtio-dgram-4q "* ]]; then
+	summary uvirtio-dgram | awk '$2 == "uvirtio-dgram-4q" {
+		printf "%-12s uvirtio-dgram-4q / uvirtio-dgram = %s\n", $1, $5 }'
+fi
 echo
 cost_table "$COST" frame "${LIVE[@]}"
 echo
