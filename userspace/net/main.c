@@ -210,8 +210,7 @@ static void usage(FILE *f)
 "                      passt carry one connection)\n"
 "  --threads N         threads serving the queue pairs, 1 to --queues\n"
 "                      (default: one for every two usable CPUs, at most\n"
-"                      one a pair);\n"
-"                      pair i is served by thread i %% N\n"
+"                      one a pair); pair i is served by thread i %% N\n"
 "  --pin               pin thread i to the i-th usable CPU\n"
 "  --no-offload        offer no checksum or TSO offloads\n"
 "  --no-ring           dgram: send every frame through the sockets, never\n"
@@ -342,8 +341,8 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 {
 	enum { OPT_MAC = 256, OPT_MTU, OPT_QS, OPT_NOOFF, OPT_UNSHARE,
 	       OPT_PASST, OPT_LINKDOWN, OPT_DEV, OPT_VERSION, OPT_FKICK,
-	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS, OPT_QUEUES, OPT_THREADS, OPT_PIN,
-	       OPT_NORING };
+	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS, OPT_QUEUES, OPT_THREADS,
+	       OPT_PIN, OPT_NORING };
 	static const struct option longopts[] = {
 		{ "mac",		required_argument, NULL, OPT_MAC },
 		{ "mtu",		required_argument, NULL, OPT_MTU },
