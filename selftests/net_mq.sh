@@ -12,15 +12,15 @@
 # least 90% of the frames of each busy queue went through a ring (the rings
 # of pairs 1-3 are traded while the driver still uses pair 0 only, so pair
 # 0's thread reads their backends and hands what concerns their own rings to
-# their threads). One TCP transfer whose sender hops CPUs (so the driver
-# moves it between transmit queues) reaches B on one receive queue: A keeps
-# a flow on one backend. Then A enables 1 pair (ethtool -L, the driver's
-# VQ_PAIRS_SET) while B keeps 4: transfers still arrive intact and only A's
-# pair 0 moves (B's frames on its pairs 1-3 are steered onto A's receive
-# queue 0, and still come through rings). SIGKILL to A: its interface goes
-# within 5 s, the module unloads. Bad --queues and --threads values and
-# --queues with a one-connection backend fail with one line and exit status
-# 2.
+# their threads). A TCP transfer whose sender hops CPUs (so that the driver
+# moves it between transmit queues; up to three tries until it does) reaches
+# B on one receive queue: A keeps a flow on one backend. Then A enables 1
+# pair (ethtool -L, the driver's VQ_PAIRS_SET) while B keeps 4: transfers
+# still arrive intact and only A's pair 0 moves (B's frames on its pairs 1-3
+# are steered onto A's receive queue 0, and still come through rings).
+# SIGKILL to A: its interface goes within 5 s, the module unloads. Bad
+# --queues and --threads values and --queues with a one-connection backend
+# fail with one line and exit status 2.
 . "$(dirname "$0")/lib.sh"
 . "$UV_DIR/net_lib.sh"
 
@@ -150,34 +150,46 @@ uv_log "per-queue frames:$line"
 
 # One flow, one receive queue: the driver moves a flow to another transmit
 # queue when the sender's CPU changes (XPS), so the sender hops CPUs every
-# 50 ms; A must still hand every frame of it to one backend, so that it
-# reaches B on one receive queue (two would reorder it).
-snap f0
-net_in "$pb" busybox nc -l -p 5200 > "$UV_TMP/recv.flow" &
-srv=$!
-sleep 0.5
-nsenter -t "$pa" -n bash -c "exec cat '$UV_TMP/send' > /dev/tcp/10.78.0.2/5200" &
-snd=$!
-cpu=0
-while uv_proc_alive $snd; do
-	taskset -a -p -c $cpu $snd > /dev/null 2>&1
-	cpu=$(( (cpu + 1) % $(nproc) ))
-	sleep 0.05
+# 20 ms; A must still hand every frame of it to one backend, so that it
+# reaches B on one receive queue (two would reorder it). The driver moves
+# a flow only when none of its frames is in flight, so up to 3 transfers
+# are made until one of them moved; the log says whether any did.
+# one_flow TRY - one transfer, checked; sets MOVED when A sent it on more
+# than one transmit queue
+one_flow() {
+	local srv snd cpu=0 q n r line= txq=0 rxq=0 total=0
+	snap f0
+	net_in "$pb" busybox nc -l -p $((5200 + $1)) > "$UV_TMP/recv.flow" &
+	srv=$!
+	sleep 0.5
+	nsenter -t "$pa" -n bash -c "exec cat '$UV_TMP/send' > /dev/tcp/10.78.0.2/$((5200 + $1))" &
+	snd=$!
+	while uv_proc_alive $snd; do
+		taskset -a -p -c $cpu $snd > /dev/null 2>&1
+		cpu=$(( (cpu + 1) % $(nproc) ))
+		sleep 0.02
+	done
+	wait $snd
+	uv_wait_exit $srv $((60 * NET_SLOW)) || uv_fail "one flow: the receiver did not finish within 60 s"
+	[ "$(uv_sha256 "$UV_TMP/recv.flow")" = "$want" ] || uv_fail "one flow: SHA-256 differs"
+	snap f1
+	for q in $(seq 0 $((Q - 1))); do
+		n=$(delta f0 f1 A tx$q) r=$(delta f0 f1 B rx$q)
+		line+=" A.tx$q=$n B.rx$q=$r"
+		[ "$n" -ge 10 ] && txq=$((txq + 1))
+		[ "$r" -ge 10 ] && rxq=$((rxq + 1))
+		total=$((total + r))
+	done
+	[ $rxq = 1 ] || uv_fail "one flow reached B on $rxq receive queues:$line"
+	uv_log "one flow, try $1: on $txq of A's transmit queues, on 1 of B's receive queues ($total frames):$line"
+	[ $txq -ge 2 ] && MOVED=1
+}
+MOVED=0
+for try in 1 2 3; do
+	one_flow $try
+	[ $MOVED = 1 ] && break
 done
-wait $snd
-uv_wait_exit $srv $((60 * NET_SLOW)) || uv_fail "one flow: the receiver did not finish within 60 s"
-[ "$(uv_sha256 "$UV_TMP/recv.flow")" = "$want" ] || uv_fail "one flow: SHA-256 differs"
-snap f1
-line= txq=0 rxq=0 total=0
-for q in $(seq 0 $((Q - 1))); do
-	n=$(delta f0 f1 A tx$q) r=$(delta f0 f1 B rx$q)
-	line+=" A.tx$q=$n B.rx$q=$r"
-	[ "$n" -ge 10 ] && txq=$((txq + 1))
-	[ "$r" -ge 10 ] && rxq=$((rxq + 1))
-	total=$((total + r))
-done
-[ $rxq = 1 ] || uv_fail "one flow reached B on $rxq receive queues:$line"
-uv_log "one flow: on $txq of A's transmit queues, on 1 of B's receive queues ($total frames):$line"
+[ $MOVED = 1 ] || uv_log "one flow: the driver kept the flow on one transmit queue in all 3 tries (the check did not bite)"
 
 net_in "$pa" ethtool -L "$ia" combined 1 || uv_fail "ethtool -L $ia combined 1 failed"
 got=$(channels "$pa" "$ia" cur)
