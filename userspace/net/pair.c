@@ -103,16 +103,36 @@ static void tx_flush(struct net_pair *p)
 }
 
 /**
- * fault_delay() - --fault-delay-ms: sleep before a batch
- * @p:		pair
+ * fault_delay() - --fault-delay-ms: sleep before a pass that has work, once
+ * for all of the thread's pairs
+ * @t:		thread
  */
-static void fault_delay(struct net_pair *p)
+static void fault_delay(const struct net_thread *t)
 {
-	unsigned int ms = atomic_load_explicit(&p->dp->sh->faults.delay_ms,
+	unsigned int ms = atomic_load_explicit(&t->dp->sh->faults.delay_ms,
 					       memory_order_relaxed);
+	unsigned int i;
 
-	if (ms)
-		usleep(ms * 1000);
+	if (!ms)
+		return;
+	for (i = 0; i < t->npairs; i++)
+		if (t->pairs[i]->due_rx || t->pairs[i]->due_tx) {
+			usleep(ms * 1000);
+			return;
+		}
+}
+
+/**
+ * holds_for() - does @p hold a transmit chain for @owner's backend?
+ * @p:		pair
+ * @owner:	the backend's pair
+ *
+ * Return: true if it does
+ */
+static inline bool holds_for(const struct net_pair *p,
+			     const struct net_pair *owner)
+{
+	return p->tx_held && p->tx_to == owner;
 }
 
 /**
@@ -129,7 +149,7 @@ static bool thread_waits_on(const struct net_thread *t,
 	unsigned int i;
 
 	for (i = 0; i < t->npairs; i++)
-		if (t->pairs[i]->tx_held && t->pairs[i]->tx_to == owner)
+		if (holds_for(t->pairs[i], owner))
 			return true;
 	return false;
 }
@@ -146,7 +166,7 @@ static void thread_tx_due(struct net_thread *t, struct net_pair *owner)
 
 	owner->due_tx = true;
 	for (i = 0; i < t->npairs; i++)
-		if (t->pairs[i]->tx_held && t->pairs[i]->tx_to == owner)
+		if (holds_for(t->pairs[i], owner))
 			t->pairs[i]->due_tx = true;
 }
 
@@ -559,7 +579,6 @@ static void rx_serve(struct net_pair *p)
 		p->rx_paused = true;
 		return;
 	}
-	fault_delay(p);
 	p->rx_paused = false;
 	uvq_poll_begin(vq);
 	for (i = 0; i < p->nsrc && !p->rx_paused && !uvworker_pausing(&p->t->w);
@@ -651,28 +670,29 @@ static uint32_t flow_hash(const uint8_t *f, size_t n)
  * receiver one flow on two receive queues, whose interleaving reorders it
  * (measured: hundreds of retransmissions a second with one TCP stream over
  * 4 pairs, and none since). The thread owns all the backends it may pick.
+ * The chain's virtio-net header is read here, once, into @tx_hdr.
  *
  * Return: the pair whose backend to use
  */
 static struct net_pair *tx_pick(struct net_pair *p, const struct uvq_elem *el)
 {
 	struct net_thread *t = p->t;
-	uint8_t f[HDR_LEN + L2_LEN + 60 + 4];
+	uint8_t f[L2_LEN + 60 + 4];
 	struct iovc c;
 	size_t n;
 
+	iovc_init(&c, el->iov, el->out_num);
+	/* a chain too short for it is dropped by tx_one() before it looks */
+	iovc_read(&c, &p->tx_hdr, HDR_LEN);
 	if (t->npairs == 1)
 		return p;
-	iovc_init(&c, el->iov, el->out_num);
 	n = iovc_read(&c, f, sizeof(f));
-	if (n < HDR_LEN)
-		return p;
-	return t->pairs[flow_hash(f + HDR_LEN, n - HDR_LEN) % t->npairs];
+	return t->pairs[flow_hash(f, n) % t->npairs];
 }
 
 /**
  * tx_one() - send one transmit chain to the backend tx_pick() chose
- * @p:		pair
+ * @p:		pair, its @tx_hdr read by tx_pick()
  *
  * Return: 0 when the chain is done with (sent or dropped), -EAGAIN when
  * the backend has no room (the chain stays held)
@@ -681,9 +701,9 @@ static int tx_one(struct net_pair *p)
 {
 	const struct net_dp *dp = p->dp;
 	struct net_pair *o = p->tx_to;
+	const struct virtio_net_hdr_v1 *h = &p->tx_hdr;
 	struct net_qstats *st = p->txs;
 	struct uvq_elem *el = &p->tx;
-	struct virtio_net_hdr_v1 h;
 	struct iovec sub[UVIRTIO_MAX_QUEUE_SIZE];
 	const struct iovec *iov = el->iov;
 	unsigned int cnt = el->out_num;
@@ -697,8 +717,8 @@ static int tx_one(struct net_pair *p)
 	}
 	flen = el->out_len - HDR_LEN;
 	iovc_init(&c, el->iov, el->out_num);
-	iovc_read(&c, &h, HDR_LEN);
-	max = h.gso_type == VIRTIO_NET_HDR_GSO_NONE ? dp->mtu + L2_LEN :
+	iovc_skip(&c, HDR_LEN);
+	max = h->gso_type == VIRTIO_NET_HDR_GSO_NONE ? dp->mtu + L2_LEN :
 	      NET_GSO_MAX_FRAME;
 	if (flen > max) {
 		uvcounter_add(&st->drops, 1);
@@ -706,8 +726,8 @@ static int tx_one(struct net_pair *p)
 	}
 	if (!dp->hdr) {
 		/* Not offered, so not negotiated: a driver that did anyway. */
-		if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-		    (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+		if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+		    (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
 			uvcounter_add(&st->drops, 1);
 			return 0;
 		}
@@ -769,7 +789,6 @@ static void tx_serve(struct net_pair *p)
 		if (ret)
 			pair_lost(p, ret);
 	}
-	fault_delay(p);
 	uvq_poll_begin(vq);
 	do {
 		for (;;) {
@@ -851,14 +870,14 @@ static uint64_t now_ms(void)
 /**
  * thread_serve() - one pass over a pair: what the last wait found for it
  * @p:		pair
+ * @tick:	do its periodic work too
  */
-static void thread_serve(struct net_pair *p)
+static void thread_serve(struct net_pair *p, bool tick)
 {
 	bool rx = p->due_rx, tx = p->due_tx, ctl = p->due_ctl;
 
 	p->due_rx = p->due_tx = p->due_ctl = false;
-	if (p->due_tick) {
-		p->due_tick = false;
+	if (tick) {
 		pair_tick(p);
 		tx |= p->tx_held;
 	}
@@ -887,9 +906,9 @@ static void thread_event(struct net_thread *t, const struct epoll_event *ev,
 	switch (PTAG_WHAT(ev->data.u64)) {
 	case PTAG_WAKE:
 		uvworker_drain(t->w.wake_fd);
+		t->due_tick = true;
 		for (i = 0; i < t->npairs; i++)
-			t->pairs[i]->due_rx = t->pairs[i]->due_tx =
-				t->pairs[i]->due_tick = true;
+			t->pairs[i]->due_rx = t->pairs[i]->due_tx = true;
 		break;
 	case PTAG_KICK_RX:
 		if (uvworker_drain(p->rx_kick_fd))
@@ -938,13 +957,16 @@ static void *pair_thread(void *arg)
 	if (dp->pin)
 		uvworker_pin(t->index);
 	for (;;) {
-		bool busy = false, tick = false;
+		bool busy = false, tick = false, tick_now;
 
 		st = uvworker_enter(&t->w);
 		if (st == UVWORKER_STOP) {
 			uvworker_leave(&t->w);
 			break;
 		}
+		tick_now = t->due_tick;
+		t->due_tick = false;
+		fault_delay(t);
 		for (i = 0; i < t->npairs; i++) {
 			struct net_pair *p = t->pairs[i];
 
@@ -952,7 +974,7 @@ static void *pair_thread(void *arg)
 			 * re-steered */
 			if (st == UVWORKER_RESUMED)
 				p->due_rx = p->due_tx = true;
-			thread_serve(p);
+			thread_serve(p, tick_now);
 			busy |= p->due_rx || p->due_tx || p->due_ctl;
 			tick |= pair_wants_tick(p);
 		}
@@ -976,8 +998,7 @@ static void *pair_thread(void *arg)
 		n = uvloop_wait(&t->w.loop, ev, THREAD_EVENTS, timeout);
 		if (next_tick && now_ms() >= next_tick) {
 			next_tick = 0;
-			for (i = 0; i < t->npairs; i++)
-				t->pairs[i]->due_tick = true;
+			t->due_tick = true;
 		}
 		ignore = atomic_load_explicit(&dp->sh->faults.ignore_kicks,
 					      memory_order_relaxed);

@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include <linux/virtio_net.h>
+
 #include "backend.h"
 #include "dev.h"
 #include "net.h"
@@ -73,7 +75,6 @@ struct net_thread;
  * @due_rx:	serve the receive side on the thread's next pass
  * @due_tx:	serve the transmit side on the next pass
  * @due_ctl:	act on the peer's ring messages on the next pass
- * @due_tick:	do the periodic work on the next pass
  * @rx_paused:	no receive buffers: the backends are not read
  * @stash:	receive chains taken, in ring order
  * @stash_head:	first of them
@@ -83,6 +84,7 @@ struct net_thread;
  * @tx:		the transmit chain being sent
  * @tx_iov:	its buffers
  * @tx_held:	@tx could not be sent yet (backend full)
+ * @tx_hdr:	@tx's virtio-net header, read when it was taken
  * @tx_to:	the pair (of this thread) whose backend @tx leaves on
  * @rx_epoch:	epoch of @rxq the stash was taken from
  * @tx_epoch:	epoch of @txq @tx was taken from
@@ -106,7 +108,6 @@ struct net_pair {
 	bool due_rx;
 	bool due_tx;
 	bool due_ctl;
-	bool due_tick;
 	bool rx_paused;
 	struct net_rx_slot stash[NET_STASH_MAX];
 	unsigned int stash_head;
@@ -116,6 +117,7 @@ struct net_pair {
 	struct uvq_elem tx;
 	struct iovec tx_iov[UVIRTIO_MAX_QUEUE_SIZE];
 	bool tx_held;
+	struct virtio_net_hdr_v1 tx_hdr;
 	struct net_pair *tx_to;
 	uint32_t rx_epoch;
 	uint32_t tx_epoch;
@@ -131,6 +133,7 @@ struct net_pair {
  * @pairs:	the pairs it serves (pair i on thread i % num_threads)
  * @npairs:	entries in @pairs
  * @reg:	backend fds registered in the loop, by pair, with their events
+ * @due_tick:	do the pairs' periodic work on the next pass
  */
 struct net_thread {
 	struct net_dp *dp;
@@ -142,6 +145,7 @@ struct net_thread {
 		int fd;
 		uint32_t events;
 	} reg[NET_MAX_PAIRS];
+	bool due_tick;
 };
 
 /**
