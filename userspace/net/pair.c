@@ -768,14 +768,15 @@ static int tx_one(struct net_pair *p)
  *
  * At most TX_TURN chains, so that the thread's other pairs get their turn
  * while a driver keeps this ring full: the rest is left for the thread's
- * next pass (@due_tx), with kicks still off.
+ * next pass (@due_tx), with kicks still off. Kicks are off for the whole
+ * pass (thread_poll_begin()); thread_poll_end() looks for chains that came
+ * meanwhile.
  */
 static void tx_serve(struct net_pair *p)
 {
 	struct uvq *vq = p->txq;
 	struct uvq_elem *el = &p->tx;
 	unsigned int done = 0, turn = 0;
-	bool yield = false;
 	int ret;
 
 	if (!vq->ready) {
@@ -789,56 +790,100 @@ static void tx_serve(struct net_pair *p)
 		if (ret)
 			pair_lost(p, ret);
 	}
-	uvq_poll_begin(vq);
-	do {
-		for (;;) {
-			if (++turn > TX_TURN) {
-				p->due_tx = true;
-				break;
-			}
-			if (!p->tx_held) {
-				uvq_elem_init(el, p->tx_iov,
-					      UVIRTIO_MAX_QUEUE_SIZE);
-				ret = uvq_pop(vq, el);
-				if (ret <= 0)
-					break;
-				if (el->err || el->in_num) {
-					uvcounter_add(&p->txs->errors, 1);
-					if (el->owned)
-						uvq_discard(vq, el);
-					continue;
-				}
-				p->tx_to = tx_pick(p, el);
-			}
-			ret = tx_one(p);
-			if (ret == -EAGAIN) {
-				p->tx_held = true;
-				break;
-			}
-			p->tx_held = false;
-			uvq_push(vq, el, 0);
-			if (++done == BATCH) {
-				tx_flush(p);
-				done = 0;
-			}
-			/*
-			 * A driver that keeps the ring full would keep us
-			 * here for good while the main thread waits for the
-			 * lock (a signal, a link change, a device event): let
-			 * it in; it wakes us when it is done.
-			 */
-			if (uvworker_pausing(&p->t->w) ||
-			    uvworker_stopping(&p->t->w)) {
-				yield = true;
-				break;
-			}
-		}
-		tx_flush(p);
-		if (p->tx_held || yield || p->due_tx)
+	for (;;) {
+		if (++turn > TX_TURN) {
+			p->due_tx = true;
 			break;
-	} while (uvq_poll_end(vq));
-	if (p->tx_held || yield)
-		uvq_poll_end(vq);
+		}
+		if (!p->tx_held) {
+			uvq_elem_init(el, p->tx_iov, UVIRTIO_MAX_QUEUE_SIZE);
+			ret = uvq_pop(vq, el);
+			if (ret <= 0)
+				break;
+			if (el->err || el->in_num) {
+				uvcounter_add(&p->txs->errors, 1);
+				if (el->owned)
+					uvq_discard(vq, el);
+				continue;
+			}
+			p->tx_to = tx_pick(p, el);
+		}
+		ret = tx_one(p);
+		if (ret == -EAGAIN) {
+			p->tx_held = true;
+			break;
+		}
+		p->tx_held = false;
+		uvq_push(vq, el, 0);
+		if (++done == BATCH) {
+			tx_flush(p);
+			done = 0;
+		}
+		/*
+		 * A driver that keeps the ring full would keep us here for
+		 * good while the main thread waits for the lock (a signal, a
+		 * link change, a device event): let it in; it wakes us when
+		 * it is done.
+		 */
+		if (uvworker_pausing(&p->t->w) || uvworker_stopping(&p->t->w))
+			break;
+	}
+	tx_flush(p);
+}
+
+/**
+ * thread_poll_begin() - a pass starts: no transmit kicks are needed until
+ * it ends
+ * @t:		thread
+ *
+ * The driver transmits most while the pass runs: from its other CPU, and
+ * in this thread itself, when the receive softirq that a call-eventfd
+ * write runs here lets TCP send. With its queues' flags set those sends
+ * cost the driver no kick and this thread no wake-up and eventfd read;
+ * thread_poll_end() finds them.
+ */
+static void thread_poll_begin(struct net_thread *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->npairs; i++)
+		uvq_poll_begin(t->pairs[i]->txq);
+}
+
+/**
+ * thread_poll_end() - before the thread sleeps: ask for transmit kicks
+ * again, and serve what came while they were off
+ * @t:		thread
+ *
+ * A pair with a chain held for a full backend waits for room, not kicks:
+ * what waits on its ring is not looked at (no spinning). A pair still due
+ * (TX_TURN) keeps kicks off. A queue whose kicks --fault-ignore-kicks
+ * ignores is served only when something else wakes it, as before.
+ *
+ * Return: true if a pair has chains to send now
+ */
+static bool thread_poll_end(struct net_thread *t)
+{
+	uint32_t ignore = atomic_load_explicit(&t->dp->sh->faults.ignore_kicks,
+					       memory_order_relaxed);
+	bool busy = false;
+	unsigned int i;
+
+	for (i = 0; i < t->npairs; i++) {
+		struct net_pair *p = t->pairs[i];
+
+		if (p->due_tx) {
+			busy = true;
+			continue;
+		}
+		if (uvq_poll_end(p->txq) && !p->tx_held &&
+		    !nb_pending_out(&p->b) &&
+		    !(ignore & 1U << NET_PAIR_TXQ(p->index))) {
+			p->due_tx = true;
+			busy = true;
+		}
+	}
+	return busy;
 }
 
 /**
@@ -967,6 +1012,7 @@ static void *pair_thread(void *arg)
 		tick_now = t->due_tick;
 		t->due_tick = false;
 		fault_delay(t);
+		thread_poll_begin(t);
 		for (i = 0; i < t->npairs; i++) {
 			struct net_pair *p = t->pairs[i];
 
@@ -978,6 +1024,7 @@ static void *pair_thread(void *arg)
 			busy |= p->due_rx || p->due_tx || p->due_ctl;
 			tick |= pair_wants_tick(p);
 		}
+		busy |= thread_poll_end(t);
 		thread_watch(t);
 		uvworker_leave(&t->w);
 
