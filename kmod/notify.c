@@ -245,6 +245,13 @@ static void uv_avail_scan(struct uv_queue *q)
 	}
 }
 
+/* Copy each whole device-writable buffer of a completed chain back now. */
+static void uv_chain_deliver(void *ctx, u64 addr, u32 len, bool write)
+{
+	if (write && len)
+		uv_bounce_deliver(ctx, addr, len);
+}
+
 /*
  * Fail a head the device answers without data: for virtio-blk, the driver
  * must read VIRTIO_BLK_S_IOERR in its status byte (a zeroed status byte
@@ -378,6 +385,8 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 		}
 		if (!len)
 			len = uv_blk_ioerr(q, id);
+		/* before the driver can see it: it may unmap at once */
+		uv_chain_walk(q, id, uv_chain_deliver, &q->dev->dom);
 		uv_used_push(q, id, len);
 		q->shadow_last++;
 	}

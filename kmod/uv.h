@@ -84,6 +84,7 @@ struct uv_bounce_map {
 	unsigned int size;
 	unsigned int force_at;
 	u8 force_val;
+	bool delivered;
 };
 
 /**
@@ -300,6 +301,7 @@ void uv_bounce_unmap(struct uv_domain *dom, dma_addr_t addr, size_t size,
 		     enum dma_data_direction dir, bool sync);
 void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
 		    enum dma_data_direction dir, bool for_cpu);
+void uv_bounce_deliver(struct uv_domain *dom, u64 addr, u32 len);
 void *uv_ring_alloc(struct uv_domain *dom, size_t size, dma_addr_t *handle);
 void uv_ring_free(struct uv_domain *dom, void *va, dma_addr_t handle);
 
