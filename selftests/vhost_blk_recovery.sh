@@ -10,7 +10,10 @@
 # (UVIRTIO_REQUEUE) and hand the rings over at the used index: fio must
 # finish, its read-back of every block must verify, and no request may
 # have failed. The same twice, the second time with the backend killed
-# during fio's read-back; then a clean SIGTERM. Last, SIGTERM while the
+# during fio's read-back. The first time, before the new backend starts, a
+# socket that accepts the front end's connect and closes it at once
+# (vhost_fake reset, as the dying backend's socket can do) must not end the
+# wait: the front end says so and keeps waiting. Then a clean SIGTERM. Last, SIGTERM while the
 # backend is away and a write waits ends the front end at once (exit 1,
 # one line) and fails the write: the removal cannot complete without it.
 . "$(dirname "$0")/lib.sh"
@@ -56,6 +59,7 @@ replace() {
 	uv_log "sent SIGKILL to qemu-storage-daemon (pid $VH_QSD_PID)"
 	sleep 1
 	uv_proc_alive "$UV_PID" || { cat "$UV_ERR"; uv_fail "the front end exited when its backend died"; }
+	[ "$rounds" != 0 ] || not_a_backend
 	vh_qsd_start "$img" raw "$sock" || uv_fail "qemu-storage-daemon did not start again"
 	for _ in $(seq 50); do
 		[ "$(grep -c "is back after" "$UV_ERR")" -gt "$rounds" ] && break
@@ -65,6 +69,22 @@ replace() {
 	[ "$(grep -c "is back after" "$UV_ERR")" = "$rounds" ] ||
 		{ cat "$UV_ERR"; uv_fail "the front end did not take the new backend within 5 s"; }
 	uv_log "front end: $(grep -E "served again|is back after" "$UV_ERR" | tail -n 2 | tr '\n' ' ')"
+}
+
+# not_a_backend - a socket that takes one connect and closes it: the front
+# end must go on waiting for the real backend
+not_a_backend() {
+	local fpid
+	uv_as_user "$UV_DIR/vhost_fake" reset "$sock" &
+	fpid=$!
+	uv_wait_exit "$fpid" 10 ||
+		{ kill -KILL "$fpid"; cat "$UV_ERR"; uv_fail "the front end did not try the socket within 10 s"; }
+	sleep 0.5
+	uv_proc_alive "$UV_PID" ||
+		{ cat "$UV_ERR"; uv_fail "the front end exited on a connection reset while its backend was away"; }
+	grep -q "still waiting for the backend" "$UV_ERR" ||
+		{ cat "$UV_ERR"; uv_fail "the front end did not say it still waits after the reset"; }
+	uv_log "a connection reset while the backend was away: $(grep "still waiting" "$UV_ERR" | tail -n 1)"
 }
 
 rounds=0

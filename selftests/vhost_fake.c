@@ -10,6 +10,8 @@
  *   garbage    answers the first request with random bytes
  *   size       answers GET_FEATURES with a 4-byte payload
  *   fds        answers GET_FEATURES correctly, with an fd attached
+ *   reset      closes the connection at once, unread (as a backend's socket
+ *              does that takes a connect while its process is being killed)
  *   late       a plausible virtio-blk backend up to SET_MEM_TABLE, which
  *              it answers with another request's code (the device exists
  *              by then); the domain fd it is sent is closed at once, as a
@@ -122,7 +124,7 @@ int main(int argc, char **argv)
 	int s, c;
 
 	if (argc != 3 || strlen(argv[2]) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "usage: vhost_fake silent|banner|garbage|size|fds|late SOCKET\n");
+		fprintf(stderr, "usage: vhost_fake silent|banner|garbage|size|fds|late|reset SOCKET\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -136,6 +138,8 @@ int main(int argc, char **argv)
 	c = accept(s, NULL, NULL);
 	if (c < 0)
 		return 1;
+	if (!strcmp(mode, "reset"))
+		return 0;
 	if (!strcmp(mode, "banner")) {
 		const char b[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n";
 

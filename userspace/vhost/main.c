@@ -286,34 +286,43 @@ static void __attribute__((noreturn)) vh_lost(struct vh *v)
  *
  * Protocol features asked for: MQ (how many queues), REPLY_ACK (every
  * set-up step is confirmed, so a backend that cannot map the domain says
- * so), CONFIG (blk's config space). Exits 1 on failure.
+ * so), CONFIG (blk's config space). Exits 1 for a backend with no queues.
+ * @nq:		out: the number of queues the backend has (1 without MQ)
  *
- * Return: the number of queues the backend has (1 without MQ)
+ * Return: 0, or the -errno of the exchange that failed (@v->vu.err says it)
  */
-static unsigned int vh_handshake(struct vh *v)
+static int vh_handshake(struct vh *v, unsigned int *nq)
 {
 	const uint64_t want = 1ULL << VU_PF_MQ | 1ULL << VU_PF_REPLY_ACK |
 			      1ULL << VU_PF_CONFIG;
 	uint64_t pf = 0, n = 1;
+	int ret;
 
-	if (vu_get_u64(&v->vu, VU_GET_FEATURES, &v->backend_features))
-		vh_lost(v);
+	ret = vu_get_u64(&v->vu, VU_GET_FEATURES, &v->backend_features);
+	if (ret)
+		return ret;
 	if (v->backend_features & (1ULL << VU_F_PROTOCOL_FEATURES)) {
-		if (vu_get_u64(&v->vu, VU_GET_PROTOCOL_FEATURES, &pf) ||
-		    vu_set_u64(&v->vu, VU_SET_PROTOCOL_FEATURES, pf & want))
-			vh_lost(v);
+		ret = vu_get_u64(&v->vu, VU_GET_PROTOCOL_FEATURES, &pf);
+		if (!ret)
+			ret = vu_set_u64(&v->vu, VU_SET_PROTOCOL_FEATURES,
+					 pf & want);
+		if (ret)
+			return ret;
 		v->vu.protocol = pf & want;
 	}
-	if (vu_set_owner(&v->vu))
-		vh_lost(v);
+	ret = vu_set_owner(&v->vu);
+	if (ret)
+		return ret;
 	if (vu_has(&v->vu, VU_PF_MQ)) {
-		if (vu_get_u64(&v->vu, VU_GET_QUEUE_NUM, &n))
-			vh_lost(v);
+		ret = vu_get_u64(&v->vu, VU_GET_QUEUE_NUM, &n);
+		if (ret)
+			return ret;
 		if (n == 0)
 			uvemu_die(1, "%s: the backend has no queues",
 				  v->o.socket);
 	}
-	return n;
+	*nq = n;
+	return 0;
 }
 
 /**
@@ -482,9 +491,11 @@ static void vh_create(struct vh *v, unsigned int nq)
  * The fd sent is a UVIRTIO_DOMAIN_FD file, which maps the domain and can do
  * nothing else: the backend reaches the rings and buffers, never the
  * device's ioctls, and cannot keep the device alive past this process.
- * Exits 1 if the module has no such file or the backend is lost.
+ * Exits 1 if the module has no such file.
+ *
+ * Return: 0, or -errno if the backend refused it or went (@v->vu.err)
  */
-static void vh_mem_table(struct vh *v)
+static int vh_mem_table(struct vh *v)
 {
 	struct vu_region r = {
 		.gpa = 0,
@@ -500,8 +511,7 @@ static void vh_mem_table(struct vh *v)
 			  v->em.dev.index, strerror(errno));
 	ret = vu_set_mem_table(&v->vu, &r, 1, &fd);
 	close(fd);
-	if (ret)
-		vh_lost(v);
+	return ret;
 }
 
 /**
@@ -813,22 +823,49 @@ static void vh_gone(struct vh *v)
 }
 
 /**
+ * vh_not_back() - --recovery: did a step of taking a backend back fail
+ * because the connection ended?
+ * @v:		front end
+ * @ret:	the step's 0 or -errno
+ *
+ * Then no backend is back (the old one's socket, still being torn down,
+ * can take a connect and reset it): the connection is closed and the next
+ * tick tries again. Any other failure exits 1.
+ *
+ * Return: true if the caller must wait for the next tick
+ */
+static bool vh_not_back(struct vh *v, int ret)
+{
+	if (!ret)
+		return false;
+	if (ret != -ECONNRESET && ret != -EPIPE && ret != -ENOTCONN)
+		vh_lost(v);
+	uvemu_log("uvirtio-%u: %s: %s; still waiting for the backend",
+		  v->em.dev.index, v->o.socket, v->vu.err);
+	vu_close(&v->vu);
+	return true;
+}
+
+/**
  * vh_reconnect() - --recovery: a backend listens on the socket again
  * @v:		front end, connected
  *
  * It must offer every feature the driver uses and as many queues as the
  * device has. It is given the domain, then the rings as after a driver
  * start (vh_sync(), which kicks each), those it takes over going on where
- * the driver's requests are.
+ * the driver's requests are. A connection that ends before that is not a
+ * backend back (vh_not_back()).
  */
 static void vh_reconnect(struct vh *v)
 {
 	uint64_t need = vh_backend_features(v) &
 			~(1ULL << VU_F_PROTOCOL_FEATURES);
-	unsigned int nq, want;
+	unsigned int nq = 0, want;
 	int ret;
 
-	nq = vh_handshake(v);
+	ret = vh_handshake(v, &nq);
+	if (vh_not_back(v, ret))
+		return;
 	if (need & ~v->backend_features) {
 		snprintf(v->vu.err, sizeof(v->vu.err),
 			 "the backend came back without features 0x%llx the driver uses",
@@ -842,7 +879,8 @@ static void vh_reconnect(struct vh *v)
 			 nq, nq > 1 ? "s" : "", want);
 		vh_lost(v);
 	}
-	vh_mem_table(v);
+	if (vh_not_back(v, vh_mem_table(v)))
+		return;
 	ret = uvemu_watch(&v->em, v->vu.fd, EPOLLIN | EPOLLRDHUP);
 	if (ret)
 		uvemu_die(1, "epoll: %s", strerror(-ret));
@@ -1040,10 +1078,12 @@ int main(int argc, char **argv)
 		vh_emu_ops.tick = vh_tick;
 	if (vu_connect(&v->vu, v->o.socket))
 		vh_lost(v);
-	nq = vh_handshake(v);
+	if (vh_handshake(v, &nq))
+		vh_lost(v);
 	uvemu_open(&v->em, v->o.dev);
 	vh_create(v, nq);
-	vh_mem_table(v);
+	if (vh_mem_table(v))
+		vh_lost(v);
 	vh_statfs_mount(v);
 	ret = uvemu_watch(&v->em, v->vu.fd, EPOLLIN | EPOLLRDHUP);
 	if (ret)
