@@ -450,7 +450,8 @@ void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
 	struct uv_bounce_map *m;
 	u64 start;
 
-	if (dir == (for_cpu ? DMA_TO_DEVICE : DMA_FROM_DEVICE))
+	/* nothing the device wrote to bring back */
+	if (for_cpu && dir == DMA_TO_DEVICE)
 		return;
 	m = uv_map_find(dom, addr, size, &start);
 	if (!m) {
@@ -458,11 +459,16 @@ void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
 				   (u64)addr, size);
 		return;
 	}
-	/* delivered at completion: the bounce copy may have changed since */
-	if (for_cpu && m->delivered)
-		return;
-	/* handed back to the device: its next completion delivers again */
-	m->delivered = false;
+	if (for_cpu) {
+		/* delivered at completion: the bounce copy may have changed since */
+		if (m->delivered)
+			return;
+	} else {
+		/* handed back to the device: a completion delivers it again */
+		m->delivered = false;
+		if (dir == DMA_FROM_DEVICE)
+			return;	/* the device overwrites it: nothing to copy in */
+	}
 	uv_copy(m->page, m->offset + (addr - start),
 		dom->bounce_va + (addr - dom->bounce_off), size, for_cpu);
 }

@@ -385,8 +385,13 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 		}
 		if (!len)
 			len = uv_blk_ioerr(q, id);
-		/* before the driver can see it: it may unmap at once */
-		uv_chain_walk(q, id, uv_chain_deliver, &q->dev->dom);
+		/*
+		 * Before the driver can see it: it may unmap at once. A chain
+		 * with nothing writable (uv_chain_scan() counted) has nothing
+		 * to deliver: no second walk.
+		 */
+		if (q->wlen[id])
+			uv_chain_walk(q, id, uv_chain_deliver, &q->dev->dom);
 		uv_used_push(q, id, len);
 		q->shadow_last++;
 	}

@@ -10,11 +10,11 @@
 # (UVIRTIO_REQUEUE) and hand the rings over at the used index: fio must
 # finish, its read-back of every block must verify, and no request may
 # have failed. The same twice, the second time with the backend killed
-# during fio's read-back. The first time, before the new backend starts, a
-# socket that accepts the front end's connect and closes it at once
-# (vhost_fake reset, as the dying backend's socket can do) must not end the
-# wait: the front end says so and keeps waiting. Then a clean SIGTERM. Last, SIGTERM while the
-# backend is away and a write waits ends the front end at once (exit 1,
+# during fio's read-back. The first time, before the new backend starts,
+# a socket that accepts the front end's connect and closes it at once
+# (vhost_fake reset, as the dying backend's socket can do) must not end
+# the wait: the front end says so and keeps waiting. Then a clean SIGTERM.
+# Last, SIGTERM while the backend is away and a write waits ends the front end at once (exit 1,
 # one line) and fails the write: the removal cannot complete without it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vhost_lib.sh"

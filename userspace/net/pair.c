@@ -768,8 +768,8 @@ static int tx_one(struct net_pair *p)
  *
  * At most TX_TURN chains, so that the thread's other pairs get their turn
  * while a driver keeps this ring full: the rest is left for the thread's
- * next pass (@due_tx), with kicks still off. Kicks are off for the whole
- * pass (thread_poll_begin()); thread_poll_end() looks for chains that came
+ * next pass (@due_tx). Kicks stay off for the whole pass
+ * (thread_poll_begin()); thread_poll_end() looks for chains that came
  * meanwhile.
  */
 static void tx_serve(struct net_pair *p)
