@@ -295,17 +295,11 @@ static void uv_copy(struct page *page, size_t offset, void *buf, size_t len,
 	}
 }
 
-/*
- * Take @size bytes of the pool, next-fit from where the last search ended
- * (the common case finds room at once). Returns a domain offset or 0.
- */
-static u64 uv_pool_alloc(struct uv_domain *dom, size_t size)
+/* Next-fit search of the bitmap from where the last one ended; marks it busy. */
+static unsigned long uv_pool_search(struct uv_domain *dom, unsigned long n)
 {
-	unsigned long nbits = dom->bounce_size >> UV_BOUNCE_SHIFT;
-	unsigned long n = DIV_ROUND_UP(size, UV_BOUNCE_GRANULE), g;
-	unsigned long flags;
+	unsigned long nbits = dom->bounce_size >> UV_BOUNCE_SHIFT, g;
 
-	spin_lock_irqsave(&dom->pool_lock, flags);
 	g = bitmap_find_next_zero_area(dom->pool_map, nbits, dom->pool_next, n, 0);
 	if (g >= nbits)
 		g = bitmap_find_next_zero_area(dom->pool_map, nbits, 0, n, 0);
@@ -313,17 +307,60 @@ static u64 uv_pool_alloc(struct uv_domain *dom, size_t size)
 		bitmap_set(dom->pool_map, g, n);
 		dom->pool_next = g + n < nbits ? g + n : 0;
 	}
+	return g;
+}
+
+/* Give every kept extent back to the bitmap. Returns true if there was one. */
+static bool uv_pool_drain(struct uv_domain *dom)
+{
+	bool any = false;
+	unsigned int c, i;
+
+	for (c = 0; c < UV_HOT_CLASSES; c++) {
+		for (i = 0; i < dom->hot[c].n; i++)
+			bitmap_clear(dom->pool_map, dom->hot[c].g[i], c + 1);
+		any |= dom->hot[c].n;
+		dom->hot[c].n = 0;
+	}
+	return any;
+}
+
+/*
+ * Take @size bytes of the pool: the extent of that size freed last if one is
+ * kept, else a search of the bitmap (which gets the kept extents back
+ * first if it finds no room). Returns a domain offset or 0.
+ */
+static u64 uv_pool_alloc(struct uv_domain *dom, size_t size)
+{
+	unsigned long nbits = dom->bounce_size >> UV_BOUNCE_SHIFT;
+	unsigned long n = DIV_ROUND_UP(size, UV_BOUNCE_GRANULE), g;
+	struct uv_pool_hot *hot = n <= UV_HOT_CLASSES ? &dom->hot[n - 1] : NULL;
+	unsigned long flags;
+
+	spin_lock_irqsave(&dom->pool_lock, flags);
+	if (hot && hot->n) {
+		g = hot->g[--hot->n];
+	} else {
+		g = uv_pool_search(dom, n);
+		if (g >= nbits && uv_pool_drain(dom))
+			g = uv_pool_search(dom, n);
+	}
 	spin_unlock_irqrestore(&dom->pool_lock, flags);
 	return g < nbits ? dom->bounce_off + ((u64)g << UV_BOUNCE_SHIFT) : 0;
 }
 
 static void uv_pool_free(struct uv_domain *dom, u64 off, size_t size)
 {
+	unsigned long n = DIV_ROUND_UP(size, UV_BOUNCE_GRANULE);
+	unsigned long g = (off - dom->bounce_off) >> UV_BOUNCE_SHIFT;
+	struct uv_pool_hot *hot = n <= UV_HOT_CLASSES ? &dom->hot[n - 1] : NULL;
 	unsigned long flags;
 
 	spin_lock_irqsave(&dom->pool_lock, flags);
-	bitmap_clear(dom->pool_map, (off - dom->bounce_off) >> UV_BOUNCE_SHIFT,
-		     DIV_ROUND_UP(size, UV_BOUNCE_GRANULE));
+	if (hot && hot->n < UV_HOT_DEPTH)
+		hot->g[hot->n++] = g;
+	else
+		bitmap_clear(dom->pool_map, g, n);
 	spin_unlock_irqrestore(&dom->pool_lock, flags);
 }
 

@@ -50,6 +50,7 @@
 #include <linux/irq_work.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
+#include <linux/sizes.h>
 #include <linux/spinlock.h>
 #include <linux/virtio.h>
 #include <linux/virtio_config.h>
@@ -87,6 +88,19 @@ struct uv_bounce_map {
 	bool delivered;
 };
 
+/*
+ * Extents of up to 4 KiB that were freed and not yet given back to the
+ * pool's bitmap, one stack per size in granules: a new mapping of that size
+ * takes the one freed last, whose bytes are likely still in the cache
+ * (docs/benchmarks.md: 4k and 128k reads 1.1x faster than next-fit alone).
+ */
+#define UV_HOT_CLASSES	(SZ_4K >> UV_BOUNCE_SHIFT)
+#define UV_HOT_DEPTH	64
+struct uv_pool_hot {
+	unsigned int n;
+	u32 g[UV_HOT_DEPTH];		/* first granule of each extent */
+};
+
 /**
  * struct uv_domain - the memory a device shares with its emulator
  *
@@ -116,9 +130,10 @@ struct uv_domain {
 
 	u64 bounce_off, bounce_size;
 	void *bounce_va;		/* vmap of the pool's pages */
-	spinlock_t pool_lock;		/* pool_map, pool_next (irq-safe) */
+	spinlock_t pool_lock;		/* pool_map, pool_next, hot (irq-safe) */
 	unsigned long *pool_map;	/* busy granules of the pool */
 	unsigned long pool_next;	/* granule where the next search starts */
+	struct uv_pool_hot hot[UV_HOT_CLASSES];	/* kept extents, by granules - 1 */
 	struct uv_bounce_map *maps;	/* per granule; written by map/unmap */
 };
 
