@@ -42,6 +42,9 @@
 # system calls per request, from /proc before and after each run
 # (bench/cost.sh), and for uvirtio-blk its io_uring_enter calls per
 # request; requests counted in the disk's /sys/block/DEV/stat.
+# With both job counts, a third table sets each path's two-job median
+# against its one-job median and the range of its one-job rounds (issue
+# 18: two jobs may not fall below one by more than the host's noise).
 #
 # Settings, from the environment or as NAME=VALUE arguments (selftests/vm/run
 # passes arguments, not the environment): BENCH_RUNTIME (seconds per run),
@@ -212,12 +215,45 @@ uv_stop_all
 stop_vduse
 [ -z "$LOOP" ] || { losetup -d "$LOOP"; LOOP=; }
 
+# jobs_table - issue 18's two-job goal: per test and path, the median with
+# two fio jobs over the median with one, and the range of the one-job
+# rounds (the host's noise for that path and test, in this boot); "within"
+# when the two-job median is not below that range. Nothing without both
+# job counts.
+jobs_table() {
+	awk "$BENCH_AWK_MEDIAN"'
+	$5 == "IOPS" || $5 == "MiB/s" {
+		if ($1 ~ /-j1$/) j = 1; else if ($1 ~ /-j2$/) j = 2; else next
+		t = $1; sub(/-j[12]$/, "", t); k = t SUBSEP $2
+		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		v[k, j] = v[k, j] " " $4
+		if (j == 2) next
+		if (!(k in lo) || $4 + 0 < lo[k] + 0) lo[k] = $4
+		if (!(k in hi) || $4 + 0 > hi[k] + 0) hi[k] = $4
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			k = order[i]
+			if (!((k, 1) in v) || !((k, 2) in v)) continue
+			if (!head++)
+				printf "two fio jobs against one (medians; one-job rounds from-to):\n%-12s %-16s %10s %10s %7s  %s\n", "test", "path", "1 job", "2 jobs", "2/1", "1-job rounds"
+			split(k, tp, SUBSEP)
+			m1 = median(v[k, 1]); m2 = median(v[k, 2])
+			printf "%-12s %-16s %10.1f %10.1f %7.3f  %s-%s %s\n", tp[1], tp[2],
+			       m1, m2, (m1 > 0 ? m2 / m1 : 0), lo[k], hi[k],
+			       (m2 + 0 >= lo[k] + 0 ? "within" : "below")
+		}
+		if (head) printf "\n"
+	}' "$RES"
+}
+
 echo "uvirtio-blk benchmark: kernel $(uname -r), $(nproc) vCPUs, fio io_uring O_DIRECT, ${RUNTIME}s per run, $ROUNDS interleaved round(s), scheduler none everywhere"
 echo "each cell: median over the rounds (median ratio to null_blk in the same round)"
 table
 # the issue's other two comparisons, same-round ratios too
 pair_ratios "uv-null-1q vduse" "uv-file loop" "uv-null-1q uv-null-1q-efd"
 echo
+jobs_table
 cost_table "$COST" request $PATHS
 echo
 summary null_blk | sed 's/^/bench blk /'
