@@ -310,6 +310,12 @@ static unsigned long uv_pool_search(struct uv_domain *dom, unsigned long n)
 	return g;
 }
 
+/* The stack of kept extents of @n granules, or NULL if that size is not kept. */
+static struct uv_pool_hot *uv_pool_hot(struct uv_domain *dom, unsigned long n)
+{
+	return n <= UV_HOT_CLASSES ? &dom->hot[n - 1] : NULL;
+}
+
 /* Give every kept extent back to the bitmap. Returns true if there was one. */
 static bool uv_pool_drain(struct uv_domain *dom)
 {
@@ -319,7 +325,7 @@ static bool uv_pool_drain(struct uv_domain *dom)
 	for (c = 0; c < UV_HOT_CLASSES; c++) {
 		for (i = 0; i < dom->hot[c].n; i++)
 			bitmap_clear(dom->pool_map, dom->hot[c].g[i], c + 1);
-		any |= dom->hot[c].n;
+		any |= dom->hot[c].n > 0;
 		dom->hot[c].n = 0;
 	}
 	return any;
@@ -334,7 +340,7 @@ static u64 uv_pool_alloc(struct uv_domain *dom, size_t size)
 {
 	unsigned long nbits = dom->bounce_size >> UV_BOUNCE_SHIFT;
 	unsigned long n = DIV_ROUND_UP(size, UV_BOUNCE_GRANULE), g;
-	struct uv_pool_hot *hot = n <= UV_HOT_CLASSES ? &dom->hot[n - 1] : NULL;
+	struct uv_pool_hot *hot = uv_pool_hot(dom, n);
 	unsigned long flags;
 
 	spin_lock_irqsave(&dom->pool_lock, flags);
@@ -353,7 +359,7 @@ static void uv_pool_free(struct uv_domain *dom, u64 off, size_t size)
 {
 	unsigned long n = DIV_ROUND_UP(size, UV_BOUNCE_GRANULE);
 	unsigned long g = (off - dom->bounce_off) >> UV_BOUNCE_SHIFT;
-	struct uv_pool_hot *hot = n <= UV_HOT_CLASSES ? &dom->hot[n - 1] : NULL;
+	struct uv_pool_hot *hot = uv_pool_hot(dom, n);
 	unsigned long flags;
 
 	spin_lock_irqsave(&dom->pool_lock, flags);

@@ -13,7 +13,7 @@
 # round timed out). Skips if no huge page could back the read's buffer.
 . "$(dirname "$0")/lib.sh"
 
-uv_need uvirtio-blk fio timeout
+uv_need uvirtio-blk fio
 odread=$(dirname "$0")/odread
 [ -x "$odread" ] || uv_fail "$odread is missing"
 uv_tmpdir
