@@ -99,6 +99,34 @@ net_all_channels() {
 	[ "$got" = "$3" ] || uv_fail "$2 uses '$got' combined channels after ethtool -L $3"
 }
 
+# net_xps PID IF [MASK...] - without MASK, print the XPS CPU mask of each
+# of IF's transmit queues (in PID's network namespace), in queue order; with
+# one MASK, set every queue's to it; with one per queue (as printed), set
+# each. virtio_net maps each CPU to its own transmit queues, so parallel
+# flows from one CPU share few queues; 0 clears the map, and the driver
+# then picks each flow's queue by its random flow hash alone.
+net_xps() {
+	local pid=$1 ifc=$2
+	shift 2
+	net_in "$pid" unshare -m sh -c '
+		ifc=$1; shift
+		mount -t sysfs sysfs /sys || exit 1
+		n=$(ls -d /sys/class/net/$ifc/queues/tx-* | wc -l)
+		[ $# = 0 ] || [ $# = 1 ] || [ $# = "$n" ] ||
+			{ echo "net_xps: $# masks for $n queues" >&2; exit 1; }
+		q=0
+		while [ $q -lt "$n" ]; do
+			f=/sys/class/net/$ifc/queues/tx-$q/xps_cpus
+			if [ $# = 0 ]; then
+				cat "$f" || exit 1
+			else
+				echo "$1" > "$f" || exit 1
+				[ $# = 1 ] || shift
+			fi
+			q=$((q + 1))
+		done' sh "$ifc" "$@"
+}
+
 # net_stop PID ERRFILE - SIGTERM an emulator, check it exits 0 in time
 net_stop() {
 	local pid=$1 err=$2 rc

@@ -112,9 +112,7 @@ cpu_ticks() {
 NT=1
 if [ "$Q" -gt 1 ]; then
 	NT=$((8 * Q))
-	net_in "$pa" unshare -m sh -c "mount -t sysfs sysfs /sys &&
-		for f in /sys/class/net/$ia/queues/tx-*/xps_cpus; do echo 0 > \$f || exit 1; done" ||
-		uv_fail "cannot clear $ia's XPS map"
+	net_xps "$pa" "$ia" 0 || uv_fail "cannot clear $ia's XPS map"
 fi
 per=$((size_mb / NT))
 dd if=/dev/urandom of="$UV_TMP/send" bs=1M count="$per" status=none ||
