@@ -59,6 +59,8 @@ enum nb_kind {
  * @tx_active:	dgram: the peer accepted @tx: frames go there
  * @offer_due:	dgram: an offer of this type could not be sent yet (0 none)
  * @ring_seq:	dgram: number of the last ring made
+ * @accept_due: dgram: our accept of @rx that the peer's full queue refused:
+ *		the reader sends it again at its next nb_recv() (0: none)
  * @rx_via_ring: the frame nb_recv() just moved came through a ring
  * @tx_via_ring: the frame nb_send() just moved went through a ring
  * @ctl_accept:	dgram: id of our ring the peer accepted, posted by the thread
@@ -70,7 +72,8 @@ enum nb_kind {
  *
  * Two threads may use one backend (pair.h, steering): its owner sends and
  * reconnects it, another pair's thread may be the one that receives. The
- * receive side (@rx, @rx_gen_seen, @rx_via_ring, @rbuf) is the reader's,
+ * receive side (@rx, @accept_due, @rx_gen_seen, @rx_via_ring, @rbuf) is
+ * the reader's,
  * everything else the owner's; what the reader learns for the owner from
  * the peer's control messages goes through @ctl_accept and
  * @ctl_offer_back, and a write to @room_fd wakes the owner to act on it
@@ -101,6 +104,7 @@ struct nb {
 	bool tx_active;
 	uint32_t offer_due;
 	uint64_t ring_seq;
+	uint64_t accept_due;
 	bool rx_via_ring;
 	bool tx_via_ring;
 	_Atomic uint64_t ctl_accept;

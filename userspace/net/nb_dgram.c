@@ -64,6 +64,7 @@ static void nb_rx_sync(struct nb *b)
 	if (g == b->rx_gen_seen)
 		return;
 	nring_free(&b->rx);
+	b->accept_due = 0;
 	b->rx_gen_seen = g;
 }
 
@@ -116,6 +117,23 @@ static int nb_ctl_send(struct nb *b, uint32_t type, uint64_t id, bool fds)
 	if (sendmsg(b->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		return -errno;
 	return 0;
+}
+
+/**
+ * nb_accept() - tell the peer we read its ring @id
+ * @b:		dgram backend, connected; called by its reader
+ * @id:		the ring we attached
+ *
+ * The peer stays on the socket until this arrives, so an accept its full
+ * queue refuses (it holds only net.unix.max_dgram_qlen datagrams, 10 by
+ * default, and the frames it has yet to read count) is sent again at the
+ * next nb_recv(), while we still read that ring.
+ */
+static void nb_accept(struct nb *b, uint64_t id)
+{
+	int ret = nb_ctl_send(b, NR_ACCEPT, id, false);
+
+	b->accept_due = ret == -EAGAIN || ret == -ENOBUFS ? id : 0;
 }
 
 /**
@@ -190,9 +208,7 @@ static void nb_ring_ctl(struct nb *b, const struct nr_msg *m, int *fds,
 				b->spec, why ? why : strerror(-ret));
 			break;
 		}
-		/* Lost in a full queue, the accept only keeps the peer on
-		 * the socket; we read both. */
-		nb_ctl_send(b, NR_ACCEPT, m->id, false);
+		nb_accept(b, m->id);
 		if (m->type == NR_OFFER) {
 			atomic_store_explicit(&b->ctl_offer_back, 1,
 					      memory_order_release);
@@ -342,6 +358,9 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 	ssize_t n;
 
 	nb_rx_sync(b);
+	if (b->accept_due && b->connected && b->rx.h &&
+	    b->rx.id == b->accept_due)
+		nb_accept(b, b->accept_due);
 	for (;;) {
 		if (b->rx.h) {
 			ret = nring_pop(&b->rx, iov, cnt);
