@@ -42,6 +42,11 @@
 # system calls per request, from /proc before and after each run
 # (bench/cost.sh), and for uvirtio-blk its io_uring_enter calls per
 # request; requests counted in the disk's /sys/block/DEV/stat.
+# What a request cost the whole guest, for every path: busy vCPU time per
+# request (fio, kernel and emulator alike, polling included) and the share
+# of the vCPUs that was busy, from /proc/stat; where both a path and
+# null_blk keep every vCPU busy, null_blk's CPU time per request over the
+# path's is the highest ratio the path can show.
 # With both job counts, a third table sets each path's two-job median
 # against its one-job median and the range of its one-job rounds (issue
 # 18: two jobs may not fall below one by more than the host's noise).
@@ -74,8 +79,10 @@ DIR=$(mktemp -d /tmp/bench.XXXXXX)
 chmod 0755 "$DIR"
 RES=$DIR/results
 COST=$DIR/cost
+GCPU=$DIR/gcpu
 : > "$RES"
 : > "$COST"
+: > "$GCPU"
 . "$(dirname "$0")/cost.sh"
 . "$(dirname "$0")/fio_lib.sh"
 declare -A PID_OF	# path: its emulator's pid, for the cost per request
@@ -254,6 +261,7 @@ table
 pair_ratios "uv-null-1q vduse" "uv-file loop" "uv-null-1q uv-null-1q-efd"
 echo
 jobs_table
+guest_table null_blk
 cost_table "$COST" request $PATHS
 echo
 summary null_blk | sed 's/^/bench blk /'

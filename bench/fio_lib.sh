@@ -104,6 +104,13 @@ cpu_ms() {
 	echo $(( (${12} + ${13}) * 1000 / $(getconf CLK_TCK 2>/dev/null || echo 100) ))
 }
 
+# guest_ticks - "BUSY ALL" clock ticks of all vCPUs so far, from /proc/stat
+# (busy: all but idle and iowait; guest time is inside user time already)
+guest_ticks() {
+	awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i
+			   print t - $5 - $6, t; exit }' /proc/stat
+}
+
 # requests NODE - requests the disk completed (reads + writes)
 requests() {
 	awk '{ print $1 + $5 }' "/sys/block/${1#/dev/}/stat"
@@ -138,7 +145,7 @@ uring_enters() {
 # cost file
 run_fio() {
 	local path=$1 node=$2 test=$3 jobs=$4 round=$5 rw bs qd t iops lat bw
-	local pid=${PID_OF[$1]:-} spid=${SERVER_OF[$1]:-} c0 r0 cpu0 scpu0
+	local pid=${PID_OF[$1]:-} spid=${SERVER_OF[$1]:-} c0 r0 cpu0 scpu0 g0 g1 gr0
 	case $test in
 	rr4k-qd1) rw=randread bs=4k qd=1 ;;
 	rr4k-qd32) rw=randread bs=4k qd=32 ;;
@@ -151,12 +158,17 @@ run_fio() {
 		cpu0=$(cpu_ms $pid)
 	fi
 	[ -z "$spid" ] || scpu0=$(cpu_ms $spid)
+	gr0=$(requests "$node")
+	g0=$(guest_ticks)
 	t=$(fio --name=b --filename="$node" --ioengine=io_uring --direct=1 \
 		--rw=$rw --bs=$bs --iodepth=$qd --numjobs="$jobs" \
 		--size="${FIO_SIZE:-512M}" --time_based \
 		--runtime="$RUNTIME" --ramp_time=1 --group_reporting $FIO_ARGS \
 		--output-format=terse --terse-version=3 2> "$DIR/fio.err" |
 		tail -n 1)
+	g1=$(guest_ticks)
+	guest_record "$test-j$jobs" "$path" "$round" "$g0" "$g1" \
+		$(($(requests "$node") - gr0))
 	[ -z "$pid" ] || cost_record "$COST" "$test-j$jobs" "$path" "$round" \
 		"$c0" "$(cost_proc $pid) $(uring_enters "$path")" \
 		$(($(requests "$node") - r0))
@@ -186,6 +198,57 @@ run_fio() {
 		echo "$test-j$jobs-cpu $path $round $cpu0 ms" >> "$RES"
 	[ -z "$spid" ] || [ "${CPU_ROWS:-0}" != 1 ] ||
 		echo "$test-j$jobs-srvcpu $path $round $scpu0 ms" >> "$RES"
+}
+
+# guest_record TEST PATH ROUND "BUSY ALL" "BUSY ALL" REQUESTS - append to
+# $GCPU (if the bench set one) what the run cost the whole guest: busy vCPU time per request in
+# microseconds (fio, the kernel, the emulator, its polling: everything),
+# and the share of the vCPUs' time that was busy
+guest_record() {
+	local -a b a
+	[ -n "${GCPU:-}" ] || return 0
+	read -r -a b <<< "$4"
+	read -r -a a <<< "$5"
+	[ "${6:-0}" -gt 0 ] 2>/dev/null && [ "${a[1]}" -gt "${b[1]}" ] || return 0
+	awk -v t="$1" -v p="$2" -v r="$3" -v n="$6" \
+		-v busy=$((a[0] - b[0])) -v all=$((a[1] - b[1])) \
+		-v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" \
+		'BEGIN { printf "%s %s %s %.2f %.1f\n", t, p, r,
+			 busy * 1e6 / hz / n, 100 * busy / all }' >> "$GCPU"
+}
+
+# guest_table REF - per test and path, the medians of guest_record's
+# figures, and REF's CPU time per request over the path's: the speed the
+# path would reach against REF were both held up by the vCPUs alone (when
+# both keep every vCPU busy, the measured ratio cannot be higher)
+guest_table() {
+	[ -s "${GCPU:-}" ] || return 0
+	awk -v paths="$PATHS" -v ref="$1" "$BENCH_AWK_MEDIAN"'
+	BEGIN { np = split(paths, p, " ") }
+	{ k = $1 SUBSEP $2
+	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 }
+	  has[$2] = 1; us[k] = us[k] " " $4; pc[k] = pc[k] " " $5 }
+	END {
+		printf "whole guest per request (all vCPUs, /proc/stat), median over the rounds: busy CPU us per request, %% of vCPU time busy, %s us/req over the path'"'"'s\n", ref
+		printf "%-18s", "test"
+		for (j = 1; j <= np; j++) if (p[j] in has) printf " %22s", p[j]
+		printf "\n"
+		for (i = 1; i <= nt; i++) {
+			t = order[i]
+			printf "%-18s", t
+			r = (t SUBSEP ref) in us ? median(us[t SUBSEP ref]) : 0
+			for (j = 1; j <= np; j++) {
+				if (!(p[j] in has)) continue
+				k = t SUBSEP p[j]
+				if (!(k in us)) { printf " %22s", "-"; continue }
+				m = median(us[k])
+				printf " %22s", sprintf("%.1f %3.0f%% %s", m, median(pc[k]),
+					r > 0 && m > 0 ? sprintf("%.3f", r / m) : "-")
+			}
+			printf "\n"
+		}
+		printf "\n"
+	}' "$GCPU"
 }
 
 # table [REF] - one row per test, one column per path: median value (ratio
