@@ -42,10 +42,10 @@
 # system calls per request, from /proc before and after each run
 # (bench/cost.sh), and for uvirtio-blk its io_uring_enter calls per
 # request; requests counted in the disk's /sys/block/DEV/stat.
-# What a request cost the whole guest, for every path: busy vCPU time per
-# request (fio, kernel and emulator alike, polling included) and the share
+# What an I/O cost the whole guest, for every path: busy vCPU time per
+# I/O (fio, kernel and emulator alike, polling included) and the share
 # of the vCPUs that was busy, from /proc/stat; where both a path and
-# null_blk keep every vCPU busy, null_blk's CPU time per request over the
+# null_blk keep every vCPU busy, null_blk's CPU time per I/O over the
 # path's is the highest ratio the path can show.
 # With both job counts, a third table sets each path's two-job median
 # against its one-job median and the range of its one-job rounds (issue

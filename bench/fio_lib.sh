@@ -111,6 +111,11 @@ guest_ticks() {
 			   print t - $5 - $6, t; exit }' /proc/stat
 }
 
+# sectors NODE - 512-byte sectors the disk read and wrote
+sectors() {
+	awk '{ print $3 + $7 }' "/sys/block/${1#/dev/}/stat"
+}
+
 # requests NODE - requests the disk completed (reads + writes)
 requests() {
 	awk '{ print $1 + $5 }' "/sys/block/${1#/dev/}/stat"
@@ -158,7 +163,7 @@ run_fio() {
 		cpu0=$(cpu_ms $pid)
 	fi
 	[ -z "$spid" ] || scpu0=$(cpu_ms $spid)
-	gr0=$(requests "$node")
+	gr0=$(sectors "$node")
 	g0=$(guest_ticks)
 	t=$(fio --name=b --filename="$node" --ioengine=io_uring --direct=1 \
 		--rw=$rw --bs=$bs --iodepth=$qd --numjobs="$jobs" \
@@ -167,8 +172,10 @@ run_fio() {
 		--output-format=terse --terse-version=3 2> "$DIR/fio.err" |
 		tail -n 1)
 	g1=$(guest_ticks)
+	# per I/O of the test's size: the block layer may split one (null_blk
+	# takes at most 255 sectors a request, so 128k is two there)
 	guest_record "$test-j$jobs" "$path" "$round" "$g0" "$g1" \
-		$(($(requests "$node") - gr0))
+		$((($(sectors "$node") - gr0) / (${bs%k} * 2)))
 	[ -z "$pid" ] || cost_record "$COST" "$test-j$jobs" "$path" "$round" \
 		"$c0" "$(cost_proc $pid) $(uring_enters "$path")" \
 		$(($(requests "$node") - r0))
@@ -200,10 +207,11 @@ run_fio() {
 		echo "$test-j$jobs-srvcpu $path $round $scpu0 ms" >> "$RES"
 }
 
-# guest_record TEST PATH ROUND "BUSY ALL" "BUSY ALL" REQUESTS - append to
-# $GCPU (if the bench set one) what the run cost the whole guest: busy vCPU time per request in
-# microseconds (fio, the kernel, the emulator, its polling: everything),
-# and the share of the vCPUs' time that was busy
+# guest_record TEST PATH ROUND "BUSY ALL" "BUSY ALL" IOS - append to $GCPU
+# (if the bench set one) what the run cost the whole guest: busy vCPU time
+# per I/O of the test's size in microseconds (fio, the kernel, the
+# emulator, its polling: everything), and the share of the vCPUs' time
+# that was busy
 guest_record() {
 	local -a b a
 	[ -n "${GCPU:-}" ] || return 0
@@ -229,7 +237,7 @@ guest_table() {
 	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 }
 	  has[$2] = 1; us[k] = us[k] " " $4; pc[k] = pc[k] " " $5 }
 	END {
-		printf "whole guest per request (all vCPUs, /proc/stat), median over the rounds: busy CPU us per request, %% of vCPU time busy, %s us/req over the path'"'"'s\n", ref
+		printf "whole guest per I/O (all vCPUs, /proc/stat), median over the rounds: busy CPU us per I/O, %% of vCPU time busy, %s us/I/O over the path'"'"'s\n", ref
 		printf "%-18s", "test"
 		for (j = 1; j <= np; j++) if (p[j] in has) printf " %22s", p[j]
 		printf "\n"
