@@ -31,6 +31,19 @@ static inline void tap_plan(unsigned int n)
 }
 
 /**
+ * tap_vdiag() - print a diagnostic line
+ * @fmt:	message
+ * @ap:		its arguments
+ */
+static inline void __attribute__((format(printf, 1, 0)))
+tap_vdiag(const char *fmt, va_list ap)
+{
+	printf("# ");
+	vprintf(fmt, ap);
+	printf("\n");
+}
+
+/**
  * tap_diag() - print a diagnostic line
  * @fmt:	message
  */
@@ -39,11 +52,9 @@ tap_diag(const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("# ");
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	tap_vdiag(fmt, ap);
 	va_end(ap);
-	printf("\n");
 }
 
 /**

@@ -22,11 +22,9 @@ void net_log(const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("# ");
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	tap_vdiag(fmt, ap);
 	va_end(ap);
-	printf("\n");
 }
 
 struct duo {
@@ -98,6 +96,17 @@ static unsigned int fill(struct nb *from)
 	return n;
 }
 
+/* both_rings() - does each side send through its ring? (says which not) */
+static bool both_rings(struct duo *d)
+{
+	bool a = nb_ring_waits(&d->a), b = nb_ring_waits(&d->b);
+
+	if (!a || !b)
+		tap_diag("a's ring %s, b's ring %s", a ? "in use" : "not in use",
+			 b ? "in use" : "not in use");
+	return a && b;
+}
+
 static bool rings_both_ways(void)
 {
 	struct duo d;
@@ -111,11 +120,7 @@ static bool rings_both_ways(void)
 	CHECK(nb_connect(&d.b) == 0);
 	for (i = 0; i < 5; i++)
 		pump(&d);
-	ok = nb_ring_waits(&d.a) && nb_ring_waits(&d.b);
-	if (!ok)
-		tap_diag("a's ring %s, b's ring %s",
-			 nb_ring_waits(&d.a) ? "in use" : "not in use",
-			 nb_ring_waits(&d.b) ? "in use" : "not in use");
+	ok = both_rings(&d);
 	duo_close(&d);
 	return ok;
 }
@@ -145,11 +150,7 @@ static bool accept_refused_is_sent_again(void)
 	/* a reads its junk, then passes as a pair thread does */
 	for (i = 0; i < 5; i++)
 		pump(&d);
-	ok = nb_ring_waits(&d.a) && nb_ring_waits(&d.b);
-	if (!ok)
-		tap_diag("a's ring %s, b's ring %s",
-			 nb_ring_waits(&d.a) ? "in use" : "not in use",
-			 nb_ring_waits(&d.b) ? "in use" : "not in use");
+	ok = both_rings(&d);
 	/* a frame from a now goes through the ring */
 	if (ok) {
 		CHECK(nb_send(&d.a, &v, 1) == 0);
