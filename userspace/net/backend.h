@@ -73,9 +73,8 @@ enum nb_kind {
  * Two threads may use one backend (pair.h, steering): its owner sends and
  * reconnects it, another pair's thread may be the one that receives. The
  * receive side (@rx, @accept_due, @rx_gen_seen, @rx_via_ring, @rbuf) is
- * the reader's,
- * everything else the owner's; what the reader learns for the owner from
- * the peer's control messages goes through @ctl_accept and
+ * the reader's, everything else the owner's; what the reader learns for
+ * the owner from the peer's control messages goes through @ctl_accept and
  * @ctl_offer_back, and a write to @room_fd wakes the owner to act on it
  * (nb_ctl_apply()). Neither side touches a shared word per frame.
  */
