@@ -99,6 +99,21 @@ net_all_channels() {
 	[ "$got" = "$3" ] || uv_fail "$2 uses '$got' combined channels after ethtool -L $3"
 }
 
+# net_sysfs PID SCRIPT [ARG...] - run the sh SCRIPT (ARGs as its $1...)
+# where /sys shows PID's network namespace: sysfs shows the namespace of
+# whoever mounted it, so it is mounted afresh in a private mount namespace
+# (in our own namespace that mount is refused, and /sys already shows it)
+net_sysfs() {
+	local pid=$1 script=$2
+	shift 2
+	if [ "$(readlink "/proc/$pid/ns/net")" = "$(readlink /proc/self/ns/net)" ]; then
+		sh -c "$script" sh "$@"
+		return
+	fi
+	net_in "$pid" unshare -m sh -c "mount -t sysfs sysfs /sys || exit 1
+$script" sh "$@"
+}
+
 # net_xps PID IF [MASK...] - without MASK, print the XPS CPU mask of each
 # of IF's transmit queues (in PID's network namespace), in queue order; with
 # one MASK, set every queue's to it; with one per queue (as printed), set
@@ -106,11 +121,10 @@ net_all_channels() {
 # flows from one CPU share few queues; 0 clears the map, and the driver
 # then picks each flow's queue by its random flow hash alone.
 net_xps() {
-	local pid=$1 ifc=$2
-	shift 2
-	net_in "$pid" unshare -m sh -c '
+	local pid=$1
+	shift
+	net_sysfs "$pid" '
 		ifc=$1; shift
-		mount -t sysfs sysfs /sys || exit 1
 		n=$(ls -d /sys/class/net/$ifc/queues/tx-* | wc -l)
 		[ $# = 0 ] || [ $# = 1 ] || [ $# = "$n" ] ||
 			{ echo "net_xps: $# masks for $n queues" >&2; exit 1; }
@@ -124,7 +138,7 @@ net_xps() {
 				[ $# = 1 ] || shift
 			fi
 			q=$((q + 1))
-		done' sh "$ifc" "$@"
+		done' "$@"
 }
 
 # net_stop PID ERRFILE - SIGTERM an emulator, check it exits 0 in time
@@ -149,16 +163,9 @@ net_stat() {
 }
 
 # net_carrier PID IF - IF's /sys/class/net/IF/carrier as PID's network
-# namespace sees it (sysfs shows the namespace of whoever mounted it, so it
-# is mounted afresh in a private mount namespace; in our own namespace that
-# mount is refused, and /sys already shows it)
+# namespace sees it
 net_carrier() {
-	if [ "$(readlink "/proc/$1/ns/net")" = "$(readlink /proc/self/ns/net)" ]; then
-		cat "/sys/class/net/$2/carrier" 2>/dev/null
-		return
-	fi
-	net_in "$1" unshare -m sh -c \
-		"mount -t sysfs sysfs /sys && cat /sys/class/net/$2/carrier" 2>/dev/null
+	net_sysfs "$1" 'cat "/sys/class/net/$1/carrier"' "$2" 2>/dev/null
 }
 
 # net_wait_carrier PID IF VALUE SECS - wait until IF's carrier reads VALUE
