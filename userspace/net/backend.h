@@ -60,7 +60,8 @@ enum nb_kind {
  * @offer_due:	dgram: an offer of this type could not be sent yet (0 none)
  * @ring_seq:	dgram: number of the last ring made
  * @accept_due: dgram: our accept of @rx that the peer's full queue refused:
- *		the reader sends it again at its next nb_recv() (0: none)
+ *		the reader sends it again at its next nb_recv(), while it
+ *		reads @rx (0: none)
  * @rx_via_ring: the frame nb_recv() just moved came through a ring
  * @tx_via_ring: the frame nb_send() just moved went through a ring
  * @ctl_accept:	dgram: id of our ring the peer accepted, posted by the thread

@@ -54,6 +54,16 @@ static void nb_ring_reset(struct nb *b)
 }
 
 /**
+ * nb_rx_drop() - stop reading the peer's ring (and owing it an accept)
+ * @b:		dgram backend; called by the thread that reads it
+ */
+static void nb_rx_drop(struct nb *b)
+{
+	nring_free(&b->rx);
+	b->accept_due = 0;
+}
+
+/**
  * nb_rx_sync() - drop the peer's ring if the owner changed peers since
  * @b:		dgram backend; called by the thread that reads it
  */
@@ -63,8 +73,7 @@ static void nb_rx_sync(struct nb *b)
 
 	if (g == b->rx_gen_seen)
 		return;
-	nring_free(&b->rx);
-	b->accept_due = 0;
+	nb_rx_drop(b);
 	b->rx_gen_seen = g;
 }
 
@@ -127,7 +136,7 @@ static int nb_ctl_send(struct nb *b, uint32_t type, uint64_t id, bool fds)
  * The peer stays on the socket until this arrives, so an accept its full
  * queue refuses (it holds only net.unix.max_dgram_qlen datagrams, 10 by
  * default, and the frames it has yet to read count) is sent again at the
- * next nb_recv(), while we still read that ring.
+ * next nb_recv(), until we stop reading that ring (nb_rx_drop()).
  */
 static void nb_accept(struct nb *b, uint64_t id)
 {
@@ -199,7 +208,7 @@ static void nb_ring_ctl(struct nb *b, const struct nr_msg *m, int *fds,
 		}
 		/* a reconnect of the owner's before this offer came */
 		nb_rx_sync(b);
-		nring_free(&b->rx);
+		nb_rx_drop(b);
 		ret = nring_attach(&b->rx, fds[0], fds[1], m->id, &why);
 		if (!ret)
 			nfd = 0;
@@ -358,8 +367,7 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 	ssize_t n;
 
 	nb_rx_sync(b);
-	if (b->accept_due && b->connected && b->rx.h &&
-	    b->rx.id == b->accept_due)
+	if (b->accept_due)
 		nb_accept(b, b->accept_due);
 	for (;;) {
 		if (b->rx.h) {
@@ -367,7 +375,7 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 			if (ret == -EPROTO) {
 				net_log("%s: the peer's shared ring is corrupt: dropped, back to the socket",
 					b->spec);
-				nring_free(&b->rx);
+				nb_rx_drop(b);
 			} else if (ret != -EAGAIN) {
 				b->rx_via_ring = true;
 				return ret;
@@ -654,7 +662,7 @@ static void nb_dgram_disconnect(struct nb *b)
  */
 static void nb_dgram_close(struct nb *b)
 {
-	nring_free(&b->rx);
+	nb_rx_drop(b);
 	unlink(b->path);
 	if (b->room_fd >= 0)
 		close(b->room_fd);
