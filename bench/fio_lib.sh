@@ -226,7 +226,7 @@ guest_record() {
 }
 
 # guest_table REF - per test and path, the medians of guest_record's
-# figures, and REF's CPU time per request over the path's: the speed the
+# figures, and REF's CPU time per I/O over the path's: the speed the
 # path would reach against REF were both held up by the vCPUs alone (when
 # both keep every vCPU busy, the measured ratio cannot be higher)
 guest_table() {
