@@ -274,7 +274,10 @@ bool uv_bounce_force(struct uv_domain *dom, u64 off, u8 val)
 	return true;
 }
 
-/* Copy between a driver buffer (page + offset, may span pages) and @buf. */
+/*
+ * Copy between a driver buffer (page + offset, may span pages) and @buf;
+ * a NULL @buf fills the driver's buffer with zeros.
+ */
 static void uv_copy(struct page *page, size_t offset, void *buf, size_t len,
 		    bool to_page)
 {
@@ -284,12 +287,15 @@ static void uv_copy(struct page *page, size_t offset, void *buf, size_t len,
 		size_t n = min_t(size_t, len, PAGE_SIZE - po);
 		void *va = kmap_local_page(p);
 
-		if (to_page)
+		if (to_page && !buf)
+			memset(va + po, 0, n);
+		else if (to_page)
 			memcpy(va + po, buf, n);
 		else
 			memcpy(buf, va + po, n);
 		kunmap_local(va);
-		buf += n;
+		if (buf)
+			buf += n;
 		offset += n;
 		len -= n;
 	}
@@ -400,11 +406,15 @@ dma_addr_t uv_bounce_map(struct uv_domain *dom, struct page *page,
 	/*
 	 * A buffer the device fills starts zeroed, so the emulator never reads
 	 * an earlier request's data and a short reply reads back as zeros.
+	 * With UVIRTIO_CREATE_F_USED_LEN the completion zeroes what the used
+	 * length does not cover instead, in the driver's own pages.
 	 */
-	if (dir == DMA_FROM_DEVICE)
-		memset(buf, 0, size);
-	else
+	if (dir == DMA_FROM_DEVICE) {
+		if (!dom->used_len)
+			memset(buf, 0, size);
+	} else {
 		uv_copy(page, offset, buf, size, false);
+	}
 
 	m = &dom->maps[(addr - dom->bounce_off) >> UV_BOUNCE_SHIFT];
 	m->offset = offset;
@@ -414,6 +424,20 @@ dma_addr_t uv_bounce_map(struct uv_domain *dom, struct page *page,
 	/* Publish last: uv_map_find() keys on ->page. */
 	smp_store_release(&m->page, page);
 	return addr;
+}
+
+/*
+ * What an undelivered device-writable range gives back to the driver: its
+ * bounce bytes, or (UVIRTIO_CREATE_F_USED_LEN, a buffer the device fills)
+ * NULL for zeros: the request was not completed by the emulator, or not
+ * through a used length that vouches for the bytes.
+ */
+static void *uv_bounce_back(struct uv_domain *dom, u64 addr,
+			    enum dma_data_direction dir)
+{
+	if (dom->used_len && dir == DMA_FROM_DEVICE)
+		return NULL;
+	return dom->bounce_va + (addr - dom->bounce_off);
 }
 
 /**
@@ -437,7 +461,7 @@ void uv_bounce_unmap(struct uv_domain *dom, dma_addr_t addr, size_t size,
 		return;
 	}
 	if (dir != DMA_TO_DEVICE && sync && !m->delivered)
-		uv_copy(m->page, m->offset, dom->bounce_va + (addr - dom->bounce_off),
+		uv_copy(m->page, m->offset, uv_bounce_back(dom, addr, dir),
 			m->size, true);
 	if (m->force_at) {
 		uv_copy(m->page, m->offset + m->force_at - 1, &m->force_val, 1, true);
@@ -454,6 +478,9 @@ void uv_bounce_unmap(struct uv_domain *dom, dma_addr_t addr, size_t size,
  * @addr:	domain offset of a device-writable buffer of a chain being
  *		completed
  * @len:	its length
+ * @copy:	how many of its first bytes the device wrote (@len, or less
+ *		with UVIRTIO_CREATE_F_USED_LEN): the rest reach the driver as
+ *		zeros
  *
  * Called as a completion is taken from the shadow ring, before the driver
  * can see it. The copy into the driver's pages then runs in the completing
@@ -466,7 +493,7 @@ void uv_bounce_unmap(struct uv_domain *dom, dma_addr_t addr, size_t size,
  * driver's own sync. What the emulator writes there afterwards never
  * reaches the driver.
  */
-void uv_bounce_deliver(struct uv_domain *dom, u64 addr, u32 len)
+void uv_bounce_deliver(struct uv_domain *dom, u64 addr, u32 len, u32 copy)
 {
 	struct uv_bounce_map *m;
 	u64 start;
@@ -475,7 +502,9 @@ void uv_bounce_deliver(struct uv_domain *dom, u64 addr, u32 len)
 	if (!m || start != addr || len != m->size)
 		return;
 	uv_copy(m->page, m->offset, dom->bounce_va + (addr - dom->bounce_off),
-		m->size, true);
+		copy, true);
+	if (copy < len)
+		uv_copy(m->page, m->offset + copy, NULL, len - copy, true);
 	m->delivered = true;
 }
 
@@ -513,7 +542,9 @@ void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
 			return;	/* the device overwrites it: nothing to copy in */
 	}
 	uv_copy(m->page, m->offset + (addr - start),
-		dom->bounce_va + (addr - dom->bounce_off), size, for_cpu);
+		for_cpu ? uv_bounce_back(dom, addr, dir) :
+			  dom->bounce_va + (addr - dom->bounce_off),
+		size, for_cpu);
 }
 
 /**

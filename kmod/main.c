@@ -298,7 +298,10 @@ ATTRIBUTE_GROUPS(uv_dev);
 static int uv_check_create(const struct uvirtio_create *c)
 {
 	if (!uv_zero(c->reserved, sizeof(c->reserved)) ||
-	    (c->flags & ~(UVIRTIO_CREATE_F_RECOVERY | UVIRTIO_CREATE_F_VRING_USED)))
+	    (c->flags & ~(UVIRTIO_CREATE_F_RECOVERY | UVIRTIO_CREATE_F_VRING_USED |
+			  UVIRTIO_CREATE_F_USED_LEN)))
+		return -EINVAL;
+	if ((c->flags & UVIRTIO_CREATE_F_USED_LEN) && c->device_id != VIRTIO_ID_BLOCK)
 		return -EINVAL;
 	if (c->device_id != VIRTIO_ID_BLOCK && c->device_id != VIRTIO_ID_NET)
 		return -EPROTONOSUPPORT;
@@ -351,6 +354,7 @@ static struct uv_dev *uv_dev_alloc(const struct uvirtio_create *c)
 	dev->creator = task_tgid_nr(current);
 	/* Kept for the device's life: a take-over (UVIRTIO_ATTACH) keeps it. */
 	dev->vring_used = c->flags & UVIRTIO_CREATE_F_VRING_USED;
+	dev->dom.used_len = c->flags & UVIRTIO_CREATE_F_USED_LEN;
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->config_lock);
 	spin_lock_init(&dev->ev_lock);

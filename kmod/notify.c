@@ -83,7 +83,8 @@ int uv_queue_alloc(struct uv_queue *q, unsigned int num)
 	q->outstanding = bitmap_zalloc(num, GFP_KERNEL_ACCOUNT);
 	q->wlen = kcalloc(num, sizeof(*q->wlen), GFP_KERNEL_ACCOUNT);
 	q->status_off = kcalloc(num, sizeof(*q->status_off), GFP_KERNEL_ACCOUNT);
-	if (!q->outstanding || !q->wlen || !q->status_off)
+	q->last_wlen = kcalloc(num, sizeof(*q->last_wlen), GFP_KERNEL_ACCOUNT);
+	if (!q->outstanding || !q->wlen || !q->status_off || !q->last_wlen)
 		return -ENOMEM;
 	return 0;
 }
@@ -94,6 +95,7 @@ int uv_queue_alloc(struct uv_queue *q, unsigned int num)
  */
 void uv_queue_free(struct uv_queue *q)
 {
+	kfree(q->last_wlen);
 	kfree(q->status_off);
 	kfree(q->wlen);
 	bitmap_free(q->outstanding);
@@ -197,10 +199,11 @@ void uv_queue_stop(struct uv_queue *q)
  * read-only to the emulator, and indirect tables are read from the driver's
  * own copy, never from the bounce pool.
  */
-/* Writable bytes of a chain, and the end of its last writable buffer. */
+/* Writable bytes of a chain, and the end and length of its last writable buffer. */
 struct uv_chain_tally {
 	u64 wlen;
 	u64 status;
+	u32 last;
 };
 
 static void uv_chain_tally(void *ctx, u64 addr, u32 len, bool write)
@@ -211,6 +214,7 @@ static void uv_chain_tally(void *ctx, u64 addr, u32 len, bool write)
 	if (write && len) {
 		t->wlen += len;
 		t->status = addr + len;
+		t->last = len;
 	}
 }
 
@@ -222,6 +226,7 @@ static void uv_chain_scan(struct uv_queue *q, unsigned int head)
 	uv_chain_walk(q, head, uv_chain_tally, &t);
 	q->wlen[head] = min_t(u64, t.wlen, U32_MAX);
 	q->status_off[head] = t.status;
+	q->last_wlen[head] = t.last;
 }
 
 /* Take note of every head the driver made available since the last call. */
@@ -245,11 +250,30 @@ static void uv_avail_scan(struct uv_queue *q)
 	}
 }
 
-/* Copy each whole device-writable buffer of a completed chain back now. */
+/* What a completed chain hands the driver, buffer by buffer. */
+struct uv_chain_reply {
+	struct uv_domain *dom;
+	u64 last_end;	/* end of the last writable buffer: handed over whole */
+	u32 left;	/* UVIRTIO_CREATE_F_USED_LEN: bytes the others may still take */
+};
+
+/*
+ * Copy each whole device-writable buffer of a completed chain back now:
+ * all of it, or (UVIRTIO_CREATE_F_USED_LEN) what the used length covers,
+ * with zeros after it.
+ */
 static void uv_chain_deliver(void *ctx, u64 addr, u32 len, bool write)
 {
-	if (write && len)
-		uv_bounce_deliver(ctx, addr, len);
+	struct uv_chain_reply *r = ctx;
+	u32 copy = len;
+
+	if (!write || !len)
+		return;
+	if (r->dom->used_len && addr + len != r->last_end) {
+		copy = min(r->left, len);
+		r->left -= copy;
+	}
+	uv_bounce_deliver(r->dom, addr, len, copy);
 }
 
 /*
@@ -390,8 +414,16 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 		 * with nothing writable (uv_chain_scan() counted) has nothing
 		 * to deliver: no second walk.
 		 */
-		if (q->wlen[id])
-			uv_chain_walk(q, id, uv_chain_deliver, &q->dev->dom);
+		if (q->wlen[id]) {
+			struct uv_chain_reply r = {
+				.dom = &q->dev->dom,
+				.last_end = q->status_off[id],
+				.left = len > q->last_wlen[id] ?
+					len - q->last_wlen[id] : 0,
+			};
+
+			uv_chain_walk(q, id, uv_chain_deliver, &r);
+		}
 		uv_used_push(q, id, len);
 		q->shadow_last++;
 	}

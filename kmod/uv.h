@@ -135,6 +135,7 @@ struct uv_domain {
 	unsigned long pool_next;	/* granule where the next search starts */
 	struct uv_pool_hot hot[UV_HOT_CLASSES];	/* kept extents, by granules - 1 */
 	struct uv_bounce_map *maps;	/* per granule; written by map/unmap */
+	bool used_len;			/* UVIRTIO_CREATE_F_USED_LEN */
 };
 
 /**
@@ -182,6 +183,7 @@ struct uv_queue {
 	u32 *wlen;			/* by head: device-writable bytes of the chain */
 	u64 *status_off;		/* by head: domain offset of its last writable
 					 * byte (+1), 0 when it has none */
+	u32 *last_wlen;			/* by head: bytes of its last writable buffer */
 };
 
 /**
@@ -316,7 +318,7 @@ void uv_bounce_unmap(struct uv_domain *dom, dma_addr_t addr, size_t size,
 		     enum dma_data_direction dir, bool sync);
 void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
 		    enum dma_data_direction dir, bool for_cpu);
-void uv_bounce_deliver(struct uv_domain *dom, u64 addr, u32 len);
+void uv_bounce_deliver(struct uv_domain *dom, u64 addr, u32 len, u32 copy);
 void *uv_ring_alloc(struct uv_domain *dom, size_t size, dma_addr_t *handle);
 void uv_ring_free(struct uv_domain *dom, void *va, dma_addr_t handle);
 

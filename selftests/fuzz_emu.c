@@ -183,6 +183,7 @@ static const char *const early_names[] = { "", "close after CREATE",
  * @bind:	when the driver binds
  * @bind_ms:	ms after START (B_LATE) or after the device appeared
  *		(B_REBIND) at which that happens
+ * @used_len:	blk: created with UVIRTIO_CREATE_F_USED_LEN (one in two)
  */
 struct plan {
 	uint64_t seed;
@@ -204,6 +205,7 @@ struct plan {
 	uint64_t wild_seed;
 	enum bind bind;
 	unsigned int bind_ms;
+	bool used_len;
 };
 
 static uint32_t excluded;
@@ -369,6 +371,9 @@ static void plan_make(struct plan *p, uint64_t seed)
 	/* Unbinding under a mounted filesystem would be a test of its own. */
 	else if (n == 1 && !p->clean && !p->early && p->load != L_FS)
 		p->bind = B_REBIND;
+	/* A stream of its own too, for the same reason. */
+	s = seed ^ 0x05ed1e4ULL;
+	p->used_len = !p->net && rng_below(&s, 2);
 }
 
 /**
@@ -386,6 +391,8 @@ static const char *plan_str(const struct plan *p, char *buf, size_t len)
 
 	o = snprintf(buf, len, "%s %uq/%u %s", p->net ? "net" : "blk", p->nq,
 		     p->qsize, p->user ? "uid 1000" : "root");
+	if (p->used_len)
+		o += snprintf(buf + o, len - o, ", used length");
 	if (p->wild)
 		o += snprintf(buf + o, len - o, ", wild features %#llx",
 			      (unsigned long long)p->features);
@@ -1096,6 +1103,7 @@ static int emu_create(struct emu *e)
 		.features = e->p->features,
 		.config = &e->cfg,
 		.bounce_size = 1 << 20,
+		.used_len = e->p->used_len,
 	};
 	int ret;
 

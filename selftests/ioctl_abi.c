@@ -118,8 +118,14 @@ static void test_create_refusals(void)
 	}
 	tap_ok(ok, "create: non-zero reserved words -> EINVAL");
 	c = good_blk();
-	c.flags = ~(UVIRTIO_CREATE_F_RECOVERY | UVIRTIO_CREATE_F_VRING_USED);
+	c.flags = ~(UVIRTIO_CREATE_F_RECOVERY | UVIRTIO_CREATE_F_VRING_USED |
+		    UVIRTIO_CREATE_F_USED_LEN);
 	tap_eq(try_create(c), -EINVAL, "create: unknown flags -> EINVAL");
+	c = good_blk();
+	c.flags = UVIRTIO_CREATE_F_USED_LEN;
+	tap_eq(try_create(c), 0, "create: USED_LEN accepted for blk");
+	c.device_id = VIRTIO_ID_NET;
+	tap_eq(try_create(c), -EINVAL, "create: USED_LEN for net -> EINVAL");
 
 	for (i = 0, ok = true; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		c = good_blk();
@@ -360,7 +366,7 @@ int main(int argc, char **argv)
 		devpath = argv[1];
 	else
 		require_uvirtio(0);
-	tap_plan(52);
+	tap_plan(54);
 	test_before_create();
 	test_create_refusals();
 	test_device();

@@ -1149,11 +1149,13 @@ static void test_flags(void)
 	tap_eq(try_create(c), 0, "create: UVIRTIO_CREATE_F_VRING_USED accepted");
 	c.flags |= UVIRTIO_CREATE_F_RECOVERY;
 	tap_eq(try_create(c), 0, "create: VRING_USED | RECOVERY accepted");
-	for (bit = 2; bit < 32; bit++) {
+	c.flags = UVIRTIO_CREATE_F_VRING_USED | UVIRTIO_CREATE_F_USED_LEN;
+	tap_eq(try_create(c), 0, "create: VRING_USED | USED_LEN accepted for blk");
+	for (bit = 3; bit < 32; bit++) {
 		c.flags = UVIRTIO_CREATE_F_VRING_USED | 1U << bit;
 		refused += try_create(c) == -EINVAL;
 	}
-	tap_ok(refused == 30, "create: each flag bit 2..31 refused with EINVAL (%u of 30)",
+	tap_ok(refused == 29, "create: each flag bit 3..31 refused with EINVAL (%u of 29)",
 	       refused);
 }
 
@@ -1173,7 +1175,7 @@ static bool devices_gone(void)
 int main(void)
 {
 	require_uvirtio(REQ_ROOT);
-	tap_plan(3 + 8 + 7 + 4 + 2 + 6 + 2 * 2 + 1);
+	tap_plan(4 + 8 + 7 + 4 + 2 + 6 + 2 * 2 + 1);
 	test_flags();
 	test_features();
 	test_kicks(true);

@@ -519,6 +519,38 @@ static bool t_through_ring(void)
 	return ok;
 }
 
+/*
+ * A null disk writes no data: its reads report the status byte alone, so
+ * that a module told the used length counts what was written
+ * (UVIRTIO_CREATE_F_USED_LEN) hands the reader zeros, not the buffer's
+ * earlier bytes. RAM reads report all of theirs.
+ */
+static bool t_used_len_null(void)
+{
+	struct virtio_blk_outhdr h = hdr(VIRTIO_BLK_T_IN, 1);
+	uint8_t data[512], status = 0xff;
+	struct iovec out[1] = { { &h, sizeof(h) } };
+	struct iovec in[2] = { { data, sizeof(data) }, { &status, 1 } };
+	struct blk_dev saved = bd;
+	struct backend null;
+	uint32_t used;
+	bool ok;
+
+	CHECK(serve(out, 1, in, 2, &used) == VIRTIO_BLK_S_OK);
+	CHECK(used == sizeof(data) + 1 && backend_fills(&be));
+	CHECK(backend_open_null(&null, SECTORS * 512) == 0);
+	bd.be = &null;
+	memset(data, 0xa5, sizeof(data));
+	status = 0xff;
+	ok = serve(out, 1, in, 2, &used) == VIRTIO_BLK_S_OK &&
+	     status == VIRTIO_BLK_S_OK && used == 1 && !backend_fills(&null) &&
+	     data[0] == 0xa5;
+	bd = saved;
+	backend_close(&null);
+	CHECK(ok);
+	return true;
+}
+
 static const struct tap_test tests[] = {
 	{ t_read_split_header,	"read, header split over two buffers" },
 	{ t_write_shared_buffer, "write, header and data in one buffer" },
@@ -536,6 +568,7 @@ static const struct tap_test tests[] = {
 	{ t_iov_advance,	"io_uring: the remainder's iovecs" },
 	{ t_dealloc_parse,	"io_uring: one-segment discard and write-zeroes" },
 	{ t_ram_zero,		"RAM disk: write-zeroes drops whole pages only" },
+	{ t_used_len_null,	"null disk reads report the status byte alone" },
 	{ t_through_ring,	"a read request through the ring" },
 };
 

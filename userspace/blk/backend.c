@@ -46,8 +46,9 @@ int backend_open_ram(struct backend *b, uint64_t size)
 }
 
 /**
- * backend_open_null() - a disk that stores nothing: reads see zeros
- * (or whatever the buffer held), writes are dropped; for measuring the
+ * backend_open_null() - a disk that stores nothing: reads write no data
+ * (backend_fills() is false: the disk reports the status byte alone, and
+ * the module hands the driver zeros), writes are dropped; for measuring the
  * request path itself
  * @b:		backend
  * @size:	bytes
@@ -231,6 +232,17 @@ int backend_write(struct backend *b, uint64_t off, struct iovec *iov,
 	if (b->readonly)
 		return -EROFS;
 	return backend_rw(b, off, iov, cnt, true);
+}
+
+/**
+ * backend_fills() - whether a successful read writes every byte asked for
+ * @b:		backend
+ *
+ * Return: false for null (it writes nothing), else true
+ */
+bool backend_fills(const struct backend *b)
+{
+	return b->type != BACKEND_NULL;
 }
 
 /**

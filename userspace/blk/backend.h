@@ -46,6 +46,7 @@ int backend_read(struct backend *b, uint64_t off, struct iovec *iov,
 int backend_write(struct backend *b, uint64_t off, struct iovec *iov,
 		  unsigned int cnt);
 int backend_flush(struct backend *b);
+bool backend_fills(const struct backend *b);
 int backend_discard(struct backend *b, uint64_t off, uint64_t len);
 int backend_write_zeroes(struct backend *b, uint64_t off, uint64_t len);
 void backend_close(struct backend *b);

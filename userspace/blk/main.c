@@ -86,6 +86,7 @@
  * @serial:	--serial
  * @readonly:	--readonly
  * @direct:	--direct
+ * @zero_buffers: --zero-buffers: no UVIRTIO_CREATE_F_USED_LEN
  * @pin:	--pin (1), --no-pin (0), neither (-1)
  * @io:		--io
  * @fault_ignore_kicks: --fault-ignore-kicks queue, or -1
@@ -107,6 +108,7 @@ struct opts {
 	const char *serial;
 	bool readonly;
 	bool direct;
+	bool zero_buffers;
 	int pin;
 	enum { IO_AUTO, IO_URING, IO_SYNC } io;
 	enum { NOTIFY_AUTO, NOTIFY_URING, NOTIFY_EVENTFD } notify;
@@ -203,6 +205,10 @@ static void usage(FILE *f)
 "                      blk-mq maps CPU i's requests (default: no pinning)\n"
 "  --bounce-size SIZE  bounce pool bytes (default: 32M per queue, 16M to\n"
 "                      256M)\n"
+"  --zero-buffers      have the module zero every read buffer when the\n"
+"                      driver maps it (default: it zeroes only what a\n"
+"                      completion says was not written, in the driver's\n"
+"                      pages)\n"
 "  --dev PATH          uvirtio control device (default " UVDEV_PATH ")\n"
 "  --recovery          recovery mode: if this process dies, the disk stays and\n"
 "                      its I/O waits (the module's recovery_timeout, 30 s)\n"
@@ -271,7 +277,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION,
 	       OPT_QUEUES, OPT_BS, OPT_DIRECT, OPT_NOPOLL, OPT_POLLUS, OPT_COALESCE,
 	       OPT_PIN, OPT_NOPIN, OPT_BOUNCE, OPT_IO, OPT_F_KICKS, OPT_F_IRQ, OPT_F_DELAY, OPT_STATFS,
-	       OPT_RECOVERY, OPT_ATTACH, OPT_NOTIFY };
+	       OPT_RECOVERY, OPT_ATTACH, OPT_NOTIFY, OPT_ZERO };
 	static const struct option longopts[] = {
 		{ "queue-size",	required_argument, NULL, OPT_QS },
 		{ "queues",	required_argument, NULL, OPT_QUEUES },
@@ -287,6 +293,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "io",		required_argument, NULL, OPT_IO },
 		{ "notify",	required_argument, NULL, OPT_NOTIFY },
 		{ "bounce-size", required_argument, NULL, OPT_BOUNCE },
+		{ "zero-buffers", no_argument,	   NULL, OPT_ZERO },
 		{ "dev",	required_argument, NULL, OPT_DEV },
 		{ "statfs",	required_argument, NULL, OPT_STATFS },
 		{ "recovery",	no_argument,	   NULL, OPT_RECOVERY },
@@ -398,6 +405,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_DEV:
 			o->dev = optarg;
+			break;
+		case OPT_ZERO:
+			o->zero_buffers = true;
 			break;
 		case OPT_BOUNCE:
 			if (args_parse_size(optarg, &v))
@@ -711,6 +721,7 @@ static void create_device(struct emu *e)
 	c.config = cfg;
 	c.config_size = sizeof(*cfg);
 	c.bounce_size = choose_bounce(&e->o);
+	c.used_len = !e->o.zero_buffers;
 	ret = uvdev_create(&e->em.dev, &c);
 	if (ret)
 		uvemu_die(1, "%s: cannot create the device: %s", path,

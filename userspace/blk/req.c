@@ -260,7 +260,7 @@ int blk_req_serve_info(struct blk_dev *bd, const struct blk_req_info *ri,
 	case VIRTIO_BLK_T_IN:
 		status = blk_transfer(bd, &ic, in_len - 1, sector, false,
 				      scratch, scratch_cap);
-		if (status == VIRTIO_BLK_S_OK)
+		if (status == VIRTIO_BLK_S_OK && backend_fills(bd->be))
 			data_in = in_len - 1;
 		break;
 	case VIRTIO_BLK_T_OUT:

@@ -114,6 +114,8 @@ int uvdev_create(struct uvdev *d, const struct uvdev_config *c)
 	cr.flags = c->recovery ? UVIRTIO_CREATE_F_RECOVERY : 0;
 	if (c->vring_used)
 		cr.flags |= UVIRTIO_CREATE_F_VRING_USED;
+	if (c->used_len)
+		cr.flags |= UVIRTIO_CREATE_F_USED_LEN;
 	if (ioctl(d->fd, UVIRTIO_CREATE, &cr) < 0)
 		return -errno;
 	d->index = cr.index;
