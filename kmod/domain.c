@@ -427,10 +427,11 @@ dma_addr_t uv_bounce_map(struct uv_domain *dom, struct page *page,
 }
 
 /*
- * What an undelivered device-writable range gives back to the driver: its
- * bounce bytes, or (UVIRTIO_CREATE_F_USED_LEN, a buffer the device fills)
- * NULL for zeros: the request was not completed by the emulator, or not
- * through a used length that vouches for the bytes.
+ * The bounce bytes of a mapped range, or NULL for zeros where they must not
+ * reach the driver: with UVIRTIO_CREATE_F_USED_LEN a buffer the device
+ * fills that no completion delivered (the request was not completed by the
+ * emulator, or not through a used length that vouches for the bytes).
+ * Never NULL for a buffer the driver fills.
  */
 static void *uv_bounce_back(struct uv_domain *dom, u64 addr,
 			    enum dma_data_direction dir)
@@ -542,9 +543,7 @@ void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
 			return;	/* the device overwrites it: nothing to copy in */
 	}
 	uv_copy(m->page, m->offset + (addr - start),
-		for_cpu ? uv_bounce_back(dom, addr, dir) :
-			  dom->bounce_va + (addr - dom->bounce_off),
-		size, for_cpu);
+		uv_bounce_back(dom, addr, dir), size, for_cpu);
 }
 
 /**

@@ -254,7 +254,8 @@ static void uv_avail_scan(struct uv_queue *q)
 struct uv_chain_reply {
 	struct uv_domain *dom;
 	u64 last_end;	/* end of the last writable buffer: handed over whole */
-	u32 left;	/* UVIRTIO_CREATE_F_USED_LEN: bytes the others may still take */
+	u32 left;	/* bytes of the others the used length still covers (all,
+			 * U32_MAX, without UVIRTIO_CREATE_F_USED_LEN) */
 };
 
 /*
@@ -269,7 +270,7 @@ static void uv_chain_deliver(void *ctx, u64 addr, u32 len, bool write)
 
 	if (!write || !len)
 		return;
-	if (r->dom->used_len && addr + len != r->last_end) {
+	if (addr + len != r->last_end) {
 		copy = min(r->left, len);
 		r->left -= copy;
 	}
@@ -418,7 +419,8 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 			struct uv_chain_reply r = {
 				.dom = &q->dev->dom,
 				.last_end = q->status_off[id],
-				.left = len > q->last_wlen[id] ?
+				.left = !q->dev->dom.used_len ? U32_MAX :
+					len > q->last_wlen[id] ?
 					len - q->last_wlen[id] : 0,
 			};
 
