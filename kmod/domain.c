@@ -58,7 +58,7 @@ static void *uv_domain_chunk(struct uv_domain *dom, u64 off, unsigned int bytes)
  * ring per queue, one vring slot per queue, then the bounce pool.
  */
 static void uv_domain_layout(struct uv_domain *dom, unsigned int nq,
-			     unsigned int queue_size, u64 bounce_size)
+			     unsigned int queue_size)
 {
 	dom->nslots = nq;
 	dom->shadow_bytes = PAGE_ALIGN(sizeof(struct uvirtio_shadow) +
@@ -75,8 +75,7 @@ static void uv_domain_layout(struct uv_domain *dom, unsigned int nq,
 	dom->shadow_off = PAGE_SIZE;
 	dom->slot_off = dom->shadow_off + (u64)nq * dom->shadow_bytes;
 	dom->bounce_off = dom->slot_off + (u64)nq * dom->slot_bytes;
-	dom->bounce_size = bounce_size;
-	dom->size = dom->bounce_off + bounce_size;
+	dom->size = dom->bounce_off + dom->bounce_size;
 	dom->ro_start = dom->slot_off;
 	dom->ro_end = dom->bounce_off;
 	dom->npages = dom->size >> PAGE_SHIFT;
@@ -128,23 +127,22 @@ static int uv_domain_alloc_pool(struct uv_domain *dom)
 
 /**
  * uv_domain_init() - allocate every page of a new device's domain
- * @dev:	device with num_queues and queue_size set
- * @bounce_size: bytes of bounce pool, page aligned
+ * @dev:	device with num_queues, queue_size and dom.bounce_size set
  *
  * Return: 0 or -ENOMEM. On error the caller still calls uv_domain_free().
  */
-int uv_domain_init(struct uv_dev *dev, u64 bounce_size)
+int uv_domain_init(struct uv_dev *dev)
 {
 	struct uv_domain *dom = &dev->dom;
 	unsigned int nq = dev->num_queues;
 	int err;
 
-	uv_domain_layout(dom, nq, dev->queue_size, bounce_size);
+	uv_domain_layout(dom, nq, dev->queue_size);
 	dom->pages = kvcalloc(dom->npages, sizeof(*dom->pages), GFP_KERNEL_ACCOUNT);
 	dom->shadow_va = kcalloc(nq, sizeof(void *), GFP_KERNEL_ACCOUNT);
 	dom->slot_va = kcalloc(nq, sizeof(void *), GFP_KERNEL_ACCOUNT);
 	dom->slot_busy = bitmap_zalloc(nq, GFP_KERNEL_ACCOUNT);
-	dom->maps = kvcalloc(bounce_size >> UV_BOUNCE_SHIFT, sizeof(*dom->maps),
+	dom->maps = kvcalloc(dom->bounce_size >> UV_BOUNCE_SHIFT, sizeof(*dom->maps),
 			     GFP_KERNEL_ACCOUNT);
 	if (!dom->pages || !dom->shadow_va || !dom->slot_va || !dom->slot_busy ||
 	    !dom->maps)

@@ -355,6 +355,7 @@ static struct uv_dev *uv_dev_alloc(const struct uvirtio_create *c)
 	/* Kept for the device's life: a take-over (UVIRTIO_ATTACH) keeps it. */
 	dev->vring_used = c->flags & UVIRTIO_CREATE_F_VRING_USED;
 	dev->dom.used_len = c->flags & UVIRTIO_CREATE_F_USED_LEN;
+	dev->dom.bounce_size = c->bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE;
 	mutex_init(&dev->lock);
 	spin_lock_init(&dev->config_lock);
 	spin_lock_init(&dev->ev_lock);
@@ -379,8 +380,7 @@ static int uv_dev_config(struct uv_dev *dev, const struct uvirtio_create *c)
 		return -ENOMEM;
 	if (copy_from_user(dev->config, u64_to_user_ptr(c->config_addr), c->config_size))
 		return -EFAULT;
-	err = uv_validate(c->device_id, c->features, c->num_queues, dev->config,
-			  c->config_size);
+	err = uv_validate(dev, dev->config, &dev->dom.seg_bytes);
 	if (err)
 		return err;
 	uv_config_sanitize(dev);
@@ -391,7 +391,7 @@ static int uv_dev_config(struct uv_dev *dev, const struct uvirtio_create *c)
 		dev->net = get_net(current->nsproxy->net_ns);
 	}
 	if (!capable(CAP_SYS_ADMIN))
-		return uv_user_charge(dev, c->bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE);
+		return uv_user_charge(dev, dev->dom.bounce_size);
 	return 0;
 }
 
@@ -407,7 +407,7 @@ static int uv_dev_memory(struct uv_dev *dev, const struct uvirtio_create *c)
 		if (err)
 			return err;
 	}
-	err = uv_domain_init(dev, c->bounce_size ?: UVIRTIO_DEF_BOUNCE_SIZE);
+	err = uv_domain_init(dev);
 	atomic_long_add(dev->dom.npages, &uv_pages);
 	if (err)
 		return err;
@@ -568,6 +568,7 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 {
 	struct uvirtio_config_update u;
 	unsigned long flags;
+	u32 seg_bytes;		/* stays as the device was created with */
 	u8 *next;
 	int err;
 
@@ -590,8 +591,7 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 	memcpy(next, dev->config, u.offset);
 	memcpy(next + u.offset + u.len, dev->config + u.offset + u.len,
 	       dev->config_size - u.offset - u.len);
-	err = uv_validate(dev->device_id, dev->features, dev->num_queues, next,
-			  dev->config_size);
+	err = uv_validate(dev, next, &seg_bytes);
 	if (!err) {
 		memcpy(dev->config, next, dev->config_size);
 		uv_config_sanitize(dev);

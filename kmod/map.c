@@ -73,7 +73,7 @@ static int uv_vmapping_error(union virtio_map map, dma_addr_t addr)
 
 static size_t uv_vmax_mapping_size(union virtio_map map)
 {
-	return UV_MAX_MAPPING;
+	return uv_map_dom(map)->seg_bytes;
 }
 
 static const struct virtio_map_ops uv_virtio_map_ops = {
@@ -179,7 +179,7 @@ static void uv_dma_free(struct device *d, size_t size, void *va,
 
 static size_t uv_max_mapping_size(struct device *d)
 {
-	return UV_MAX_MAPPING;
+	return uv_dom(d)->seg_bytes;
 }
 
 static int uv_dma_supported(struct device *d, u64 mask)

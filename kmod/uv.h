@@ -136,6 +136,11 @@ struct uv_domain {
 	struct uv_pool_hot hot[UV_HOT_CLASSES];	/* kept extents, by granules - 1 */
 	struct uv_bounce_map *maps;	/* per granule; written by map/unmap */
 	bool used_len;			/* UVIRTIO_CREATE_F_USED_LEN */
+	/*
+	 * The DMA layer's max_mapping_size: for blk what lets the driver's
+	 * largest request fit the pool (uv_validate()), fixed at creation.
+	 */
+	u32 seg_bytes;
 };
 
 /**
@@ -306,7 +311,7 @@ static inline unsigned long uv_secs_to_jiffies(unsigned int secs)
 }
 
 /* domain.c */
-int uv_domain_init(struct uv_dev *dev, u64 bounce_size);
+int uv_domain_init(struct uv_dev *dev);
 void uv_domain_free(struct uv_domain *dom);
 void *uv_domain_va(struct uv_domain *dom, u64 off, u64 len);
 bool uv_bounce_orig(struct uv_domain *dom, u64 off, u64 len, void **va);
@@ -419,8 +424,7 @@ static __always_inline int uv_chain_walk(struct uv_queue *q, unsigned int head,
 
 /* validate.c */
 u64 uv_allowed_features(u32 device_id);
-int uv_validate(u32 device_id, u64 features, unsigned int num_queues,
-		const u8 *config, unsigned int size);
+int uv_validate(const struct uv_dev *dev, const u8 *config, u32 *seg_bytes);
 void uv_config_sanitize(struct uv_dev *dev);
 void uv_config_notify(struct uv_dev *dev);
 void uv_config_work(struct work_struct *work);

@@ -23,6 +23,7 @@
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
 #include "uv.h"
 
 /* Feature bits newer than the oldest headers uvirtio builds against (6.1). */
@@ -119,6 +120,9 @@
 			 BIT_ULL(VIRTIO_NET_F_MQ) | \
 			 BIT_ULL(VIRTIO_NET_F_CTRL_MAC_ADDR))
 
+/* The most data segments virtio_blk builds a request of (its own cap). */
+#define UV_BLK_MAX_SEGS		32766
+
 /* Largest physical block a disk may claim (TOPOLOGY), in bytes. */
 #define UV_MAX_PHYS_BLOCK	SZ_1M
 
@@ -144,9 +148,74 @@ static u32 uv_blk_lbs(u64 f, const struct virtio_blk_config *c)
 	return uv_has(f, VIRTIO_BLK_F_BLK_SIZE) ? uv_v32(c->blk_size) : SECTOR_SIZE;
 }
 
-/* About a screen, but one flat check per config field: kept whole. */
-static int uv_check_blk(u64 f, unsigned int num_queues, const struct virtio_blk_config *c)
+/* Pool granules of @bytes, as uv_bounce_map() takes them. */
+static u64 uv_granules(u64 bytes)
 {
+	return DIV_ROUND_UP(bytes, UV_BOUNCE_GRANULE);
+}
+
+/**
+ * uv_blk_segment() - the largest data segment with which every request
+ * virtio_blk can build fits the bounce pool at once
+ * @segs:	data segments per request (seg_max, or 1 without SEG_MAX)
+ * @pool:	bounce pool bytes
+ *
+ * A request is mapped whole or not at all, and one that does not fit an
+ * empty pool is retried by the block layer forever (its writer hangs in D
+ * state). virtio_blk builds requests of up to @segs segments of up to
+ * max_segment_size bytes, the lesser of size_max and what the DMA layer
+ * reports (this function's result), and root may raise max_sectors_kb that
+ * far. Besides its data a request maps a header and a status byte (a
+ * granule each) and an indirect table of @segs + 2 descriptors, which is
+ * also the bound of a discard's range array. The pool is searched
+ * next-fit, so an empty pool can lose an extent of the largest size at its
+ * end and another before where the search began: room is kept for two.
+ *
+ * Return: bytes, a multiple of PAGE_SIZE up to UV_MAX_MAPPING, or 0 when
+ * not even one-page segments fit.
+ */
+static u32 uv_blk_segment(u64 segs, u64 pool)
+{
+	u64 table = uv_granules((segs + 2) * sizeof(struct vring_desc));
+	u64 room = pool >> UV_BOUNCE_SHIFT, fixed = 2 + 3 * table, g;
+
+	if (table > uv_granules(UV_MAX_MAPPING) || room <= fixed)
+		return 0;
+	g = div64_u64(room - fixed, segs + 2);
+	return rounddown(min_t(u64, g << UV_BOUNCE_SHIFT, UV_MAX_MAPPING), PAGE_SIZE);
+}
+
+/*
+ * The driver's largest request must fit the pool, with segments no smaller
+ * than @floor (what the driver may already use), and without indirect
+ * descriptors its chain must fit the ring (virtio_ring WARNs otherwise).
+ */
+static int uv_check_blk_size(const struct uv_dev *dev, const struct virtio_blk_config *c,
+			     u32 *seg_bytes)
+{
+	u64 f = dev->features, pool = dev->dom.bounce_size;
+	u32 floor = max_t(u32, dev->dom.seg_bytes, PAGE_SIZE), v = uv_v32(c->seg_max);
+	u64 segs = uv_has(f, VIRTIO_BLK_F_SEG_MAX) ? min_t(u64, v, UV_BLK_MAX_SEGS) : 1;
+
+	if (!uv_has(f, VIRTIO_RING_F_INDIRECT_DESC) && segs + 2 > dev->queue_size) {
+		pr_info_ratelimited(UV_NAME ": device config refused: %llu segments and 2 more descriptors exceed the queue size %u without VIRTIO_RING_F_INDIRECT_DESC\n",
+				    segs, dev->queue_size);
+		return -EINVAL;
+	}
+	*seg_bytes = uv_blk_segment(segs, pool);
+	if (*seg_bytes < floor) {
+		pr_info_ratelimited(UV_NAME ": device config refused: requests of %llu segments of %u bytes do not fit the bounce pool (%llu bytes)\n",
+				    segs, floor, pool);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* About a screen, but one flat check per config field: kept whole. */
+static int uv_check_blk(const struct uv_dev *dev, const struct virtio_blk_config *c,
+			u32 *seg_bytes)
+{
+	u64 f = dev->features;
 	u32 lbs = uv_blk_lbs(f, c);
 	u32 v;
 
@@ -178,7 +247,7 @@ static int uv_check_blk(u64 f, unsigned int num_queues, const struct virtio_blk_
 	if (uv_has(f, VIRTIO_BLK_F_CONFIG_WCE) && c->wce > 1)
 		return uv_bad("wce", c->wce);
 	v = uv_v16(c->num_queues);
-	if (uv_has(f, VIRTIO_BLK_F_MQ) && (!v || v > num_queues))
+	if (uv_has(f, VIRTIO_BLK_F_MQ) && (!v || v > dev->num_queues))
 		return uv_bad("num_queues", v);
 	/* sector counts the driver turns into bytes in 32 bits */
 	v = uv_v32(c->discard_sector_alignment);
@@ -193,7 +262,7 @@ static int uv_check_blk(u64 f, unsigned int num_queues, const struct virtio_blk_
 		if (!c->max_secure_erase_seg)
 			return uv_bad("max_secure_erase_seg", 0);
 	}
-	return 0;
+	return uv_check_blk_size(dev, c, seg_bytes);
 }
 
 static int uv_check_net(u64 f, unsigned int num_queues, const struct virtio_net_config *c)
@@ -244,18 +313,20 @@ u64 uv_allowed_features(u32 device_id)
 }
 
 /**
- * uv_validate() - may a device offer these features and this config?
- * @device_id:	VIRTIO_ID_BLOCK or VIRTIO_ID_NET
- * @features:	the device feature bits the emulator offers
- * @num_queues:	queues the device was created with
- * @config:	config space as it would be
- * @size:	its size; bytes beyond it read as zero, as the driver sees them
+ * uv_validate() - may a device offer its features and this config?
+ * @dev:	the device: its type, features, queues, config size and
+ *		bounce pool set; dom.seg_bytes 0 until it was created
+ * @config:	config space as it would be (dev->config_size bytes)
+ * @seg_bytes:	out: the largest data segment the driver may map; for a
+ *		created device never below dom.seg_bytes, which the driver
+ *		may already have sized its requests with
  *
  * Return: 0, or -EINVAL (after one rate-limited line naming the field).
  */
-int uv_validate(u32 device_id, u64 features, unsigned int num_queues,
-		const u8 *config, unsigned int size)
+int uv_validate(const struct uv_dev *dev, const u8 *config, u32 *seg_bytes)
 {
+	u32 device_id = dev->device_id;
+	u64 features = dev->features;
 	union {
 		struct virtio_blk_config blk;
 		struct virtio_net_config net;
@@ -264,15 +335,16 @@ int uv_validate(u32 device_id, u64 features, unsigned int num_queues,
 
 	if (!allowed)
 		return -EPROTONOSUPPORT;
-	memcpy(&c, config, min_t(size_t, size, sizeof(c)));
+	memcpy(&c, config, min_t(size_t, dev->config_size, sizeof(c)));
 	if (features & ~allowed) {
 		pr_info_ratelimited(UV_NAME ": device refused: feature bits %#llx not allowed for device type %u\n",
 				    features & ~allowed, device_id);
 		return -EINVAL;
 	}
 	if (device_id == VIRTIO_ID_BLOCK)
-		return uv_check_blk(features, num_queues, &c.blk);
-	return uv_check_net(features, num_queues, &c.net);
+		return uv_check_blk(dev, &c.blk, seg_bytes);
+	*seg_bytes = UV_MAX_MAPPING;
+	return uv_check_net(features, dev->num_queues, &c.net);
 }
 
 /**

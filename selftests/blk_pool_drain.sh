@@ -23,8 +23,11 @@ if fio --name=probe --filename="$UV_TMP/probe" --size=64k --bs=4k --rw=read \
 	engine=io_uring
 fi
 
-uv_blk_start --user --bounce-size 1M null:64M || uv_fail "emulator did not start"
-uv_log "disk $UV_NODE, 1 MiB bounce pool; fio with $engine"
+uv_blk_start --user --bounce-size 1M --queue-size 4 null:64M ||
+	uv_fail "emulator did not start"
+seg=$(cat /sys/block/$UV_DISK/queue/max_segment_size)
+[ "$seg" -ge $((128 << 10)) ] || uv_fail "the largest segment is $seg bytes, not a large mapping"
+uv_log "disk $UV_NODE, 1 MiB bounce pool, segments of $seg bytes; fio with $engine"
 for round in 1 2 3 4 5 6 7 8; do
 	fio --name=scatter --filename="$UV_NODE" --direct=1 --ioengine=$engine \
 	    --rw=randread --bsrange=4k-128k --iodepth=32 --size=64M \
@@ -32,7 +35,7 @@ for round in 1 2 3 4 5 6 7 8; do
 		uv_fail "round $round: fio failed"
 	# in the background: a read the disk never completes sleeps uninterruptibly;
 	# killing the emulator at exit removes the disk, which fails it
-	"$odread" "$UV_NODE" $((round << 20)) $((256 << 10)) "$UV_TMP/r" huge \
+	"$odread" "$UV_NODE" $((round << 20)) $seg "$UV_TMP/r" huge \
 		> "$UV_TMP/res" &
 	pid=$!
 	for i in $(seq 200); do
@@ -40,15 +43,15 @@ for round in 1 2 3 4 5 6 7 8; do
 		sleep 0.1
 	done
 	kill -0 $pid 2> /dev/null &&
-		uv_fail "round $round: a 256 KiB read did not finish in 20 s (the pool's kept extents were not given back)"
+		uv_fail "round $round: a $seg-byte read did not finish in 20 s (the pool's kept extents were not given back)"
 	wait $pid || uv_fail "round $round: odread failed: $(cat "$UV_TMP/res")"
 	res=$(cat "$UV_TMP/res")
 	case "$res" in
-	"ok 262144 huge") ;;
-	"ok 262144 small") uv_skip "no huge page backed the read's buffer: the read is not one mapping" ;;
-	*) uv_fail "round $round: the 256 KiB read gave '$res'" ;;
+	"ok $seg huge") ;;
+	"ok $seg small") uv_skip "no huge page backed the read's buffer: the read is not one mapping" ;;
+	*) uv_fail "round $round: the $seg-byte read gave '$res'" ;;
 	esac
 done
-uv_log "8 rounds: a 256 KiB mapping found room after fio each time"
+uv_log "8 rounds: a $seg-byte mapping found room after fio each time"
 uv_blk_stop || uv_fail "the emulator did not stop cleanly"
 uv_pass

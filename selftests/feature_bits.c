@@ -320,11 +320,16 @@ struct cfg_case {
 #define BLK_ALL	((1ULL << 1) | (1ULL << 2) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) | \
 		 (1ULL << 9) | (1ULL << 10) | (1ULL << 11) | (1ULL << 12) | (1ULL << 13) | \
 		 (1ULL << 14) | (1ULL << 16))
+#define RING_INDIRECT	(1ULL << VIRTIO_RING_F_INDIRECT_DESC)
 #define NET_BASE ((1ULL << 3) | (1ULL << 5) | (1ULL << 16) | (1ULL << 17) | (1ULL << 63))
 
 static const struct cfg_case cases[] = {
 	B(size_max, 4096, true, 0), B(size_max, 4095, false, 0), B(size_max, 0, false, 0),
 	B(seg_max, 1, true, 0), B(seg_max, 0, false, 0),
+	/* a chain fits the ring, the largest request the 1 MiB pool */
+	B(seg_max, 62, true, 0), B(seg_max, 63, false, 0),
+	B(seg_max, 240, true, RING_INDIRECT), B(seg_max, 255, false, RING_INDIRECT),
+	B(seg_max, 0xffffffff, false, RING_INDIRECT),
 	B(blk_size, 512, true, 0), B(blk_size, 4096, true, 0), B(blk_size, 256, false, 0),
 	B(blk_size, 8192, false, 0), B(blk_size, 513, false, 0), B(blk_size, 0, false, 0),
 	B(physical_block_exp, 11, true, 0), B(physical_block_exp, 12, false, 0),
@@ -453,6 +458,46 @@ static void config_set(uint32_t type)
 	wait_gone();
 }
 
+/*
+ * The driver sized its requests at probe with the segment size the module
+ * gave it then: a SET_CONFIG may lower seg_max, never raise it past what
+ * that size lets fit the pool. (8 segments of a 1 MiB pool get 100 KiB
+ * segments; 16 of them would not fit.)
+ */
+static void config_set_segments(void)
+{
+	struct blk_cfg b;
+	struct uvdev_config c = { .device_id = VIRTIO_ID_BLOCK, .queue_size = QSIZE,
+				  .bounce_size = 1 << 20, .num_queues = 1,
+				  .features = BLK_ALL | RING_INDIRECT,
+				  .config = &b, .config_size = sizeof(b) };
+	uint32_t v;
+	struct uvirtio_config_update u = { .offset = offsetof(struct blk_cfg, seg_max),
+					   .len = sizeof(v), .data_addr = (uintptr_t)&v };
+	static struct temu t;
+	int ret, up, down;
+
+	blk_default(&b);
+	b.seg_max = 8;
+	memset(&t, 0, sizeof(t));
+	ret = temu_create_cfg(&t, &c, DISK_BYTES);
+	if (!ret)
+		ret = uvdev_start(&t.d);
+	if (!ret)
+		ret = wait_bound(&t, VIRTIO_ID_BLOCK);
+	v = 16;
+	up = ret ? 0 : ioctl(t.d.fd, UVIRTIO_SET_CONFIG, &u) < 0 ? -errno : 0;
+	v = 4;
+	down = ret ? -1 : ioctl(t.d.fd, UVIRTIO_SET_CONFIG, &u);
+	tap_ok(!ret && up == -EINVAL,
+	       "%s blk seg_max 8 -> 16 through SET_CONFIG on a bound device with a 1 MiB pool: EINVAL (got %d)%s",
+	       unpriv ? "uid 1000" : "root", up, ret ? " (device did not bind)" : "");
+	tap_ok(!ret && !down, "%s blk seg_max 8 -> 4 through SET_CONFIG: accepted",
+	       unpriv ? "uid 1000" : "root");
+	temu_close(&t);
+	wait_gone();
+}
+
 static unsigned int set_cases(uint32_t type)
 {
 	unsigned int i, n = 0;
@@ -469,12 +514,13 @@ static void run_all(void)
 	config_create();
 	config_set(VIRTIO_ID_BLOCK);
 	config_set(VIRTIO_ID_NET);
+	config_set_segments();
 }
 
 static unsigned int tests_per_user(void)
 {
 	return 128 + 2 * COMBOS + NCASES + 1 + set_cases(VIRTIO_ID_BLOCK) +
-	       set_cases(VIRTIO_ID_NET);
+	       set_cases(VIRTIO_ID_NET) + 2;
 }
 
 int main(void)

@@ -70,7 +70,8 @@ int temu_create_stopped(struct temu *t, uint64_t bytes, unsigned int queue_size)
 {
 	struct virtio_blk_config cfg = {
 		.capacity = bytes / 512,
-		.seg_max = queue_size - 2,
+		/* at most half the 1 MiB pool in pages (kmod/validate.c) */
+		.seg_max = queue_size - 2 < 128 ? queue_size - 2 : 128,
 		.blk_size = 512,
 	};
 	struct uvdev_config c = {

@@ -150,7 +150,11 @@
  *		the transport does not implement (RING_PACKED, RING_RESET,
  *		NOTIFICATION_DATA, ...) are rejected with EINVAL.
  * @config_addr: user pointer to the initial config space
- * @bounce_size: bytes of bounce pool (multiple of the page size), 0 = default
+ * @bounce_size: bytes of bounce pool (multiple of the page size), 0 = default.
+ *		A block device's largest request must fit it: EINVAL when
+ *		seg_max page-sized segments cannot, and the driver's segment
+ *		size is lowered below size_max until the largest one does
+ *		(UVIRTIO_SET_CONFIG may not raise seg_max past that size).
  * @flags:	UVIRTIO_CREATE_F_*
  * @index:	out: the device's index (its sysfs name is "uvirtio-<index>")
  * @domain_size: out: bytes to mmap() at offset 0

@@ -203,8 +203,9 @@ static void usage(FILE *f)
 "                      between an eighth of it and all of it)\n"
 "  --pin, --no-pin     pin queue i's thread to the i-th usable CPU, where\n"
 "                      blk-mq maps CPU i's requests (default: no pinning)\n"
-"  --bounce-size SIZE  bounce pool bytes (default: 32M per queue, 16M to\n"
-"                      256M)\n"
+"  --bounce-size SIZE  bounce pool bytes, 1M to 256M (default: 32M per\n"
+"                      queue, at least 16M); the largest request takes at\n"
+"                      most half of it, so a small pool means small requests\n"
 "  --zero-buffers      have the module zero every read buffer when the\n"
 "                      driver maps it (default: it zeroes only what a\n"
 "                      completion says was not written, in the driver's\n"
@@ -558,15 +559,22 @@ static uint64_t choose_bounce(const struct opts *o)
  * @o:		options
  *
  * Without indirect descriptors a chain must fit the ring with its header
- * and status descriptors; capped so that a request slot stays small.
+ * and status descriptors; capped so that a request slot stays small. A
+ * request is mapped into the bounce pool whole, so the largest one, in
+ * page-sized segments, takes at most half the pool; the module refuses a
+ * disk whose largest request cannot fit and picks the segment size that
+ * lets it (docs/uvirtio-blk.md, "Request size").
  *
  * Return: segments
  */
 static unsigned int seg_max(const struct opts *o)
 {
+	uint64_t half = choose_bounce(o) / 2 / 4096;
 	unsigned int n = o->queue_size - 2;
 
-	return n > SEG_MAX_CAP ? SEG_MAX_CAP : n;
+	if (n > SEG_MAX_CAP)
+		n = SEG_MAX_CAP;
+	return n > half ? (unsigned int)half : n;
 }
 
 /**

@@ -373,6 +373,20 @@ static uint32_t vh_blk_config(struct vh *v, struct virtio_blk_config *cfg,
 		v->features &= ~(1ULL << VIRTIO_BLK_F_SIZE_MAX);
 	if (!cfg->seg_max)
 		v->features &= ~(1ULL << VIRTIO_BLK_F_SEG_MAX);
+	/*
+	 * The module refuses a disk whose largest request cannot fit the
+	 * bounce pool in page-sized segments, or whose chain cannot fit the
+	 * ring without indirect descriptors; shorter chains suit any backend.
+	 */
+	if (v->features & (1ULL << VIRTIO_BLK_F_SEG_MAX)) {
+		uint32_t cap = BOUNCE_SIZE / 2 / 4096;
+
+		if (!(v->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC)) &&
+		    cap > QUEUE_SIZE - 2)
+			cap = QUEUE_SIZE - 2;
+		if (le32toh(cfg->seg_max) > cap)
+			cfg->seg_max = htole32(cap);
+	}
 	if (!cfg->blk_size)
 		v->features &= ~(1ULL << VIRTIO_BLK_F_BLK_SIZE);
 	if ((v->features & mq) && le16toh(cfg->num_queues) &&

@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The largest request the driver can build fits the bounce pool. A request
+# is mapped whole or not at all, and one that can never fit is retried by
+# the block layer forever: its writer hangs in D state and cannot be
+# killed (found with a 1 MiB pool and 1 MiB direct writes: 254 page-sized
+# segments need more than the pool). The module refuses a config whose
+# largest request cannot fit even in page-sized segments and reports, as
+# the DMA layer's max_mapping_size, the segment size that lets it fit
+# (uv_blk_segment()); uvirtio-blk asks for at most half the pool in pages.
+# As uid 1000, for pools of 1, 2 and 4 MiB, the default, and a 2-segment
+# disk: the queue limits in sysfs fit the pool; with max_sectors_kb raised
+# as far as it goes, 8 MiB of random data written with one direct 8 MiB
+# write (page-sized segments) and read back, and 2 MiB read into a huge
+# page (the largest segments), each within 60 s and with the right bytes.
+. "$(dirname "$0")/lib.sh"
+
+uv_need uvirtio-blk setpriv dd cmp od
+odread=$(dirname "$0")/odread
+[ -x "$odread" ] || uv_fail "$odread is missing"
+uv_tmpdir
+dd if=/dev/urandom of="$UV_TMP/random" bs=1M count=8 status=none
+
+# bounded CMD... - run CMD in the background; fail the test if it has not
+# ended within 60 s (a request that never fits never ends), else return its
+# status
+bounded() {
+	local pid i
+	"$@" &
+	pid=$!
+	for i in $(seq 600); do
+		kill -0 $pid 2> /dev/null || break
+		sleep 0.1
+	done
+	kill -0 $pid 2> /dev/null &&
+		uv_fail "$pool: '$*' did not end in 60 s ($(tr -s " " < /sys/block/$UV_DISK/inflight) in flight): a request that never fits the pool?"
+	wait $pid
+}
+
+# one LABEL POOL_BYTES ARGS... - start a disk with ARGS and drive it
+one() {
+	local pool=$1 bytes=$2 q segs seg hw want
+	shift 2
+	uv_blk_start --user "$@" ram:64M || uv_fail "$pool: emulator did not start"
+	q=/sys/block/$UV_DISK/queue
+	segs=$(cat $q/max_segments)
+	seg=$(cat $q/max_segment_size)
+	[ $((seg % 4096)) = 0 ] && [ "$seg" -ge 4096 ] && [ "$seg" -le $((256 << 10)) ] ||
+		uv_fail "$pool: max_segment_size $seg is not pages of at most 256 KiB"
+	[ $((segs * seg)) -le "$bytes" ] ||
+		uv_fail "$pool: $segs segments of $seg bytes exceed the $bytes-byte pool"
+	hw=$(cat $q/max_hw_sectors_kb)
+	want=$(( hw < 65536 ? hw : 65536 ))
+	echo $want > $q/max_sectors_kb || uv_fail "$pool: cannot set max_sectors_kb to $want"
+	uv_log "$pool: $segs segments of $seg bytes, max_sectors_kb $(cat $q/max_sectors_kb)"
+
+	bounded dd if="$UV_TMP/random" of="$UV_NODE" bs=8M oflag=direct status=none ||
+		uv_fail "$pool: the 8 MiB direct write failed"
+	bounded dd if="$UV_NODE" of="$UV_TMP/back" bs=8M count=1 iflag=direct status=none ||
+		uv_fail "$pool: the 8 MiB direct read failed"
+	cmp -s "$UV_TMP/random" "$UV_TMP/back" ||
+		uv_fail "$pool: 8 MiB read back differ from what was written"
+	bounded "$odread" "$UV_NODE" $((2 << 20)) $((2 << 20)) "$UV_TMP/r" huge \
+		> "$UV_TMP/res" || uv_fail "$pool: odread failed: $(cat "$UV_TMP/res")"
+	case "$(cat "$UV_TMP/res")" in
+	"ok 2097152 huge") ;;
+	"ok 2097152 small") uv_log "$pool: no huge page backed the 2 MiB read (page-sized segments only)" ;;
+	*) uv_fail "$pool: the 2 MiB read gave '$(cat "$UV_TMP/res")'" ;;
+	esac
+	tail -c +$(((2 << 20) + 1)) "$UV_TMP/random" | head -c $((2 << 20)) |
+		cmp -s - "$UV_TMP/r" || uv_fail "$pool: the 2 MiB read returned other bytes"
+	uv_log "$pool: 8 MiB written and read back, 2 MiB read in large segments"
+	uv_blk_stop || uv_fail "$pool: the emulator did not stop cleanly"
+}
+
+one "1 MiB pool" $((1 << 20)) --bounce-size 1M
+one "2 MiB pool" $((2 << 20)) --bounce-size 2M
+one "4 MiB pool" $((4 << 20)) --bounce-size 4M
+one "default pool" $((32 << 20))
+# two segments per request leave room for the largest segments
+one "1 MiB pool, queue size 4" $((1 << 20)) --bounce-size 1M --queue-size 4
+uv_pass
