@@ -20,6 +20,7 @@
 #include <linux/ethtool.h>
 #include <linux/fs.h>
 #include <linux/log2.h>
+#include <linux/skbuff.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
@@ -265,10 +266,23 @@ static int uv_check_blk(const struct uv_dev *dev, const struct virtio_blk_config
 	return uv_check_blk_size(dev, c, seg_bytes);
 }
 
-static int uv_check_net(u64 f, unsigned int num_queues, const struct virtio_net_config *c)
+static int uv_check_net(const struct uv_dev *dev, const struct virtio_net_config *c)
 {
-	unsigned int pairs = uv_v16(c->max_virtqueue_pairs);
+	unsigned int pairs = uv_v16(c->max_virtqueue_pairs), num_queues = dev->num_queues;
 	u32 speed = le32_to_cpu(c->speed);
+	u64 f = dev->features;
+
+	/*
+	 * virtio_net stops a tx queue while fewer than MAX_SKB_FRAGS + 2
+	 * descriptors are free and wakes it only when that many are: on a
+	 * smaller ring tx stops after a packet, for good (its own ring
+	 * resize refuses such sizes for the same reason).
+	 */
+	if (dev->queue_size <= MAX_SKB_FRAGS + 2) {
+		pr_info_ratelimited(UV_NAME ": device refused: net queue size %u, tx needs more than %lu\n",
+				    dev->queue_size, (unsigned long)MAX_SKB_FRAGS + 2);
+		return -EINVAL;
+	}
 
 	if (!uv_has(f, VIRTIO_NET_F_CTRL_VQ) && (f & UV_NET_CVQ_DEPS))
 		return uv_bad("features needing VIRTIO_NET_F_CTRL_VQ", f & UV_NET_CVQ_DEPS);
@@ -344,7 +358,7 @@ int uv_validate(const struct uv_dev *dev, const u8 *config, u32 *seg_bytes)
 	if (device_id == VIRTIO_ID_BLOCK)
 		return uv_check_blk(dev, &c.blk, seg_bytes);
 	*seg_bytes = UV_MAX_MAPPING;
-	return uv_check_net(features, dev->num_queues, &c.net);
+	return uv_check_net(dev, &c.net);
 }
 
 /**

@@ -168,6 +168,18 @@ static void test_create_refusals(void)
 	c.num_queues = 2;
 	c.features = 1ULL << VIRTIO_NET_F_CTRL_VQ;
 	tap_eq(try_create(c), -EINVAL, "create: net control queue without its own queue -> EINVAL");
+	/* virtio_net's tx stops for good on a ring of MAX_SKB_FRAGS + 2 or less */
+	c.features = 0;
+	c.queue_size = 16;
+	tap_eq(try_create(c), -EINVAL, "create: net with queue size 16 -> EINVAL");
+	c.queue_size = 32;
+	tap_eq(try_create(c), 0, "create: net with queue size 32 accepted");
+	/* a blk chain of header, one segment and status needs 3 descriptors */
+	c = good_blk();
+	c.queue_size = 2;
+	tap_eq(try_create(c), -EINVAL, "create: blk with queue size 2, no indirect -> EINVAL");
+	c.features |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
+	tap_eq(try_create(c), 0, "create: blk with queue size 2 and indirect accepted");
 
 	for (i = 0, ok = true; i < 3; i++) {
 		static const uint64_t sizes[] = { 4096 + 1, 4096, 1ULL << 40 };
@@ -366,7 +378,7 @@ int main(int argc, char **argv)
 		devpath = argv[1];
 	else
 		require_uvirtio(0);
-	tap_plan(54);
+	tap_plan(58);
 	test_before_create();
 	test_create_refusals();
 	test_device();

@@ -55,6 +55,11 @@
 #define VERSION			"0.1"
 
 #define DEF_QUEUE_SIZE		1024
+/*
+ * virtio_net's tx needs MAX_SKB_FRAGS + 2 descriptors free (19 with the
+ * default 17 fragments); the module refuses a ring of that size or less.
+ */
+#define MIN_QUEUE_SIZE		32
 #define DEF_MTU			1500
 #define MIN_MTU			68
 #define MAX_MTU			65520
@@ -204,7 +209,7 @@ static void usage(FILE *f)
 "  --mac XX:XX:XX:XX:XX:XX  MAC address (default: random, locally\n"
 "                      administered)\n"
 "  --mtu N             MTU offered to the driver, %d..%d (default %d)\n"
-"  --queue-size N      ring size, a power of two from 16 to %d (default %d)\n"
+"  --queue-size N      ring size, a power of two from %d to %d (default %d)\n"
 "  --queues N          queue pairs, 1 to %d (default 1); N > 1 offers\n"
 "                      VIRTIO_NET_F_MQ; dgram and tap only (stream and\n"
 "                      passt carry one connection)\n"
@@ -260,7 +265,7 @@ static void usage(FILE *f)
 "device, the interface must appear within 30 s or the program exits 1.\n"
 "\n"
 "Exit status: 0 after a clean removal, 1 on errors, 2 on usage errors.\n",
-		MIN_MTU, MAX_MTU, DEF_MTU, UVIRTIO_MAX_QUEUE_SIZE,
+		MIN_MTU, MAX_MTU, DEF_MTU, MIN_QUEUE_SIZE, UVIRTIO_MAX_QUEUE_SIZE,
 		DEF_QUEUE_SIZE, NET_MAX_PAIRS);
 }
 
@@ -394,10 +399,10 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 					  optarg, MIN_MTU, MAX_MTU);
 			break;
 		case OPT_QS:
-			if (parse_uint(optarg, 16, UVIRTIO_MAX_QUEUE_SIZE, &v) ||
+			if (parse_uint(optarg, MIN_QUEUE_SIZE, UVIRTIO_MAX_QUEUE_SIZE, &v) ||
 			    (v & (v - 1)))
-				uvemu_die(2, "--queue-size: '%s' is not a power of two from 16 to %d",
-					  optarg, UVIRTIO_MAX_QUEUE_SIZE);
+				uvemu_die(2, "--queue-size: '%s' is not a power of two from %d to %d",
+					  optarg, MIN_QUEUE_SIZE, UVIRTIO_MAX_QUEUE_SIZE);
 			o->queue_size = v;
 			break;
 		case OPT_QUEUES:
