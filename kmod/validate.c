@@ -183,7 +183,7 @@ static u32 uv_blk_segment(u64 segs, u64 pool)
 	if (table > uv_granules(UV_MAX_MAPPING) || room <= fixed)
 		return 0;
 	g = div64_u64(room - fixed, segs + 2);
-	return rounddown(min_t(u64, g << UV_BOUNCE_SHIFT, UV_MAX_MAPPING), PAGE_SIZE);
+	return ALIGN_DOWN(min_t(u64, g << UV_BOUNCE_SHIFT, UV_MAX_MAPPING), PAGE_SIZE);
 }
 
 /*
