@@ -188,8 +188,9 @@ static u32 uv_blk_segment(u64 segs, u64 pool)
 
 /*
  * The driver's largest request must fit the pool, with segments no smaller
- * than @floor (what the driver may already use), and without indirect
- * descriptors its chain must fit the ring (virtio_ring WARNs otherwise).
+ * than a page or than the size a created device's driver may already use,
+ * and without indirect descriptors its chain must fit the ring
+ * (virtio_ring WARNs otherwise).
  */
 static int uv_check_blk_size(const struct uv_dev *dev, const struct virtio_blk_config *c,
 			     u32 *seg_bytes)
