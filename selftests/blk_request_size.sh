@@ -12,8 +12,10 @@
 # As uid 1000, for pools of 1, 2 and 4 MiB, the default, and a 2-segment
 # disk: the queue limits in sysfs fit the pool; with max_sectors_kb raised
 # as far as it goes, 8 MiB of random data written with one direct 8 MiB
-# write (page-sized segments) and read back, and 2 MiB read into a huge
-# page (the largest segments), each within 60 s and with the right bytes.
+# write and read back in 1 MiB reads (page-sized segments), and 2 MiB read into a huge
+# page (the largest segments), each within 60 s and with the right bytes;
+# and after a take-over by a process whose own options would allow fewer
+# segments than the driver uses, 8 MiB written and read back.
 . "$(dirname "$0")/lib.sh"
 
 uv_need uvirtio-blk setpriv dd cmp od
@@ -38,6 +40,19 @@ bounded() {
 	wait $pid
 }
 
+# big_io - the random data to UV_NODE in one direct 8 MiB write (its
+# buffer may be huge pages: large segments), read back in 1 MiB direct
+# reads (a 1 MiB buffer is small pages: as many segments as allowed),
+# compared
+big_io() {
+	bounded dd if="$UV_TMP/random" of="$UV_NODE" bs=8M oflag=direct status=none ||
+		uv_fail "$pool: the 8 MiB direct write failed"
+	bounded dd if="$UV_NODE" of="$UV_TMP/back" bs=1M count=8 iflag=direct status=none ||
+		uv_fail "$pool: the 1 MiB direct reads failed"
+	cmp -s "$UV_TMP/random" "$UV_TMP/back" ||
+		uv_fail "$pool: 8 MiB read back differ from what was written"
+}
+
 # one LABEL POOL_BYTES ARGS... - start a disk with ARGS and drive it
 one() {
 	local pool=$1 bytes=$2 q segs seg hw want
@@ -55,12 +70,7 @@ one() {
 	echo $want > $q/max_sectors_kb || uv_fail "$pool: cannot set max_sectors_kb to $want"
 	uv_log "$pool: $segs segments of $seg bytes, max_sectors_kb $(cat $q/max_sectors_kb)"
 
-	bounded dd if="$UV_TMP/random" of="$UV_NODE" bs=8M oflag=direct status=none ||
-		uv_fail "$pool: the 8 MiB direct write failed"
-	bounded dd if="$UV_NODE" of="$UV_TMP/back" bs=8M count=1 iflag=direct status=none ||
-		uv_fail "$pool: the 8 MiB direct read failed"
-	cmp -s "$UV_TMP/random" "$UV_TMP/back" ||
-		uv_fail "$pool: 8 MiB read back differ from what was written"
+	big_io
 	bounded "$odread" "$UV_NODE" $((2 << 20)) $((2 << 20)) "$UV_TMP/r" huge \
 		> "$UV_TMP/res" || uv_fail "$pool: odread failed: $(cat "$UV_TMP/res")"
 	case "$(cat "$UV_TMP/res")" in
@@ -80,4 +90,31 @@ one "4 MiB pool" $((4 << 20)) --bounce-size 4M
 one "default pool" $((32 << 20))
 # two segments per request leave room for the largest segments
 one "1 MiB pool, queue size 4" $((1 << 20)) --bounce-size 1M --queue-size 4
+
+# A take-over serves the requests the driver sized at probe time: a disk
+# created with the default pool (254 segments) taken over by a process
+# whose own options (--bounce-size 1M) would give 128.
+[ -w /sys/module/uvirtio/parameters/recovery_timeout ] ||
+	uv_skip "uvirtio.ko has no recovery mode (the take-over case)"
+echo 30 > /sys/module/uvirtio/parameters/recovery_timeout
+img=$UV_TMP/img
+truncate -s 64M "$img" && chown $UV_USER_UID:$UV_USER_UID "$img" ||
+	uv_fail "cannot create $img"
+pool="take-over"
+uv_blk_start --user --recovery "$img" || uv_fail "$pool: emulator did not start"
+index=$(readlink -f "/sys/block/$UV_DISK" | sed -n 's|.*/uvirtio-\([0-9]*\)/virtio.*|\1|p')
+[ -n "$index" ] || uv_fail "cannot find the device index of $UV_DISK"
+kill -KILL "$UV_PID"
+wait "$UV_PID" 2> /dev/null
+for _ in $(seq 30); do
+	[ "$(cat /sys/class/misc/uvirtio/uvirtio-$index/state 2> /dev/null)" != recovering ] || break
+	sleep 0.1
+done
+uv_blk_start --user --attach "$index" --bounce-size 1M "$img" ||
+	uv_fail "$pool: the take-over failed"
+q=/sys/block/$UV_DISK/queue
+echo 65536 > $q/max_sectors_kb || uv_fail "$pool: cannot raise max_sectors_kb"
+big_io
+uv_log "$pool: $(cat $q/max_segments) segments per request served after --attach --bounce-size 1M"
+uv_blk_stop || uv_fail "$pool: the emulator did not stop cleanly"
 uv_pass

@@ -130,6 +130,9 @@ struct opts {
  * @em:		the main thread and the uvirtio device (em.dev)
  * @eng:	queue threads
  * @cfg:	config space as last given to the device
+ * @seg_max:	most data segments per request: ours (seg_max()), or the
+ *		device's when taken over (the driver sized its requests
+ *		with it at probe time)
  * @statfs:	the status filesystem, or NULL
  * @resize_lock: serialises resizes (SIGHUP on the main thread, the
  *		status filesystem's capacity file on its thread)
@@ -141,6 +144,7 @@ struct emu {
 	struct uvemu em;
 	struct blk_engine eng;
 	struct virtio_blk_config cfg;
+	unsigned int seg_max;
 	struct uvstatfs *statfs;
 	pthread_mutex_t resize_lock;
 };
@@ -618,6 +622,11 @@ static void attach_check(struct emu *e)
 	if (le32toh(cfg.blk_size) != e->o.block_size)
 		uvemu_die(1, "--attach %d: the disk's block size is %u, not %u (--block-size)",
 			  e->o.attach, le32toh(cfg.blk_size), e->o.block_size);
+	/* 0 (no SEG_MAX) means one segment to the driver */
+	e->seg_max = le32toh(cfg.seg_max) ? le32toh(cfg.seg_max) : 1;
+	if (e->seg_max > SEG_MAX_CAP)
+		uvemu_die(1, "--attach %d: the disk takes requests of %u segments, more than the %d this program serves",
+			  e->o.attach, e->seg_max, SEG_MAX_CAP);
 	if (!(st.status & VIRTIO_CONFIG_S_FEATURES_OK))
 		return;
 	ro = f & 1ULL << VIRTIO_BLK_F_RO;
@@ -689,7 +698,8 @@ static void create_device(struct emu *e)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->capacity = htole64(e->bd.sectors);
 	cfg->size_max = htole32(SIZE_MAX_BYTES);
-	cfg->seg_max = htole32(seg_max(&e->o));
+	e->seg_max = seg_max(&e->o);
+	cfg->seg_max = htole32(e->seg_max);
 	cfg->blk_size = htole32(e->o.block_size);
 	/* physical block = logical block, no misalignment, no I/O hints */
 	cfg->physical_block_exp = 0;
@@ -753,7 +763,7 @@ static void setup_engine(struct emu *e)
 	eng->be = &e->be;
 	eng->num_queues = e->o.num_queues;
 	eng->queue_size = e->o.queue_size;
-	eng->seg_max = seg_max(&e->o);
+	eng->seg_max = e->seg_max;
 	eng->poll_max_ns = e->o.poll_us * 1000ULL;
 	eng->hold_max_ns = e->o.coalesce_us * 1000ULL;
 	eng->pin = e->o.pin > 0;
