@@ -16,6 +16,7 @@
 #include <linux/nospec.h>
 #include <linux/nsproxy.h>
 #include <net/net_namespace.h>
+#include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/user_namespace.h>
@@ -310,6 +311,14 @@ static int uv_check_create(const struct uvirtio_create *c)
 	if (c->queue_size < 2 || c->queue_size > UVIRTIO_MAX_QUEUE_SIZE ||
 	    !is_power_of_2(c->queue_size))
 		return -EINVAL;
+	/*
+	 * virtio_net stops a tx queue while fewer than MAX_SKB_FRAGS + 2
+	 * descriptors are free and wakes it only when that many are: on a
+	 * smaller ring tx stops after a packet, for good (its own ring
+	 * resize refuses such sizes for the same reason).
+	 */
+	if (c->device_id == VIRTIO_ID_NET && c->queue_size <= MAX_SKB_FRAGS + 2)
+		return -EINVAL;
 	if (c->config_size > UVIRTIO_MAX_CONFIG_SIZE)
 		return -EINVAL;
 	if (c->bounce_size && (!PAGE_ALIGNED(c->bounce_size) ||
@@ -568,7 +577,6 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 {
 	struct uvirtio_config_update u;
 	unsigned long flags;
-	u32 seg_bytes;		/* stays as the device was created with */
 	u8 *next;
 	int err;
 
@@ -591,7 +599,7 @@ static int uv_ioctl_set_config(struct uv_dev *dev, void __user *argp)
 	memcpy(next, dev->config, u.offset);
 	memcpy(next + u.offset + u.len, dev->config + u.offset + u.len,
 	       dev->config_size - u.offset - u.len);
-	err = uv_validate(dev, next, &seg_bytes);
+	err = uv_validate(dev, next, NULL);	/* seg_bytes stays */
 	if (!err) {
 		memcpy(dev->config, next, dev->config_size);
 		uv_config_sanitize(dev);

@@ -20,7 +20,6 @@
 #include <linux/ethtool.h>
 #include <linux/fs.h>
 #include <linux/log2.h>
-#include <linux/skbuff.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
@@ -196,7 +195,7 @@ static int uv_check_blk_size(const struct uv_dev *dev, const struct virtio_blk_c
 			     u32 *seg_bytes)
 {
 	u64 f = dev->features, pool = dev->dom.bounce_size;
-	u32 floor = max_t(u32, dev->dom.seg_bytes, PAGE_SIZE), v = uv_v32(c->seg_max);
+	u32 floor = max_t(u32, dev->dom.seg_bytes, PAGE_SIZE), v = uv_v32(c->seg_max), s;
 	u64 segs = uv_has(f, VIRTIO_BLK_F_SEG_MAX) ? min_t(u64, v, UV_BLK_MAX_SEGS) : 1;
 
 	if (!uv_has(f, VIRTIO_RING_F_INDIRECT_DESC) && segs + 2 > dev->queue_size) {
@@ -204,12 +203,14 @@ static int uv_check_blk_size(const struct uv_dev *dev, const struct virtio_blk_c
 				    segs, dev->queue_size);
 		return -EINVAL;
 	}
-	*seg_bytes = uv_blk_segment(segs, pool);
-	if (*seg_bytes < floor) {
+	s = uv_blk_segment(segs, pool);
+	if (s < floor) {
 		pr_info_ratelimited(UV_NAME ": device config refused: requests of %llu segments of %u bytes do not fit the bounce pool (%llu bytes)\n",
 				    segs, floor, pool);
 		return -EINVAL;
 	}
+	if (seg_bytes)
+		*seg_bytes = s;
 	return 0;
 }
 
@@ -267,23 +268,10 @@ static int uv_check_blk(const struct uv_dev *dev, const struct virtio_blk_config
 	return uv_check_blk_size(dev, c, seg_bytes);
 }
 
-static int uv_check_net(const struct uv_dev *dev, const struct virtio_net_config *c)
+static int uv_check_net(u64 f, unsigned int num_queues, const struct virtio_net_config *c)
 {
-	unsigned int pairs = uv_v16(c->max_virtqueue_pairs), num_queues = dev->num_queues;
+	unsigned int pairs = uv_v16(c->max_virtqueue_pairs);
 	u32 speed = le32_to_cpu(c->speed);
-	u64 f = dev->features;
-
-	/*
-	 * virtio_net stops a tx queue while fewer than MAX_SKB_FRAGS + 2
-	 * descriptors are free and wakes it only when that many are: on a
-	 * smaller ring tx stops after a packet, for good (its own ring
-	 * resize refuses such sizes for the same reason).
-	 */
-	if (dev->queue_size <= MAX_SKB_FRAGS + 2) {
-		pr_info_ratelimited(UV_NAME ": device refused: net queue size %u, tx needs more than %lu\n",
-				    dev->queue_size, (unsigned long)MAX_SKB_FRAGS + 2);
-		return -EINVAL;
-	}
 
 	if (!uv_has(f, VIRTIO_NET_F_CTRL_VQ) && (f & UV_NET_CVQ_DEPS))
 		return uv_bad("features needing VIRTIO_NET_F_CTRL_VQ", f & UV_NET_CVQ_DEPS);
@@ -332,9 +320,9 @@ u64 uv_allowed_features(u32 device_id)
  * @dev:	the device: its type, features, queues, config size and
  *		bounce pool set; dom.seg_bytes 0 until it was created
  * @config:	config space as it would be (dev->config_size bytes)
- * @seg_bytes:	out: the largest data segment the driver may map; for a
- *		created device never below dom.seg_bytes, which the driver
- *		may already have sized its requests with
+ * @seg_bytes:	out, or NULL: the largest data segment the driver may
+ *		map; for a created device never below dom.seg_bytes, which
+ *		the driver may already have sized its requests with
  *
  * Return: 0, or -EINVAL (after one rate-limited line naming the field).
  */
@@ -358,8 +346,9 @@ int uv_validate(const struct uv_dev *dev, const u8 *config, u32 *seg_bytes)
 	}
 	if (device_id == VIRTIO_ID_BLOCK)
 		return uv_check_blk(dev, &c.blk, seg_bytes);
-	*seg_bytes = UV_MAX_MAPPING;
-	return uv_check_net(dev, &c.net);
+	if (seg_bytes)
+		*seg_bytes = UV_MAX_MAPPING;
+	return uv_check_net(features, dev->num_queues, &c.net);
 }
 
 /**
