@@ -37,14 +37,11 @@ for round in 1 2 3 4 5 6 7 8; do
 	# killing the emulator at exit removes the disk, which fails it
 	"$odread" "$UV_NODE" $((round << 20)) $seg "$UV_TMP/r" huge \
 		> "$UV_TMP/res" &
-	pid=$!
-	for i in $(seq 200); do
-		kill -0 $pid 2> /dev/null || break
-		sleep 0.1
-	done
-	kill -0 $pid 2> /dev/null &&
+	uv_wait_exit $! 20
+	rc=$?
+	[ $rc != 255 ] ||
 		uv_fail "round $round: a $seg-byte read did not finish in 20 s (the pool's kept extents were not given back)"
-	wait $pid || uv_fail "round $round: odread failed: $(cat "$UV_TMP/res")"
+	[ $rc = 0 ] || uv_fail "round $round: odread failed: $(cat "$UV_TMP/res")"
 	res=$(cat "$UV_TMP/res")
 	case "$res" in
 	"ok $seg huge") ;;

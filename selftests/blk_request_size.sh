@@ -28,16 +28,13 @@ dd if=/dev/urandom of="$UV_TMP/random" bs=1M count=8 status=none
 # ended within 60 s (a request that never fits never ends), else return its
 # status
 bounded() {
-	local pid i
+	local rc
 	"$@" &
-	pid=$!
-	for i in $(seq 600); do
-		kill -0 $pid 2> /dev/null || break
-		sleep 0.1
-	done
-	kill -0 $pid 2> /dev/null &&
+	uv_wait_exit $! 60
+	rc=$?
+	[ $rc != 255 ] ||
 		uv_fail "$pool: '$*' did not end in 60 s ($(tr -s " " < /sys/block/$UV_DISK/inflight) in flight): a request that never fits the pool?"
-	wait $pid
+	return $rc
 }
 
 # big_io - the random data to UV_NODE in one direct 8 MiB write (its

@@ -403,6 +403,20 @@ static void config_create(void)
 	}
 }
 
+/* Create, start and serve @c on @t until its driver has bound: 0 or -errno. */
+static int bound_dev(struct temu *t, const struct uvdev_config *c)
+{
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	ret = temu_create_cfg(t, c, DISK_BYTES);
+	if (!ret)
+		ret = uvdev_start(&t->d);
+	if (!ret)
+		ret = wait_bound(t, c->device_id);
+	return ret;
+}
+
 /* Every refused case through UVIRTIO_SET_CONFIG on a live, bound device. */
 static void config_set(uint32_t type)
 {
@@ -420,12 +434,7 @@ static void config_set(uint32_t type)
 	c.config = type == VIRTIO_ID_BLOCK ? (void *)&b : (void *)&n;
 	c.config_size = type == VIRTIO_ID_BLOCK ? sizeof(b) : sizeof(n);
 	c.num_queues = type == VIRTIO_ID_BLOCK ? 1 : 3;
-	memset(&t, 0, sizeof(t));
-	ret = temu_create_cfg(&t, &c, DISK_BYTES);
-	if (!ret)
-		ret = uvdev_start(&t.d);
-	if (!ret)
-		ret = wait_bound(&t, type);
+	ret = bound_dev(&t, &c);
 	for (i = 0; i < NCASES; i++) {
 		const struct cfg_case *k = &cases[i];
 		uint8_t v[4];
@@ -479,12 +488,7 @@ static void config_set_segments(void)
 
 	blk_default(&b);
 	b.seg_max = 8;
-	memset(&t, 0, sizeof(t));
-	ret = temu_create_cfg(&t, &c, DISK_BYTES);
-	if (!ret)
-		ret = uvdev_start(&t.d);
-	if (!ret)
-		ret = wait_bound(&t, VIRTIO_ID_BLOCK);
+	ret = bound_dev(&t, &c);
 	v = 16;
 	up = ret ? 0 : ioctl(t.d.fd, UVIRTIO_SET_CONFIG, &u) < 0 ? -errno : 0;
 	v = 4;

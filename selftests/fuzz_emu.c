@@ -1120,8 +1120,9 @@ static int emu_create(struct emu *e)
 			e->cfg_size = offsetof(struct virtio_net_config, duplex) + 1;
 	} else {
 		e->cfg.blk.capacity = e->p->disk / 512;
-		/* at most half the 1 MiB pool in pages (kmod/validate.c) */
-		e->cfg.blk.seg_max = e->p->qsize - 2 < 128 ? e->p->qsize - 2 : 128;
+		e->cfg.blk.seg_max = e->p->qsize - 2;
+		if (e->cfg.blk.seg_max > uvdev_blk_seg_max(c.bounce_size))
+			e->cfg.blk.seg_max = uvdev_blk_seg_max(c.bounce_size);
 		e->cfg.blk.blk_size = 512;
 		e->cfg.blk.num_queues = e->p->nq;
 		e->cfg_size = sizeof(e->cfg.blk);

@@ -70,8 +70,7 @@ int temu_create_stopped(struct temu *t, uint64_t bytes, unsigned int queue_size)
 {
 	struct virtio_blk_config cfg = {
 		.capacity = bytes / 512,
-		/* at most half the 1 MiB pool in pages (kmod/validate.c) */
-		.seg_max = queue_size - 2 < 128 ? queue_size - 2 : 128,
+		.seg_max = queue_size - 2,
 		.blk_size = 512,
 	};
 	struct uvdev_config c = {
@@ -89,6 +88,8 @@ int temu_create_stopped(struct temu *t, uint64_t bytes, unsigned int queue_size)
 		.recovery = t->recovery,
 	};
 
+	if (cfg.seg_max > uvdev_blk_seg_max(c.bounce_size))
+		cfg.seg_max = uvdev_blk_seg_max(c.bounce_size);
 	return temu_create_cfg(t, &c, bytes);
 }
 

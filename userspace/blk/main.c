@@ -563,22 +563,19 @@ static uint64_t choose_bounce(const struct opts *o)
  * @o:		options
  *
  * Without indirect descriptors a chain must fit the ring with its header
- * and status descriptors; capped so that a request slot stays small. A
- * request is mapped into the bounce pool whole, so the largest one, in
- * page-sized segments, takes at most half the pool; the module refuses a
- * disk whose largest request cannot fit and picks the segment size that
- * lets it (docs/uvirtio-blk.md, "Request size").
+ * and status descriptors; capped so that a request slot stays small, and
+ * so that the bounce pool holds the largest request (uvdev_blk_seg_max(),
+ * docs/uvirtio-blk.md, "Request size").
  *
  * Return: segments
  */
 static unsigned int seg_max(const struct opts *o)
 {
-	uint64_t half = choose_bounce(o) / 2 / 4096;
-	unsigned int n = o->queue_size - 2;
+	unsigned int n = o->queue_size - 2, pool = uvdev_blk_seg_max(choose_bounce(o));
 
 	if (n > SEG_MAX_CAP)
 		n = SEG_MAX_CAP;
-	return n > half ? (unsigned int)half : n;
+	return n > pool ? pool : n;
 }
 
 /**

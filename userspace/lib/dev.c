@@ -717,3 +717,23 @@ const char *uvdev_dead_str(uint32_t reason)
 		return "unknown reason";
 	}
 }
+
+/**
+ * uvdev_blk_seg_max() - the most data segments (seg_max) a virtio-blk
+ * device should offer for its bounce pool
+ * @bounce_size: the pool's bytes (uvdev_config.bounce_size; 0: the default)
+ *
+ * The module maps a request into the pool whole, and refuses a disk whose
+ * largest request, in page-sized segments, cannot fit it; it then lowers
+ * the driver's segment size until that request fits. Half the pool in
+ * pages leaves room for two of the largest requests at once.
+ *
+ * Return: segments, at least 1
+ */
+unsigned int uvdev_blk_seg_max(uint64_t bounce_size)
+{
+	uint64_t pool = bounce_size ? bounce_size : UVIRTIO_DEF_BOUNCE_SIZE;
+	uint64_t n = pool / 2 / (uint64_t)sysconf(_SC_PAGESIZE);
+
+	return n > UINT32_MAX ? UINT32_MAX : n ? (unsigned int)n : 1;
+}

@@ -379,7 +379,7 @@ static uint32_t vh_blk_config(struct vh *v, struct virtio_blk_config *cfg,
 	 * ring without indirect descriptors; shorter chains suit any backend.
 	 */
 	if (v->features & (1ULL << VIRTIO_BLK_F_SEG_MAX)) {
-		uint32_t cap = BOUNCE_SIZE / 2 / 4096;
+		uint32_t cap = uvdev_blk_seg_max(BOUNCE_SIZE);
 
 		if (!(v->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC)) &&
 		    cap > QUEUE_SIZE - 2)
