@@ -10,7 +10,9 @@
 # reply with an fd, a wrong reply code after the device exists) and a path
 # where nothing listens: each time the front end must exit 1 within 8 s
 # (replies are awaited 5 s at most), print exactly one line, and leave no
-# uvirtio device behind.
+# uvirtio device behind. Last, a backend that offers 1000 segments a
+# request with indirect descriptors: the driver must get at most 254, so
+# that every chain fits the ring of 256 without them.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/vhost_lib.sh"
 
@@ -96,6 +98,27 @@ refused garbage "GET_FEATURES: "
 refused size "reply of 4 bytes, expected 8"
 refused fds "carries file descriptors"
 refused late "SET_MEM_TABLE: the reply is for request 1; removing the device"
+
+# --- a backend offering more segments than the ring holds ---
+# with indirect descriptors and 1000 segments a request: the front end
+# offers the driver at most 254, so that a request's chain (and the header
+# and status) fits the ring of 256 even when virtio_ring cannot allocate
+# an indirect table and falls back to direct descriptors
+s=$UV_TMP/fake.segs.sock
+uv_as_user sh -c 'echo $$ > "$1.pid"; exec "$0" segs "$1"' "$FAKE" "$s" &
+fpid=$!
+for _ in $(seq 50); do [ -S "$s" ] && break; sleep 0.1; done
+vh_front_start "$s" || uv_fail "segs: the front end did not serve vhost_fake's disk"
+segs=$(cat "/sys/block/$UV_DISK/queue/max_segments")
+kill -KILL "$(cat "$s.pid")"
+wait "$fpid" 2>/dev/null
+uv_wait_exit "$UV_PID" 8
+rc=$?
+[ $rc = 1 ] || uv_fail "segs: the front end exited $rc (255: still runs) after its backend died, not 1"
+uv_wait_gone "$UV_DISK" 5 || uv_fail "segs: $UV_NODE still present 5 s after the backend was killed"
+[ "$segs" -le 254 ] ||
+	uv_fail "segs: a backend offering 1000 segments gave the driver $segs: chains of $((segs + 2)) descriptors, longer than the ring of 256"
+uv_log "segs: a backend offering 1000 segments: the driver got $segs; the front end exited 1 when the backend was killed"
 
 uv_module_unload 5 || uv_fail "rmmod uvirtio failed at the end"
 uv_pass

@@ -16,8 +16,12 @@
  *              it answers with another request's code (the device exists
  *              by then); the domain fd it is sent is closed at once, as a
  *              real backend closes it once mapped
+ *   segs       the same, answering SET_MEM_TABLE as it should, with
+ *              indirect descriptors and 1000 segments a request offered:
+ *              more than a ring of 256 holds (it never serves the rings)
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,8 +87,11 @@ static void put(int c, uint32_t req, const void *p, uint32_t len, int fd)
 		exit(0);
 }
 
-/* "late": answer like a small virtio-blk backend */
-static void serve_late(int c)
+/*
+ * "late" and "segs": answer like a small virtio-blk backend; @segs: offer
+ * SEG_MAX 1000 and INDIRECT_DESC, and answer SET_MEM_TABLE correctly
+ */
+static void serve_late(int c, bool segs)
 {
 	static uint8_t p[4096];
 	struct hdr h;
@@ -95,6 +102,8 @@ static void serve_late(int c)
 		switch (h.req) {
 		case 1:		/* GET_FEATURES: VERSION_1, PROTOCOL_FEATURES */
 			v = 1ULL << 32 | 1ULL << 30;
+			if (segs)	/* SEG_MAX, INDIRECT_DESC */
+				v |= 1ULL << 2 | 1ULL << 28;
 			put(c, h.req, &v, 8, -1);
 			continue;
 		case 15:	/* GET_PROTOCOL_FEATURES: REPLY_ACK, CONFIG */
@@ -104,9 +113,15 @@ static void serve_late(int c)
 		case 24:	/* GET_CONFIG: 64 MiB */
 			memset(p + 12, 0, h.size - 12);
 			p[12 + 2] = 2;	/* capacity 0x20000 sectors */
+			if (segs && h.size >= 12 + 16) {
+				p[12 + 12] = 1000 & 0xff;	/* seg_max */
+				p[12 + 13] = 1000 >> 8;
+			}
 			put(c, h.req, p, h.size, -1);
 			continue;
 		case 5:		/* SET_MEM_TABLE: the wrong request code */
+			if (segs)
+				break;
 			put(c, 1, &v, 8, -1);
 			continue;
 		}
@@ -124,7 +139,7 @@ int main(int argc, char **argv)
 	int s, c;
 
 	if (argc != 3 || strlen(argv[2]) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "usage: vhost_fake silent|banner|garbage|size|fds|late|reset SOCKET\n");
+		fprintf(stderr, "usage: vhost_fake silent|banner|garbage|size|fds|late|segs|reset SOCKET\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -145,8 +160,8 @@ int main(int argc, char **argv)
 
 		if (write(c, b, sizeof(b) - 1) < 0)
 			return 1;
-	} else if (!strcmp(mode, "late")) {
-		serve_late(c);
+	} else if (!strcmp(mode, "late") || !strcmp(mode, "segs")) {
+		serve_late(c, !strcmp(mode, "segs"));
 		return 0;
 	}
 	while (!get(c, &h, p, sizeof(p))) {
