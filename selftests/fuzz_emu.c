@@ -1120,9 +1120,7 @@ static int emu_create(struct emu *e)
 			e->cfg_size = offsetof(struct virtio_net_config, duplex) + 1;
 	} else {
 		e->cfg.blk.capacity = e->p->disk / 512;
-		e->cfg.blk.seg_max = e->p->qsize - 2;
-		if (e->cfg.blk.seg_max > uvdev_blk_seg_max(c.bounce_size))
-			e->cfg.blk.seg_max = uvdev_blk_seg_max(c.bounce_size);
+		e->cfg.blk.seg_max = uvdev_blk_seg_max(c.bounce_size, e->p->qsize);
 		e->cfg.blk.blk_size = 512;
 		e->cfg.blk.num_queues = e->p->nq;
 		e->cfg_size = sizeof(e->cfg.blk);

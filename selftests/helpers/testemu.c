@@ -70,7 +70,6 @@ int temu_create_stopped(struct temu *t, uint64_t bytes, unsigned int queue_size)
 {
 	struct virtio_blk_config cfg = {
 		.capacity = bytes / 512,
-		.seg_max = queue_size - 2,
 		.blk_size = 512,
 	};
 	struct uvdev_config c = {
@@ -88,8 +87,7 @@ int temu_create_stopped(struct temu *t, uint64_t bytes, unsigned int queue_size)
 		.recovery = t->recovery,
 	};
 
-	if (cfg.seg_max > uvdev_blk_seg_max(c.bounce_size))
-		cfg.seg_max = uvdev_blk_seg_max(c.bounce_size);
+	cfg.seg_max = uvdev_blk_seg_max(c.bounce_size, queue_size);
 	return temu_create_cfg(t, &c, bytes);
 }
 

@@ -562,20 +562,17 @@ static uint64_t choose_bounce(const struct opts *o)
  * seg_max() - most data segments per request
  * @o:		options
  *
- * Without indirect descriptors a chain must fit the ring with its header
- * and status descriptors; capped so that a request slot stays small, and
- * so that the bounce pool holds the largest request (uvdev_blk_seg_max(),
- * docs/uvirtio-blk.md, "Request size").
+ * What the ring and the bounce pool hold (uvdev_blk_seg_max(),
+ * docs/uvirtio-blk.md, "Request size"), capped so that a request slot
+ * stays small.
  *
  * Return: segments
  */
 static unsigned int seg_max(const struct opts *o)
 {
-	unsigned int n = o->queue_size - 2, pool = uvdev_blk_seg_max(choose_bounce(o));
+	unsigned int n = uvdev_blk_seg_max(choose_bounce(o), o->queue_size);
 
-	if (n > SEG_MAX_CAP)
-		n = SEG_MAX_CAP;
-	return n > pool ? pool : n;
+	return n > SEG_MAX_CAP ? SEG_MAX_CAP : n;
 }
 
 /**

@@ -720,20 +720,26 @@ const char *uvdev_dead_str(uint32_t reason)
 
 /**
  * uvdev_blk_seg_max() - the most data segments (seg_max) a virtio-blk
- * device should offer for its bounce pool
+ * device should offer for its bounce pool and ring
  * @bounce_size: the pool's bytes (uvdev_config.bounce_size; 0: the default)
+ * @queue_size:	the ring's entries
  *
  * The module maps a request into the pool whole, and refuses a disk whose
  * largest request, in page-sized segments, cannot fit it; it then lowers
  * the driver's segment size until that request fits. Half the pool in
- * pages leaves room for two of the largest requests at once.
+ * pages leaves room for two of the largest requests at once. A request's
+ * chain (its segments, a header and a status) fits the ring too, so that
+ * it can be queued even when virtio_ring cannot allocate an indirect
+ * table and falls back to direct descriptors.
  *
  * Return: segments, at least 1
  */
-unsigned int uvdev_blk_seg_max(uint64_t bounce_size)
+unsigned int uvdev_blk_seg_max(uint64_t bounce_size, unsigned int queue_size)
 {
 	uint64_t pool = bounce_size ? bounce_size : UVIRTIO_DEF_BOUNCE_SIZE;
 	uint64_t n = pool / 2 / (uint64_t)sysconf(_SC_PAGESIZE);
 
+	if (queue_size >= 2 && n > queue_size - 2)
+		n = queue_size - 2;
 	return n > UINT32_MAX ? UINT32_MAX : n ? (unsigned int)n : 1;
 }

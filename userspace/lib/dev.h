@@ -106,7 +106,7 @@ int uvdev_child_name(const struct uvdev *d, const char *subsys, char *name,
 		     size_t len);
 int uvdev_disk_node(const struct uvdev *d, char *node, size_t len);
 int uvdev_netif_by_mac(const uint8_t *mac, char *name);
-unsigned int uvdev_blk_seg_max(uint64_t bounce_size);
+unsigned int uvdev_blk_seg_max(uint64_t bounce_size, unsigned int queue_size);
 void uvdev_close(struct uvdev *d);
 const char *uvdev_dead_str(uint32_t reason);
 

@@ -373,20 +373,10 @@ static uint32_t vh_blk_config(struct vh *v, struct virtio_blk_config *cfg,
 		v->features &= ~(1ULL << VIRTIO_BLK_F_SIZE_MAX);
 	if (!cfg->seg_max)
 		v->features &= ~(1ULL << VIRTIO_BLK_F_SEG_MAX);
-	/*
-	 * The module refuses a disk whose largest request cannot fit the
-	 * bounce pool in page-sized segments, or whose chain cannot fit the
-	 * ring without indirect descriptors. A chain longer than the ring
-	 * is kept out even with them: virtio_ring falls back to direct
-	 * descriptors when the indirect table cannot be allocated (atomic
-	 * context), and such a chain could then only wait. Shorter chains
-	 * suit any backend.
-	 */
+	/* requests that fit our pool and ring; shorter suit any backend */
 	if (v->features & (1ULL << VIRTIO_BLK_F_SEG_MAX)) {
-		uint32_t cap = uvdev_blk_seg_max(BOUNCE_SIZE);
+		uint32_t cap = uvdev_blk_seg_max(BOUNCE_SIZE, QUEUE_SIZE);
 
-		if (cap > QUEUE_SIZE - 2)
-			cap = QUEUE_SIZE - 2;
 		if (le32toh(cfg->seg_max) > cap)
 			cfg->seg_max = htole32(cap);
 	}
