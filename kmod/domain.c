@@ -314,7 +314,7 @@ static unsigned long uv_pool_search(struct uv_domain *dom, unsigned long n)
 	return g;
 }
 
-/* The stack of kept extents of @n granules, or NULL if that size is not kept. */
+/* The queue of kept extents of @n granules, or NULL if that size is not kept. */
 static struct uv_pool_hot *uv_pool_hot(struct uv_domain *dom, unsigned long n)
 {
 	return n <= UV_HOT_CLASSES ? &dom->hot[n - 1] : NULL;
@@ -327,17 +327,20 @@ static bool uv_pool_drain(struct uv_domain *dom)
 	unsigned int c, i;
 
 	for (c = 0; c < UV_HOT_CLASSES; c++) {
-		for (i = 0; i < dom->hot[c].n; i++)
-			bitmap_clear(dom->pool_map, dom->hot[c].g[i], c + 1);
-		any |= dom->hot[c].n > 0;
-		dom->hot[c].n = 0;
+		struct uv_pool_hot *hot = &dom->hot[c];
+
+		for (i = 0; i < hot->n; i++)
+			bitmap_clear(dom->pool_map,
+				     hot->g[(hot->head + i) % UV_HOT_DEPTH], c + 1);
+		any |= hot->n > 0;
+		hot->n = 0;
 	}
 	return any;
 }
 
 /*
- * Take @size bytes of the pool: the extent of that size freed last if one is
- * kept, else a search of the bitmap (which gets the kept extents back
+ * Take @size bytes of the pool: the oldest kept extent of that size if one
+ * is kept, else a search of the bitmap (which gets the kept extents back
  * first if it finds no room). Returns a domain offset or 0.
  */
 static u64 uv_pool_alloc(struct uv_domain *dom, size_t size)
@@ -349,7 +352,9 @@ static u64 uv_pool_alloc(struct uv_domain *dom, size_t size)
 
 	spin_lock_irqsave(&dom->pool_lock, flags);
 	if (hot && hot->n) {
-		g = hot->g[--hot->n];
+		g = hot->g[hot->head];
+		hot->head = (hot->head + 1) % UV_HOT_DEPTH;
+		hot->n--;
 	} else {
 		g = uv_pool_search(dom, n);
 		if (g >= nbits && uv_pool_drain(dom))
@@ -368,7 +373,7 @@ static void uv_pool_free(struct uv_domain *dom, u64 off, size_t size)
 
 	spin_lock_irqsave(&dom->pool_lock, flags);
 	if (hot && hot->n < UV_HOT_DEPTH)
-		hot->g[hot->n++] = g;
+		hot->g[(hot->head + hot->n++) % UV_HOT_DEPTH] = g;
 	else
 		bitmap_clear(dom->pool_map, g, n);
 	spin_unlock_irqrestore(&dom->pool_lock, flags);
@@ -640,9 +645,46 @@ static void uv_vm_close(struct vm_area_struct *vma)
 	put_device(&dev->parent);
 }
 
-const struct vm_operations_struct uv_vm_ops = {
+static const struct vm_operations_struct uv_vm_ops = {
 	.open = uv_vm_open,
 	.close = uv_vm_close,
 	.fault = uv_vm_fault,
 	.page_mkwrite = uv_vm_mkwrite,
 };
+
+/*
+ * Without page_mkwrite a shared mapping needs no dirty tracking: its PTEs
+ * are writable from the first fault, and gup lets the emulator pin its
+ * pages for long (an io_uring's fixed buffers, FOLL_LONGTERM), which it
+ * refuses for a mapping that wants write notification. Only for mappings
+ * that hold no read-only page.
+ */
+static const struct vm_operations_struct uv_vm_ops_rw = {
+	.open = uv_vm_open,
+	.close = uv_vm_close,
+	.fault = uv_vm_fault,
+};
+
+/**
+ * uv_domain_vm_ops() - the operations of a new mapping of the domain
+ * @dom:	the domain
+ * @pgoff:	the mapping's first page in the domain
+ * @pages:	its length in pages, inside the domain
+ *
+ * A mapping keeps the range it was created with: it cannot grow
+ * (VM_DONTEXPAND), and split or moved it keeps its offsets. So one that
+ * holds none of the read-only pages never will, and needs no write fault.
+ *
+ * Return: the operations for the mapping
+ */
+const struct vm_operations_struct *uv_domain_vm_ops(const struct uv_domain *dom,
+						    unsigned long pgoff,
+						    unsigned long pages)
+{
+	u64 start = (u64)pgoff << PAGE_SHIFT;
+	u64 end = (u64)(pgoff + pages) << PAGE_SHIFT;
+
+	if (end <= dom->ro_start || start >= dom->ro_end)
+		return &uv_vm_ops_rw;
+	return &uv_vm_ops;
+}

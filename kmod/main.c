@@ -759,10 +759,10 @@ static int uv_domain_mmap(struct uv_dev *dev, struct vm_area_struct *vma)
 	if (vma->vm_pgoff >= dev->dom.npages || pages > dev->dom.npages - vma->vm_pgoff)
 		return -EINVAL;
 	uv_vm_flags_set(vma, VM_DONTEXPAND | VM_DONTDUMP);
-	vma->vm_ops = &uv_vm_ops;
+	vma->vm_ops = uv_domain_vm_ops(&dev->dom, vma->vm_pgoff, pages);
 	vma->vm_private_data = dev;
-	atomic_inc(&dev->vmas);		/* uv_vm_ops.open counts the copies */
-	get_device(&dev->parent);	/* dropped by uv_vm_ops.close */
+	atomic_inc(&dev->vmas);		/* vm_ops->open counts the copies */
+	get_device(&dev->parent);	/* dropped by vm_ops->close */
 	return 0;
 }
 

@@ -90,14 +90,19 @@ struct uv_bounce_map {
 
 /*
  * Extents of up to 4 KiB that were freed and not yet given back to the
- * pool's bitmap, one stack per size in granules: a new mapping of that size
- * takes the one freed last, whose bytes are likely still in the cache
- * (docs/benchmarks.md: 4k and 128k reads 1.1x faster than next-fit alone).
+ * pool's bitmap, one queue per size in granules: a new mapping of that size
+ * takes one of the last UV_HOT_DEPTH freed, whose bytes are likely still in
+ * the cache (docs/benchmarks.md: 4k and 128k reads 1.1x faster than
+ * next-fit alone). Oldest first: a request's buffers are unmapped in chain
+ * order, so the next request of as many segments gets the same extents in
+ * the same order, and buffers that lay side by side still do (the
+ * emulator then moves them with one fixed-buffer operation).
  */
 #define UV_HOT_CLASSES	(SZ_4K >> UV_BOUNCE_SHIFT)
 #define UV_HOT_DEPTH	64
 struct uv_pool_hot {
-	unsigned int n;
+	unsigned int head;		/* oldest entry */
+	unsigned int n;			/* entries from @head on, wrapping */
 	u32 g[UV_HOT_DEPTH];		/* first granule of each extent */
 };
 
@@ -326,10 +331,12 @@ void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
 void uv_bounce_deliver(struct uv_domain *dom, u64 addr, u32 len, u32 copy);
 void *uv_ring_alloc(struct uv_domain *dom, size_t size, dma_addr_t *handle);
 void uv_ring_free(struct uv_domain *dom, void *va, dma_addr_t handle);
+const struct vm_operations_struct *uv_domain_vm_ops(const struct uv_domain *dom,
+						    unsigned long pgoff,
+						    unsigned long pages);
 
 /* map.c */
 int uv_map_setup(struct uv_dev *dev);
-extern const struct vm_operations_struct uv_vm_ops;
 
 /* main.c */
 extern struct workqueue_struct *uv_wq;

@@ -22,14 +22,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <linux/uvirtio.h>
 #include <linux/virtio_ids.h>
@@ -47,24 +45,6 @@ static long ioc(int fd, unsigned long cmd, void *arg)
 	long r = ioctl(fd, cmd, arg);
 
 	return r < 0 ? -errno : r;
-}
-
-/* Whether touching @p (a write if @write) in a child ends it with SIGBUS. */
-static bool child_sigbus(volatile uint8_t *p, bool write)
-{
-	int st;
-	pid_t pid = fork();
-
-	if (!pid) {
-		if (write)
-			*p = 0x5a;
-		else
-			(void)*p;
-		_exit(0);
-	}
-	if (pid < 0 || waitpid(pid, &st, 0) != pid)
-		return false;
-	return WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS;
 }
 
 int main(void)
@@ -119,7 +99,7 @@ int main(void)
 
 	/* The last page before the bounce pool holds ring slots. */
 	ro_page = l.bounce_offset - 4096;
-	tap_ok(!child_sigbus(mmap_d + ro_page, false) && child_sigbus(mmap_d + ro_page, true),
+	tap_ok(!devfd_sigbus(mmap_d + ro_page, false) && devfd_sigbus(mmap_d + ro_page, true),
 	       "ring slots (offset 0x%zx) through the domain file: a read works, a write gets SIGBUS",
 	       ro_page);
 

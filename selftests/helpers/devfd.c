@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/uvirtio.h>
@@ -45,4 +46,30 @@ int devfd_create(uint32_t id, uint32_t nq, uint32_t queue_size,
 	if (domain)
 		*domain = c.domain_size;
 	return fd;
+}
+
+/**
+ * devfd_sigbus() - does touching a mapped byte kill a process with SIGBUS
+ * @p:		the byte, in a shared mapping (a write there is seen here)
+ * @write:	store 0x5a there, else read it
+ *
+ * A forked child does it, so the caller survives either way.
+ *
+ * Return: true if the child died of SIGBUS
+ */
+bool devfd_sigbus(volatile uint8_t *p, bool write)
+{
+	int st;
+	pid_t pid = fork();
+
+	if (!pid) {
+		if (write)
+			*p = 0x5a;
+		else
+			(void)*p;
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return false;
+	return WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS;
 }

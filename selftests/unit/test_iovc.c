@@ -8,7 +8,9 @@
 #include "iovc.h"
 #include "tap.h"
 
-static char a[5], c[7], d[4];
+/* The buffers sit apart in one array: no two of them touch. */
+static char mem[64];
+static char *const a = mem, *const c = mem + 8, *const d = mem + 20;
 static struct iovec iov[4];
 
 /**
@@ -21,10 +23,10 @@ static void reset(void)
 	memcpy(a, src, 5);
 	memcpy(c, src + 5, 7);
 	memcpy(d, src + 12, 4);
-	iov[0] = (struct iovec){ a, sizeof(a) };
+	iov[0] = (struct iovec){ a, 5 };
 	iov[1] = (struct iovec){ NULL, 0 };
-	iov[2] = (struct iovec){ c, sizeof(c) };
-	iov[3] = (struct iovec){ d, sizeof(d) };
+	iov[2] = (struct iovec){ c, 7 };
+	iov[3] = (struct iovec){ d, 4 };
 }
 
 /**
@@ -39,7 +41,7 @@ int main(void)
 	struct iovc cur;
 	int n;
 
-	tap_plan(10);
+	tap_plan(12);
 
 	reset();
 	tap_eq(iovc_size(iov, 4), 16, "size sums every entry");
@@ -78,6 +80,21 @@ int main(void)
 	iovc_init(&cur, iov, 4);
 	tap_eq(iovc_slice(&cur, 17, out, 4), -ENODATA,
 	       "slice longer than what is left -> ENODATA");
+
+	/* Pieces that follow each other in memory: one entry. */
+	iov[0] = (struct iovec){ mem + 32, 3 };
+	iov[1] = (struct iovec){ mem + 35, 5 };
+	iov[2] = (struct iovec){ mem + 40, 2 };
+	iov[3] = (struct iovec){ mem + 48, 4 };
+	iovc_init(&cur, iov, 4);
+	iovc_skip(&cur, 1);
+	n = iovc_slice(&cur, 12, out, 2);
+	tap_ok(n == 2 && out[0].iov_base == mem + 33 && out[0].iov_len == 9 &&
+	       out[1].iov_base == mem + 48 && out[1].iov_len == 3,
+	       "adjacent pieces become one entry (%d entries)", n);
+	iovc_init(&cur, iov, 4);
+	tap_eq(iovc_slice(&cur, 10, out, 1), 1,
+	       "three adjacent pieces fit one entry");
 
 	return tap_done();
 }

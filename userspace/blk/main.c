@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -209,7 +210,9 @@ static void usage(FILE *f)
 "                      blk-mq maps CPU i's requests (default: no pinning)\n"
 "  --bounce-size SIZE  bounce pool bytes, 1M to 256M (default: 32M per\n"
 "                      queue, at least 16M); the largest request takes at\n"
-"                      most half of it, so a small pool means small requests\n"
+"                      most half of it, so a small pool means small requests;\n"
+"                      io_uring pins it per queue as fixed buffer where\n"
+"                      RLIMIT_MEMLOCK (8M for most users) holds them all\n"
 "  --zero-buffers      have the module zero every read buffer when the\n"
 "                      driver maps it (default: it zeroes only what a\n"
 "                      completion says was not written, in the driver's\n"
@@ -741,6 +744,42 @@ static void create_device(struct emu *e)
 }
 
 /**
+ * log_fixed() - say whether the queues' rings took the bounce pool as their
+ * fixed buffer, and if not why
+ * @e:		emulator
+ * @eng:	its queues, set up with io_uring
+ *
+ * Each queue's ring pins the whole pool, and an ordinary user's pinned
+ * pages count against RLIMIT_MEMLOCK (8 MiB by default): the usual reason
+ * is that limit, so it is named with what would lift it.
+ */
+static void log_fixed(const struct emu *e, const struct blk_engine *eng)
+{
+	unsigned long long mib = e->em.dev.layout.bounce_size >> 20;
+	unsigned int i, n = 0;
+	struct rlimit rl;
+	int err = 0;
+
+	for (i = 0; i < eng->num_queues; i++) {
+		if (eng->q[i].io.fixed_bufs)
+			n++;
+		else if (!err)
+			err = -eng->q[i].io.fixed_err;
+	}
+	if (n == eng->num_queues)
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer",
+			  e->em.dev.index, mib);
+	else if (err == ENOMEM && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
+		 rl.rlim_cur != RLIM_INFINITY)
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer by %u of %u queues (the others readv/writev): each pins the pool, and RLIMIT_MEMLOCK is %llu KiB (a smaller --bounce-size or a higher limit lets them all)",
+			  e->em.dev.index, mib, n, eng->num_queues,
+			  (unsigned long long)rl.rlim_cur >> 10);
+	else
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer by %u of %u queues (the others readv/writev): %s",
+			  e->em.dev.index, mib, n, eng->num_queues, strerror(err));
+}
+
+/**
  * setup_engine() - queue threads' state, io_uring rings, fault switches
  * @e:		emulator
  *
@@ -813,12 +852,7 @@ static void setup_engine(struct emu *e)
 		uvemu_log("uvirtio-%u: queues driven by io_uring commands",
 			  e->em.dev.index);
 	if (eng->use_uring)
-		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB %s%s",
-			  e->em.dev.index,
-			  (unsigned long long)(e->em.dev.layout.bounce_size >> 20),
-			  eng->q[0].io.fixed_bufs ? "registered as fixed buffer" :
-			  "not registrable as fixed buffer (readv/writev): ",
-			  eng->q[0].io.fixed_bufs ? "" : strerror(-eng->q[0].io.fixed_err));
+		log_fixed(e, eng);
 }
 
 /**

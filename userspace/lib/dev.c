@@ -125,6 +125,35 @@ int uvdev_create(struct uvdev *d, const struct uvdev_config *c)
 }
 
 /**
+ * uvdev_map_pool() - map the bounce pool again, over itself, on its own
+ * @d:		device whose domain is mapped at @d->map
+ *
+ * The module gives a mapping that holds none of the read-only ring pages
+ * no write notification, and only such a mapping's pages can be pinned for
+ * long: registered as an io_uring's fixed buffers, for one. The addresses
+ * stay the same. A layout whose pool is not whole pages inside the domain
+ * is left as it is.
+ *
+ * Return: 0 or -errno (the pool may then be unmapped)
+ */
+static int uvdev_map_pool(struct uvdev *d)
+{
+	const struct uvirtio_layout *l = &d->layout;
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (!l->bounce_size || page <= 0 ||
+	    (l->bounce_offset | l->bounce_size) % (uint64_t)page ||
+	    l->bounce_offset > l->domain_size ||
+	    l->bounce_size > l->domain_size - l->bounce_offset)
+		return 0;
+	p = mmap((uint8_t *)d->map + l->bounce_offset, l->bounce_size,
+		 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, d->fd,
+		 (off_t)l->bounce_offset);
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+/**
  * uvdev_setup() - map the domain of the fd's device and attach eventfds
  * @d:		device, created or attached
  *
@@ -148,6 +177,9 @@ static int uvdev_setup(struct uvdev *d)
 		      MAP_SHARED, d->fd, 0);
 	if (d->map == MAP_FAILED)
 		return -errno;
+	ret = uvdev_map_pool(d);
+	if (ret)
+		return ret;
 
 	for (i = 0; i < d->num_queues; i++) {
 		struct uvdev_queue *q = &d->q[i];

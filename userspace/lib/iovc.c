@@ -144,6 +144,9 @@ size_t iovc_skip(struct iovc *c, size_t len)
  * @out:	iovecs to fill (for preadv() and friends)
  * @cap:	entries in @out
  *
+ * Pieces that follow each other in memory become one entry: the module
+ * maps a request's buffers one after the other where the pool has room,
+ * and one entry is what an io_uring fixed-buffer operation can take.
  * On failure the cursor has moved by an unspecified amount.
  *
  * Return: entries used, -ENOBUFS if @cap is too small, -ENODATA if fewer
@@ -156,12 +159,16 @@ int iovc_slice(struct iovc *c, size_t len, struct iovec *out, unsigned int cap)
 	uint8_t *p;
 
 	while ((n = iovc_step(c, len - done, &p))) {
+		done += n;
+		if (k && (uint8_t *)out[k - 1].iov_base + out[k - 1].iov_len == p) {
+			out[k - 1].iov_len += n;
+			continue;
+		}
 		if (k == cap)
 			return -ENOBUFS;
 		out[k].iov_base = p;
 		out[k].iov_len = n;
 		k++;
-		done += n;
 	}
 	return done == len ? (int)k : -ENODATA;
 }
