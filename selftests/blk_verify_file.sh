@@ -8,6 +8,9 @@
 # Then the default (--io auto) on the tmpfs file, which serves requests
 # under 64 KiB in the queue's thread and larger ones through io_uring: the
 # same verification, and the exit counters show both ways were taken.
+# Then a 4 MiB pool, registered as the io_uring's fixed buffer where the
+# kernel allows it (6.5 on): the same verification, and the exit counters
+# show READ_FIXED / WRITE_FIXED were used.
 # O_DIRECT needs a filesystem that has it: tmpfs has it from 6.6 on, so on
 # older kernels the file lives on ext4 on a loop device (itself on tmpfs).
 . "$(dirname "$0")/lib.sh"
@@ -51,6 +54,32 @@ nuring=${nuring%% through*}
 [ "$nuring" -gt 0 ] && [ "$nuring" -lt "$nreq" ] ||
 	uv_fail "--io auto on tmpfs: $nuring of $nreq requests through io_uring, expected some but not all"
 uv_log "--io auto: $nuring of $nreq requests through io_uring, the rest in the queue's thread"
+
+# The bounce pool as the io_uring's fixed buffer: a 4 MiB pool, which one
+# queue may pin under an ordinary user's RLIMIT_MEMLOCK (8 MiB by default).
+# Linux 6.5 and later must take it (the pool is mapped on its own, with no
+# write notification); 6.1's io_uring takes no memory of a device file.
+kver=$(uname -r)
+kmaj=${kver%%.*}
+kmin=${kver#*.}
+kmin=${kmin%%[!0-9]*}
+uv_blk_start --user --io uring --bounce-size 4M "$img" ||
+	uv_fail "emulator (--bounce-size 4M) did not start"
+if grep -q "bounce pool 4 MiB registered as fixed buffer$" "$UV_ERR"; then
+	uv_log "4 MiB pool registered as fixed buffer: $UV_NODE"
+	bv_verify_set "file fixed buffer" "$UV_NODE" 8M
+	stop_and_compare "fixed buffer"
+	nfixed=$(grep -o "through io_uring ([0-9]* operations on the pool as fixed buffer)" "$UV_ERR" |
+		tr -dc '0-9\n' | awk '{ s += $1 } END { print s + 0 }')
+	[ "$nfixed" -gt 0 ] ||
+		uv_fail "pool registered, but no read or write used it: $(tail -n 2 "$UV_ERR")"
+	uv_log "fixed buffer: $nfixed reads and writes were READ_FIXED or WRITE_FIXED"
+elif [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 5 ]; }; then
+	uv_fail "$kver should pin a 4 MiB pool: $(grep -h 'fixed buffer' "$UV_ERR")"
+else
+	uv_log "$kver: the pool is not pinned, as expected: $(grep -h 'fixed buffer' "$UV_ERR")"
+	uv_blk_stop || uv_fail "emulator did not stop cleanly"
+fi
 
 # a directory where O_DIRECT works
 ddir=$UV_TMP

@@ -69,6 +69,9 @@
  *		arrive and so saved an interrupt
  * @uring:	requests handed to the queue's io_uring (the rest of a file
  *		backend's were served in the queue's thread)
+ * @fixed:	reads and writes handed over as one READ_FIXED or
+ *		WRITE_FIXED on the bounce pool (their data lay in one piece
+ *		of a registered pool), retries of the remainder included
  * @enters:	io_uring_enter() calls of the queue's thread
  */
 struct blk_qstats {
@@ -82,6 +85,7 @@ struct blk_qstats {
 	_Atomic uint64_t poll_misses;
 	_Atomic uint64_t holds;
 	_Atomic uint64_t uring;
+	_Atomic uint64_t fixed;
 	_Atomic uint64_t enters;
 } __attribute__((aligned(BLK_CACHELINE)));
 

@@ -124,18 +124,21 @@ int blk_uring_submit(struct blk_uring *u)
 }
 
 /**
- * blk_uring_in_pool() - is a buffer inside the registered bounce pool
+ * blk_uring_fixed() - will a read or write of these buffers use the pool's
+ * fixed buffer
  * @u:		ring
- * @iov:	the buffer
+ * @iov:	the buffers
+ * @cnt:	entries in @iov
  *
- * Return: true if READ_FIXED / WRITE_FIXED may use it
+ * Return: true if READ_FIXED / WRITE_FIXED can move them: one buffer,
+ * inside the registered bounce pool
  */
-static bool blk_uring_in_pool(const struct blk_uring *u,
-			      const struct iovec *iov)
+bool blk_uring_fixed(const struct blk_uring *u, const struct iovec *iov,
+		     unsigned int cnt)
 {
 	const uint8_t *b = iov->iov_base;
 
-	return u->fixed_bufs && b >= u->pool &&
+	return cnt == 1 && u->fixed_bufs && b >= u->pool &&
 	       iov->iov_len <= u->pool_size &&
 	       (uint64_t)(b - u->pool) <= u->pool_size - iov->iov_len;
 }
@@ -179,14 +182,14 @@ int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 		return -EBUSY;
 	switch (op) {
 	case BLK_URING_READ:
-		if (cnt == 1 && blk_uring_in_pool(u, iov))
+		if (blk_uring_fixed(u, iov, cnt))
 			io_uring_prep_read_fixed(sqe, 0, iov->iov_base,
 						 iov->iov_len, off, 0);
 		else
 			io_uring_prep_readv(sqe, 0, iov, cnt, off);
 		break;
 	case BLK_URING_WRITE:
-		if (cnt == 1 && blk_uring_in_pool(u, iov))
+		if (blk_uring_fixed(u, iov, cnt))
 			io_uring_prep_write_fixed(sqe, 0, iov->iov_base,
 						  iov->iov_len, off, 0);
 		else
