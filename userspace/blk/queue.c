@@ -287,7 +287,6 @@ static void q_signal(struct blk_queue *q, bool force)
 static int q_io_queue(struct blk_queue *q, struct blk_req *r)
 {
 	enum blk_uring_op op = BLK_URING_FSYNC;
-	bool fixed;
 	int ret;
 
 	switch (r->ri.type) {
@@ -305,14 +304,12 @@ static int q_io_queue(struct blk_queue *q, struct blk_req *r)
 		r->ri.data_num = 1;
 		break;
 	}
-	fixed = (op == BLK_URING_READ || op == BLK_URING_WRITE) &&
-		blk_uring_fixed(&q->io, r->data, r->ri.data_num);
 	ret = blk_uring_queue(&q->io, op,
 			      r->ri.sector * BLK_SECTOR_SIZE + r->io_done,
 			      r->data, r->ri.data_num, r);
-	if (!ret && fixed)
+	if (ret > 0)
 		uvcounter_add(&q->stats.fixed, 1);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 /**

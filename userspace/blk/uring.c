@@ -133,8 +133,8 @@ int blk_uring_submit(struct blk_uring *u)
  * Return: true if READ_FIXED / WRITE_FIXED can move them: one buffer,
  * inside the registered bounce pool
  */
-bool blk_uring_fixed(const struct blk_uring *u, const struct iovec *iov,
-		     unsigned int cnt)
+static bool blk_uring_fixed(const struct blk_uring *u,
+			    const struct iovec *iov, unsigned int cnt)
 {
 	const uint8_t *b = iov->iov_base;
 
@@ -171,25 +171,30 @@ static struct io_uring_sqe *blk_uring_get_sqe(struct blk_uring *u)
  * @cnt:	entries in @iov
  * @tag:	handed back to the completion callback
  *
- * Return: 0, or -EBUSY if the submission ring is full even after a submit
+ * Return: 1 if it is a READ_FIXED or WRITE_FIXED on the pool
+ * (blk_uring_fixed()), 0 if it is queued otherwise, or -EBUSY if the
+ * submission ring is full even after a submit
  */
 int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 		    const struct iovec *iov, unsigned int cnt, void *tag)
 {
 	struct io_uring_sqe *sqe = blk_uring_get_sqe(u);
+	bool fixed = false;
 
 	if (!sqe)
 		return -EBUSY;
 	switch (op) {
 	case BLK_URING_READ:
-		if (blk_uring_fixed(u, iov, cnt))
+		fixed = blk_uring_fixed(u, iov, cnt);
+		if (fixed)
 			io_uring_prep_read_fixed(sqe, 0, iov->iov_base,
 						 iov->iov_len, off, 0);
 		else
 			io_uring_prep_readv(sqe, 0, iov, cnt, off);
 		break;
 	case BLK_URING_WRITE:
-		if (blk_uring_fixed(u, iov, cnt))
+		fixed = blk_uring_fixed(u, iov, cnt);
+		if (fixed)
 			io_uring_prep_write_fixed(sqe, 0, iov->iov_base,
 						  iov->iov_len, off, 0);
 		else
@@ -208,7 +213,7 @@ int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 	sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, tag);
 	u->inflight++;
-	return 0;
+	return fixed;
 }
 
 /**

@@ -68,8 +68,6 @@ typedef bool (*blk_uring_done_fn)(void *tag, int res, void *arg);
 int blk_uring_probe(int fd, unsigned int entries);
 int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
 		   int event_fd, void *pool, uint64_t pool_size);
-bool blk_uring_fixed(const struct blk_uring *u, const struct iovec *iov,
-		     unsigned int cnt);
 int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 		    const struct iovec *iov, unsigned int cnt, void *tag);
 int blk_uring_submit(struct blk_uring *u);
