@@ -69,9 +69,11 @@
  *		arrive and so saved an interrupt
  * @uring:	requests handed to the queue's io_uring (the rest of a file
  *		backend's were served in the queue's thread)
- * @fixed:	reads and writes handed over as one READ_FIXED or
- *		WRITE_FIXED on the bounce pool (their data lay in one piece
- *		of a registered pool), retries of the remainder included
+ * @fixed:	reads and writes handed over as READ_FIXED or WRITE_FIXED
+ *		on the bounce pool (their buffers lay in a registered pool,
+ *		in at most BLK_URING_PARTS_MAX pieces), retries included
+ * @fixed_split: those of them that went as several operations, one per
+ *		piece
  * @enters:	io_uring_enter() calls of the queue's thread
  */
 struct blk_qstats {
@@ -86,6 +88,7 @@ struct blk_qstats {
 	_Atomic uint64_t holds;
 	_Atomic uint64_t uring;
 	_Atomic uint64_t fixed;
+	_Atomic uint64_t fixed_split;
 	_Atomic uint64_t enters;
 } __attribute__((aligned(BLK_CACHELINE)));
 

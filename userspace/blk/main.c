@@ -927,7 +927,7 @@ static void print_stats(struct emu *e)
 	for (i = 0; e->eng.q && i < e->eng.num_queues; i++) {
 		struct blk_qstats *s = &e->eng.q[i].stats;
 
-		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring (%llu operations on the pool as fixed buffer), %llu io_uring_enter",
+		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring (%llu on the pool as fixed buffer, %llu of them split by piece), %llu io_uring_enter",
 			  e->em.dev.index, i,
 			  (unsigned long long)uvcounter_read(&s->requests),
 			  (unsigned long long)(uvcounter_read(&s->bytes) >> 20),
@@ -940,6 +940,7 @@ static void print_stats(struct emu *e)
 			  (unsigned long long)uvcounter_read(&s->holds),
 			  (unsigned long long)uvcounter_read(&s->uring),
 			  (unsigned long long)uvcounter_read(&s->fixed),
+			  (unsigned long long)uvcounter_read(&s->fixed_split),
 			  (unsigned long long)uvcounter_read(&s->enters));
 	}
 }

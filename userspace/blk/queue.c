@@ -75,6 +75,8 @@
  * @used_len:	bytes written into the chain, status byte included
  * @io_done:	io_uring: data bytes moved so far (@data starts after them)
  * @io_tries:	io_uring: operations that moved nothing so far
+ * @io_parts:	io_uring: the fixed-buffer operations the transfer in flight
+ *		was split into (@io_parts.left is 0 if it went as one)
  * @done_ns:	delay fault: when it may complete
  * @next:	delay fault FIFO
  */
@@ -85,6 +87,7 @@ struct blk_req {
 	uint32_t used_len;
 	uint64_t io_done;
 	unsigned int io_tries;
+	struct blk_io_parts io_parts;
 	uint64_t done_ns;
 	struct blk_req *next;
 };
@@ -307,9 +310,14 @@ static int q_io_queue(struct blk_queue *q, struct blk_req *r)
 	ret = blk_uring_queue(&q->io, op,
 			      r->ri.sector * BLK_SECTOR_SIZE + r->io_done,
 			      r->data, r->ri.data_num, r);
+	if (ret < 0)
+		return ret;
+	r->io_parts = (struct blk_io_parts){ .left = ret > 1 ? ret : 0 };
 	if (ret > 0)
 		uvcounter_add(&q->stats.fixed, 1);
-	return ret < 0 ? ret : 0;
+	if (ret > 1)
+		uvcounter_add(&q->stats.fixed_split, 1);
+	return 0;
 }
 
 /**
@@ -386,7 +394,9 @@ static int q_dealloc_sync(struct blk_engine *eng, const struct blk_req *r)
  * @arg:	struct q_reaping
  *
  * A short transfer continues with the remainder, and -EAGAIN or -EINTR
- * is tried again (blk_io_progress() bounds it). A real error (EIO,
+ * is tried again (blk_io_progress() bounds it). A transfer split into
+ * several operations is judged when the last of them ends
+ * (blk_io_parts_result()). A real error (EIO,
  * ENOSPC...) fails the request with VIRTIO_BLK_S_IOERR; the queue goes
  * on.
  *
@@ -402,6 +412,12 @@ static bool q_io_done(void *tag, int res, void *arg)
 	if ((uintptr_t)tag < BLK_URING_OWN_TAGS) {
 		q_cmd_done(q, (uintptr_t)tag, res);
 		return false;
+	}
+	if (r->io_parts.left) {
+		if (!blk_io_part_done(&r->io_parts, res))
+			return true;	/* its other parts are in flight */
+		res = blk_io_parts_result(&r->io_parts,
+					  r->ri.len - r->io_done);
 	}
 	if (res < 0 && res != -EAGAIN && res != -EINTR &&
 	    (r->ri.type == VIRTIO_BLK_T_DISCARD ||

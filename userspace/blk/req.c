@@ -10,6 +10,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "iovc.h"
@@ -395,6 +396,53 @@ enum blk_io_verdict blk_io_progress(uint32_t type, int res, uint64_t len,
 		return BLK_IO_FAILED;	/* more than asked: not ours */
 	*done += res;
 	return *done == len ? BLK_IO_DONE : BLK_IO_AGAIN;
+}
+
+/* -EAGAIN and -EINTR: nothing wrong, try again */
+static bool blk_io_transient(int err)
+{
+	return err == -EAGAIN || err == -EINTR;
+}
+
+/**
+ * blk_io_part_done() - account one operation of a split read or write
+ * @p:		the transfer's operations (@p->left of them in flight)
+ * @res:	this one's result: bytes moved, or -errno
+ *
+ * Return: true if it was the last one (blk_io_parts_result() then says
+ * what the transfer did)
+ */
+bool blk_io_part_done(struct blk_io_parts *p, int res)
+{
+	if (res >= 0)
+		p->bytes += res;
+	else if (!p->err || blk_io_transient(p->err))
+		p->err = res;
+	return --p->left == 0;
+}
+
+/**
+ * blk_io_parts_result() - what a split read or write did, as one result
+ * for blk_io_progress()
+ * @p:		the transfer's operations, all finished
+ * @want:	bytes the transfer asked for
+ *
+ * The operations finish in any order, so a short or transient one leaves
+ * a hole somewhere in the range: the transfer then counts as having moved
+ * nothing, and is done again whole. That is safe before the request
+ * completes: a read fills the same buffers again, a write writes the same
+ * bytes to the same place.
+ *
+ * Return: @want (or more, which blk_io_progress() refuses) if every
+ * operation moved all of its bytes, a real error if one met one, else 0
+ */
+int blk_io_parts_result(const struct blk_io_parts *p, uint64_t want)
+{
+	if (p->err && !blk_io_transient(p->err))
+		return p->err;
+	if (!p->err && p->bytes >= want)
+		return p->bytes > INT_MAX ? -EIO : (int)p->bytes;
+	return 0;
 }
 
 /**

@@ -77,6 +77,22 @@ enum blk_io_verdict {
 	BLK_IO_FAILED,		/* a real error: complete with IOERR */
 };
 
+/**
+ * struct blk_io_parts - a read or write split into several operations
+ * @left:	operations still in flight
+ * @bytes:	bytes the finished ones moved
+ * @err:	-errno one of them ended with (a real error wins over -EAGAIN
+ *		and -EINTR), or 0
+ */
+struct blk_io_parts {
+	unsigned int left;
+	uint64_t bytes;
+	int err;
+};
+
+bool blk_io_part_done(struct blk_io_parts *p, int res);
+int blk_io_parts_result(const struct blk_io_parts *p, uint64_t want);
+
 enum blk_io_verdict blk_io_progress(uint32_t type, int res, uint64_t len,
 				    uint64_t *done, unsigned int *tries);
 unsigned int blk_iov_advance(struct iovec *iov, unsigned int cnt, size_t n);

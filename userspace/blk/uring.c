@@ -4,8 +4,9 @@
  *
  * The file is registered as fixed file 0. The bounce pool is registered as
  * fixed buffer 0 where the kernel lets us pin it (RLIMIT_MEMLOCK): a
- * one-segment transfer that lies inside it then uses READ_FIXED /
- * WRITE_FIXED, which skip the per-operation page pinning. Completions are
+ * transfer whose buffers lie inside it then goes as READ_FIXED /
+ * WRITE_FIXED, one per buffer, which skip the per-operation page pinning
+ * and the user copy. Completions are
  * announced on an eventfd the caller watches, and reaped in batches.
  *
  * The same ring can carry uvirtio's own io_uring commands (UVIRTIO_URING_WAIT
@@ -76,6 +77,7 @@ int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
 	if (ret)
 		return ret;
 	u->ready = true;
+	u->entries = u->ring.sq.ring_entries;
 	u->fixed_err = -EBADF;
 	if (fd < 0)
 		return 0;
@@ -124,23 +126,56 @@ int blk_uring_submit(struct blk_uring *u)
 }
 
 /**
- * blk_uring_fixed() - will a read or write of these buffers use the pool's
- * fixed buffer
+ * blk_uring_in_pool() - does a buffer lie inside the registered bounce pool
+ * @u:		ring
+ * @iov:	the buffer
+ *
+ * Return: true if READ_FIXED / WRITE_FIXED can move it
+ */
+static bool blk_uring_in_pool(const struct blk_uring *u,
+			      const struct iovec *iov)
+{
+	const uint8_t *b = iov->iov_base;
+
+	return u->fixed_bufs && b >= u->pool && iov->iov_len <= u->pool_size &&
+	       (uint64_t)(b - u->pool) <= u->pool_size - iov->iov_len;
+}
+
+/**
+ * blk_uring_fixed_parts() - how many fixed-buffer operations a read or
+ * write of these buffers becomes
  * @u:		ring
  * @iov:	the buffers
  * @cnt:	entries in @iov
  *
- * Return: true if READ_FIXED / WRITE_FIXED can move them: one buffer,
- * inside the registered bounce pool
+ * READ_FIXED / WRITE_FIXED take one buffer, so a transfer whose buffers
+ * lie apart in the pool becomes one operation per buffer, up to
+ * BLK_URING_PARTS_MAX of them. They must all fit the submission ring
+ * (it is flushed to make room), and the operations in flight must stay
+ * within the ring's size, so the completion ring (twice as large) always
+ * has room for them and for the plain operations of the other requests.
+ *
+ * Return: operations (@cnt), or 0 if the transfer goes as one
+ * readv/writev
  */
-static bool blk_uring_fixed(const struct blk_uring *u,
-			    const struct iovec *iov, unsigned int cnt)
+static unsigned int blk_uring_fixed_parts(struct blk_uring *u,
+					  const struct iovec *iov,
+					  unsigned int cnt)
 {
-	const uint8_t *b = iov->iov_base;
+	unsigned int i;
 
-	return cnt == 1 && u->fixed_bufs && b >= u->pool &&
-	       iov->iov_len <= u->pool_size &&
-	       (uint64_t)(b - u->pool) <= u->pool_size - iov->iov_len;
+	if (!u->fixed_bufs || !cnt || cnt > BLK_URING_PARTS_MAX)
+		return 0;
+	for (i = 0; i < cnt; i++)
+		if (!blk_uring_in_pool(u, &iov[i]))
+			return 0;
+	if (cnt == 1)
+		return 1;
+	if (u->inflight + cnt > u->entries)
+		return 0;
+	if (io_uring_sq_space_left(&u->ring) < cnt)
+		blk_uring_submit(u);
+	return io_uring_sq_space_left(&u->ring) >= cnt ? cnt : 0;
 }
 
 /**
@@ -161,7 +196,52 @@ static struct io_uring_sqe *blk_uring_get_sqe(struct blk_uring *u)
 }
 
 /**
- * blk_uring_queue() - queue one operation (blk_uring_submit() hands it over)
+ * blk_uring_prep() - finish an entry blk_uring_queue() filled
+ * @u:		ring
+ * @sqe:	the entry
+ * @tag:	handed back to the completion callback
+ */
+static void blk_uring_prep(struct blk_uring *u, struct io_uring_sqe *sqe,
+			   void *tag)
+{
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data(sqe, tag);
+	u->inflight++;
+}
+
+/**
+ * blk_uring_queue_fixed() - queue a read or write as one fixed-buffer
+ * operation per buffer
+ * @u:		ring with room for @cnt entries (blk_uring_fixed_parts())
+ * @write:	WRITE_FIXED, else READ_FIXED
+ * @off:	byte offset of the first buffer in the file
+ * @iov:	the buffers, each inside the pool; the next one's bytes follow
+ *		in the file
+ * @cnt:	entries in @iov
+ * @tag:	handed back once per operation
+ */
+static void blk_uring_queue_fixed(struct blk_uring *u, bool write,
+				  uint64_t off, const struct iovec *iov,
+				  unsigned int cnt, void *tag)
+{
+	struct io_uring_sqe *sqe;
+	unsigned int i;
+
+	for (i = 0; i < cnt; off += iov[i].iov_len, i++) {
+		sqe = io_uring_get_sqe(&u->ring);
+		if (write)
+			io_uring_prep_write_fixed(sqe, 0, iov[i].iov_base,
+						  iov[i].iov_len, off, 0);
+		else
+			io_uring_prep_read_fixed(sqe, 0, iov[i].iov_base,
+						 iov[i].iov_len, off, 0);
+		blk_uring_prep(u, sqe, tag);
+	}
+}
+
+/**
+ * blk_uring_queue() - queue a read, write, flush or hole punch
+ * (blk_uring_submit() hands it over)
  * @u:		ring
  * @op:		BLK_URING_*
  * @off:	byte offset in the file (reads, writes, holes)
@@ -171,34 +251,37 @@ static struct io_uring_sqe *blk_uring_get_sqe(struct blk_uring *u)
  * @cnt:	entries in @iov
  * @tag:	handed back to the completion callback
  *
- * Return: 1 if it is a READ_FIXED or WRITE_FIXED on the pool
- * (blk_uring_fixed()), 0 if it is queued otherwise, or -EBUSY if the
- * submission ring is full even after a submit
+ * A read or write whose buffers all lie in the registered pool goes as
+ * READ_FIXED / WRITE_FIXED, one operation per buffer
+ * (blk_uring_fixed_parts()); each completes on its own with @tag, and it
+ * is the caller's to add up their results.
+ *
+ * Return: the READ_FIXED or WRITE_FIXED operations queued, 0 if it is
+ * queued as one other operation, or -EBUSY if the submission ring is full
+ * even after a submit
  */
 int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 		    const struct iovec *iov, unsigned int cnt, void *tag)
 {
-	struct io_uring_sqe *sqe = blk_uring_get_sqe(u);
-	bool fixed = false;
+	bool write = op == BLK_URING_WRITE;
+	struct io_uring_sqe *sqe;
+	unsigned int parts = 0;
 
+	if (op == BLK_URING_READ || write)
+		parts = blk_uring_fixed_parts(u, iov, cnt);
+	if (parts) {
+		blk_uring_queue_fixed(u, write, off, iov, parts, tag);
+		return parts;
+	}
+	sqe = blk_uring_get_sqe(u);
 	if (!sqe)
 		return -EBUSY;
 	switch (op) {
 	case BLK_URING_READ:
-		fixed = blk_uring_fixed(u, iov, cnt);
-		if (fixed)
-			io_uring_prep_read_fixed(sqe, 0, iov->iov_base,
-						 iov->iov_len, off, 0);
-		else
-			io_uring_prep_readv(sqe, 0, iov, cnt, off);
+		io_uring_prep_readv(sqe, 0, iov, cnt, off);
 		break;
 	case BLK_URING_WRITE:
-		fixed = blk_uring_fixed(u, iov, cnt);
-		if (fixed)
-			io_uring_prep_write_fixed(sqe, 0, iov->iov_base,
-						  iov->iov_len, off, 0);
-		else
-			io_uring_prep_writev(sqe, 0, iov, cnt, off);
+		io_uring_prep_writev(sqe, 0, iov, cnt, off);
 		break;
 	case BLK_URING_FSYNC:
 		io_uring_prep_fsync(sqe, 0, IORING_FSYNC_DATASYNC);
@@ -210,10 +293,8 @@ int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 					iov->iov_len);
 		break;
 	}
-	sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data(sqe, tag);
-	u->inflight++;
-	return fixed;
+	blk_uring_prep(u, sqe, tag);
+	return 0;
 }
 
 /**

@@ -34,6 +34,7 @@ enum blk_uring_op {
  * @fixed_err:	why it is not (-errno of io_uring_register_buffers())
  * @pool:	the bounce pool in our mapping
  * @pool_size:	its bytes
+ * @entries:	submission ring size
  * @inflight:	operations queued and not yet reaped (file I/O only)
  * @enters:	io_uring_enter() calls made through this file
  */
@@ -44,9 +45,17 @@ struct blk_uring {
 	int fixed_err;
 	uint8_t *pool;
 	uint64_t pool_size;
+	unsigned int entries;
 	unsigned int inflight;
 	uint64_t enters;
 };
+
+/*
+ * Most READ_FIXED / WRITE_FIXED operations one read or write is split into
+ * (one per buffer, blk_uring_queue()); a transfer in more pieces goes as
+ * one readv/writev.
+ */
+#define BLK_URING_PARTS_MAX	32
 
 /*
  * Tags below this are the caller's own commands (blk_uring_cmd(),
@@ -60,8 +69,9 @@ struct blk_uring {
  * @res:	bytes moved, or -errno
  * @arg:	what blk_uring_reap() was given
  *
- * Return: true if the callee queued a follow-up operation for @tag
- * (blk_uring_reap() submits it), false if @tag is finished
+ * Return: true if @tag is not finished: the callee queued a follow-up
+ * operation for it (blk_uring_reap() submits it), or other operations of
+ * it are still in flight; false if @tag is finished
  */
 typedef bool (*blk_uring_done_fn)(void *tag, int res, void *arg);
 

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * test_blk_uring.c - uvirtio-blk's io_uring file I/O on the host: reads and
+ * writes whose buffers lie apart in a registered pool go as one fixed-buffer
+ * operation per buffer, and their results add up to the transfer's
+ *
+ * The file is a memfd, the pool an anonymous mapping: no /dev/uvirtio is
+ * needed. Where io_uring is refused (kernel.io_uring_disabled, seccomp) or
+ * the pool cannot be pinned (RLIMIT_MEMLOCK), the cases that need it are
+ * skipped with the reason.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "req.h"
+#include "tap.h"
+#include "uring.h"
+
+#define POOL_BYTES	(64 * 1024)	/* room for BLK_URING_PARTS_MAX + 1
+					 * pieces 1 KiB apart */
+#define FILE_BYTES	(32 * 1024)
+_Static_assert((BLK_URING_PARTS_MAX + 1) * 1024 <= POOL_BYTES &&
+	       (BLK_URING_PARTS_MAX + 1) * 512 <= FILE_BYTES,
+	       "t_not_split() needs a larger pool or file");
+
+static struct blk_uring ring;
+static uint8_t *pool;
+static int file_fd = -1;
+static const char *why_not;	/* why the ring cases cannot run */
+
+/**
+ * struct sum - what the completions of one transfer brought
+ * @parts:	the transfer's operations, as the queue thread keeps them
+ * @ops:	completions seen
+ * @result:	blk_io_parts_result() after the last one, or the one result
+ *		of an unsplit transfer
+ * @finished:	the transfer is judged
+ */
+struct sum {
+	struct blk_io_parts parts;
+	unsigned int ops;
+	int result;
+	bool finished;
+};
+
+/* blk_uring_done_fn of the cases: what q_io_done() does with the parts */
+static bool on_done(void *tag, int res, void *arg)
+{
+	struct sum *s = tag;
+	uint64_t *want = arg;
+
+	s->ops++;
+	if (s->parts.left) {
+		if (!blk_io_part_done(&s->parts, res))
+			return true;
+		res = blk_io_parts_result(&s->parts, *want);
+	}
+	s->result = res;
+	s->finished = true;
+	return false;
+}
+
+/**
+ * transfer() - queue one read or write and wait until it is judged
+ * @op:		BLK_URING_READ or _WRITE
+ * @off:	file offset
+ * @iov:	buffers
+ * @cnt:	their number
+ * @queued:	out: blk_uring_queue()'s return
+ * @s:		out: what came back
+ *
+ * Return: true unless the ring failed under us
+ */
+static bool transfer(enum blk_uring_op op, uint64_t off,
+		     const struct iovec *iov, unsigned int cnt, int *queued,
+		     struct sum *s)
+{
+	uint64_t want = 0;
+	unsigned int i;
+
+	for (i = 0; i < cnt; i++)
+		want += iov[i].iov_len;
+	memset(s, 0, sizeof(*s));
+	*queued = blk_uring_queue(&ring, op, off, iov, cnt, s);
+	if (*queued < 0)
+		return false;
+	s->parts.left = *queued > 1 ? *queued : 0;
+	if (blk_uring_submit(&ring))
+		return false;
+	while (!s->finished) {
+		if (blk_uring_wait(&ring))
+			return false;
+		blk_uring_reap(&ring, on_done, &want);
+	}
+	return ring.inflight == 0;
+}
+
+/* the byte the file holds at @off after fill_file() */
+static uint8_t file_byte(uint64_t off)
+{
+	return (uint8_t)(off * 7 + (off >> 9));
+}
+
+/**
+ * fill_file() - write the test pattern over the whole file
+ *
+ * Return: true on success
+ */
+static bool fill_file(void)
+{
+	uint8_t b[FILE_BYTES];
+	unsigned int i;
+
+	for (i = 0; i < FILE_BYTES; i++)
+		b[i] = file_byte(i);
+	return pwrite(file_fd, b, sizeof(b), 0) == (ssize_t)sizeof(b);
+}
+
+/* the pool's pieces the cases use: apart from each other, odd sizes */
+static struct iovec piece(unsigned int at, unsigned int len)
+{
+	return (struct iovec){ pool + at, len };
+}
+
+/* blk_io_parts: every part whole, a short one, errors, transient ones */
+static bool t_parts_result(void)
+{
+	struct blk_io_parts p = { .left = 3 };
+
+	CHECK(!blk_io_part_done(&p, 4096));
+	CHECK(!blk_io_part_done(&p, 512));
+	CHECK(blk_io_part_done(&p, 1024));
+	CHECK_EQ(blk_io_parts_result(&p, 5632), 5632);
+	/* one short part: nothing counts, the transfer is done again */
+	p = (struct blk_io_parts){ .left = 2 };
+	blk_io_part_done(&p, 4096);
+	blk_io_part_done(&p, 100);
+	CHECK_EQ(blk_io_parts_result(&p, 8192), 0);
+	/* a transient part: the same, even if the bytes add up by chance */
+	p = (struct blk_io_parts){ .left = 3 };
+	blk_io_part_done(&p, 4096);
+	blk_io_part_done(&p, -EAGAIN);
+	blk_io_part_done(&p, 4096);
+	CHECK_EQ(blk_io_parts_result(&p, 8192), 0);
+	/* a real error wins over a transient one, in either order */
+	p = (struct blk_io_parts){ .left = 3 };
+	blk_io_part_done(&p, -EINTR);
+	blk_io_part_done(&p, -EIO);
+	blk_io_part_done(&p, -EAGAIN);
+	CHECK_EQ(blk_io_parts_result(&p, 8192), -EIO);
+	p = (struct blk_io_parts){ .left = 2 };
+	blk_io_part_done(&p, -ENOSPC);
+	blk_io_part_done(&p, -EINTR);
+	CHECK_EQ(blk_io_parts_result(&p, 8192), -ENOSPC);
+	/* what blk_io_progress() makes of them */
+	{
+		uint64_t done = 0;
+		unsigned int tries = 0;
+
+		CHECK_EQ(blk_io_progress(VIRTIO_BLK_T_IN, 0, 8192, &done,
+					 &tries), BLK_IO_AGAIN);
+		CHECK_EQ(done, 0);
+		CHECK_EQ(tries, 1);
+	}
+	return true;
+}
+
+/* a read into three pieces of the pool: three READ_FIXED, right bytes */
+static bool t_split_read(void)
+{
+	struct iovec iov[3] = { piece(40960, 4096), piece(512, 1536),
+				piece(20480, 8192) };
+	struct sum s;
+	int queued;
+	uint64_t off = 1024, o;
+	unsigned int i, j;
+
+	memset(pool, 0xee, POOL_BYTES);
+	CHECK(transfer(BLK_URING_READ, off, iov, 3, &queued, &s));
+	CHECK_EQ(queued, 3);
+	CHECK_EQ(s.ops, 3);
+	CHECK_EQ(s.result, 4096 + 1536 + 8192);
+	for (o = off, i = 0; i < 3; i++)
+		for (j = 0; j < iov[i].iov_len; j++, o++)
+			CHECK_EQ(((uint8_t *)iov[i].iov_base)[j], file_byte(o));
+	CHECK_EQ(pool[512 + 1536], 0xee);	/* nothing past a piece */
+	return true;
+}
+
+/* a write from two pieces: two WRITE_FIXED, the file holds them in order */
+static bool t_split_write(void)
+{
+	struct iovec iov[2] = { piece(32768, 2048), piece(4096, 1024) };
+	uint8_t back[3072];
+	struct sum s;
+	int queued;
+
+	memset(iov[0].iov_base, 0x11, 2048);
+	memset(iov[1].iov_base, 0x22, 1024);
+	CHECK(transfer(BLK_URING_WRITE, 8192, iov, 2, &queued, &s));
+	CHECK_EQ(queued, 2);
+	CHECK_EQ(s.result, 3072);
+	CHECK_EQ(pread(file_fd, back, sizeof(back), 8192), sizeof(back));
+	CHECK_EQ(back[0], 0x11);
+	CHECK_EQ(back[2047], 0x11);
+	CHECK_EQ(back[2048], 0x22);
+	CHECK_EQ(back[3071], 0x22);
+	CHECK(fill_file());
+	return true;
+}
+
+/* one piece: one READ_FIXED, no parts to add up */
+static bool t_one_piece(void)
+{
+	struct iovec iov = piece(8192, 4096);
+	struct sum s;
+	int queued;
+
+	CHECK(transfer(BLK_URING_READ, 4096, &iov, 1, &queued, &s));
+	CHECK_EQ(queued, 1);
+	CHECK_EQ(s.ops, 1);
+	CHECK_EQ(s.result, 4096);
+	CHECK_EQ(pool[8192], file_byte(4096));
+	return true;
+}
+
+/* more pieces than BLK_URING_PARTS_MAX, or one outside the pool: readv */
+static bool t_not_split(void)
+{
+	struct iovec iov[BLK_URING_PARTS_MAX + 1];
+	uint8_t outside[512];
+	struct sum s;
+	int queued;
+	unsigned int i;
+
+	for (i = 0; i <= BLK_URING_PARTS_MAX; i++)
+		iov[i] = piece(i * 1024, 512);	/* 512 bytes apart */
+	CHECK(transfer(BLK_URING_READ, 0, iov, BLK_URING_PARTS_MAX + 1,
+		       &queued, &s));
+	CHECK_EQ(queued, 0);
+	CHECK_EQ(s.ops, 1);
+	CHECK_EQ(s.result, (BLK_URING_PARTS_MAX + 1) * 512);
+	CHECK_EQ(pool[1024], file_byte(512));
+	CHECK_EQ(pool[BLK_URING_PARTS_MAX * 1024 + 511],
+		 file_byte(BLK_URING_PARTS_MAX * 512 + 511));
+	iov[1] = (struct iovec){ outside, sizeof(outside) };
+	CHECK(transfer(BLK_URING_READ, 0, iov, 2, &queued, &s));
+	CHECK_EQ(queued, 0);
+	CHECK_EQ(s.result, 1024);
+	CHECK_EQ(outside[0], file_byte(512));
+	return true;
+}
+
+/* a split read reaching past the file's end: judged as moving nothing */
+static bool t_split_past_end(void)
+{
+	struct iovec iov[2] = { piece(0, 4096), piece(16384, 4096) };
+	struct sum s;
+	int queued;
+
+	CHECK(transfer(BLK_URING_READ, FILE_BYTES - 6144, iov, 2, &queued,
+		       &s));
+	CHECK_EQ(queued, 2);
+	CHECK_EQ(s.ops, 2);
+	CHECK_EQ(s.parts.bytes, 6144);
+	CHECK_EQ(s.result, 0);
+	return true;
+}
+
+/**
+ * setup() - a file, a pool and a ring with both registered
+ *
+ * Return: NULL, or why the ring cases cannot run on this host
+ */
+static const char *setup(void)
+{
+	int ret;
+
+	file_fd = memfd_create("test_blk_uring", 0);
+	pool = mmap(NULL, POOL_BYTES, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (file_fd < 0 || pool == MAP_FAILED || !fill_file())
+		return "no memfd or memory";
+	ret = blk_uring_init(&ring, 8, file_fd, -1, pool, POOL_BYTES);
+	if (ret)
+		return "io_uring refused here";
+	if (!ring.fixed_bufs)
+		return "the pool cannot be pinned here (RLIMIT_MEMLOCK)";
+	return NULL;
+}
+
+static const struct {
+	bool (*fn)(void);
+	const char *name;
+} ring_tests[] = {
+	{ t_split_read,		"read in 3 pieces: 3 READ_FIXED" },
+	{ t_split_write,	"write from 2 pieces: 2 WRITE_FIXED" },
+	{ t_one_piece,		"one piece: one READ_FIXED" },
+	{ t_not_split,		"too many pieces, or outside the pool: readv" },
+	{ t_split_past_end,	"split read past the end: moved nothing" },
+};
+
+#define NRING	(sizeof(ring_tests) / sizeof(ring_tests[0]))
+
+/**
+ * main() - run the cases
+ *
+ * Return: 0 if all passed, else 1
+ */
+int main(void)
+{
+	unsigned int i;
+
+	tap_plan(1 + NRING);
+	tap_ok(t_parts_result(), "the parts of a split transfer add up");
+	why_not = setup();
+	for (i = 0; i < NRING; i++) {
+		if (why_not)
+			tap_skip(ring_tests[i].name, why_not);
+		else
+			tap_ok(ring_tests[i].fn(), "%s", ring_tests[i].name);
+	}
+	return tap_done();
+}
