@@ -8,9 +8,11 @@
 # Then the default (--io auto) on the tmpfs file, which serves requests
 # under 64 KiB in the queue's thread and larger ones through io_uring: the
 # same verification, and the exit counters show both ways were taken.
-# Then a 4 MiB pool, registered as the io_uring's fixed buffer where the
-# kernel allows it (6.5 on): the same verification, and the exit counters
-# show READ_FIXED / WRITE_FIXED were used.
+# Then the default pool under an 8 MiB RLIMIT_MEMLOCK: sized to 4 MiB and
+# registered as the io_uring's fixed buffer where the kernel allows it
+# (6.5 on): the same verification, and the exit counters show
+# READ_FIXED / WRITE_FIXED were used, some of them one per piece; under
+# 4 MiB the default 32 MiB pool stays, unpinned.
 # O_DIRECT needs a filesystem that has it: tmpfs has it from 6.6 on, so on
 # older kernels the file lives on ext4 on a loop device (itself on tmpfs).
 . "$(dirname "$0")/lib.sh"
@@ -55,18 +57,21 @@ nuring=${nuring%% through*}
 	uv_fail "--io auto on tmpfs: $nuring of $nreq requests through io_uring, expected some but not all"
 uv_log "--io auto: $nuring of $nreq requests through io_uring, the rest in the queue's thread"
 
-# The bounce pool as the io_uring's fixed buffer: a 4 MiB pool, which one
-# queue may pin under an ordinary user's RLIMIT_MEMLOCK (8 MiB by default).
-# Linux 6.5 and later must take it (the pool is mapped on its own, with no
-# write notification); 6.1's io_uring takes no memory of a device file.
+# The bounce pool as the io_uring's fixed buffer. Without --bounce-size,
+# an ordinary user's file disk gets the largest pool whose pins take at
+# most half of RLIMIT_MEMLOCK: 4 MiB for one queue under 8 MiB. Linux 6.5
+# and later must pin it (the pool is mapped on its own, with no write
+# notification); 6.1's io_uring takes no memory of a device file.
 kver=$(uname -r)
 kmaj=${kver%%.*}
 kmin=${kver#*.}
 kmin=${kmin%%[!0-9]*}
-uv_blk_start --user --io uring --bounce-size 4M "$img" ||
-	uv_fail "emulator (--bounce-size 4M) did not start"
-if grep -q "bounce pool 4 MiB registered as fixed buffer$" "$UV_ERR"; then
-	uv_log "4 MiB pool registered as fixed buffer: $UV_NODE"
+memlock=$(ulimit -S -l)
+ulimit -S -l 8192 || uv_fail "cannot set RLIMIT_MEMLOCK to 8 MiB"
+uv_blk_start --user --io uring "$img" ||
+	uv_fail "emulator (default pool, 8 MiB RLIMIT_MEMLOCK) did not start"
+if grep -q "bounce pool 4 MiB registered as fixed buffer (the default pool sized to half of RLIMIT_MEMLOCK, 8192 KiB" "$UV_ERR"; then
+	uv_log "default pool sized to 4 MiB and registered as fixed buffer: $UV_NODE"
 	bv_verify_set "file fixed buffer" "$UV_NODE" 8M
 	stop_and_compare "fixed buffer"
 	counts=$(grep -o "through io_uring ([0-9]* on the pool as fixed buffer, [0-9]* of them split by piece)" "$UV_ERR" |
@@ -80,11 +85,22 @@ if grep -q "bounce pool 4 MiB registered as fixed buffer$" "$UV_ERR"; then
 		uv_fail "no read or write went as one fixed operation per piece: $(tail -n 2 "$UV_ERR")"
 	uv_log "fixed buffer: $nfixed reads and writes were READ_FIXED or WRITE_FIXED, $nsplit of them one operation per piece"
 elif [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 5 ]; }; then
-	uv_fail "$kver should pin a 4 MiB pool: $(grep -h 'fixed buffer' "$UV_ERR")"
-else
-	uv_log "$kver: the pool is not pinned, as expected: $(grep -h 'fixed buffer' "$UV_ERR")"
+	uv_fail "$kver should size the default pool to 4 MiB and pin it: $(grep -h 'fixed buffer' "$UV_ERR")"
+elif grep -q "bounce pool 4 MiB registered as fixed buffer by 0 of 1 queues" "$UV_ERR"; then
+	uv_log "$kver: the 4 MiB pool is not pinned, as expected: $(grep -h 'fixed buffer' "$UV_ERR")"
 	uv_blk_stop || uv_fail "emulator did not stop cleanly"
+else
+	uv_fail "$kver: the default pool was not sized to 4 MiB: $(grep -h 'fixed buffer' "$UV_ERR")"
 fi
+# Half of 4 MiB holds no 4 MiB pool: the default (32 MiB) stays, unpinned.
+ulimit -S -l 4096 || uv_fail "cannot set RLIMIT_MEMLOCK to 4 MiB"
+uv_blk_start --user --io uring "$img" ||
+	uv_fail "emulator (default pool, 4 MiB RLIMIT_MEMLOCK) did not start"
+grep -q "bounce pool 32 MiB registered as fixed buffer by 0 of 1 queues" "$UV_ERR" ||
+	uv_fail "RLIMIT_MEMLOCK 4 MiB: the default pool should stay 32 MiB, unpinned: $(grep -h 'fixed buffer' "$UV_ERR")"
+uv_log "RLIMIT_MEMLOCK 4 MiB: $(grep -h 'fixed buffer' "$UV_ERR")"
+uv_blk_stop || uv_fail "emulator did not stop cleanly"
+ulimit -S -l "$memlock" || uv_fail "cannot restore RLIMIT_MEMLOCK"
 
 # a directory where O_DIRECT works
 ddir=$UV_TMP

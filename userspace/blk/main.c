@@ -27,9 +27,11 @@
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -58,6 +60,8 @@
 #define SEG_MAX_CAP		254
 /* Bounce pool per queue, and its bounds (see choose_bounce()). */
 #define BOUNCE_PER_QUEUE	(32ULL << 20)
+/* Smallest default pool fit_bounce() sizes down to RLIMIT_MEMLOCK. */
+#define FIT_BOUNCE_MIN		(4ULL << 20)
 /*
  * Ceiling of the adaptive poll by default, in microseconds. Long enough
  * for fio's turnaround at QD1 under TCG (about 80 us), so a queue kept busy
@@ -134,6 +138,8 @@ struct opts {
  * @seg_max:	most data segments per request: ours (seg_max()), or the
  *		device's when taken over (the driver sized its requests
  *		with it at probe time)
+ * @memlock_kib: RLIMIT_MEMLOCK in KiB if fit_bounce() sized the pool to
+ *		it, else 0
  * @statfs:	the status filesystem, or NULL
  * @resize_lock: serialises resizes (SIGHUP on the main thread, the
  *		status filesystem's capacity file on its thread)
@@ -146,6 +152,7 @@ struct emu {
 	struct blk_engine eng;
 	struct virtio_blk_config cfg;
 	unsigned int seg_max;
+	unsigned long long memlock_kib;
 	struct uvstatfs *statfs;
 	pthread_mutex_t resize_lock;
 };
@@ -212,7 +219,10 @@ static void usage(FILE *f)
 "                      queue, at least 16M); the largest request takes at\n"
 "                      most half of it, so a small pool means small requests;\n"
 "                      io_uring pins it per queue as fixed buffer where\n"
-"                      RLIMIT_MEMLOCK (8M for most users) holds them all\n"
+"                      RLIMIT_MEMLOCK (8M for most users) holds them all;\n"
+"                      without this option, a file served through io_uring\n"
+"                      by a process without CAP_IPC_LOCK gets the largest\n"
+"                      pool of 4M or more whose pins fit half that limit\n"
 "  --zero-buffers      have the module zero every read buffer when the\n"
 "                      driver maps it (default: it zeroes only what a\n"
 "                      completion says was not written, in the driver's\n"
@@ -562,6 +572,59 @@ static uint64_t choose_bounce(const struct opts *o)
 }
 
 /**
+ * can_lock_memory() - may this process pin memory beyond RLIMIT_MEMLOCK
+ *
+ * io_uring charges no pinned pages to a process with CAP_IPC_LOCK.
+ *
+ * Return: true if CAP_IPC_LOCK is effective
+ */
+static bool can_lock_memory(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	return d[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &
+	       CAP_TO_MASK(CAP_IPC_LOCK);
+}
+
+/**
+ * fit_bounce() - without --bounce-size, a pool that io_uring may pin
+ * @e:		emulator, its backing open
+ *
+ * A file or block device served through io_uring offers the pool to each
+ * queue's ring as fixed buffer (uring.c): then a transfer needs no user
+ * copy (docs/uvirtio-blk.md, "A transfer in pieces"). The pins of an
+ * ordinary user count against RLIMIT_MEMLOCK, 8 MiB by default, summed
+ * over all of that user's rings, so the default pool (32 MiB a queue) is
+ * always refused. Without --bounce-size the pool is therefore the largest
+ * power of two whose pins (pool times queues) take at most half the limit,
+ * leaving the other half to a second disk, if that is at least
+ * FIT_BOUNCE_MIN; else, or for a process with CAP_IPC_LOCK, the default
+ * stays. Sets @e->o.bounce_size and @e->memlock_kib when it chooses.
+ */
+static void fit_bounce(struct emu *e)
+{
+	uint64_t half, p;
+	struct rlimit rl;
+
+	if (e->o.bounce_size || e->o.attach >= 0 || e->be.fd < 0 ||
+	    e->o.io == IO_SYNC || getrlimit(RLIMIT_MEMLOCK, &rl) ||
+	    rl.rlim_cur == RLIM_INFINITY || can_lock_memory())
+		return;
+	half = rl.rlim_cur / 2;
+	if (choose_bounce(&e->o) * e->o.num_queues <= half)
+		return;
+	for (p = FIT_BOUNCE_MIN; p * 2 * e->o.num_queues <= half; p *= 2)
+		;
+	if (p * e->o.num_queues > half)
+		return;
+	e->o.bounce_size = p;
+	e->memlock_kib = rl.rlim_cur >> 10;
+}
+
+/**
  * seg_max() - most data segments per request
  * @o:		options
  *
@@ -766,7 +829,10 @@ static void log_fixed(const struct emu *e, const struct blk_engine *eng)
 		else if (!err)
 			err = -eng->q[i].io.fixed_err;
 	}
-	if (n == eng->num_queues)
+	if (n == eng->num_queues && e->memlock_kib)
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer (the default pool sized to half of RLIMIT_MEMLOCK, %llu KiB; --bounce-size sets it)",
+			  e->em.dev.index, mib, e->memlock_kib);
+	else if (n == eng->num_queues)
 		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer",
 			  e->em.dev.index, mib);
 	else if (err == ENOMEM && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
@@ -1245,6 +1311,7 @@ int main(int argc, char **argv)
 	uvemu_init(&e->em, PROG, &blk_emu_ops, e, "disk node");
 	parse_opts(argc, argv, &e->o);
 	open_backing(e);
+	fit_bounce(e);
 
 	e->bd.be = &e->be;
 	e->bd.sectors = e->be.size / BLK_SECTOR_SIZE;
