@@ -72,8 +72,8 @@
  * @fixed:	reads and writes handed over as READ_FIXED or WRITE_FIXED
  *		on the bounce pool (their buffers lay in a registered pool,
  *		in at most BLK_URING_PARTS_MAX pieces), retries included
- * @fixed_split: those of them that went as several operations, one per
- *		piece
+ * @fixed_pieces: those of them in several pieces of the pool (one
+ *		READV_FIXED / WRITEV_FIXED, or one operation per piece)
  * @enters:	io_uring_enter() calls of the queue's thread
  */
 struct blk_qstats {
@@ -88,7 +88,7 @@ struct blk_qstats {
 	_Atomic uint64_t holds;
 	_Atomic uint64_t uring;
 	_Atomic uint64_t fixed;
-	_Atomic uint64_t fixed_split;
+	_Atomic uint64_t fixed_pieces;
 	_Atomic uint64_t enters;
 } __attribute__((aligned(BLK_CACHELINE)));
 

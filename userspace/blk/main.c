@@ -819,6 +819,9 @@ static void create_device(struct emu *e)
 static void log_fixed(const struct emu *e, const struct blk_engine *eng)
 {
 	unsigned long long mib = e->em.dev.layout.bounce_size >> 20;
+	const char *how = eng->q[0].io.vec_fixed ?
+		", a transfer in pieces as one READV_FIXED/WRITEV_FIXED" :
+		", a transfer in pieces as one operation per piece";
 	unsigned int i, n = 0;
 	struct rlimit rl;
 	int err = 0;
@@ -830,11 +833,11 @@ static void log_fixed(const struct emu *e, const struct blk_engine *eng)
 			err = -eng->q[i].io.fixed_err;
 	}
 	if (n == eng->num_queues && e->memlock_kib)
-		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer (the default pool sized to half of RLIMIT_MEMLOCK, %llu KiB; --bounce-size sets it)",
-			  e->em.dev.index, mib, e->memlock_kib);
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer (the default pool sized to half of RLIMIT_MEMLOCK, %llu KiB; --bounce-size sets it)%s",
+			  e->em.dev.index, mib, e->memlock_kib, how);
 	else if (n == eng->num_queues)
-		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer",
-			  e->em.dev.index, mib);
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer%s",
+			  e->em.dev.index, mib, how);
 	else if (err == ENOMEM && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
 		 rl.rlim_cur != RLIM_INFINITY)
 		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer by %u of %u queues (the others readv/writev): each pins the pool, and RLIMIT_MEMLOCK is %llu KiB (a smaller --bounce-size or a higher limit lets them all)",
@@ -993,7 +996,7 @@ static void print_stats(struct emu *e)
 	for (i = 0; e->eng.q && i < e->eng.num_queues; i++) {
 		struct blk_qstats *s = &e->eng.q[i].stats;
 
-		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring (%llu on the pool as fixed buffer, %llu of them split by piece), %llu io_uring_enter",
+		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring (%llu on the pool as fixed buffer, %llu of them in several pieces), %llu io_uring_enter",
 			  e->em.dev.index, i,
 			  (unsigned long long)uvcounter_read(&s->requests),
 			  (unsigned long long)(uvcounter_read(&s->bytes) >> 20),
@@ -1006,7 +1009,7 @@ static void print_stats(struct emu *e)
 			  (unsigned long long)uvcounter_read(&s->holds),
 			  (unsigned long long)uvcounter_read(&s->uring),
 			  (unsigned long long)uvcounter_read(&s->fixed),
-			  (unsigned long long)uvcounter_read(&s->fixed_split),
+			  (unsigned long long)uvcounter_read(&s->fixed_pieces),
 			  (unsigned long long)uvcounter_read(&s->enters));
 	}
 }

@@ -315,8 +315,8 @@ static int q_io_queue(struct blk_queue *q, struct blk_req *r)
 	r->io_parts = (struct blk_io_parts){ .left = ret > 1 ? ret : 0 };
 	if (ret > 0)
 		uvcounter_add(&q->stats.fixed, 1);
-	if (ret > 1)
-		uvcounter_add(&q->stats.fixed_split, 1);
+	if (ret > 0 && r->ri.data_num > 1)
+		uvcounter_add(&q->stats.fixed_pieces, 1);
 	return 0;
 }
 

@@ -4,9 +4,9 @@
  *
  * The file is registered as fixed file 0. The bounce pool is registered as
  * fixed buffer 0 where the kernel lets us pin it (RLIMIT_MEMLOCK): a
- * transfer whose buffers lie inside it then goes as READ_FIXED /
- * WRITE_FIXED, one per buffer, which skip the per-operation page pinning
- * and the user copy. Completions are
+ * transfer whose buffers lie inside it then goes as READV_FIXED /
+ * WRITEV_FIXED (6.15 on) or one READ_FIXED / WRITE_FIXED per buffer,
+ * which skip the per-operation page pinning and the user copy. Completions are
  * announced on an eventfd the caller watches, and reaped in batches.
  *
  * The same ring can carry uvirtio's own io_uring commands (UVIRTIO_URING_WAIT
@@ -28,6 +28,33 @@
 
 /* Completions taken off the ring per peek. */
 #define BLK_URING_REAP	64
+
+/*
+ * Vectored reads and writes on a registered buffer (Linux 6.15). Their
+ * numbers are fixed by the ABI; Debian 12's headers predate them.
+ */
+#define BLK_OP_READV_FIXED	60
+#define BLK_OP_WRITEV_FIXED	61
+
+/**
+ * blk_uring_has_vec_fixed() - does the kernel know READV_FIXED and
+ * WRITEV_FIXED
+ * @ring:	a ring
+ *
+ * Return: true if both are supported
+ */
+static bool blk_uring_has_vec_fixed(struct io_uring *ring)
+{
+	struct io_uring_probe *p = io_uring_get_probe_ring(ring);
+	bool ok;
+
+	if (!p)
+		return false;
+	ok = io_uring_opcode_supported(p, BLK_OP_READV_FIXED) &&
+	     io_uring_opcode_supported(p, BLK_OP_WRITEV_FIXED);
+	io_uring_free_probe(p);
+	return ok;
+}
 
 /**
  * blk_uring_probe() - can this process do its file I/O through io_uring?
@@ -95,6 +122,7 @@ int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
 	u->pool_size = pool_size;
 	u->fixed_err = io_uring_register_buffers(&u->ring, &biov, 1);
 	u->fixed_bufs = !u->fixed_err;
+	u->vec_fixed = u->fixed_bufs && blk_uring_has_vec_fixed(&u->ring);
 	return 0;
 }
 
@@ -148,14 +176,16 @@ static bool blk_uring_in_pool(const struct blk_uring *u,
  * @iov:	the buffers
  * @cnt:	entries in @iov
  *
- * READ_FIXED / WRITE_FIXED take one buffer, so a transfer whose buffers
- * lie apart in the pool becomes one operation per buffer, up to
- * BLK_URING_PARTS_MAX of them. They must all fit the submission ring
- * (it is flushed to make room), and the operations in flight must stay
- * within the ring's size, so the completion ring (twice as large) always
- * has room for them and for the plain operations of the other requests.
+ * Where the kernel has READV_FIXED / WRITEV_FIXED (@u->vec_fixed), a
+ * transfer in up to BLK_URING_PARTS_MAX pieces of the pool is one of
+ * them. Else READ_FIXED / WRITE_FIXED take one buffer, so a transfer
+ * whose buffers lie apart in the pool becomes one operation per buffer.
+ * They must all fit the submission ring (it is flushed to make room),
+ * and the operations in flight must stay within the ring's size, so the
+ * completion ring (twice as large) always has room for them and for the
+ * plain operations of the other requests.
  *
- * Return: operations (@cnt), or 0 if the transfer goes as one
+ * Return: operations (1, or @cnt), or 0 if the transfer goes as one
  * readv/writev
  */
 static unsigned int blk_uring_fixed_parts(struct blk_uring *u,
@@ -169,7 +199,7 @@ static unsigned int blk_uring_fixed_parts(struct blk_uring *u,
 	for (i = 0; i < cnt; i++)
 		if (!blk_uring_in_pool(u, &iov[i]))
 			return 0;
-	if (cnt == 1)
+	if (cnt == 1 || u->vec_fixed)
 		return 1;
 	if (u->inflight + cnt > u->entries)
 		return 0;
@@ -210,23 +240,35 @@ static void blk_uring_prep(struct blk_uring *u, struct io_uring_sqe *sqe,
 }
 
 /**
- * blk_uring_queue_fixed() - queue a read or write as one fixed-buffer
- * operation per buffer
- * @u:		ring with room for @cnt entries (blk_uring_fixed_parts())
- * @write:	WRITE_FIXED, else READ_FIXED
+ * blk_uring_queue_fixed() - queue a read or write on the pool's fixed
+ * buffer
+ * @u:		ring with room for @parts entries (blk_uring_fixed_parts())
+ * @write:	a write, else a read
  * @off:	byte offset of the first buffer in the file
  * @iov:	the buffers, each inside the pool; the next one's bytes follow
- *		in the file
+ *		in the file. They must stay valid until the operations end.
  * @cnt:	entries in @iov
+ * @parts:	1: one operation (READ_FIXED for one buffer, READV_FIXED for
+ *		several); @cnt: one READ_FIXED per buffer
  * @tag:	handed back once per operation
  */
 static void blk_uring_queue_fixed(struct blk_uring *u, bool write,
 				  uint64_t off, const struct iovec *iov,
-				  unsigned int cnt, void *tag)
+				  unsigned int cnt, unsigned int parts,
+				  void *tag)
 {
 	struct io_uring_sqe *sqe;
 	unsigned int i;
 
+	if (parts == 1 && cnt > 1) {
+		sqe = io_uring_get_sqe(&u->ring);
+		io_uring_prep_rw(write ? BLK_OP_WRITEV_FIXED :
+					 BLK_OP_READV_FIXED,
+				 sqe, 0, iov, cnt, off);
+		sqe->buf_index = 0;
+		blk_uring_prep(u, sqe, tag);
+		return;
+	}
 	for (i = 0; i < cnt; off += iov[i].iov_len, i++) {
 		sqe = io_uring_get_sqe(&u->ring);
 		if (write)
@@ -251,14 +293,14 @@ static void blk_uring_queue_fixed(struct blk_uring *u, bool write,
  * @cnt:	entries in @iov
  * @tag:	handed back to the completion callback
  *
- * A read or write whose buffers all lie in the registered pool goes as
- * READ_FIXED / WRITE_FIXED, one operation per buffer
- * (blk_uring_fixed_parts()); each completes on its own with @tag, and it
- * is the caller's to add up their results.
+ * A read or write whose buffers all lie in the registered pool goes on
+ * the fixed buffer (blk_uring_fixed_parts()): as one operation, or as one
+ * per buffer, each of which completes on its own with @tag; it is the
+ * caller's to add up their results.
  *
- * Return: the READ_FIXED or WRITE_FIXED operations queued, 0 if it is
- * queued as one other operation, or -EBUSY if the submission ring is full
- * even after a submit
+ * Return: the operations queued on the fixed buffer, 0 if it is queued
+ * as one other operation, or -EBUSY if the submission ring is full even
+ * after a submit
  */
 int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 		    const struct iovec *iov, unsigned int cnt, void *tag)
@@ -270,7 +312,7 @@ int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 	if (op == BLK_URING_READ || write)
 		parts = blk_uring_fixed_parts(u, iov, cnt);
 	if (parts) {
-		blk_uring_queue_fixed(u, write, off, iov, parts, tag);
+		blk_uring_queue_fixed(u, write, off, iov, cnt, parts, tag);
 		return parts;
 	}
 	sqe = blk_uring_get_sqe(u);

@@ -32,6 +32,8 @@ enum blk_uring_op {
  * @ready:	@ring is set up
  * @fixed_bufs:	the bounce pool is registered as fixed buffer 0
  * @fixed_err:	why it is not (-errno of io_uring_register_buffers())
+ * @vec_fixed:	@fixed_bufs, and the kernel has READV_FIXED / WRITEV_FIXED
+ *		(6.15): a transfer in pieces of the pool is one operation
  * @pool:	the bounce pool in our mapping
  * @pool_size:	its bytes
  * @entries:	submission ring size
@@ -43,6 +45,7 @@ struct blk_uring {
 	bool ready;
 	bool fixed_bufs;
 	int fixed_err;
+	bool vec_fixed;
 	uint8_t *pool;
 	uint64_t pool_size;
 	unsigned int entries;
@@ -51,9 +54,9 @@ struct blk_uring {
 };
 
 /*
- * Most READ_FIXED / WRITE_FIXED operations one read or write is split into
- * (one per buffer, blk_uring_queue()); a transfer in more pieces goes as
- * one readv/writev.
+ * Most pieces of the pool a read or write on the fixed buffer may lie in
+ * (one READV_FIXED, or one READ_FIXED per piece: blk_uring_queue()); a
+ * transfer in more pieces goes as one readv/writev.
  */
 #define BLK_URING_PARTS_MAX	32
 
