@@ -24,6 +24,7 @@
 #define POOL_BYTES	(64 * 1024)	/* room for BLK_URING_PARTS_MAX + 1
 					 * pieces 1 KiB apart */
 #define FILE_BYTES	(32 * 1024)
+#define RING_ENTRIES	8
 _Static_assert((BLK_URING_PARTS_MAX + 1) * 1024 <= POOL_BYTES &&
 	       (BLK_URING_PARTS_MAX + 1) * 512 <= FILE_BYTES,
 	       "t_not_split() needs a larger pool or file");
@@ -286,6 +287,55 @@ static bool t_split_past_end(void)
 	return true;
 }
 
+/* blk_uring_done_fn counting completions into @arg */
+static bool count_done(void *tag, int res, void *arg)
+{
+	(void)tag;
+	(void)res;
+	++*(unsigned int *)arg;
+	return false;
+}
+
+/*
+ * The submission ring full of queued reads: a fixed-buffer read makes
+ * room by submitting them, a split that would put more operations in
+ * flight than the ring holds goes as one readv, and every operation
+ * completes
+ */
+static bool t_full_ring(void)
+{
+	static uint8_t outside[RING_ENTRIES][512];
+	unsigned int i, n = 0, done = 0;
+	struct iovec out[RING_ENTRIES], iov[2] = { piece(0, 512),
+						   piece(4096, 512) };
+	int ret;
+
+	for (i = 0; i < RING_ENTRIES; i++) {
+		out[i] = (struct iovec){ outside[i], sizeof(outside[i]) };
+		CHECK_EQ(blk_uring_queue(&ring, BLK_URING_READ, 0, &out[i], 1,
+					 &n), 0);
+	}
+	CHECK_EQ(io_uring_sq_space_left(&ring.ring), 0);
+	ret = blk_uring_queue(&ring, BLK_URING_READ, 0, iov, 1, &n);
+	CHECK_EQ(ret, 1);
+	/*
+	 * 9 operations in flight: 2 more per piece would pass the ring's
+	 * size, so that read goes as one readv; a READV_FIXED is one
+	 */
+	ret = blk_uring_queue(&ring, BLK_URING_READ, 0, iov, 2, &n);
+	CHECK_EQ(ret, ring.vec_fixed ? 1 : 0);
+	n = RING_ENTRIES + 2;
+	CHECK(blk_uring_submit(&ring) == 0);
+	while (done < n) {
+		CHECK(blk_uring_wait(&ring) == 0);
+		blk_uring_reap(&ring, count_done, &done);
+	}
+	CHECK_EQ(ring.inflight, 0);
+	CHECK_EQ(pool[4096], file_byte(512));
+	CHECK_EQ(outside[RING_ENTRIES - 1][511], file_byte(511));
+	return true;
+}
+
 /**
  * setup() - a file, a pool and a ring with both registered
  *
@@ -300,7 +350,8 @@ static const char *setup(void)
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (file_fd < 0 || pool == MAP_FAILED || !fill_file())
 		return "no memfd or memory";
-	ret = blk_uring_init(&ring, 8, file_fd, -1, pool, POOL_BYTES);
+	ret = blk_uring_init(&ring, RING_ENTRIES, file_fd, -1, pool,
+			     POOL_BYTES);
 	if (ret)
 		return "io_uring refused here";
 	if (!ring.fixed_bufs)
@@ -317,6 +368,7 @@ static const struct {
 	{ t_one_piece,		"one piece: one READ_FIXED" },
 	{ t_not_split,		"too many pieces, or outside the pool: readv" },
 	{ t_split_past_end,	"read in pieces past the end" },
+	{ t_full_ring,		"a full submission ring, many in flight" },
 };
 
 #define NRING	(sizeof(ring_tests) / sizeof(ring_tests[0]))

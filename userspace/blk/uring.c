@@ -186,26 +186,25 @@ static bool blk_uring_in_pool(const struct blk_uring *u,
  * plain operations of the other requests.
  *
  * Return: operations (1, or @cnt), or 0 if the transfer goes as one
- * readv/writev
+ * readv/writev (which, with the submission ring still full, is -EBUSY)
  */
 static unsigned int blk_uring_fixed_parts(struct blk_uring *u,
 					  const struct iovec *iov,
 					  unsigned int cnt)
 {
-	unsigned int i;
+	unsigned int i, need;
 
 	if (!u->fixed_bufs || !cnt || cnt > BLK_URING_PARTS_MAX)
 		return 0;
 	for (i = 0; i < cnt; i++)
 		if (!blk_uring_in_pool(u, &iov[i]))
 			return 0;
-	if (cnt == 1 || u->vec_fixed)
-		return 1;
-	if (u->inflight + cnt > u->entries)
+	need = cnt == 1 || u->vec_fixed ? 1 : cnt;
+	if (need > 1 && u->inflight + need > u->entries)
 		return 0;
-	if (io_uring_sq_space_left(&u->ring) < cnt)
+	if (io_uring_sq_space_left(&u->ring) < need)
 		blk_uring_submit(u);
-	return io_uring_sq_space_left(&u->ring) >= cnt ? cnt : 0;
+	return io_uring_sq_space_left(&u->ring) >= need ? need : 0;
 }
 
 /**
