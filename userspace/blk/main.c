@@ -822,6 +822,7 @@ static void log_fixed(const struct emu *e, const struct blk_engine *eng)
 	const char *how = eng->q[0].io.vec_fixed ?
 		", a transfer in pieces as one READV_FIXED/WRITEV_FIXED" :
 		", a transfer in pieces as one operation per piece";
+	char sized[128] = "";
 	unsigned int i, n = 0;
 	struct rlimit rl;
 	int err = 0;
@@ -832,12 +833,13 @@ static void log_fixed(const struct emu *e, const struct blk_engine *eng)
 		else if (!err)
 			err = -eng->q[i].io.fixed_err;
 	}
-	if (n == eng->num_queues && e->memlock_kib)
-		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer (the default pool sized to half of RLIMIT_MEMLOCK, %llu KiB; --bounce-size sets it)%s",
-			  e->em.dev.index, mib, e->memlock_kib, how);
-	else if (n == eng->num_queues)
-		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer%s",
-			  e->em.dev.index, mib, how);
+	if (e->memlock_kib)
+		snprintf(sized, sizeof(sized),
+			 " (the default pool sized to half of RLIMIT_MEMLOCK, %llu KiB; --bounce-size sets it)",
+			 e->memlock_kib);
+	if (n == eng->num_queues)
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer%s%s",
+			  e->em.dev.index, mib, sized, how);
 	else if (err == ENOMEM && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
 		 rl.rlim_cur != RLIM_INFINITY)
 		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer by %u of %u queues (the others readv/writev): each pins the pool, and RLIMIT_MEMLOCK is %llu KiB (a smaller --bounce-size or a higher limit lets them all)",

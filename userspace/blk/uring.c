@@ -104,7 +104,6 @@ int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
 	if (ret)
 		return ret;
 	u->ready = true;
-	u->entries = u->ring.sq.ring_entries;
 	u->fixed_err = -EBADF;
 	if (fd < 0)
 		return 0;
@@ -154,8 +153,8 @@ int blk_uring_submit(struct blk_uring *u)
 }
 
 /**
- * blk_uring_in_pool() - does a buffer lie inside the registered bounce pool
- * @u:		ring
+ * blk_uring_in_pool() - does a buffer lie inside the bounce pool
+ * @u:		ring with the pool registered
  * @iov:	the buffer
  *
  * Return: true if READ_FIXED / WRITE_FIXED can move it
@@ -165,7 +164,7 @@ static bool blk_uring_in_pool(const struct blk_uring *u,
 {
 	const uint8_t *b = iov->iov_base;
 
-	return u->fixed_bufs && b >= u->pool && iov->iov_len <= u->pool_size &&
+	return b >= u->pool && iov->iov_len <= u->pool_size &&
 	       (uint64_t)(b - u->pool) <= u->pool_size - iov->iov_len;
 }
 
@@ -200,7 +199,7 @@ static unsigned int blk_uring_fixed_parts(struct blk_uring *u,
 		if (!blk_uring_in_pool(u, &iov[i]))
 			return 0;
 	need = cnt == 1 || u->vec_fixed ? 1 : cnt;
-	if (need > 1 && u->inflight + need > u->entries)
+	if (need > 1 && u->inflight + need > u->ring.sq.ring_entries)
 		return 0;
 	if (io_uring_sq_space_left(&u->ring) < need)
 		blk_uring_submit(u);

@@ -36,7 +36,6 @@ enum blk_uring_op {
  *		(6.15): a transfer in pieces of the pool is one operation
  * @pool:	the bounce pool in our mapping
  * @pool_size:	its bytes
- * @entries:	submission ring size
  * @inflight:	operations queued and not yet reaped (file I/O only)
  * @enters:	io_uring_enter() calls made through this file
  */
@@ -48,7 +47,6 @@ struct blk_uring {
 	bool vec_fixed;
 	uint8_t *pool;
 	uint64_t pool_size;
-	unsigned int entries;
 	unsigned int inflight;
 	uint64_t enters;
 };
