@@ -146,7 +146,7 @@ static void live(void)
 	int r, st, call_fd, bad;
 
 	if (temu_create(&t, DISK_BYTES, 128) || temu_wait_disk(&t, 30000) ||
-	    blk_uring_init(&u, 8, -1, -1, NULL, 0)) {
+	    blk_uring_init(&u, 8, -1, -1, NULL, 0, NULL)) {
 		tap_ok(false, "live disk with an io_uring");
 		temu_close(&t);
 		return;
@@ -234,7 +234,7 @@ static void leave_pending(bool kill9)
 
 		close(pfd[0]);
 		if (temu_create(&t, DISK_BYTES, 128) || temu_wait_disk(&t, 30000) ||
-		    blk_uring_init(&u, 8, -1, -1, NULL, 0))
+		    blk_uring_init(&u, 8, -1, -1, NULL, 0, NULL))
 			_exit(2);
 		blk_uring_cmd(&u, t.d.fd, UVIRTIO_URING_WAIT, 0, avail_idx(&t), TAG_A);
 		blk_uring_submit(&u);

@@ -13,8 +13,10 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "req.h"
@@ -74,6 +76,7 @@ static bool on_done(void *tag, int res, void *arg)
 
 /**
  * transfer() - queue one read or write and wait until it is judged
+ * @u:		ring
  * @op:		BLK_URING_READ or _WRITE
  * @off:	file offset
  * @iov:	buffers
@@ -83,7 +86,7 @@ static bool on_done(void *tag, int res, void *arg)
  *
  * Return: true unless the ring failed under us
  */
-static bool transfer(enum blk_uring_op op, uint64_t off,
+static bool transfer(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 		     const struct iovec *iov, unsigned int cnt, int *queued,
 		     struct sum *s)
 {
@@ -93,18 +96,18 @@ static bool transfer(enum blk_uring_op op, uint64_t off,
 	for (i = 0; i < cnt; i++)
 		want += iov[i].iov_len;
 	memset(s, 0, sizeof(*s));
-	*queued = blk_uring_queue(&ring, op, off, iov, cnt, s);
+	*queued = blk_uring_queue(u, op, off, iov, cnt, s);
 	if (*queued < 0)
 		return false;
 	s->parts.left = *queued > 1 ? *queued : 0;
-	if (blk_uring_submit(&ring))
+	if (blk_uring_submit(u))
 		return false;
 	while (!s->finished) {
-		if (blk_uring_wait(&ring))
+		if (blk_uring_wait(u))
 			return false;
-		blk_uring_reap(&ring, on_done, &want);
+		blk_uring_reap(u, on_done, &want);
 	}
-	return ring.inflight == 0;
+	return u->inflight == 0;
 }
 
 /* the byte the file holds at @off after fill_file() */
@@ -188,7 +191,7 @@ static bool t_split_read(void)
 	unsigned int i, j;
 
 	memset(pool, 0xee, POOL_BYTES);
-	CHECK(transfer(BLK_URING_READ, off, iov, 3, &queued, &s));
+	CHECK(transfer(&ring, BLK_URING_READ, off, iov, 3, &queued, &s));
 	CHECK_EQ(queued, ops_for(3));
 	CHECK_EQ(s.ops, ops_for(3));
 	CHECK_EQ(s.result, 4096 + 1536 + 8192);
@@ -209,7 +212,7 @@ static bool t_split_write(void)
 
 	memset(iov[0].iov_base, 0x11, 2048);
 	memset(iov[1].iov_base, 0x22, 1024);
-	CHECK(transfer(BLK_URING_WRITE, 8192, iov, 2, &queued, &s));
+	CHECK(transfer(&ring, BLK_URING_WRITE, 8192, iov, 2, &queued, &s));
 	CHECK_EQ(queued, ops_for(2));
 	CHECK_EQ(s.result, 3072);
 	CHECK_EQ(pread(file_fd, back, sizeof(back), 8192), sizeof(back));
@@ -228,7 +231,7 @@ static bool t_one_piece(void)
 	struct sum s;
 	int queued;
 
-	CHECK(transfer(BLK_URING_READ, 4096, &iov, 1, &queued, &s));
+	CHECK(transfer(&ring, BLK_URING_READ, 4096, &iov, 1, &queued, &s));
 	CHECK_EQ(queued, 1);
 	CHECK_EQ(s.ops, 1);
 	CHECK_EQ(s.result, 4096);
@@ -247,7 +250,7 @@ static bool t_not_split(void)
 
 	for (i = 0; i <= BLK_URING_PARTS_MAX; i++)
 		iov[i] = piece(i * 1024, 512);	/* 512 bytes apart */
-	CHECK(transfer(BLK_URING_READ, 0, iov, BLK_URING_PARTS_MAX + 1,
+	CHECK(transfer(&ring, BLK_URING_READ, 0, iov, BLK_URING_PARTS_MAX + 1,
 		       &queued, &s));
 	CHECK_EQ(queued, 0);
 	CHECK_EQ(s.ops, 1);
@@ -256,7 +259,7 @@ static bool t_not_split(void)
 	CHECK_EQ(pool[BLK_URING_PARTS_MAX * 1024 + 511],
 		 file_byte(BLK_URING_PARTS_MAX * 512 + 511));
 	iov[1] = (struct iovec){ outside, sizeof(outside) };
-	CHECK(transfer(BLK_URING_READ, 0, iov, 2, &queued, &s));
+	CHECK(transfer(&ring, BLK_URING_READ, 0, iov, 2, &queued, &s));
 	CHECK_EQ(queued, 0);
 	CHECK_EQ(s.result, 1024);
 	CHECK_EQ(outside[0], file_byte(512));
@@ -273,7 +276,7 @@ static bool t_split_past_end(void)
 	struct sum s;
 	int queued;
 
-	CHECK(transfer(BLK_URING_READ, FILE_BYTES - 6144, iov, 2, &queued,
+	CHECK(transfer(&ring, BLK_URING_READ, FILE_BYTES - 6144, iov, 2, &queued,
 		       &s));
 	CHECK_EQ(queued, ops_for(2));
 	CHECK_EQ(s.ops, ops_for(2));
@@ -336,6 +339,73 @@ static bool t_full_ring(void)
 	return true;
 }
 
+/*
+ * Rings that share one registration of the pool (6.12 on): the probe says
+ * they can, a second ring takes the first one's, a read and a write in
+ * pieces through it land, also after the first ring is gone (the pin
+ * belongs to the registration); a ring given another pool registers its
+ * own
+ */
+static bool t_shared(void)
+{
+	struct iovec iov[2] = { piece(8192, 1024), piece(24576, 3072) };
+	struct blk_uring first = { 0 }, second = { 0 }, other = { 0 };
+	uint8_t back[4096];
+	bool pins, shares;
+	struct sum s;
+	int queued;
+
+	CHECK_EQ(blk_uring_probe(file_fd, RING_ENTRIES, &pins, &shares), 0);
+	CHECK(pins && shares);
+	CHECK_EQ(blk_uring_init(&first, RING_ENTRIES, file_fd, -1, pool,
+				POOL_BYTES, NULL), 0);
+	CHECK(first.fixed_bufs && !first.shared_bufs);
+	CHECK_EQ(blk_uring_init(&second, RING_ENTRIES, file_fd, -1, pool,
+				POOL_BYTES, &first), 0);
+	CHECK(second.fixed_bufs && second.shared_bufs);
+	CHECK_EQ(blk_uring_init(&other, RING_ENTRIES, file_fd, -1, pool,
+				POOL_BYTES / 2, &first), 0);
+	CHECK(other.fixed_bufs && !other.shared_bufs);
+	io_uring_queue_exit(&other.ring);
+	io_uring_queue_exit(&first.ring);
+
+	memset(pool, 0xee, POOL_BYTES);
+	CHECK(transfer(&second, BLK_URING_READ, 2048, iov, 2, &queued, &s));
+	CHECK_EQ(queued, second.vec_fixed ? 1 : 2);
+	CHECK_EQ(s.result, 4096);
+	CHECK_EQ(pool[8192], file_byte(2048));
+	CHECK_EQ(pool[24576 + 3071], file_byte(2048 + 4095));
+	memset(iov[0].iov_base, 0x33, 1024);
+	memset(iov[1].iov_base, 0x44, 3072);
+	CHECK(transfer(&second, BLK_URING_WRITE, 12288, iov, 2, &queued, &s));
+	CHECK_EQ(queued, second.vec_fixed ? 1 : 2);
+	CHECK_EQ(s.result, 4096);
+	CHECK_EQ(pread(file_fd, back, sizeof(back), 12288), sizeof(back));
+	CHECK_EQ(back[1023], 0x33);
+	CHECK_EQ(back[1024], 0x44);
+	CHECK_EQ(back[4095], 0x44);
+	io_uring_queue_exit(&second.ring);
+	CHECK(fill_file());
+	return true;
+}
+
+/**
+ * kernel_at_least() - is the running kernel this version or later
+ * @major:	version
+ * @minor:	patch level
+ *
+ * Return: true if so
+ */
+static bool kernel_at_least(unsigned int major, unsigned int minor)
+{
+	unsigned int a = 0, b = 0;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &a, &b) != 2)
+		return false;
+	return a > major || (a == major && b >= minor);
+}
+
 /**
  * setup() - a file, a pool and a ring with both registered
  *
@@ -351,7 +421,7 @@ static const char *setup(void)
 	if (file_fd < 0 || pool == MAP_FAILED || !fill_file())
 		return "no memfd or memory";
 	ret = blk_uring_init(&ring, RING_ENTRIES, file_fd, -1, pool,
-			     POOL_BYTES);
+			     POOL_BYTES, NULL);
 	if (ret)
 		return "io_uring refused here";
 	if (!ring.fixed_bufs)
@@ -385,9 +455,17 @@ int main(void)
 	const char *vec_not;
 	bool has_vec;
 
-	tap_plan(1 + 2 * NRING);
+	tap_plan(2 + 2 * NRING);
 	tap_ok(t_parts_result(), "the parts of a split transfer add up");
 	why_not = setup();
+	/* the clone of a registration is checked, not probed, from 6.12 */
+	if (why_not)
+		tap_skip("rings share one pin of the pool", why_not);
+	else if (!kernel_at_least(6, 12))
+		tap_skip("rings share one pin of the pool",
+			 "no IORING_REGISTER_CLONE_BUFFERS before Linux 6.12");
+	else
+		tap_ok(t_shared(), "rings share one pin of the pool");
 	has_vec = !why_not && ring.vec_fixed;
 	vec_not = why_not ? why_not : "no READV_FIXED in this kernel (6.15 on)";
 	/* one operation per piece, as on kernels without READV_FIXED */

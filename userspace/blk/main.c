@@ -138,6 +138,11 @@ struct opts {
  * @seg_max:	most data segments per request: ours (seg_max()), or the
  *		device's when taken over (the driver sized its requests
  *		with it at probe time)
+ * @uring_err:	0 if the backing file's I/O may go through io_uring, else
+ *		the -errno probe_uring() met (-ENOENT: not asked to)
+ * @uring_pins:	the queues' rings could take the pool as fixed buffer
+ *		(blk_uring_probe())
+ * @uring_shares: and they would pin it once for all of them
  * @memlock_kib: RLIMIT_MEMLOCK in KiB if fit_bounce() sized the pool to
  *		it, else 0
  * @statfs:	the status filesystem, or NULL
@@ -152,6 +157,9 @@ struct emu {
 	struct blk_engine eng;
 	struct virtio_blk_config cfg;
 	unsigned int seg_max;
+	int uring_err;
+	bool uring_pins;
+	bool uring_shares;
 	unsigned long long memlock_kib;
 	struct uvstatfs *statfs;
 	pthread_mutex_t resize_lock;
@@ -218,11 +226,14 @@ static void usage(FILE *f)
 "  --bounce-size SIZE  bounce pool bytes, 1M to 256M (default: 32M per\n"
 "                      queue, at least 16M); the largest request takes at\n"
 "                      most half of it, so a small pool means small requests;\n"
-"                      io_uring pins it per queue as fixed buffer where\n"
-"                      RLIMIT_MEMLOCK (8M for most users) holds them all;\n"
+"                      io_uring pins it as fixed buffer (once, or before\n"
+"                      Linux 6.12 once per queue) where RLIMIT_MEMLOCK (8M\n"
+"                      for most users) holds the pins;\n"
 "                      without this option, a file served through io_uring\n"
 "                      by a process without CAP_IPC_LOCK gets the largest\n"
 "                      pool of 4M or more whose pins fit half that limit\n"
+"                      (on Linux 6.5 and later: before, io_uring pins no\n"
+"                      device memory, and the default stays)\n"
 "  --zero-buffers      have the module zero every read buffer when the\n"
 "                      driver maps it (default: it zeroes only what a\n"
 "                      completion says was not written, in the driver's\n"
@@ -590,6 +601,24 @@ static bool can_lock_memory(void)
 }
 
 /**
+ * probe_uring() - may the backing file's I/O go through io_uring, and may
+ * its rings pin the pool
+ * @e:		emulator, its backing open
+ *
+ * Before the device is made, so that fit_bounce() sizes the pool for a
+ * kernel that can pin it. Sets @e->uring_err and @e->uring_pins;
+ * setup_engine() reports the outcome.
+ */
+static void probe_uring(struct emu *e)
+{
+	e->uring_err = -ENOENT;
+	if (e->be.fd >= 0 && e->o.io != IO_SYNC)
+		e->uring_err = blk_uring_probe(e->be.fd, e->o.queue_size,
+					       &e->uring_pins,
+					       &e->uring_shares);
+}
+
+/**
  * fit_bounce() - without --bounce-size, a pool that io_uring may pin
  * @e:		emulator, its backing open
  *
@@ -599,26 +628,30 @@ static bool can_lock_memory(void)
  * ordinary user count against RLIMIT_MEMLOCK, 8 MiB by default, summed
  * over all of that user's rings, so the default pool (32 MiB a queue) is
  * always refused. Without --bounce-size the pool is therefore the largest
- * power of two whose pins (pool times queues) take at most half the limit,
+ * power of two whose pins (the pool once where the rings share it, 6.12
+ * on; else pool times queues) take at most half the limit,
  * leaving the other half to a second disk, if that is at least
- * FIT_BOUNCE_MIN; else, or for a process with CAP_IPC_LOCK, the default
- * stays. Sets @e->o.bounce_size and @e->memlock_kib when it chooses.
+ * FIT_BOUNCE_MIN; else, for a process with CAP_IPC_LOCK, or where the
+ * rings could not pin the pool at any size (Linux 6.1, io_uring refused:
+ * probe_uring()), the default stays. Sets @e->o.bounce_size and
+ * @e->memlock_kib when it chooses.
  */
 static void fit_bounce(struct emu *e)
 {
+	unsigned int pins = e->uring_shares ? 1 : e->o.num_queues;
 	uint64_t half, p;
 	struct rlimit rl;
 
-	if (e->o.bounce_size || e->o.attach >= 0 || e->be.fd < 0 ||
-	    e->o.io == IO_SYNC || getrlimit(RLIMIT_MEMLOCK, &rl) ||
+	if (e->o.bounce_size || e->o.attach >= 0 || !e->uring_pins ||
+	    getrlimit(RLIMIT_MEMLOCK, &rl) ||
 	    rl.rlim_cur == RLIM_INFINITY || can_lock_memory())
 		return;
 	half = rl.rlim_cur / 2;
-	if (choose_bounce(&e->o) * e->o.num_queues <= half)
+	if (choose_bounce(&e->o) * pins <= half)
 		return;
-	for (p = FIT_BOUNCE_MIN; p * 2 * e->o.num_queues <= half; p *= 2)
+	for (p = FIT_BOUNCE_MIN; p * 2 * pins <= half; p *= 2)
 		;
-	if (p * e->o.num_queues > half)
+	if (p * pins > half)
 		return;
 	e->o.bounce_size = p;
 	e->memlock_kib = rl.rlim_cur >> 10;
@@ -812,9 +845,10 @@ static void create_device(struct emu *e)
  * @e:		emulator
  * @eng:	its queues, set up with io_uring
  *
- * Each queue's ring pins the whole pool, and an ordinary user's pinned
- * pages count against RLIMIT_MEMLOCK (8 MiB by default): the usual reason
- * is that limit, so it is named with what would lift it.
+ * Each queue's ring pins the whole pool (once for all of them where they
+ * share it, 6.12 on), and an ordinary user's pinned pages count against
+ * RLIMIT_MEMLOCK (8 MiB by default): the usual reason is that limit, so it
+ * is named with what would lift it.
  */
 static void log_fixed(const struct emu *e, const struct blk_engine *eng)
 {
@@ -822,8 +856,8 @@ static void log_fixed(const struct emu *e, const struct blk_engine *eng)
 	const char *how = eng->q[0].io.vec_fixed ?
 		", a transfer in pieces as one READV_FIXED/WRITEV_FIXED" :
 		", a transfer in pieces as one operation per piece";
-	char sized[128] = "";
-	unsigned int i, n = 0;
+	char sized[128] = "", once[64] = "";
+	unsigned int i, n = 0, shared = 0;
 	struct rlimit rl;
 	int err = 0;
 
@@ -832,22 +866,30 @@ static void log_fixed(const struct emu *e, const struct blk_engine *eng)
 			n++;
 		else if (!err)
 			err = -eng->q[i].io.fixed_err;
+		shared += eng->q[i].io.shared_bufs;
 	}
 	if (e->memlock_kib)
 		snprintf(sized, sizeof(sized),
 			 " (the default pool sized to half of RLIMIT_MEMLOCK, %llu KiB; --bounce-size sets it)",
 			 e->memlock_kib);
+	if (shared && shared + 1 == eng->num_queues)
+		snprintf(once, sizeof(once), ", pinned once for the %u queues",
+			 eng->num_queues);
 	if (n == eng->num_queues)
-		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer%s%s",
-			  e->em.dev.index, mib, sized, how);
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer%s%s%s",
+			  e->em.dev.index, mib, sized, once, how);
 	else if (err == ENOMEM && !getrlimit(RLIMIT_MEMLOCK, &rl) &&
 		 rl.rlim_cur != RLIM_INFINITY)
-		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer by %u of %u queues (the others readv/writev): each pins the pool, and RLIMIT_MEMLOCK is %llu KiB (a smaller --bounce-size or a higher limit lets them all)",
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer by %u of %u queues (the others readv/writev): %s, and RLIMIT_MEMLOCK is %llu KiB (a smaller --bounce-size or a higher limit lets them all)",
 			  e->em.dev.index, mib, n, eng->num_queues,
+			  e->uring_shares || eng->num_queues == 1 ?
+			  "the pool is pinned once" : "each queue pins the pool",
 			  (unsigned long long)rl.rlim_cur >> 10);
 	else
-		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer by %u of %u queues (the others readv/writev): %s",
-			  e->em.dev.index, mib, n, eng->num_queues, strerror(err));
+		uvemu_log("uvirtio-%u: io_uring per queue, bounce pool %llu MiB registered as fixed buffer by %u of %u queues (the others readv/writev): %s%s",
+			  e->em.dev.index, mib, n, eng->num_queues, strerror(err),
+			  err == EOPNOTSUPP && !e->uring_pins ?
+			  " (io_uring before Linux 6.5 takes no device memory as fixed buffer)" : "");
 }
 
 /**
@@ -873,7 +915,7 @@ static void setup_engine(struct emu *e)
 	eng->pin = e->o.pin > 0;
 	eng->use_uring = e->be.fd >= 0 && e->o.io != IO_SYNC;
 	if (eng->use_uring) {
-		ret = blk_uring_probe(e->be.fd, e->o.queue_size);
+		ret = e->uring_err;
 		if (ret && e->o.io == IO_URING)
 			uvemu_die(1, "uvirtio-%u: --io uring: io_uring is not available here: %s",
 				  e->em.dev.index, strerror(-ret));
@@ -1316,6 +1358,7 @@ int main(int argc, char **argv)
 	uvemu_init(&e->em, PROG, &blk_emu_ops, e, "disk node");
 	parse_opts(argc, argv, &e->o);
 	open_backing(e);
+	probe_uring(e);
 	fit_bounce(e);
 
 	e->bd.be = &e->be;

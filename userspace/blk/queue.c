@@ -803,7 +803,9 @@ static void *q_thread(void *arg)
 /**
  * q_uring_init() - the queue's io_uring on the backing file, and the
  * eventfd its thread watches for completions; or, driven by its io_uring
- * (blk_engine.ring_cmds), the ring it sleeps in, with the file if any
+ * (blk_engine.ring_cmds), the ring it sleeps in, with the file if any.
+ * Queue 0's ring registers the pool; the others share that registration
+ * where the kernel can, so the pool is pinned once.
  * @q:		queue
  * @eng:	engine
  * @pool:	bounce pool in our mapping
@@ -814,17 +816,19 @@ static void *q_thread(void *arg)
 static int q_uring_init(struct blk_queue *q, struct blk_engine *eng,
 			void *pool, uint64_t pool_size)
 {
+	const struct blk_uring *share = q->index ? &eng->q[0].io : NULL;
 	int ret;
 
 	if (eng->ring_cmds)
 		return blk_uring_init(&q->io, eng->queue_size,
 				      eng->use_uring ? eng->be->fd : -1, -1,
-				      eng->use_uring ? pool : NULL, pool_size);
+				      eng->use_uring ? pool : NULL, pool_size,
+				      share);
 	q->ring_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (q->ring_fd < 0)
 		return -errno;
 	ret = blk_uring_init(&q->io, eng->queue_size, eng->be->fd, q->ring_fd,
-			     pool, pool_size);
+			     pool, pool_size, share);
 	if (ret)
 		return ret;
 	return uvloop_add(&q->w.loop, q->ring_fd, EPOLLIN, QTAG_RING);

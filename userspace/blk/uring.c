@@ -17,7 +17,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <linux/uvirtio.h>
@@ -57,9 +61,98 @@ static bool blk_uring_has_vec_fixed(struct io_uring *ring)
 }
 
 /**
+ * blk_uring_pins_device_memory() - may a ring take the bounce pool as fixed
+ * buffer on this kernel
+ *
+ * The pool is a shared mapping of /dev/uvirtio. Before Linux 6.5 io_uring
+ * looked at the mapping itself and refused every file but shmem and
+ * hugetlbfs (EOPNOTSUPP); from 6.5 it leaves that to the page pinning
+ * rules, which allow the pool (it needs no write notification: pool_pin).
+ * No memory an unprivileged process can map without a device tells the
+ * two apart (a memfd is shmem), so the kernel's version does.
+ *
+ * Return: true on 6.5 and later
+ */
+static bool blk_uring_pins_device_memory(void)
+{
+	unsigned int major = 0, minor = 0;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
+		return false;
+	return major > 6 || (major == 6 && minor >= 5);
+}
+
+/*
+ * IORING_REGISTER_CLONE_BUFFERS (Linux 6.12) and its argument, with the
+ * fields 6.12 has (later kernels give the padding a meaning in which zero
+ * means every buffer); Debian 12's liburing 2.3 has no call for it.
+ */
+#define BLK_REGISTER_CLONE_BUFFERS	30
+struct blk_clone_buffers {
+	uint32_t src_fd;
+	uint32_t flags;
+	uint32_t pad[6];
+};
+
+/**
+ * blk_uring_clone_buffers() - give a ring the fixed buffers of another
+ * @dst:	ring with no buffers registered
+ * @src:	ring with some, of the same process
+ *
+ * The pages stay pinned once and counted once: both rings charge the same
+ * user's RLIMIT_MEMLOCK, so the kernel does not charge the clone again.
+ *
+ * Return: 0, or -errno (-EINVAL before 6.12)
+ */
+static int blk_uring_clone_buffers(struct io_uring *dst,
+				   const struct io_uring *src)
+{
+	struct blk_clone_buffers arg = { .src_fd = (uint32_t)src->ring_fd };
+
+	if (syscall(__NR_io_uring_register, dst->ring_fd,
+		    BLK_REGISTER_CLONE_BUFFERS, &arg, 1) < 0)
+		return -errno;
+	return 0;
+}
+
+/**
+ * blk_uring_shares() - can one ring's fixed buffer serve another ring
+ * @ring:	a ring with no buffers registered
+ *
+ * One anonymous page registered on @ring, then cloned onto a second ring.
+ *
+ * Return: true if the clone worked
+ */
+static bool blk_uring_shares(struct io_uring *ring)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct io_uring other;
+	struct iovec iov;
+	bool ok = false;
+
+	iov.iov_base = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	iov.iov_len = pg;
+	if (iov.iov_base == MAP_FAILED)
+		return false;
+	if (!io_uring_register_buffers(ring, &iov, 1) &&
+	    !io_uring_queue_init(2, &other, 0)) {
+		ok = !blk_uring_clone_buffers(&other, ring);
+		io_uring_queue_exit(&other);
+	}
+	munmap(iov.iov_base, pg);
+	return ok;
+}
+
+/**
  * blk_uring_probe() - can this process do its file I/O through io_uring?
  * @fd:		the backing file
  * @entries:	submission ring size the queues will ask for
+ * @pins:	set to whether a ring could take the bounce pool as fixed
+ *		buffer (blk_uring_pins_device_memory()); false on failure
+ * @shares:	set to whether the queues' rings can share one pin of it
+ *		(blk_uring_shares()); false on failure
  *
  * io_uring may be missing or forbidden: kernel.io_uring_disabled, or a
  * seccomp filter (the default profiles of Docker, containerd and Podman
@@ -67,15 +160,21 @@ static bool blk_uring_has_vec_fixed(struct io_uring *ring)
  *
  * Return: 0, or the -errno that setting up a queue's ring would meet
  */
-int blk_uring_probe(int fd, unsigned int entries)
+int blk_uring_probe(int fd, unsigned int entries, bool *pins, bool *shares)
 {
 	struct io_uring ring;
 	int ret;
 
+	*pins = false;
+	*shares = false;
 	ret = io_uring_queue_init(entries, &ring, 0);
 	if (ret)
 		return ret;
 	ret = io_uring_register_files(&ring, &fd, 1);
+	if (!ret) {
+		*pins = blk_uring_pins_device_memory();
+		*shares = *pins && blk_uring_shares(&ring);
+	}
 	io_uring_queue_exit(&ring);
 	return ret;
 }
@@ -88,6 +187,9 @@ int blk_uring_probe(int fd, unsigned int entries)
  * @event_fd:	eventfd the ring signals on every completion, or -1
  * @pool:	bounce pool in our mapping (tried as fixed buffer 0), or NULL
  * @pool_size:	its bytes
+ * @share:	a ring that has @pool registered already, or NULL: where the
+ *		kernel can (6.12 on), @u shares that registration instead of
+ *		pinning the pool again
  *
  * A pool the kernel refuses to register is no error: @u->fixed_err says
  * why and transfers go through plain readv/writev.
@@ -95,7 +197,8 @@ int blk_uring_probe(int fd, unsigned int entries)
  * Return: 0 or -errno
  */
 int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
-		   int event_fd, void *pool, uint64_t pool_size)
+		   int event_fd, void *pool, uint64_t pool_size,
+		   const struct blk_uring *share)
 {
 	struct iovec biov = { pool, pool_size };
 	int ret;
@@ -119,7 +222,11 @@ int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
 		return 0;
 	u->pool = pool;
 	u->pool_size = pool_size;
-	u->fixed_err = io_uring_register_buffers(&u->ring, &biov, 1);
+	u->shared_bufs = share && share->fixed_bufs && share->pool == pool &&
+			 share->pool_size == pool_size &&
+			 !blk_uring_clone_buffers(&u->ring, &share->ring);
+	u->fixed_err = u->shared_bufs ? 0 :
+		       io_uring_register_buffers(&u->ring, &biov, 1);
 	u->fixed_bufs = !u->fixed_err;
 	u->vec_fixed = u->fixed_bufs && blk_uring_has_vec_fixed(&u->ring);
 	return 0;

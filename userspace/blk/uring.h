@@ -31,6 +31,8 @@ enum blk_uring_op {
  * @ring:	the ring; the file is registered as fixed file 0
  * @ready:	@ring is set up
  * @fixed_bufs:	the bounce pool is registered as fixed buffer 0
+ * @shared_bufs: @fixed_bufs, shared with another queue's ring (pinned and
+ *		counted against RLIMIT_MEMLOCK once: blk_uring_init())
  * @fixed_err:	why it is not (-errno of io_uring_register_buffers())
  * @vec_fixed:	@fixed_bufs, and the kernel has READV_FIXED / WRITEV_FIXED
  *		(6.15): a transfer in pieces of the pool is one operation
@@ -43,6 +45,7 @@ struct blk_uring {
 	struct io_uring ring;
 	bool ready;
 	bool fixed_bufs;
+	bool shared_bufs;
 	int fixed_err;
 	bool vec_fixed;
 	uint8_t *pool;
@@ -76,9 +79,10 @@ struct blk_uring {
  */
 typedef bool (*blk_uring_done_fn)(void *tag, int res, void *arg);
 
-int blk_uring_probe(int fd, unsigned int entries);
+int blk_uring_probe(int fd, unsigned int entries, bool *pins, bool *shares);
 int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
-		   int event_fd, void *pool, uint64_t pool_size);
+		   int event_fd, void *pool, uint64_t pool_size,
+		   const struct blk_uring *share);
 int blk_uring_queue(struct blk_uring *u, enum blk_uring_op op, uint64_t off,
 		    const struct iovec *iov, unsigned int cnt, void *tag);
 int blk_uring_submit(struct blk_uring *u);
