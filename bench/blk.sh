@@ -54,7 +54,9 @@
 # Settings, from the environment or as NAME=VALUE arguments (selftests/vm/run
 # passes arguments, not the environment): BENCH_RUNTIME (seconds per run),
 # BENCH_ROUNDS (runs per figure),
-# BENCH_PATHS and BENCH_TESTS (space-separated subsets, for experiments),
+# BENCH_PATHS and BENCH_TESTS (space-separated subsets, for experiments;
+# BENCH_TESTS may also name rr128k-qd8, rw128k-qd8, sr1m-qd8, sw1m-qd8,
+# random or sequential 128k and 1M reads and writes, in MiB/s),
 # BENCH_JOBS ("1 2"), BENCH_UV_ARGS (extra uvirtio-blk options),
 # BENCH_FIO_ARGS (extra fio options, e.g. --cpus_allowed=1, for every path).
 # A path named uvx-NAME is an experiment: uvirtio-blk run with the arguments

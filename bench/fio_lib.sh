@@ -149,14 +149,21 @@ uring_enters() {
 # "TEST PATH ROUND VALUE UNIT", and the emulator's cost per request to the
 # cost file
 run_fio() {
-	local path=$1 node=$2 test=$3 jobs=$4 round=$5 rw bs qd t iops lat bw
+	local path=$1 node=$2 test=$3 jobs=$4 round=$5 rw bs qd t iops lat bw kb
 	local pid=${PID_OF[$1]:-} spid=${SERVER_OF[$1]:-} c0 r0 cpu0 scpu0 g0 g1 gr0
 	case $test in
 	rr4k-qd1) rw=randread bs=4k qd=1 ;;
 	rr4k-qd32) rw=randread bs=4k qd=32 ;;
 	rw4k-qd32) rw=randwrite bs=4k qd=32 ;;
 	sr128k-qd8) rw=read bs=128k qd=8 ;;
+	# large requests, for experiments (BENCH_TESTS)
+	rr128k-qd8) rw=randread bs=128k qd=8 ;;
+	rw128k-qd8) rw=randwrite bs=128k qd=8 ;;
+	sr1m-qd8) rw=read bs=1024k qd=8 ;;
+	sw1m-qd8) rw=write bs=1024k qd=8 ;;
+	*) say "unknown test $test"; return ;;
 	esac
+	kb=${bs%k}
 	if [ -n "$pid" ]; then
 		r0=$(requests "$node")
 		c0="$(cost_proc $pid) $(uring_enters "$path")"
@@ -175,7 +182,7 @@ run_fio() {
 	# per I/O of the test's size: the block layer may split one (null_blk
 	# takes at most 255 sectors a request, so 128k is two there)
 	guest_record "$test-j$jobs" "$path" "$round" "$g0" "$g1" \
-		$((($(sectors "$node") - gr0) / (${bs%k} * 2)))
+		$((($(sectors "$node") - gr0) / (kb * 2)))
 	[ -z "$pid" ] || cost_record "$COST" "$test-j$jobs" "$path" "$round" \
 		"$c0" "$(cost_proc $pid) $(uring_enters "$path")" \
 		$(($(requests "$node") - r0))
@@ -186,15 +193,15 @@ run_fio() {
 		return
 	fi
 	# terse v3: read iops 8, read lat mean 40 (us), write iops 49,
-	# write lat mean 81, read bandwidth 7 (KiB/s)
-	if [ $rw = randwrite ]; then
+	# write lat mean 81, read bandwidth 7 and write bandwidth 48 (KiB/s)
+	if [ ${rw%write} != $rw ]; then
 		iops=$(echo "$t" | awk -F';' '{ printf "%d", $49 }')
 	else
 		iops=$(echo "$t" | awk -F';' '{ printf "%d", $8 }')
 	fi
 	lat=$(echo "$t" | awk -F';' '{ printf "%.1f", $40 }')
-	bw=$(echo "$t" | awk -F';' '{ printf "%.1f", $7 / 1024 }')
-	if [ $test = sr128k-qd8 ]; then
+	bw=$(echo "$t" | awk -F';' '{ printf "%.1f", ($7 + $48) / 1024 }')
+	if [ "$kb" -ge 64 ]; then
 		echo "$test-j$jobs $path $round $bw MiB/s" >> "$RES"
 	else
 		echo "$test-j$jobs $path $round $iops IOPS" >> "$RES"
