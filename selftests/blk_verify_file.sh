@@ -67,9 +67,12 @@ uv_log "--io auto: $nuring of $nreq requests through io_uring, the rest in the q
 # the pool keeps its default size (a smaller one would only cost: 1M
 # writes at QD8 ran at half the speed in a 4 MiB pool).
 kver=$(uname -r)
-kmaj=${kver%%.*}
-kmin=${kver#*.}
-kmin=${kmin%%[!0-9]*}
+# kernel_from MAJOR MINOR - is the running kernel that version or later
+kernel_from() {
+	local maj=${kver%%.*} min=${kver#*.}
+	min=${min%%[!0-9]*}
+	[ "$maj" -gt "$1" ] || { [ "$maj" -eq "$1" ] && [ "$min" -ge "$2" ]; }
+}
 memlock=$(ulimit -S -l)
 ulimit -S -l 8192 || uv_fail "cannot set RLIMIT_MEMLOCK to 8 MiB"
 uv_blk_start --user --io uring "$img" ||
@@ -77,7 +80,7 @@ uv_blk_start --user --io uring "$img" ||
 if grep -q "bounce pool 4 MiB registered as fixed buffer (the default pool sized to half of RLIMIT_MEMLOCK, 8192 KiB" "$UV_ERR"; then
 	uv_log "default pool sized to 4 MiB and registered as fixed buffer: $UV_NODE"
 	# READV_FIXED where the kernel has it (6.15 on), one per piece before
-	if [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 15 ]; }; then
+	if kernel_from 6 15; then
 		vec="as one READV_FIXED/WRITEV_FIXED"
 	else
 		vec="as one operation per piece"
@@ -96,7 +99,7 @@ if grep -q "bounce pool 4 MiB registered as fixed buffer (the default pool sized
 	[ "$nsplit" -gt 0 ] ||
 		uv_fail "no read or write in several pieces went on the fixed buffer: $(tail -n 2 "$UV_ERR")"
 	uv_log "fixed buffer: $nfixed reads and writes went on it, $nsplit of them in several pieces, $vec"
-elif [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 5 ]; }; then
+elif kernel_from 6 5; then
 	uv_fail "$kver should size the default pool to 4 MiB and pin it: $(grep -h 'fixed buffer' "$UV_ERR")"
 elif grep -q "bounce pool 32 MiB registered as fixed buffer by 0 of 1 queues (the others readv/writev): Operation not supported (io_uring before Linux 6.5 takes no device memory" "$UV_ERR"; then
 	uv_log "$kver: no pin possible, so the default 32 MiB pool stays: $(grep -h 'fixed buffer' "$UV_ERR")"
@@ -140,7 +143,7 @@ uv_blk_start --user --direct --io uring --queues 4 "$dimg" || uv_fail "--direct 
 ulimit -S -l "$memlock" || uv_fail "cannot restore RLIMIT_MEMLOCK"
 bv_check_queues 4
 uv_log "O_DIRECT file, 4 queues: $UV_NODE ($BV_NQ used): $(grep -h 'fixed buffer' "$UV_ERR")"
-if [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 12 ]; }; then
+if kernel_from 6 12; then
 	grep -q "bounce pool 4 MiB registered as fixed buffer (the default pool sized to half of RLIMIT_MEMLOCK, 8192 KiB; --bounce-size sets it), pinned once for the 4 queues, a transfer" "$UV_ERR" ||
 		uv_fail "$kver: 4 queues should share one pin of a 4 MiB pool"
 else
@@ -153,7 +156,7 @@ taskset -c 1 fio --name=q1 --filename="$UV_NODE" --ioengine=io_uring --direct=1 
 	--rw=read --bs=128k --size=4M --iodepth=4 > "$UV_TMP/fio.q1" 2>&1 ||
 	{ cat "$UV_TMP/fio.q1"; uv_fail "reads from CPU 1 failed"; }
 uv_blk_stop || uv_fail "emulator did not stop cleanly"
-if [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 12 ]; }; then
+if kernel_from 6 12; then
 	# queue 1's ring holds a clone of queue 0's registration
 	n1=$(grep -o "queue 1: [0-9]* requests, .* through io_uring ([0-9]* on the pool as fixed buffer" "$UV_ERR" |
 		sed 's/.*(\([0-9]*\) on the pool.*/\1/')

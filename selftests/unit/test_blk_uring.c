@@ -13,10 +13,8 @@
  */
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "req.h"
@@ -390,23 +388,6 @@ static bool t_shared(void)
 }
 
 /**
- * kernel_at_least() - is the running kernel this version or later
- * @major:	version
- * @minor:	patch level
- *
- * Return: true if so
- */
-static bool kernel_at_least(unsigned int major, unsigned int minor)
-{
-	unsigned int a = 0, b = 0;
-	struct utsname u;
-
-	if (uname(&u) || sscanf(u.release, "%u.%u", &a, &b) != 2)
-		return false;
-	return a > major || (a == major && b >= minor);
-}
-
-/**
  * setup() - a file, a pool and a ring with both registered
  *
  * Return: NULL, or why the ring cases cannot run on this host
@@ -461,7 +442,7 @@ int main(void)
 	/* the clone of a registration is checked, not probed, from 6.12 */
 	if (why_not)
 		tap_skip("rings share one pin of the pool", why_not);
-	else if (!kernel_at_least(6, 12))
+	else if (!blk_uring_kernel_at_least(6, 12))
 		tap_skip("rings share one pin of the pool",
 			 "no IORING_REGISTER_CLONE_BUFFERS before Linux 6.12");
 	else

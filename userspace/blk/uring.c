@@ -61,6 +61,23 @@ static bool blk_uring_has_vec_fixed(struct io_uring *ring)
 }
 
 /**
+ * blk_uring_kernel_at_least() - is the running kernel this version or later
+ * @major:	version
+ * @minor:	patch level
+ *
+ * Return: true if so; false if uname() says something else
+ */
+bool blk_uring_kernel_at_least(unsigned int major, unsigned int minor)
+{
+	unsigned int a = 0, b = 0;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &a, &b) != 2)
+		return false;
+	return a > major || (a == major && b >= minor);
+}
+
+/**
  * blk_uring_pins_device_memory() - may a ring take the bounce pool as fixed
  * buffer on this kernel
  *
@@ -75,12 +92,7 @@ static bool blk_uring_has_vec_fixed(struct io_uring *ring)
  */
 static bool blk_uring_pins_device_memory(void)
 {
-	unsigned int major = 0, minor = 0;
-	struct utsname u;
-
-	if (uname(&u) || sscanf(u.release, "%u.%u", &major, &minor) != 2)
-		return false;
-	return major > 6 || (major == 6 && minor >= 5);
+	return blk_uring_kernel_at_least(6, 5);
 }
 
 /*

@@ -79,6 +79,7 @@ struct blk_uring {
  */
 typedef bool (*blk_uring_done_fn)(void *tag, int res, void *arg);
 
+bool blk_uring_kernel_at_least(unsigned int major, unsigned int minor);
 int blk_uring_probe(int fd, unsigned int entries, bool *pins, bool *shares);
 int blk_uring_init(struct blk_uring *u, unsigned int entries, int fd,
 		   int event_fd, void *pool, uint64_t pool_size,
