@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -295,10 +296,10 @@ static bool blk_uring_in_pool(const struct blk_uring *u,
  * @cnt:	entries in @iov
  *
  * Where the kernel has READV_FIXED / WRITEV_FIXED (@u->vec_fixed), a
- * transfer in up to BLK_URING_PARTS_MAX pieces of the pool is one of
+ * transfer in any number of pieces of the pool (up to IOV_MAX) is one of
  * them. Else READ_FIXED / WRITE_FIXED take one buffer, so a transfer
- * whose buffers lie apart in the pool becomes one operation per buffer.
- * They must all fit the submission ring (it is flushed to make room),
+ * whose buffers lie apart in the pool becomes one operation per buffer,
+ * for up to BLK_URING_PARTS_MAX pieces. They must all fit the submission ring (it is flushed to make room),
  * and the operations in flight must stay within the ring's size, so the
  * completion ring (twice as large) always has room for them and for the
  * plain operations of the other requests.
@@ -312,7 +313,8 @@ static unsigned int blk_uring_fixed_parts(struct blk_uring *u,
 {
 	unsigned int i, need;
 
-	if (!u->fixed_bufs || !cnt || cnt > BLK_URING_PARTS_MAX)
+	if (!u->fixed_bufs || !cnt || cnt > IOV_MAX ||
+	    (!u->vec_fixed && cnt > BLK_URING_PARTS_MAX))
 		return 0;
 	for (i = 0; i < cnt; i++)
 		if (!blk_uring_in_pool(u, &iov[i]))

@@ -55,9 +55,10 @@ struct blk_uring {
 };
 
 /*
- * Most pieces of the pool a read or write on the fixed buffer may lie in
- * (one READV_FIXED, or one READ_FIXED per piece: blk_uring_queue()); a
- * transfer in more pieces goes as one readv/writev.
+ * Most pieces of the pool a read or write may lie in to go on the fixed
+ * buffer as one READ_FIXED per piece (kernels without READV_FIXED:
+ * blk_uring_queue()); a transfer in more pieces goes as one readv/writev.
+ * One READV_FIXED takes any number of pieces.
  */
 #define BLK_URING_PARTS_MAX	32
 
