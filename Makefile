@@ -151,7 +151,10 @@ fuzz:
 # A third boot runs bench/vhost.sh (uvirtio-vhost-user beside VDUSE on one
 # qemu-storage-daemon null-co node, and beside qemu-nbd + nbd.ko on one
 # qcow2 image; about 6 minutes).
-# BENCH=blk, BENCH=net or BENCH=vhost runs one of them. Not part of check.
+# BENCH=blk, BENCH=net or BENCH=vhost runs one of them. BENCH=lockwait (not
+# in the default set) runs bench/lockwait.sh: which threads wait for spin
+# locks, where and how long, under 4k QD32 reads (about 1 minute). Not part
+# of check.
 # The bench boots mark the guest's TSC reliable: otherwise the clocksource
 # watchdog soon switches a TCG guest to the HPET, and then every
 # clock_gettime() is a system call plus an emulated MMIO read (measured:
@@ -170,7 +173,10 @@ bench: all
 		vhost) UV_KERNEL_ARGS="tsc=reliable $$UV_KERNEL_ARGS" UV_EXTRA_MODULES="?nbd" \
 			$(CURDIR)/selftests/vm/run --kernel 6.12 --timeout $(BENCH_TIMEOUT) -- \
 			$(CURDIR)/bench/vhost.sh $(BENCH_ARGS) || rc=1 ;; \
-		*) echo "make bench: unknown BENCH '$$b' (blk, net, vhost)" >&2; rc=2 ;; \
+		lockwait) UV_KERNEL_ARGS="tsc=reliable $$UV_KERNEL_ARGS" \
+			$(CURDIR)/selftests/vm/run --kernel 6.12 --timeout $(BENCH_TIMEOUT) -- \
+			$(CURDIR)/bench/lockwait.sh $(BENCH_ARGS) || rc=1 ;; \
+		*) echo "make bench: unknown BENCH '$$b' (blk, net, vhost, lockwait)" >&2; rc=2 ;; \
 		esac; \
 	done; exit $$rc
 
