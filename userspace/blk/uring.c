@@ -299,10 +299,11 @@ static bool blk_uring_in_pool(const struct blk_uring *u,
  * transfer in any number of pieces of the pool (up to IOV_MAX) is one of
  * them. Else READ_FIXED / WRITE_FIXED take one buffer, so a transfer
  * whose buffers lie apart in the pool becomes one operation per buffer,
- * for up to BLK_URING_PARTS_MAX pieces. They must all fit the submission ring (it is flushed to make room),
- * and the operations in flight must stay within the ring's size, so the
- * completion ring (twice as large) always has room for them and for the
- * plain operations of the other requests.
+ * for up to BLK_URING_PARTS_MAX pieces. They must all fit the submission
+ * ring (it is flushed to make room), and the operations in flight must
+ * stay within the ring's size, so the completion ring (twice as large)
+ * always has room for them and for the plain operations of the other
+ * requests.
  *
  * Return: operations (1, or @cnt), or 0 if the transfer goes as one
  * readv/writev (which, with the submission ring still full, is -EBUSY)

@@ -58,7 +58,7 @@ struct blk_uring {
  * Most pieces of the pool a read or write may lie in to go on the fixed
  * buffer as one READ_FIXED per piece (kernels without READV_FIXED:
  * blk_uring_queue()); a transfer in more pieces goes as one readv/writev.
- * One READV_FIXED takes any number of pieces.
+ * One READV_FIXED takes any number of pieces (up to IOV_MAX).
  */
 #define BLK_URING_PARTS_MAX	32
 
