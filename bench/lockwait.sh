@@ -42,17 +42,29 @@ EMU_PIDS=()
 EMU_PATHS=()
 trap cleanup EXIT
 
+# The hist triggers, as "EVENT TRIGGER" lines: set up in this order, and
+# removed in the reverse order (the last one depends on the ones before)
+TRIGGERS='kprobes/uvw_in hist:keys=common_pid:uvw_t0=common_timestamp.usecs
+kprobes/uvw_in hist:keys=common_pid.execname,stacktrace:vals=hitcount:sort=hitcount.descending
+kprobes/uvw_out hist:keys=common_pid:w=common_timestamp.usecs-$uvw_t0:onmatch(kprobes.uvw_in).uvw_wait($w,common_pid)
+synthetic/uvw_wait hist:keys=pid:vals=hitcount,usecs'
+
+# triggers_set [!] - add every trigger (with !: remove them all)
+triggers_set() {
+	local ev tr
+	if [ "${1:-}" = '!' ]; then
+		echo "$TRIGGERS" | tac
+	else
+		echo "$TRIGGERS"
+	fi | while read -r ev tr; do
+		echo "${1:-}$tr" >> "$T/events/$ev/trigger" || return 1
+	done
+}
+
 # cleanup - remove the probes, stop the emulator
 cleanup() {
 	echo 0 > "$T/events/kprobes/enable" 2>/dev/null
-	echo '!hist:keys=common_pid:w=common_timestamp.usecs-$uvw_t0:onmatch(kprobes.uvw_in).uvw_wait($w,common_pid)' \
-		>> "$T/events/kprobes/uvw_out/trigger" 2>/dev/null
-	echo '!hist:keys=common_pid:uvw_t0=common_timestamp.usecs' \
-		>> "$T/events/kprobes/uvw_in/trigger" 2>/dev/null
-	echo '!hist:keys=common_pid.execname,stacktrace:vals=hitcount:sort=hitcount.descending' \
-		>> "$T/events/kprobes/uvw_in/trigger" 2>/dev/null
-	echo '!hist:keys=pid:vals=hitcount,usecs' \
-		>> "$T/events/synthetic/uvw_wait/trigger" 2>/dev/null
+	triggers_set '!' 2>/dev/null
 	echo '!uvw_wait' >> "$T/synthetic_events" 2>/dev/null
 	echo '-:uvw_in' >> "$T/kprobe_events" 2>/dev/null
 	echo '-:uvw_out' >> "$T/kprobe_events" 2>/dev/null
@@ -67,11 +79,6 @@ fio_read() {
 		--runtime="$1" $FIO_ARGS --output-format=terse --terse-version=3 \
 		2> "$DIR/fio.err" | tail -n 1 |
 		awk -F';' '{ printf "%d\n", $8 + $49 }'
-}
-
-# reads - requests the disk completed so far
-reads() {
-	awk '{ print $1 + $5 }' "/sys/block/${NODE#/dev/}/stat"
 }
 
 [ -e "$T/kprobe_events" ] || mount -t tracefs nodev "$T" 2>/dev/null
@@ -90,14 +97,7 @@ untraced=$(fio_read 4)
 # the probes, placed while nothing runs
 { echo "p:uvw_in $SLOW" && echo "r:uvw_out $SLOW"; } >> "$T/kprobe_events" &&
 echo 'uvw_wait u64 usecs; int pid' >> "$T/synthetic_events" &&
-echo 'hist:keys=common_pid:uvw_t0=common_timestamp.usecs' \
-	>> "$T/events/kprobes/uvw_in/trigger" &&
-echo 'hist:keys=common_pid.execname,stacktrace:vals=hitcount:sort=hitcount.descending' \
-	>> "$T/events/kprobes/uvw_in/trigger" &&
-echo 'hist:keys=common_pid:w=common_timestamp.usecs-$uvw_t0:onmatch(kprobes.uvw_in).uvw_wait($w,common_pid)' \
-	>> "$T/events/kprobes/uvw_out/trigger" &&
-echo 'hist:keys=pid:vals=hitcount,usecs' \
-	>> "$T/events/synthetic/uvw_wait/trigger" || {
+triggers_set || {
 	say "could not set up the probes: $(tail -n 4 "$T/error_log")"
 	exit 1
 }
@@ -106,7 +106,7 @@ sleep 1
 fio_read $((RUNTIME + 4)) > "$DIR/traced" &
 fio_pid=$!
 sleep 2
-r0=$(reads)
+r0=$(requests "$NODE")
 t0=$(cut -d' ' -f1 /proc/uptime)
 echo 1 > "$T/events/synthetic/uvw_wait/enable"
 echo 1 > "$T/events/kprobes/uvw_out/enable"
@@ -115,7 +115,7 @@ sleep "$RUNTIME"
 echo 0 > "$T/events/kprobes/uvw_in/enable"
 echo 0 > "$T/events/kprobes/uvw_out/enable"
 t1=$(cut -d' ' -f1 /proc/uptime)
-r1=$(reads)
+r1=$(requests "$NODE")
 # name every thread now, while fio still runs
 for t in /proc/[0-9]*/task/[0-9]*; do
 	echo "${t##*/} $(cat "$t/comm" 2>/dev/null)"
