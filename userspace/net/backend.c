@@ -10,9 +10,12 @@
  *   nb_tap.c		tap: one queue of a tap interface
  *
  * Every fd is non-blocking. A send that finds no room returns -EAGAIN
- * having sent nothing (the caller keeps the frame and waits for EPOLLOUT),
- * except on a stream socket, where a frame the socket took only part of is
- * finished from @wbuf: the framing would break otherwise.
+ * having sent nothing (the caller keeps the frames and waits for
+ * EPOLLOUT), except on a stream socket, where a frame the socket took
+ * only part of is finished from @wbuf: the framing would break otherwise.
+ * A send takes several frames: the dgram and stream transports pass them
+ * to the kernel in one system call (sendmmsg(), or one sendmsg() of the
+ * whole byte stream), the tap one write at a time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -356,20 +359,28 @@ int nb_recv(struct nb *b, const struct iovec *iov, unsigned int cnt)
 }
 
 /**
- * nb_send() - send one frame (with its offload header, if any)
+ * nb_send() - send frames, in order (each with its offload header, if any)
  * @b:		backend
- * @iov:	the frame
- * @cnt:	entries in @iov
+ * @f:		the frames
+ * @n:		how many, 1..NB_SEND_MAX
  *
- * Return: 0, -EAGAIN (no room: try again after EPOLLOUT), -EMSGSIZE (the
- * peer cannot take a frame this large), -ENOTCONN, -ECONNRESET or another
- * -errno (the peer is gone)
+ * As sendmmsg(): where the backend can, one system call sends them all.
+ * When it sends fewer than @n, the caller offers the rest again, and that
+ * call says why the first of them cannot go.
+ *
+ * Return: frames sent (1..@n); or, when the first frame was not sent,
+ * -EAGAIN (no room: try again after EPOLLOUT), -EMSGSIZE (the peer cannot
+ * take a frame this large), -ENOTCONN, -ECONNRESET or another -errno (the
+ * peer is gone)
  */
-int nb_send(struct nb *b, const struct iovec *iov, unsigned int cnt)
+int nb_send(struct nb *b, const struct nb_frame *f, unsigned int n)
 {
+	b->tx_ring_frames = 0;
 	if (!b->connected || b->fd < 0)
 		return -ENOTCONN;
-	return nb_ops_of(b)->send(b, iov, cnt);
+	if (!n || n > NB_SEND_MAX)
+		return -EINVAL;
+	return nb_ops_of(b)->send(b, f, n);
 }
 
 /**

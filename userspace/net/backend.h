@@ -32,6 +32,19 @@ enum nb_kind {
 #define NB_MAX_FRAME		65550
 /* Stream receive buffer: a few maximum frames. */
 #define NB_RBUF_SIZE		(4 * (NB_MAX_FRAME + 4))
+/* Frames one nb_send() takes at most. */
+#define NB_SEND_MAX		32
+
+/**
+ * struct nb_frame - one frame to send, offload header first where the
+ * backend carries one
+ * @iov:	its pieces
+ * @cnt:	entries in @iov
+ */
+struct nb_frame {
+	const struct iovec *iov;
+	unsigned int cnt;
+};
 
 /**
  * struct nb - one backend
@@ -63,7 +76,8 @@ enum nb_kind {
  *		the reader sends it again at its next nb_recv(), while it
  *		reads @rx (0: none)
  * @rx_via_ring: the frame nb_recv() just moved came through a ring
- * @tx_via_ring: the frame nb_send() just moved went through a ring
+ * @tx_ring_frames: how many of the frames the last nb_send() sent went
+ *		through a ring
  * @ctl_accept:	dgram: id of our ring the peer accepted, posted by the thread
  *		that reads the backend for its owner (0: none)
  * @ctl_offer_back: dgram: the peer asked for our ring: the owner offers it
@@ -106,7 +120,7 @@ struct nb {
 	uint64_t ring_seq;
 	uint64_t accept_due;
 	bool rx_via_ring;
-	bool tx_via_ring;
+	unsigned int tx_ring_frames;
 	_Atomic uint64_t ctl_accept;
 	_Atomic uint32_t ctl_offer_back;
 	_Atomic uint32_t rx_gen;
@@ -122,7 +136,7 @@ int nb_connect(struct nb *b);
 void nb_settled(const struct nb *b);
 void nb_disconnect(struct nb *b);
 int nb_recv(struct nb *b, const struct iovec *iov, unsigned int cnt);
-int nb_send(struct nb *b, const struct iovec *iov, unsigned int cnt);
+int nb_send(struct nb *b, const struct nb_frame *f, unsigned int n);
 int nb_flush(struct nb *b);
 bool nb_pending_out(const struct nb *b);
 int nb_set_offload(struct nb *b, bool csum, bool tso4, bool tso6);

@@ -415,50 +415,82 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 }
 
 /**
- * nb_dgram_send() - one frame into our ring, or on the socket
+ * nb_ring_send() - frames into our shared ring
+ * @b:		dgram backend, the peer reads our ring
+ * @f:		the frames
+ * @n:		how many
+ *
+ * The peer gets one bell for the whole call if it sleeps (a full queue
+ * will wake it anyway).
+ *
+ * Return: as nb_send() (a bell the peer's socket refuses for good is the
+ * call's error); 0 when the ring was dropped before the first frame went
+ * (the peer corrupted it): the frames go on the socket instead
+ */
+static int nb_ring_send(struct nb *b, const struct nb_frame *f,
+			unsigned int n)
+{
+	bool bell = false;
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < n; i++) {
+		ret = nring_push(&b->tx, f[i].iov, f[i].cnt,
+				 iovc_size(f[i].iov, f[i].cnt));
+		if (ret < 0)
+			break;
+		bell |= ret > 0;
+	}
+	b->tx_ring_frames = i;
+	if (ret == -EPROTO) {
+		net_log("%s: the peer corrupted our shared ring: dropped, back to the socket",
+			b->spec);
+		nring_free(&b->tx);
+		b->tx_active = false;
+	}
+	if (bell) {
+		/* the frames are in the ring: only a peer that is gone fails */
+		ret = nb_ctl_send(b, NR_BELL, b->tx.id, false);
+		return ret && ret != -EAGAIN && ret != -ENOBUFS ? ret : (int)i;
+	}
+	return i || ret == -EPROTO ? (int)i : ret;
+}
+
+/**
+ * nb_dgram_send() - frames into our ring, or on the socket in one
+ * sendmmsg()
  * @b:		dgram backend, connected
- * @iov:	the frame
- * @cnt:	entries in @iov
+ * @f:		the frames
+ * @n:		how many
  *
  * Return: as nb_send()
  */
-static int nb_dgram_send(struct nb *b, const struct iovec *iov,
-			 unsigned int cnt)
+static int nb_dgram_send(struct nb *b, const struct nb_frame *f,
+			 unsigned int n)
 {
-	struct msghdr mh;
+	struct mmsghdr mm[NB_SEND_MAX];
+	unsigned int i;
 	int ret;
 
-	b->tx_via_ring = false;
 	if (b->offer_due) {
 		ret = nb_ring_offer(b, b->offer_due);
 		if (ret)
 			return ret;
 	}
 	if (b->tx_active) {
-		ret = nring_push(&b->tx, iov, cnt, iovc_size(iov, cnt));
-		if (ret == -EPROTO) {
-			net_log("%s: the peer corrupted our shared ring: dropped, back to the socket",
-				b->spec);
-			nring_free(&b->tx);
-			b->tx_active = false;
-		} else if (ret < 0) {
+		ret = nb_ring_send(b, f, n);
+		if (ret)
 			return ret;
-		} else {
-			b->tx_via_ring = true;
-			if (!ret)
-				return 0;
-			/* the peer sleeps: bell it (a full queue will wake it
-			 * anyway) */
-			ret = nb_ctl_send(b, NR_BELL, b->tx.id, false);
-			return ret == -EAGAIN || ret == -ENOBUFS ? 0 : ret;
-		}
 	}
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = (struct iovec *)iov;
-	mh.msg_iovlen = cnt;
-	if (sendmsg(b->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	memset(mm, 0, n * sizeof(*mm));
+	for (i = 0; i < n; i++) {
+		mm[i].msg_hdr.msg_iov = (struct iovec *)f[i].iov;
+		mm[i].msg_hdr.msg_iovlen = f[i].cnt;
+	}
+	ret = sendmmsg(b->fd, mm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (ret < 0)
 		return errno == EAGAIN || errno == ENOBUFS ? -EAGAIN : -errno;
-	return 0;
+	return ret;
 }
 
 /**

@@ -29,7 +29,7 @@ struct nb_ops {
 	int (*connect)(struct nb *b);
 	void (*disconnect)(struct nb *b);
 	int (*recv)(struct nb *b, const struct iovec *iov, unsigned int cnt);
-	int (*send)(struct nb *b, const struct iovec *iov, unsigned int cnt);
+	int (*send)(struct nb *b, const struct nb_frame *f, unsigned int n);
 	void (*close)(struct nb *b);
 };
 
@@ -48,6 +48,6 @@ void nb_fd_drop(int fd);
 int nb_stream_open(struct nb *b);
 void nb_stream_disconnect(struct nb *b);
 int nb_stream_recv(struct nb *b, const struct iovec *iov, unsigned int cnt);
-int nb_stream_send(struct nb *b, const struct iovec *iov, unsigned int cnt);
+int nb_stream_send(struct nb *b, const struct nb_frame *f, unsigned int n);
 
 #endif /* UVIRTIO_NET_NB_OPS_H */

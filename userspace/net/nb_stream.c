@@ -129,43 +129,65 @@ int nb_stream_recv(struct nb *b, const struct iovec *iov,
 }
 
 /**
- * nb_stream_send() - send one frame on a stream socket
+ * nb_stream_send() - send frames on a stream socket, in one sendmsg()
  * @b:		backend
- * @iov:	the frame
- * @cnt:	entries in @iov
+ * @f:		the frames
+ * @n:		how many
  *
- * Return: 0 (sent, or its tail queued in @wbuf), -EAGAIN (nothing sent),
- * -ECONNRESET
+ * Each frame goes behind its length; as many frames as one sendmsg() takes
+ * pieces of (UIO_MAXIOV) go in one call. Where the socket stops inside a
+ * frame, the rest of that frame is kept in @wbuf and the frame counts as
+ * sent: nothing else may go on the stream before it (nb_flush()).
+ *
+ * Return: as nb_send(); -EMSGSIZE for a frame longer than NB_MAX_FRAME or
+ * in more pieces than one sendmsg() takes
  */
-int nb_stream_send(struct nb *b, const struct iovec *iov,
-			  unsigned int cnt)
+int nb_stream_send(struct nb *b, const struct nb_frame *f, unsigned int n)
 {
 	struct iovec v[UIO_MAXIOV];
-	size_t total = iovc_size(iov, cnt);
-	uint32_t len = htonl(total);
+	uint32_t len[NB_SEND_MAX];
+	unsigned int at[NB_SEND_MAX];
+	size_t flen, total = 0, done = 0;
+	unsigned int i, k = 0;
 	struct msghdr mh;
 	struct iovc c;
-	ssize_t n;
+	ssize_t sent;
 
-	if (nb_pending_out(b) || cnt + 1 > UIO_MAXIOV)
+	if (nb_pending_out(b))
 		return -EAGAIN;
-	v[0].iov_base = &len;
-	v[0].iov_len = 4;
-	memcpy(v + 1, iov, cnt * sizeof(*iov));
+	for (i = 0; i < n && k + 1 + f[i].cnt <= UIO_MAXIOV; i++) {
+		flen = iovc_size(f[i].iov, f[i].cnt);
+		if (flen > NB_MAX_FRAME)
+			break;
+		len[i] = htonl(flen);
+		at[i] = k;
+		v[k].iov_base = &len[i];
+		v[k++].iov_len = 4;
+		memcpy(v + k, f[i].iov, f[i].cnt * sizeof(*v));
+		k += f[i].cnt;
+		total += 4 + flen;
+	}
+	if (!i)
+		return -EMSGSIZE;
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = v;
-	mh.msg_iovlen = cnt + 1;
-	n = sendmsg(b->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-	if (n < 0)
+	mh.msg_iovlen = k;
+	sent = sendmsg(b->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (sent < 0)
 		return errno == EAGAIN ? -EAGAIN : -ECONNRESET;
-	if ((size_t)n == total + 4)
-		return 0;
-	/* Keep what the socket did not take: the rest of this frame. */
-	iovc_init(&c, v, cnt + 1);
-	iovc_skip(&c, n);
-	b->wlen = iovc_read(&c, b->wbuf, total + 4 - n);
+	if ((size_t)sent == total)
+		return i;
+	/* The frame the socket stopped in: keep its rest, later ones wait. */
+	for (n = 0; (size_t)sent >= done + 4 + ntohl(len[n]); n++)
+		done += 4 + ntohl(len[n]);
+	if ((size_t)sent == done)
+		return n;
+	flen = 4 + ntohl(len[n]);
+	iovc_init(&c, v + at[n], 1 + f[n].cnt);
+	iovc_skip(&c, sent - done);
+	b->wlen = iovc_read(&c, b->wbuf, flen - (sent - done));
 	b->woff = 0;
-	return 0;
+	return n + 1;
 }
 
 /**

@@ -62,17 +62,22 @@ static int nb_tap_recv(struct nb *b, const struct iovec *iov,
 }
 
 /**
- * nb_tap_send() - one frame, offload header first
+ * nb_tap_send() - frames, offload header first, a write each (a tap
+ * takes one frame per write and has no call for several)
  * @b:		tap backend
- * @iov:	the frame
- * @cnt:	entries in @iov
+ * @f:		the frames
+ * @n:		how many
  *
- * Return: 0 or -errno (-EAGAIN: no room)
+ * Return: as nb_send()
  */
-static int nb_tap_send(struct nb *b, const struct iovec *iov,
-		       unsigned int cnt)
+static int nb_tap_send(struct nb *b, const struct nb_frame *f, unsigned int n)
 {
-	return writev(b->fd, iov, cnt) < 0 ? -errno : 0;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (writev(b->fd, f[i].iov, f[i].cnt) < 0)
+			return i ? (int)i : -errno;
+	return n;
 }
 
 /**

@@ -8,8 +8,11 @@
  * is read straight into them from a backend (a dgram or tap backend writes
  * the virtio-net header too; for the others it is zero), the header's
  * num_buffers is set, and the chains the frame filled are completed.
- * Transmit path: each chain of the pair's transmit queue is sent as it is
- * (header included where the backend carries it) on the pair's backend.
+ * Transmit path: the chains of the pair's transmit queue are taken in
+ * batches (NET_TX_BATCH) and sent as they are (header included where the
+ * backend carries it); a run of chains for one backend goes in one
+ * nb_send(), one system call on a socket (sendmmsg() on dgram, one
+ * sendmsg() on a stream).
  * On the socket and tap paths no frame is copied in userspace:
  * recvmsg()/sendmsg() and readv()/writev() work on iovecs that point into
  * the mapped bounce pool (only a software checksum reads a frame into
@@ -123,6 +126,17 @@ static void fault_delay(const struct net_thread *t)
 }
 
 /**
+ * tx_holds() - does @p hold transmit chains it could not send yet?
+ * @p:		pair
+ *
+ * Return: true if it does
+ */
+static inline bool tx_holds(const struct net_pair *p)
+{
+	return p->tx_head < p->tx_n;
+}
+
+/**
  * holds_for() - does @p hold a transmit chain for @owner's backend?
  * @p:		pair
  * @owner:	the backend's pair
@@ -132,7 +146,7 @@ static void fault_delay(const struct net_thread *t)
 static inline bool holds_for(const struct net_pair *p,
 			     const struct net_pair *owner)
 {
-	return p->tx_held && p->tx_to == owner;
+	return tx_holds(p) && p->tx[p->tx_head].to == owner;
 }
 
 /**
@@ -662,7 +676,8 @@ static uint32_t flow_hash(const uint8_t *f, size_t n)
 /**
  * tx_pick() - the backend a transmit chain leaves on
  * @p:		pair
- * @el:		the chain
+ * @s:		the chain; its virtio-net header is read here, once, into
+ *		@s->hdr
  *
  * A flow leaves on one backend of the thread, whichever of the thread's
  * transmit queues the driver put it on: the driver moves a flow to another
@@ -670,20 +685,19 @@ static uint32_t flow_hash(const uint8_t *f, size_t n)
  * receiver one flow on two receive queues, whose interleaving reorders it
  * (measured: hundreds of retransmissions a second with one TCP stream over
  * 4 pairs, and none since). The thread owns all the backends it may pick.
- * The chain's virtio-net header is read here, once, into @tx_hdr.
  *
  * Return: the pair whose backend to use
  */
-static struct net_pair *tx_pick(struct net_pair *p, const struct uvq_elem *el)
+static struct net_pair *tx_pick(struct net_pair *p, struct net_tx_slot *s)
 {
 	struct net_thread *t = p->t;
 	uint8_t f[L2_LEN + 60 + 4];
 	struct iovc c;
 	size_t n;
 
-	iovc_init(&c, el->iov, el->out_num);
-	/* a chain too short for it is dropped by tx_one() before it looks */
-	iovc_read(&c, &p->tx_hdr, HDR_LEN);
+	iovc_init(&c, s->el.iov, s->el.out_num);
+	/* a chain too short for it is dropped by tx_prepare() */
+	iovc_read(&c, &s->hdr, HDR_LEN);
 	if (t->npairs == 1)
 		return p;
 	n = iovc_read(&c, f, sizeof(f));
@@ -691,74 +705,167 @@ static struct net_pair *tx_pick(struct net_pair *p, const struct uvq_elem *el)
 }
 
 /**
- * tx_one() - send one transmit chain to the backend tx_pick() chose
- * @p:		pair, its @tx_hdr read by tx_pick()
+ * tx_prepare() - check a transmit chain and say what its frame is
+ * @p:		pair
+ * @s:		the chain, its header read by tx_pick()
+ * @spare:	room in @p->tx_iov for the frame's pieces where the backend
+ *		carries no header: as many entries as the chain has
  *
- * Return: 0 when the chain is done with (sent or dropped), -EAGAIN when
- * the backend has no room (the chain stays held)
+ * Return: true if the frame is to be sent, false if the chain was dropped
+ * (and counted)
  */
-static int tx_one(struct net_pair *p)
+static bool tx_prepare(struct net_pair *p, struct net_tx_slot *s,
+		       struct iovec *spare)
 {
 	const struct net_dp *dp = p->dp;
-	struct net_pair *o = p->tx_to;
-	const struct virtio_net_hdr_v1 *h = &p->tx_hdr;
-	struct net_qstats *st = p->txs;
-	struct uvq_elem *el = &p->tx;
-	struct iovec sub[UVIRTIO_MAX_QUEUE_SIZE];
-	const struct iovec *iov = el->iov;
-	unsigned int cnt = el->out_num;
+	const struct virtio_net_hdr_v1 *h = &s->hdr;
+	struct uvq_elem *el = &s->el;
 	size_t flen, max;
 	struct iovc c;
-	int ret, sc;
+	int sc;
 
-	if (el->out_len < HDR_LEN + ETH_HLEN) {
-		uvcounter_add(&st->drops, 1);
-		return 0;
-	}
+	if (el->out_len < HDR_LEN + ETH_HLEN)
+		goto drop;
 	flen = el->out_len - HDR_LEN;
-	iovc_init(&c, el->iov, el->out_num);
-	iovc_skip(&c, HDR_LEN);
 	max = h->gso_type == VIRTIO_NET_HDR_GSO_NONE ? dp->mtu + L2_LEN :
 	      NET_GSO_MAX_FRAME;
-	if (flen > max) {
-		uvcounter_add(&st->drops, 1);
-		return 0;
+	if (flen > max)
+		goto drop;
+	s->frame.iov = el->iov;
+	s->frame.cnt = el->out_num;
+	if (dp->hdr)
+		return true;
+	/* Not offered, so not negotiated: a driver that did anyway. */
+	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+	    (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		goto drop;
+	iovc_init(&c, el->iov, el->out_num);
+	iovc_skip(&c, HDR_LEN);
+	sc = iovc_slice(&c, flen, spare, el->out_num);
+	if (sc < 0) {
+		uvcounter_add(&p->txs->errors, 1);
+		return false;
 	}
-	if (!dp->hdr) {
-		/* Not offered, so not negotiated: a driver that did anyway. */
-		if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE ||
-		    (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
-			uvcounter_add(&st->drops, 1);
-			return 0;
+	s->frame.iov = spare;
+	s->frame.cnt = sc;
+	return true;
+drop:
+	uvcounter_add(&p->txs->drops, 1);
+	return false;
+}
+
+/**
+ * tx_take() - take the next batch of transmit chains from the ring
+ * @p:		pair, holding none
+ * @max:	chains it may take
+ * @done:	incremented for each chain completed here
+ *
+ * A chain that cannot be sent (malformed, too long, for a header the
+ * backend cannot carry) is completed here at once.
+ *
+ * Return: chains taken from the ring, those completed included; the ones
+ * to send are @p->tx[0 .. @p->tx_n)
+ */
+static unsigned int tx_take(struct net_pair *p, unsigned int max,
+			    unsigned int *done)
+{
+	struct uvq *vq = p->txq;
+	unsigned int used = 0, taken = 0;
+	struct net_tx_slot *s;
+
+	p->tx_head = p->tx_n = 0;
+	while (p->tx_n < NET_TX_BATCH && taken < max &&
+	       NET_TX_IOV - used >= 2 * UVIRTIO_MAX_QUEUE_SIZE) {
+		s = &p->tx[p->tx_n];
+		uvq_elem_init(&s->el, p->tx_iov + used, UVIRTIO_MAX_QUEUE_SIZE);
+		if (uvq_pop(vq, &s->el) <= 0)
+			break;
+		taken++;
+		if (s->el.err || s->el.in_num) {
+			uvcounter_add(&p->txs->errors, 1);
+			if (s->el.owned)
+				uvq_discard(vq, &s->el);
+			continue;
 		}
-		sc = iovc_slice(&c, flen, sub, UVIRTIO_MAX_QUEUE_SIZE);
-		if (sc < 0) {
-			uvcounter_add(&st->errors, 1);
-			return 0;
+		used += s->el.out_num;
+		s->to = tx_pick(p, s);
+		if (!tx_prepare(p, s, p->tx_iov + used)) {
+			uvq_push(vq, &s->el, 0);
+			(*done)++;
+			continue;
 		}
-		iov = sub;
-		cnt = sc;
+		if (s->frame.iov == p->tx_iov + used)
+			used += s->frame.cnt;
+		p->tx_n++;
 	}
-	if (!o->b.connected) {
-		uvcounter_add(&st->drops, 1);
-		return 0;
+	return taken;
+}
+
+/**
+ * tx_complete() - complete the next @n chains of the batch
+ * @p:		pair
+ * @n:		how many
+ * @done:	incremented for each
+ *
+ * Return: bytes of their frames
+ */
+static uint64_t tx_complete(struct net_pair *p, unsigned int n,
+			    unsigned int *done)
+{
+	struct net_tx_slot *s;
+	uint64_t bytes = 0;
+
+	for (; n; n--, p->tx_head++) {
+		s = &p->tx[p->tx_head];
+		bytes += s->el.out_len - HDR_LEN;
+		uvq_push(p->txq, &s->el, 0);
+		(*done)++;
 	}
-	ret = nb_send(&o->b, iov, cnt);
-	if (ret == -EAGAIN)
-		return -EAGAIN;
-	if (ret == -EMSGSIZE) {
-		uvcounter_add(&st->drops, 1);
-		return 0;
+	return bytes;
+}
+
+/**
+ * tx_send() - send the batch's chains that are not sent yet, in order
+ * @p:		pair
+ * @done:	incremented for each chain completed
+ *
+ * Chains in a row for the same backend go in one nb_send(): one
+ * sendmmsg() on a dgram socket, one sendmsg() on a stream.
+ *
+ * Return: 0 when every chain is done with (sent or dropped), -EAGAIN when
+ * a backend has no room: the chains from @p->tx_head on stay held
+ */
+static int tx_send(struct net_pair *p, unsigned int *done)
+{
+	struct nb_frame f[NET_TX_BATCH];
+	struct net_qstats *st = p->txs;
+	struct net_pair *o;
+	unsigned int k;
+	int ret;
+
+	while (tx_holds(p)) {
+		o = p->tx[p->tx_head].to;
+		for (k = 0; p->tx_head + k < p->tx_n &&
+			    p->tx[p->tx_head + k].to == o; k++)
+			f[k] = p->tx[p->tx_head + k].frame;
+		ret = o->b.connected ? nb_send(&o->b, f, k) : -ENOTCONN;
+		if (ret == -EAGAIN)
+			return -EAGAIN;
+		if (ret < 0) {
+			/* the first of them cannot go: it is dropped */
+			if (ret == -EMSGSIZE || ret == -ENOTCONN) {
+				uvcounter_add(&st->drops, 1);
+			} else {
+				uvcounter_add(&st->errors, 1);
+				pair_lost(o, ret);
+			}
+			tx_complete(p, 1, done);
+			continue;
+		}
+		uvcounter_add(&st->packets, ret);
+		uvcounter_add(&st->ring, o->b.tx_ring_frames);
+		uvcounter_add(&st->bytes, tx_complete(p, ret, done));
 	}
-	if (ret) {
-		uvcounter_add(&st->errors, 1);
-		pair_lost(o, ret);
-		return 0;
-	}
-	uvcounter_add(&st->packets, 1);
-	uvcounter_add(&st->bytes, flen);
-	if (o->b.tx_via_ring)
-		uvcounter_add(&st->ring, 1);
 	return 0;
 }
 
@@ -766,21 +873,20 @@ static int tx_one(struct net_pair *p)
  * tx_serve() - send what the driver queued on the pair's transmit queue
  * @p:		pair
  *
- * At most TX_TURN chains, so that the thread's other pairs get their turn
- * while a driver keeps this ring full: the rest is left for the thread's
- * next pass (@due_tx). Kicks stay off for the whole pass
- * (thread_poll_begin()); thread_poll_end() looks for chains that came
- * meanwhile.
+ * In batches of up to NET_TX_BATCH chains, at most TX_TURN chains, so
+ * that the thread's other pairs get their turn while a driver keeps this
+ * ring full: the rest is left for the thread's next pass (@due_tx). Kicks
+ * stay off for the whole pass (thread_poll_begin()); thread_poll_end()
+ * looks for chains that came meanwhile.
  */
 static void tx_serve(struct net_pair *p)
 {
 	struct uvq *vq = p->txq;
-	struct uvq_elem *el = &p->tx;
-	unsigned int done = 0, turn = 0;
+	unsigned int done = 0, turn = 0, n;
 	int ret;
 
 	if (!vq->ready) {
-		p->tx_held = false;
+		p->tx_head = p->tx_n = 0;
 		return;
 	}
 	if (nb_pending_out(&p->b)) {
@@ -791,31 +897,19 @@ static void tx_serve(struct net_pair *p)
 			pair_lost(p, ret);
 	}
 	for (;;) {
-		if (++turn > TX_TURN) {
-			p->due_tx = true;
-			break;
-		}
-		if (!p->tx_held) {
-			uvq_elem_init(el, p->tx_iov, UVIRTIO_MAX_QUEUE_SIZE);
-			ret = uvq_pop(vq, el);
-			if (ret <= 0)
+		if (!tx_holds(p)) {
+			if (turn >= TX_TURN) {
+				p->due_tx = true;
 				break;
-			if (el->err || el->in_num) {
-				uvcounter_add(&p->txs->errors, 1);
-				if (el->owned)
-					uvq_discard(vq, el);
-				continue;
 			}
-			p->tx_to = tx_pick(p, el);
+			n = tx_take(p, TX_TURN - turn, &done);
+			if (!n)
+				break;
+			turn += n;
 		}
-		ret = tx_one(p);
-		if (ret == -EAGAIN) {
-			p->tx_held = true;
+		if (tx_send(p, &done) == -EAGAIN)
 			break;
-		}
-		p->tx_held = false;
-		uvq_push(vq, el, 0);
-		if (++done == BATCH) {
+		if (done >= BATCH) {
 			tx_flush(p);
 			done = 0;
 		}
@@ -876,7 +970,7 @@ static bool thread_poll_end(struct net_thread *t)
 			busy = true;
 			continue;
 		}
-		if (uvq_poll_end(p->txq) && !p->tx_held &&
+		if (uvq_poll_end(p->txq) && !tx_holds(p) &&
 		    !nb_pending_out(&p->b) &&
 		    !(ignore & 1U << NET_PAIR_TXQ(p->index))) {
 			p->due_tx = true;
@@ -924,7 +1018,7 @@ static void thread_serve(struct net_pair *p, bool tick)
 	p->due_rx = p->due_tx = p->due_ctl = false;
 	if (tick) {
 		pair_tick(p);
-		tx |= p->tx_held;
+		tx |= tx_holds(p);
 	}
 	if (ctl)
 		pair_ctl(p);
@@ -1222,7 +1316,7 @@ void net_pairs_reset(struct net_dp *dp, bool restarted_only)
 			stash_clear(p);
 		if (!restarted_only || !p->txq->ready ||
 		    p->txq->epoch != p->tx_epoch)
-			p->tx_held = false;
+			p->tx_head = p->tx_n = 0;
 		p->rx_epoch = p->rxq->epoch;
 		p->tx_epoch = p->txq->epoch;
 	}

@@ -41,6 +41,29 @@
 /* Largest TSO frame the driver may send or we may hand it. */
 #define NET_GSO_MAX_FRAME	(65535 + 18)
 
+/* Transmit chains taken from the ring and sent together (one sendmmsg()). */
+#define NET_TX_BATCH		NB_SEND_MAX
+/*
+ * Buffers for a batch: the chains and, for backends without the header,
+ * their frames' pieces. A chain is taken only while room for the longest
+ * one and its frame is left, so no chain is refused for want of room.
+ */
+#define NET_TX_IOV		(3 * UVIRTIO_MAX_QUEUE_SIZE)
+
+/**
+ * struct net_tx_slot - one transmit chain of a batch
+ * @el:		the chain (its buffers are in the pair's @tx_iov)
+ * @hdr:	its virtio-net header, read when it was taken
+ * @to:		the pair (of this thread) whose backend it leaves on
+ * @frame:	what goes to the backend
+ */
+struct net_tx_slot {
+	struct uvq_elem el;
+	struct virtio_net_hdr_v1 hdr;
+	struct net_pair *to;
+	struct nb_frame frame;
+};
+
 /**
  * struct net_rx_slot - one receive chain taken from the ring, not yet filled
  * @el:		the chain
@@ -81,11 +104,12 @@ struct net_thread;
  * @stash_n:	how many
  * @stash_bytes: writable bytes in them
  * @rx_iov:	one frame's buffers, gathered from the stash
- * @tx:		the transmit chain being sent
- * @tx_iov:	its buffers
- * @tx_held:	@tx could not be sent yet (backend full)
- * @tx_hdr:	@tx's virtio-net header, read when it was taken
- * @tx_to:	the pair (of this thread) whose backend @tx leaves on
+ * @tx:		transmit chains taken, @tx_n of them; those from @tx_head on
+ *		are not sent yet: held, waiting for room in the backend of
+ *		@tx[@tx_head]
+ * @tx_head:	first chain of @tx not sent
+ * @tx_n:	chains in @tx
+ * @tx_iov:	their buffers
  * @rx_epoch:	epoch of @rxq the stash was taken from
  * @tx_epoch:	epoch of @txq @tx was taken from
  * @csum_buf:	scratch for software checksums
@@ -114,11 +138,10 @@ struct net_pair {
 	unsigned int stash_n;
 	size_t stash_bytes;
 	struct iovec rx_iov[UIO_MAXIOV];
-	struct uvq_elem tx;
-	struct iovec tx_iov[UVIRTIO_MAX_QUEUE_SIZE];
-	bool tx_held;
-	struct virtio_net_hdr_v1 tx_hdr;
-	struct net_pair *tx_to;
+	struct net_tx_slot tx[NET_TX_BATCH];
+	unsigned int tx_head;
+	unsigned int tx_n;
+	struct iovec tx_iov[NET_TX_IOV];
 	uint32_t rx_epoch;
 	uint32_t tx_epoch;
 	uint8_t csum_buf[NET_GSO_MAX_FRAME];
