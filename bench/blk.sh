@@ -29,8 +29,9 @@
 # Cost per request of each uvirtio path, beside its speed (they do not
 # depend on how busy the host is): the emulator's context switches
 # (csw/req), read/write-class system calls (sys/req: eventfd reads and
-# writes) and io_uring_enter calls (uvirtio-blk's own count, read with
-# SIGUSR2 before and after each run; /proc counts no such call).
+# writes; every system call with BENCH_SYSCALLS=1, see bench/cost.sh) and
+# io_uring_enter calls (uvirtio-blk's own count, read with SIGUSR2 before
+# and after each run; /proc counts no such call).
 #
 # Prints a table, then one line per figure for machines:
 #   bench blk TEST PATH VALUE UNIT RATIO_TO_NULL_BLK

@@ -14,6 +14,12 @@
 # epoll_wait(), sendmsg() or recvmsg(): the kernel keeps no count of every
 # system call a process makes.
 #
+# BENCH_SYSCALLS=1 counts every system call instead: a hist trigger on the
+# raw_syscalls:sys_enter tracepoint, keyed by thread, set up while the
+# guest is idle (as this file is sourced: TCG's code-patching race, see
+# ENV.md). It puts every system call of every process on the traced path,
+# so it is off by default and its figures compare only with each other.
+#
 # uvirtio-blk keeps a count of its io_uring_enter() calls and prints it on
 # SIGUSR2 (bench/fio_lib.sh's uring_enters): where it is given, a third
 # figure, io_uring_enter per request.
@@ -21,16 +27,45 @@
 # Lines appended to the cost file: "TEST PATH ROUND CTXT_PER SYSC_PER
 # [ENTER_PER]".
 
+COST_HIST=
+COST_SYSC_WHAT="read+write system calls (syscr+syscw)"
+if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
+	COST_HIST=/sys/kernel/tracing/events/raw_syscalls/sys_enter
+	[ -d "$COST_HIST" ] || mount -t tracefs nodev /sys/kernel/tracing
+	echo 'hist:keys=common_pid:size=16384' > "$COST_HIST/trigger" ||
+		{ echo "BENCH_SYSCALLS=1: no hist trigger on raw_syscalls:sys_enter" >&2
+		  exit 2; }
+	COST_SYSC_WHAT="system calls (all, raw_syscalls hist)"
+fi
+
+# cost_syscalls PID - every system call of the process's threads so far
+# (BENCH_SYSCALLS=1)
+cost_syscalls() {
+	ls /proc/"$1"/task 2>/dev/null |
+		awk -v h="$COST_HIST/hist" '
+		{ t[$1] = 1 }
+		END { while ((getline l < h) > 0)
+			if (split(l, f, /[{}: \t]+/) > 4 && f[2] == "common_pid" &&
+			    (f[3] in t))
+				n += f[5]
+		      print n + 0 }'
+}
+
 # cost_proc PID... - print "CTXT SYSC" summed over the processes (every
-# thread's context switches; the process's syscr + syscw)
+# thread's context switches; the process's syscr + syscw, or every system
+# call with BENCH_SYSCALLS=1)
 cost_proc() {
 	local pid c=0 s=0 v
 	for pid in "$@"; do
 		v=$(cat /proc/"$pid"/task/*/status 2>/dev/null |
 			awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }')
 		c=$((c + v))
-		v=$(awk '/^sysc[rw]:/ { n += $2 } END { print n + 0 }' \
-			/proc/"$pid"/io 2>/dev/null)
+		if [ -n "$COST_HIST" ]; then
+			v=$(cost_syscalls "$pid")
+		else
+			v=$(awk '/^sysc[rw]:/ { n += $2 } END { print n + 0 }' \
+				/proc/"$pid"/io 2>/dev/null)
+		fi
 		s=$((s + ${v:-0}))
 	done
 	echo "$c $s"
@@ -59,15 +94,15 @@ cost_table() {
 	local file=$1 what=$2
 	shift 2
 	[ -s "$file" ] || return 0
-	awk -v paths="$*" -v what="$what" "$BENCH_AWK_MEDIAN"'
+	awk -v paths="$*" -v what="$what" -v sysc="$COST_SYSC_WHAT" "$BENCH_AWK_MEDIAN"'
 	BEGIN { np = split(paths, p, " ") }
 	{ k = $1 SUBSEP $2
 	  if (!($1 in seen)) { seen[$1] = 1; order[++nt] = $1 }
 	  has[$2] = 1; c[k] = c[k] " " $4; s[k] = s[k] " " $5
 	  if (NF > 5) { e[k] = e[k] " " $6; ne++ } }
 	END {
-		printf "cost per %s of the emulator(s), median over the rounds: context switches / read+write system calls (syscr+syscw)%s\n",
-			what, ne ? " / io_uring_enter calls (uvirtio-blk'"'"'s own count, where it gives one)" : ""
+		printf "cost per %s of the emulator(s), median over the rounds: context switches / %s%s\n",
+			what, sysc, ne ? " / io_uring_enter calls (uvirtio-blk'"'"'s own count, where it gives one)" : ""
 		printf "%-18s", "test"
 		for (j = 1; j <= np; j++) if (p[j] in has) printf " %20s", p[j]
 		printf "\n"

@@ -17,6 +17,10 @@
 #   tap-relay         two taps and a userspace relay (bench/tap-relay.c,
 #                     IFF_VNET_HDR and offloads)
 # Tests: tcp-1stream and tcp-4stream (iperf3 -P 4), receiver's Mbit/s.
+# Not in the default set: udp-64, one stream of 64-byte UDP datagrams as
+# fast as the sender can (iperf3 -u -b 0 -l 64), receiver's Mbit/s: a
+# frame's fixed cost (system calls, wake-ups), where TCP's 64 KiB
+# segments hide it.
 # The goals: one stream over uvirtio-dgram at least 0.7x veth and 1.25x the
 # tap relay; 4 queue pairs at least as fast as one.
 #
@@ -35,8 +39,9 @@
 #   TEST uvirtio-dgram-4q / uvirtio-dgram = RATIO
 # 4 pairs with one. A second table
 # gives what a frame costs the emulators (and the relay) of each path:
-# context switches and read/write-type system calls per frame, from /proc
-# before and after each run (bench/cost.sh), frames counted on the path's
+# context switches and read/write-type system calls per frame (every
+# system call with BENCH_SYSCALLS=1), from /proc or the tracepoint before
+# and after each run (bench/cost.sh), frames counted on the path's
 # two interfaces (received + sent). The queue counters of the emulators
 # (SIGUSR2) follow on stderr.
 #
@@ -190,16 +195,18 @@ frames() {
 # the cost per frame of PATH's processes to the cost file
 run_iperf() {
 	local path=$1 test=$2 round=$3 p v out=$DIR/iperf.out c0 c1 f0 f1
+	local -a opt=()
 	case $test in
 	tcp-1stream) p=1 ;;
 	tcp-4stream) p=4 ;;
+	udp-64) p=1 opt=(-u -b 0 -l 64) ;;
 	esac
 	if [ -n "${PIDS_OF[$path]:-}" ]; then
 		f0=$(frames "$path")
 		c0=$(cost_proc ${PIDS_OF[$path]})
 	fi
 	ip netns exec "${NS_OF[$path]}-1" iperf3 -c 10.88.0.2 -t "$SECS" -P $p \
-		-f m > "$out" 2>&1
+		"${opt[@]}" -f m > "$out" 2>&1
 	if [ -n "${PIDS_OF[$path]:-}" ]; then
 		c1=$(cost_proc ${PIDS_OF[$path]})
 		f1=$(frames "$path")
