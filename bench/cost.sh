@@ -32,23 +32,61 @@ COST_SYSC_WHAT="read+write system calls (syscr+syscw)"
 if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
 	COST_HIST=/sys/kernel/tracing/events/raw_syscalls/sys_enter
 	[ -d "$COST_HIST" ] || mount -t tracefs nodev /sys/kernel/tracing
-	echo 'hist:keys=common_pid:size=16384' > "$COST_HIST/trigger" ||
+	echo 'hist:keys=common_pid,id.syscall:size=16384' > "$COST_HIST/trigger" ||
 		{ echo "BENCH_SYSCALLS=1: no hist trigger on raw_syscalls:sys_enter" >&2
 		  exit 2; }
 	COST_SYSC_WHAT="system calls (all, raw_syscalls hist)"
 fi
 
+# The hist's lines for the threads of PID...: "CALL COUNT" (BENCH_SYSCALLS=1)
+COST_HIST_AWK='
+	function num(l, key) {
+		if (!match(l, key ": *[0-9]+")) return ""
+		l = substr(l, RSTART, RLENGTH); sub(/.*: */, "", l); return l
+	}
+	{ t[$1] = 1 }
+	END { while ((getline l < h) > 0) {
+		if (!((pid = num(l, "common_pid")) in t)) continue
+		if (match(l, /sys_[a-z0-9_]+/))
+			call = substr(l, RSTART + 4, RLENGTH - 4)
+		else if (match(l, /\[ *[0-9]+\]/))
+			call = "#" substr(l, RSTART + 1, RLENGTH - 2)
+		else
+			call = "?"
+		sub(/# */, "#", call)
+		print call, num(l, "hitcount") } }'
+
+# cost_calls_of PID... - "CALL COUNT" for every call the processes' threads
+# made so far, one line per thread and call
+cost_calls_of() {
+	local pid
+	for pid in "$@"; do ls /proc/"$pid"/task 2>/dev/null; done |
+		awk -v h="$COST_HIST/hist" "$COST_HIST_AWK"
+}
+
 # cost_syscalls PID - every system call of the process's threads so far
-# (BENCH_SYSCALLS=1)
 cost_syscalls() {
-	ls /proc/"$1"/task 2>/dev/null |
-		awk -v h="$COST_HIST/hist" '
-		{ t[$1] = 1 }
-		END { while ((getline l < h) > 0)
-			if (split(l, f, /[{}: \t]+/) > 4 && f[2] == "common_pid" &&
-			    (f[3] in t))
-				n += f[5]
-		      print n + 0 }'
+	cost_calls_of "$1" | awk '{ n += $2 } END { print n + 0 }'
+}
+
+# cost_calls PATH PID... - with BENCH_SYSCALLS=1, one line: which system
+# calls the emulators of PATH made over the whole bench, the most first,
+# with their shares
+cost_calls() {
+	local path=$1
+	shift
+	[ -n "$COST_HIST" ] || return 0
+	cost_calls_of "$@" | awk -v p="$path" '
+		{ n[$1] += $2; all += $2 }
+		END { if (!all) exit
+		      printf "%-20s", p
+		      for (k = 0; k < 6; k++) {
+			best = ""
+			for (c in n) if (best == "" || n[c] > n[best]) best = c
+			if (best == "") break
+			printf " %s %.0f%%", best, 100 * n[best] / all
+			delete n[best] }
+		      printf "\n" }'
 }
 
 # cost_proc PID... - print "CTXT SYSC" summed over the processes (every

@@ -332,5 +332,11 @@ if [[ " ${LIVE[*]} " == *" uvirtio-dgram "* &&
 fi
 echo
 cost_table "$COST" frame "${LIVE[@]}"
+if [ -n "$COST_HIST" ]; then
+	echo "system calls of each path's emulators over the whole bench, the most made first"
+	for path in "${LIVE[@]}"; do
+		[ -z "${PIDS_OF[$path]:-}" ] || cost_calls "$path" ${PIDS_OF[$path]}
+	done
+fi
 echo
 summary veth | sed 's/^/bench net /'
