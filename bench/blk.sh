@@ -316,6 +316,7 @@ guest_table null_blk
 cost_table "$COST" request $PATHS
 if [ -n "$COST_HIST" ]; then
 	echo "system calls of each path's emulator over the whole bench, the most made first"
+	cost_calls_drops
 	for path in $PATHS; do
 		[ -z "${PID_OF[$path]:-}" ] || cost_calls "$path" ${PID_OF[$path]}
 	done

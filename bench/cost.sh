@@ -15,7 +15,8 @@
 # system call a process makes.
 #
 # BENCH_SYSCALLS=1 counts every system call instead: a hist trigger on the
-# raw_syscalls:sys_enter tracepoint, keyed by thread, set up while the
+# raw_syscalls:sys_enter tracepoint, keyed by thread and call, for
+# processes named uvirtio*, tap-relay* or qemu-storage*, set up while the
 # guest is idle (as this file is sourced: TCG's code-patching race, see
 # ENV.md). It puts every system call of every process on the traced path,
 # so it is off by default and its figures compare only with each other.
@@ -32,10 +33,15 @@ COST_SYSC_WHAT="read+write system calls (syscr+syscw)"
 if [ "${BENCH_SYSCALLS:-0}" = 1 ]; then
 	COST_HIST=/sys/kernel/tracing/events/raw_syscalls/sys_enter
 	[ -d "$COST_HIST" ] || mount -t tracefs nodev /sys/kernel/tracing
-	echo 'hist:keys=common_pid,id.syscall:size=16384' > "$COST_HIST/trigger" ||
+	# only the emulators' and the relay's calls: every process the bench
+	# starts (fio, iperf3, awk...) would fill the table, and a full table
+	# drops new keys
+	echo 'hist:keys=common_pid,id.syscall:size=16384 if comm ~ "uvirtio*" || comm ~ "tap-relay*" || comm ~ "qemu-storage*"' \
+		> "$COST_HIST/trigger" ||
 		{ echo "BENCH_SYSCALLS=1: no hist trigger on raw_syscalls:sys_enter" >&2
 		  exit 2; }
 	COST_SYSC_WHAT="system calls (all, raw_syscalls hist)"
+	COST_TIDS=$(mktemp -d /tmp/cost-tids.XXXXXX)
 fi
 
 # The hist's lines for the threads of PID...: "CALL COUNT" (BENCH_SYSCALLS=1)
@@ -57,16 +63,29 @@ COST_HIST_AWK='
 		print call, num(l, "hitcount") } }'
 
 # cost_calls_of PID... - "CALL COUNT" for every call the processes' threads
-# made so far, one line per thread and call
+# made so far, one line per thread and call: its threads now, and those
+# cost_syscalls() saw (the process may be gone by the end of the bench)
 cost_calls_of() {
 	local pid
-	for pid in "$@"; do ls /proc/"$pid"/task 2>/dev/null; done |
-		awk -v h="$COST_HIST/hist" "$COST_HIST_AWK"
+	for pid in "$@"; do
+		ls /proc/"$pid"/task 2>/dev/null
+		cat "$COST_TIDS/$pid" 2>/dev/null
+	done | sort -u | awk -v h="$COST_HIST/hist" "$COST_HIST_AWK"
 }
 
 # cost_syscalls PID - every system call of the process's threads so far
 cost_syscalls() {
+	ls /proc/"$1"/task >> "$COST_TIDS/$1" 2>/dev/null
 	cost_calls_of "$1" | awk '{ n += $2 } END { print n + 0 }'
+}
+
+# cost_calls_drops - with BENCH_SYSCALLS=1, a line if the hist's table was
+# full (new keys are dropped: the counts are too low)
+cost_calls_drops() {
+	[ -n "$COST_HIST" ] || return 0
+	awk '/Drops:/ && $2 > 0 {
+		print "the hist table was full: " $2 " events dropped, the system call counts are too low" }' \
+		"$COST_HIST/hist"
 }
 
 # cost_calls PATH PID... - with BENCH_SYSCALLS=1, one line: which system

@@ -334,6 +334,7 @@ echo
 cost_table "$COST" frame "${LIVE[@]}"
 if [ -n "$COST_HIST" ]; then
 	echo "system calls of each path's emulators over the whole bench, the most made first"
+	cost_calls_drops
 	for path in "${LIVE[@]}"; do
 		[ -z "${PIDS_OF[$path]:-}" ] || cost_calls "$path" ${PIDS_OF[$path]}
 	done
