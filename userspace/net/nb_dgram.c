@@ -430,6 +430,7 @@ static int nb_dgram_recv(struct nb *b, const struct iovec *iov,
 static int nb_ring_send(struct nb *b, const struct nb_frame *f,
 			unsigned int n)
 {
+	uint64_t id = b->tx.id;	/* a ring dropped below still gets its bell */
 	bool bell = false;
 	unsigned int i;
 	int ret = 0;
@@ -450,7 +451,7 @@ static int nb_ring_send(struct nb *b, const struct nb_frame *f,
 	}
 	if (bell) {
 		/* the frames are in the ring: only a peer that is gone fails */
-		ret = nb_ctl_send(b, NR_BELL, b->tx.id, false);
+		ret = nb_ctl_send(b, NR_BELL, id, false);
 		return ret && ret != -EAGAIN && ret != -ENOBUFS ? ret : (int)i;
 	}
 	return i || ret == -EPROTO ? (int)i : ret;
