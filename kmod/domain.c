@@ -431,15 +431,19 @@ dma_addr_t uv_bounce_map(struct uv_domain *dom, struct page *page,
 
 /*
  * The bounce bytes of a mapped range, or NULL for zeros where they must not
- * reach the driver: with UVIRTIO_CREATE_F_USED_LEN a buffer the device
- * fills that no completion delivered (the request was not completed by the
- * emulator, or not through a used length that vouches for the bytes).
- * Never NULL for a buffer the driver fills.
+ * reach the driver: with UVIRTIO_CREATE_F_USED_LEN a whole mapping the
+ * device fills that no completion delivered (the request was not completed
+ * by the emulator, or not through a used length that vouches for the
+ * bytes). A part of a larger mapping (virtio-net's receive buffers carved
+ * out of a page that stays mapped, as its premapped mode does) is never
+ * delivered at completion: the driver syncs it itself, and syncs only the
+ * bytes the completion's used length covered. Never NULL for a buffer the
+ * driver fills.
  */
 static void *uv_bounce_back(struct uv_domain *dom, u64 addr,
-			    enum dma_data_direction dir)
+			    enum dma_data_direction dir, bool whole)
 {
-	if (dom->used_len && dir == DMA_FROM_DEVICE)
+	if (dom->used_len && dir == DMA_FROM_DEVICE && whole)
 		return NULL;
 	return dom->bounce_va + (addr - dom->bounce_off);
 }
@@ -465,7 +469,7 @@ void uv_bounce_unmap(struct uv_domain *dom, dma_addr_t addr, size_t size,
 		return;
 	}
 	if (dir != DMA_TO_DEVICE && sync && !m->delivered)
-		uv_copy(m->page, m->offset, uv_bounce_back(dom, addr, dir),
+		uv_copy(m->page, m->offset, uv_bounce_back(dom, addr, dir, true),
 			m->size, true);
 	if (m->force_at) {
 		uv_copy(m->page, m->offset + m->force_at - 1, &m->force_val, 1, true);
@@ -546,7 +550,8 @@ void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
 			return;	/* the device overwrites it: nothing to copy in */
 	}
 	uv_copy(m->page, m->offset + (addr - start),
-		uv_bounce_back(dom, addr, dir), size, for_cpu);
+		uv_bounce_back(dom, addr, dir, start == addr && size == m->size),
+		size, for_cpu);
 }
 
 /**

@@ -302,8 +302,6 @@ static int uv_check_create(const struct uvirtio_create *c)
 	    (c->flags & ~(UVIRTIO_CREATE_F_RECOVERY | UVIRTIO_CREATE_F_VRING_USED |
 			  UVIRTIO_CREATE_F_USED_LEN)))
 		return -EINVAL;
-	if ((c->flags & UVIRTIO_CREATE_F_USED_LEN) && c->device_id != VIRTIO_ID_BLOCK)
-		return -EINVAL;
 	if (c->device_id != VIRTIO_ID_BLOCK && c->device_id != VIRTIO_ID_NET)
 		return -EPROTONOSUPPORT;
 	if (!c->num_queues || c->num_queues > UVIRTIO_MAX_QUEUES)

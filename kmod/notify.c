@@ -253,15 +253,41 @@ static void uv_avail_scan(struct uv_queue *q)
 /* What a completed chain hands the driver, buffer by buffer. */
 struct uv_chain_reply {
 	struct uv_domain *dom;
-	u64 last_end;	/* end of the last writable buffer: handed over whole */
+	u64 last_end;	/* end of a last writable buffer handed over whole
+			 * (virtio-blk's status byte), or 0 */
 	u32 left;	/* bytes of the others the used length still covers (all,
 			 * U32_MAX, without UVIRTIO_CREATE_F_USED_LEN) */
 };
 
 /*
- * Copy each whole device-writable buffer of a completed chain back now:
- * all of it, or (UVIRTIO_CREATE_F_USED_LEN) what the used length covers,
- * with zeros after it.
+ * What the used length @len of chain @head covers. Without
+ * UVIRTIO_CREATE_F_USED_LEN: every writable byte. With it, the writable
+ * bytes in chain order, as the virtio spec counts them, except for
+ * virtio-blk: its status byte comes last but is always written, whatever
+ * the data before it, so its last writable buffer is handed over whole and
+ * the used length's other bytes count from the first data buffer.
+ */
+static void uv_chain_reply_init(struct uv_chain_reply *r, struct uv_queue *q,
+				unsigned int head, u32 len)
+{
+	struct uv_dev *dev = q->dev;
+
+	r->dom = &dev->dom;
+	r->last_end = 0;
+	r->left = U32_MAX;
+	if (!dev->dom.used_len)
+		return;
+	r->left = len;
+	if (dev->device_id == VIRTIO_ID_BLOCK) {
+		r->last_end = q->status_off[head];
+		r->left = len > q->last_wlen[head] ? len - q->last_wlen[head] : 0;
+	}
+}
+
+/*
+ * Copy each device-writable buffer of a completed chain back now: all of
+ * it, or (UVIRTIO_CREATE_F_USED_LEN) what the used length covers, with
+ * zeros after it.
  */
 static void uv_chain_deliver(void *ctx, u64 addr, u32 len, bool write)
 {
@@ -416,14 +442,9 @@ static bool uv_harvest(struct uv_queue *q, u32 *reason)
 		 * to deliver: no second walk.
 		 */
 		if (q->wlen[id]) {
-			struct uv_chain_reply r = {
-				.dom = &q->dev->dom,
-				.last_end = q->status_off[id],
-				.left = !q->dev->dom.used_len ? U32_MAX :
-					len > q->last_wlen[id] ?
-					len - q->last_wlen[id] : 0,
-			};
+			struct uv_chain_reply r;
 
+			uv_chain_reply_init(&r, q, id, len);
 			uv_chain_walk(q, id, uv_chain_deliver, &r);
 		}
 		uv_used_push(q, id, len);

@@ -183,7 +183,7 @@ static const char *const early_names[] = { "", "close after CREATE",
  * @bind:	when the driver binds
  * @bind_ms:	ms after START (B_LATE) or after the device appeared
  *		(B_REBIND) at which that happens
- * @used_len:	blk: created with UVIRTIO_CREATE_F_USED_LEN (one in two)
+ * @used_len:	created with UVIRTIO_CREATE_F_USED_LEN (one in two)
  */
 struct plan {
 	uint64_t seed;
@@ -373,7 +373,7 @@ static void plan_make(struct plan *p, uint64_t seed)
 		p->bind = B_REBIND;
 	/* A stream of its own too, for the same reason. */
 	s = seed ^ 0x05ed1e4ULL;
-	p->used_len = !p->net && rng_below(&s, 2);
+	p->used_len = rng_below(&s, 2);
 }
 
 /**

@@ -123,19 +123,22 @@
 #define UVIRTIO_CREATE_F_VRING_USED	(1U << 1)
 
 /*
- * The used length says what the device wrote (virtio-blk only; EINVAL for
- * other devices). Without it, every device-writable bounce buffer is
- * zeroed when the driver maps it, so nothing the emulator leaves unwritten
- * can carry an earlier request's bytes to the driver. With it, buffers are
- * not zeroed (the emulator may find bytes of earlier requests of this
- * device there, all of which it has served), and a completion's used
- * length decides what the driver gets: the chain's last writable buffer
- * (virtio-blk's status) always, and of the writable buffers before it, in
- * chain order, the first (used length - that buffer's length) bytes; every
- * other byte reads as zero. A request the kernel fails on the emulator's
- * behalf (a used length of 0, a dead device, a removal) gets zeros for all
- * of its data. An emulator that completes a read without writing its data
- * reports the status byte alone (a used length of 1).
+ * The used length says what the device wrote. Without this flag, every
+ * device-writable bounce buffer is zeroed when the driver maps it, so
+ * nothing the emulator leaves unwritten can carry an earlier request's
+ * bytes to the driver. With it, buffers are not zeroed (the emulator may
+ * find bytes of earlier requests of this device there, all of which it has
+ * served), and a completion's used length decides what the driver gets:
+ * - virtio-net: the chain's first (used length) writable bytes, in chain
+ *   order;
+ * - virtio-blk: the chain's last writable buffer (the status byte) always,
+ *   and of the writable buffers before it, in chain order, the first
+ *   (used length - that buffer's length) bytes.
+ * Every other byte reads as zero. A request the kernel fails on the
+ * emulator's behalf (a used length of 0, a dead device, a removal) gets
+ * zeros for all of its data. A virtio-blk emulator that completes a read
+ * without writing its data reports the status byte alone (a used length
+ * of 1).
  */
 #define UVIRTIO_CREATE_F_USED_LEN	(1U << 2)
 

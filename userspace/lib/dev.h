@@ -30,9 +30,9 @@
  * @vring_used:	UVIRTIO_CREATE_F_VRING_USED: shadow rings are standard used
  *		rings that an outside backend writes; the library then only
  *		describes the queues (uvq_params.vring_used)
- * @used_len:	UVIRTIO_CREATE_F_USED_LEN (virtio-blk): device-writable
- *		buffers are not zeroed; every completion's used length must
- *		count exactly the bytes written (the status byte included)
+ * @used_len:	UVIRTIO_CREATE_F_USED_LEN: device-writable buffers are
+ *		not zeroed; every completion's used length must count exactly
+ *		the bytes written (virtio-blk: the status byte included)
  */
 struct uvdev_config {
 	uint32_t device_id;

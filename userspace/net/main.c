@@ -84,6 +84,7 @@
  * @pin:	--pin: pin thread i to the i-th usable CPU
  * @offload:	offer checksum and TSO offloads where the backend carries them
  * @ring:	dgram: trade shared rings with the peer (not --no-ring)
+ * @zero_buffers: --zero-buffers: no UVIRTIO_CREATE_F_USED_LEN
  * @unshare:	--unshare: new user and network namespace for the device
  * @link_down:	--link-down: start with the link down
  * @dev:	--dev
@@ -99,6 +100,7 @@ struct opts {
 	bool pin;
 	bool offload;
 	bool ring;
+	bool zero_buffers;
 	bool unshare;
 	bool link_down;
 	const char *dev;
@@ -220,6 +222,10 @@ static void usage(FILE *f)
 "  --no-offload        offer no checksum or TSO offloads\n"
 "  --no-ring           dgram: send every frame through the sockets, never\n"
 "                      through a shared ring (see below)\n"
+"  --zero-buffers      have the module zero every receive buffer when the\n"
+"                      driver maps it (default: it zeroes only what a\n"
+"                      completion says was not written, in the driver's\n"
+"                      pages)\n"
 "  --unshare           after starting the backend, create the device in a\n"
 "                      new user and network namespace (like unshare -U -r -n)\n"
 "  --passt-args ARGS   extra arguments for passt, space-separated\n"
@@ -347,7 +353,7 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 	enum { OPT_MAC = 256, OPT_MTU, OPT_QS, OPT_NOOFF, OPT_UNSHARE,
 	       OPT_PASST, OPT_LINKDOWN, OPT_DEV, OPT_VERSION, OPT_FKICK,
 	       OPT_FIRQ, OPT_FDELAY, OPT_STATFS, OPT_QUEUES, OPT_THREADS,
-	       OPT_PIN, OPT_NORING };
+	       OPT_PIN, OPT_NORING, OPT_ZERO };
 	static const struct option longopts[] = {
 		{ "mac",		required_argument, NULL, OPT_MAC },
 		{ "mtu",		required_argument, NULL, OPT_MTU },
@@ -357,6 +363,7 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 		{ "pin",		no_argument,	   NULL, OPT_PIN },
 		{ "no-offload",		no_argument,	   NULL, OPT_NOOFF },
 		{ "no-ring",		no_argument,	   NULL, OPT_NORING },
+		{ "zero-buffers",	no_argument,	   NULL, OPT_ZERO },
 		{ "unshare",		no_argument,	   NULL, OPT_UNSHARE },
 		{ "passt-args",		required_argument, NULL, OPT_PASST },
 		{ "link-down",		no_argument,	   NULL, OPT_LINKDOWN },
@@ -423,6 +430,9 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 			break;
 		case OPT_NORING:
 			o->ring = false;
+			break;
+		case OPT_ZERO:
+			o->zero_buffers = true;
 			break;
 		case OPT_UNSHARE:
 			o->unshare = true;
@@ -592,6 +602,8 @@ static void create_device(struct emu *e)
 	c.config = &cfg;
 	c.config_size = sizeof(cfg);
 	c.bounce_size = BOUNCE_SIZE(e->o.queues);
+	/* Every receive completion counts the bytes it wrote (pair.c). */
+	c.used_len = !e->o.zero_buffers;
 	ret = uvdev_create(&e->em.dev, &c);
 	if (ret == -EPERM)
 		uvemu_die(1, "%s: cannot create the device: %s (a net device needs CAP_NET_ADMIN over this network namespace: try --unshare or unshare -U -r -n)",
