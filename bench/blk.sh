@@ -67,14 +67,15 @@
 # sets /sys/block/DEV/queue/ATTR of path NAME (dashes as underscores);
 # BENCH_PRE_NAME and BENCH_POST_NAME are shell commands run before and after
 # each of its runs.
-# BENCH_PROFILE=PATH profiles PATH's runs: `perf record -a -g` over the
-# middle of each run (cpu-clock, the only event a TCG guest has), then the
-# share of each command, the top functions of each, and who holds
-# interrupts off (with cpu-clock the time a CPU spends with interrupts off
-# shows at the function that turns them on again, mostly
-# _raw_spin_unlock_irqrestore: its callers name the locks). perf must be in
-# the guest: UV_EXTRA_PROGS=perf make bench ...; a profile costs the run
-# some speed, so compare its figures only with each other.
+# BENCH_PROFILE="PATH..." profiles those paths' runs (bench/profile.sh):
+# `perf record -a -g` over the middle of each run (cpu-clock, the only
+# event a TCG guest has), then the share of each command, the top
+# functions of each, and who holds interrupts off (with cpu-clock the time
+# a CPU spends with interrupts off shows at the function that turns them
+# on again, mostly _raw_spin_unlock_irqrestore: its callers name the
+# locks). perf must be in the guest: UV_EXTRA_PROGS=perf make bench ...; a
+# profile costs the run some speed, so compare its figures only with each
+# other.
 set -u
 . "$(dirname "$0")/lib.sh"
 bench_settings "$@"
@@ -101,12 +102,11 @@ EMU_PIDS=()
 EMU_PATHS=()
 QSD_PID=
 LOOP=
-PROFILE=${BENCH_PROFILE:-}
-PERF_PID=
-if [ -n "$PROFILE" ] && ! command -v perf > /dev/null; then
-	say "BENCH_PROFILE: no perf in the guest (UV_EXTRA_PROGS=perf make bench ...)"
-	exit 2
-fi
+# with cpu-clock, time spent with interrupts off shows at the function
+# that turns them on again: its callers name the locks
+PROFILE_COMMS="fio uvirtio-blk qemu-storage-da"
+PROFILE_CALLERS=_raw_spin_unlock_irqrestore
+. "$(dirname "$0")/profile.sh"
 trap cleanup EXIT
 
 # cleanup - stop whatever is still running
@@ -115,38 +115,6 @@ cleanup() {
 	[ -z "$LOOP" ] || losetup -d "$LOOP" 2>/dev/null
 	stop_vduse
 	rm -rf "$DIR"
-}
-
-# profile_start - record a profile of the whole guest over the middle of
-# the run about to start, in the background (sets PERF_PID)
-profile_start() {
-	local secs=$((RUNTIME > 4 ? RUNTIME - 3 : 1))
-	(sleep 2; exec perf record -a -g -q -o "$DIR/perf.data" -- sleep $secs) \
-		> "$DIR/perf.log" 2>&1 &
-	PERF_PID=$!
-}
-
-# profile_report WHAT - wait for the recording and print what it found
-profile_report() {
-	local c r=(perf report -i "$DIR/perf.data" --no-children --stdio)
-	wait "$PERF_PID"
-	echo "profile of $1 (perf cpu-clock, all vCPUs; % of all samples):"
-	if [ ! -s "$DIR/perf.data" ]; then
-		echo "  no profile: $(tail -n 3 "$DIR/perf.log")"
-		return
-	fi
-	"${r[@]}" --sort comm -g none --percent-limit 1 2>/dev/null |
-		grep -v '^#' | grep . | sed 's/^/  /' | tee "$DIR/perf.comms"
-	for c in fio uvirtio-blk qemu-storage-da; do
-		grep -q " $c *\$" "$DIR/perf.comms" || continue
-		echo "  top of $c:"
-		"${r[@]}" --comm "$c" --sort dso,sym -g none --percent-limit 0.5 \
-			2>/dev/null | grep -v '^#' | grep . | head -n 15 | sed 's/^/  /'
-		echo "  interrupts off in $c, by caller:"
-		"${r[@]}" --comm "$c" -S _raw_spin_unlock_irqrestore \
-			-g graph,0.5,callee,function,percent --max-stack 4 \
-			2>/dev/null | grep -v '^#' | grep . | head -n 30 | sed 's/^/  /'
-	done
 }
 
 # make_file - the 512 MiB file of random data that uv-file and loop share
@@ -260,9 +228,9 @@ for test in $TESTS; do
 				path=${LIVE[$(((i + round - 1) % n))]}
 				hook=BENCH_PRE_${path//-/_}
 				[ -z "${!hook:-}" ] || eval "${!hook}"
-				[ "$path" != "$PROFILE" ] || profile_start
+				! profiled "$path" || profile_start "$RUNTIME"
 				run_fio "$path" "${NODES[$path]}" "$test" "$jobs" "$round"
-				[ "$path" != "$PROFILE" ] || profile_report "$path $test j$jobs round $round"
+				! profiled "$path" || profile_report "$path $test j$jobs round $round"
 				hook=BENCH_POST_${path//-/_}
 				[ -z "${!hook:-}" ] || eval "${!hook}"
 			done

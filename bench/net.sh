@@ -61,6 +61,11 @@
 # BENCH_PRE_NAME and BENCH_POST_NAME (NAME: the path, dashes as underscores)
 # are shell commands run before and after each of its runs, e.g. to set a
 # module parameter for one path only.
+# BENCH_PROFILE="PATH..." profiles those paths' runs (bench/profile.sh): the share of
+# each command, the top functions of the guest, of iperf3, the emulators
+# and the relay, and who calls memset() and clears pages in each (the
+# bounce pool's zeroing runs where the driver refills its receive queue:
+# its softirq, in whichever task); UV_EXTRA_PROGS=perf make bench ...
 # Mind the noise before reading an experiment: the same binary as two paths
 # (uvirtio-dgram and uvx-base, 4 rounds of 3 s) gave 0.47x and 0.31x veth.
 set -u
@@ -88,6 +93,12 @@ trap cleanup EXIT
 say() {
 	echo "bench: $*" >&2
 }
+
+PROFILE_COMMS="iperf3 uvirtio-net tap-relay ksoftirqd/0 ksoftirqd/1"
+# the kernel's memset() and page clearing as this guest's CPU runs them
+# (TCG's -cpu max: no FSRS, so memset() is memset_orig)
+PROFILE_CALLERS="memset_orig clear_page_erms"
+. "$(dirname "$0")/profile.sh"
 
 # cleanup - stop the iperf3 servers, the emulators and relays, then remove
 # the namespaces
@@ -294,7 +305,9 @@ for test in $TESTS; do
 			path=${LIVE[$(((i + round - 1) % n))]}
 			hook=BENCH_PRE_${path//-/_}
 			[ -z "${!hook:-}" ] || eval "${!hook}"
+			! profiled "$path" || profile_start "$SECS"
 			run_iperf "$path" "$test" "$round"
+			! profiled "$path" || profile_report "$path $test round $round"
 			hook=BENCH_POST_${path//-/_}
 			[ -z "${!hook:-}" ] || eval "${!hook}"
 		done
