@@ -285,9 +285,10 @@ static void uv_chain_reply_init(struct uv_chain_reply *r, struct uv_queue *q,
 }
 
 /*
- * Copy each device-writable buffer of a completed chain back now: all of
- * it, or (UVIRTIO_CREATE_F_USED_LEN) what the used length covers, with
- * zeros after it.
+ * Hand each device-writable buffer of a completed chain to the driver now
+ * (uv_bounce_deliver(): a buffer that is a whole mapping; a part of one is
+ * the driver's to sync): all of it, or (UVIRTIO_CREATE_F_USED_LEN) what
+ * the used length covers, with zeros after it.
  */
 static void uv_chain_deliver(void *ctx, u64 addr, u32 len, bool write)
 {

@@ -848,7 +848,7 @@ static int tx_send(struct net_pair *p, unsigned int *done)
 		for (k = 0; p->tx_head + k < p->tx_n &&
 			    p->tx[p->tx_head + k].to == o; k++)
 			f[k] = p->tx[p->tx_head + k].frame;
-		ret = o->b.connected ? nb_send(&o->b, f, k) : -ENOTCONN;
+		ret = nb_send(&o->b, f, k);
 		if (ret == -EAGAIN)
 			return -EAGAIN;
 		if (ret < 0) {
