@@ -7,10 +7,12 @@
 # all four on 2 CPUs), B with --threads 2 (two pairs each). ethtool sees 4
 # combined channels; with all 4 enabled and both XPS maps cleared, 16
 # parallel TCP transfers (SHA-256 checked) move frames on more than one
-# queue pair of both devices (without a map the driver picks a flow's queue
-# by its random hash: all 16 on one of 4 pairs has a chance of 4^-15; with
-# the map each CPU has two of the pairs, and 8 flows from one CPU once all
-# took one of them), and every pair trades shared rings with its peer: at
+# transmit queue of both devices (without a map the driver picks a flow's
+# queue by its random hash: all 16 on one of 4 pairs has a chance of
+# 4^-15; with the map each CPU has two of the pairs, and 8 flows from one
+# CPU once all took one of them) and arrive on one receive queue for each
+# thread, its first pair's (A: one on 2 CPUs, B: two; the others carry
+# nothing), and every pair trades shared rings with its peer: at
 # least 90% of the frames of each busy queue went through a ring (the rings
 # of pairs 1-3 are traded while the driver still uses pair 0 only, so pair
 # 0's thread reads their backends and hands what concerns their own rings to
@@ -58,6 +60,7 @@ want=$(( want < 1 ? 1 : want > Q ? Q : want ))
 [ $((tb - ta)) = $((2 - want)) ] ||
 	uv_fail "A runs $ta threads, B (--threads 2) $tb: want A to run $want pair thread(s) on $(nproc) CPUs"
 uv_log "pair threads: A $want (of $ta threads), B 2 (of $tb)"
+threads_a=$want
 for i in 1 2 3; do
 	[ -S "$sa.$i" ] && [ -S "$sb.$i" ] || uv_fail "no socket $sa.$i or $sb.$i for queue pair $i"
 done
@@ -148,17 +151,26 @@ net_xps "$pa" "$ia" $xa && net_xps "$pb" "$ib" $xb ||
 uv_log "XPS maps cleared for the transfers, then restored: $(echo $xa)"
 line=
 for who in A B; do
+	# a thread receives on one queue, its first pair's
+	readers=$threads_a
+	[ $who = B ] && readers=2
 	for d in tx rx; do
 		busy=0
 		for q in $(seq 0 $((Q - 1))); do
 			n=$(delta s0 s1 $who $d$q)
 			r=$(delta s0 s1 $who ring$d$q)
 			line+=" $who.$d$q=$n(ring $r)"
+			if [ $d = rx ] && [ $q -ge $readers ]; then
+				[ "$n" = 0 ] || { uv_log "per-queue frames:$line"; uv_fail "$who: receive queue $q carried $n frames, with $readers thread(s) receiving on queues 0-$((readers - 1))"; }
+				continue
+			fi
 			[ "$n" -ge 100 ] || continue
 			busy=$((busy + 1))
 			[ $((r * 10)) -ge $((n * 9)) ] || { uv_log "per-queue frames:$line"; ring_log; uv_fail "$who: only $r of the $n frames of $d queue $q went through a shared ring"; }
 		done
-		[ $busy -ge 2 ] || { uv_log "per-queue frames:$line"; uv_fail "$who: only $busy $d queue(s) carried 100 frames or more"; }
+		need=2
+		[ $d = rx ] && need=$readers
+		[ $busy -ge $need ] || { uv_log "per-queue frames:$line"; uv_fail "$who: only $busy $d queue(s) carried 100 frames or more, want $need"; }
 	done
 done
 uv_log "per-queue frames:$line"

@@ -12,11 +12,13 @@
  * (net_pairs_pause()).
  *
  * Receive steering: the driver may enable fewer pairs than the device
- * has (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). The backend of pair j is then
- * read by the thread of pair j % active, which fills its own receive
- * queue: frames of one backend queue (one flow, as the peer or the tap
- * picked it) stay in order and no frame lands on a queue the driver does
- * not use. Each pair still transmits on its own backend.
+ * has (VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET). The backend of pair j is read by
+ * the thread of pair j % active, which fills one receive queue, that of
+ * its first enabled pair (pair j % active % min(active, threads)): frames
+ * of one backend queue (one flow, as the peer or the tap picked it) stay
+ * in order, no frame lands on a queue the driver does not use, and a
+ * thread interrupts the driver on one queue (net_pairs_steer()). Each
+ * pair still transmits on its own backend.
  */
 #ifndef UVIRTIO_NET_PAIR_H
 #define UVIRTIO_NET_PAIR_H
