@@ -61,11 +61,12 @@
 # BENCH_PRE_NAME and BENCH_POST_NAME (NAME: the path, dashes as underscores)
 # are shell commands run before and after each of its runs, e.g. to set a
 # module parameter for one path only.
-# BENCH_PROFILE="PATH..." profiles those paths' runs (bench/profile.sh): the share of
-# each command, the top functions of the guest, of iperf3, the emulators
-# and the relay, and who calls memset() and clears pages in each (the
-# bounce pool's zeroing runs where the driver refills its receive queue:
-# its softirq, in whichever task); UV_EXTRA_PROGS=perf make bench ...
+# BENCH_PROFILE="PATH..." profiles those paths' runs (bench/profile.sh):
+# the share of each command, the top functions of the guest, of iperf3,
+# the emulators and the relay, and who calls memset() and clears pages in
+# each (the bounce pool's zeroing runs where the driver refills its
+# receive queue: its softirq, in whichever task); UV_EXTRA_PROGS=perf make
+# bench ...
 # Mind the noise before reading an experiment: the same binary as two paths
 # (uvirtio-dgram and uvx-base, 4 rounds of 3 s) gave 0.47x and 0.31x veth.
 set -u

@@ -1,15 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# profile.sh - a whole-guest profile of one path's runs, for bench/blk.sh
+# profile.sh - a whole-guest profile of some paths' runs, for bench/blk.sh
 # and bench/net.sh (sourced after lib.sh, not run).
 #
 # BENCH_PROFILE="PATH...": `perf record -a -g` over the middle of each run
-# of each PATH named (cpu-clock, the only event a TCG guest has), then the share of each
-# command, the top functions of the whole guest and of each command in
-# PROFILE_COMMS, and in each of those commands who calls the symbols in
-# PROFILE_CALLERS (the sourcing bench sets both). perf must be in the guest: UV_EXTRA_PROGS=perf make bench ...; a
-# profile costs the run some speed, so compare its figures only with each
-# other. Uses DIR (the bench's scratch directory) and say().
+# of each PATH named (cpu-clock, the only event a TCG guest has), then the
+# share of each command, the top functions of the whole guest and of each
+# command in PROFILE_COMMS, and in each of those commands who calls the
+# symbols in PROFILE_CALLERS (the sourcing bench sets both). perf must be
+# in the guest: UV_EXTRA_PROGS=perf make bench ...; a profile costs the
+# run some speed, so compare its figures only with each other. Uses DIR
+# (the bench's scratch directory) and say().
 
 PROFILE=${BENCH_PROFILE:-}
 PERF_PID=
