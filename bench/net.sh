@@ -68,9 +68,9 @@
 # receive queue: its softirq, in whichever task); UV_EXTRA_PROGS=perf make
 # bench ...
 # Mind the guest's memory: each uvirtio-net device takes its bounce pool
-# (128 MiB, 256 MiB with --queues 4), so a path costs 256 or 512 MiB, and
-# more than about 1.4 GiB of them runs the 2 GiB guest out of memory (the
-# OOM killer ends an emulator and its path's later runs have no result).
+# (128 MiB, 256 MiB with --queues 4), so a path costs 256 or 512 MiB: 1.5
+# GiB of them ran the 2 GiB guest out of memory (the OOM killer ended an
+# emulator, and its path's later runs had no result), 1.25 GiB did not.
 # Mind the noise before reading an experiment: the same binary as two paths
 # (uvirtio-dgram and uvx-base, 4 rounds of 3 s) gave 0.47x and 0.31x veth.
 set -u
