@@ -429,6 +429,13 @@ dma_addr_t uv_bounce_map(struct uv_domain *dom, struct page *page,
 	return addr;
 }
 
+/* Whether @addr+@len, found in mapping @m at @start, is all of it. */
+static bool uv_map_whole(const struct uv_bounce_map *m, u64 start, u64 addr,
+			 u64 len)
+{
+	return start == addr && len == m->size;
+}
+
 /*
  * The bounce bytes of a mapped range, or NULL for zeros where they must not
  * reach the driver: with UVIRTIO_CREATE_F_USED_LEN a whole mapping the
@@ -507,7 +514,7 @@ void uv_bounce_deliver(struct uv_domain *dom, u64 addr, u32 len, u32 copy)
 	u64 start;
 
 	m = uv_map_find(dom, addr, len, &start);
-	if (!m || start != addr || len != m->size)
+	if (!m || !uv_map_whole(m, start, addr, len))
 		return;
 	uv_copy(m->page, m->offset, dom->bounce_va + (addr - dom->bounce_off),
 		copy, true);
@@ -550,7 +557,7 @@ void uv_bounce_sync(struct uv_domain *dom, dma_addr_t addr, size_t size,
 			return;	/* the device overwrites it: nothing to copy in */
 	}
 	uv_copy(m->page, m->offset + (addr - start),
-		uv_bounce_back(dom, addr, dir, start == addr && size == m->size),
+		uv_bounce_back(dom, addr, dir, uv_map_whole(m, start, addr, size)),
 		size, for_cpu);
 }
 
