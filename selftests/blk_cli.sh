@@ -58,8 +58,10 @@ bad "coalescing hold not a number" --coalesce-us x null:1M
 if uvirtio-blk --help > "$UV_TMP/help" 2>&1; then
 	missing=""
 	for opt in --queue-size --queues --block-size --direct --no-poll --poll-us \
-		   --coalesce-us \
-		   --pin --serial --readonly --help ram: null: --fault-ignore-kicks \
+		   --coalesce-us --pin --no-pin --io --notify --bounce-size \
+		   --indirect --no-indirect --zero-buffers --dev --recovery --attach \
+		   --statfs --version \
+		   --serial --readonly --help ram: null: --fault-ignore-kicks \
 		   --fault-withhold-irq --fault-delay-ms 'Test features'; do
 		grep -qe "$opt" "$UV_TMP/help" || missing="$missing $opt"
 	done

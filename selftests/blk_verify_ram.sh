@@ -7,7 +7,10 @@
 # backlog. Zero fio errors, zero verify failures. (virtio_blk uses at most
 # one queue per CPU: with 4 queues on 2 vCPUs, 2 of them carry I/O.)
 # Then the notification settings at their extremes, one queue: the longest
-# interrupt-coalescing hold with the longest poll, and neither.
+# interrupt-coalescing hold with the longest poll, and neither; and a disk
+# without indirect descriptors (--no-indirect), whose requests of up to
+# 254 segments each take that many ring entries and two more, so that at
+# depth 64 they wait for room in the ring.
 . "$(dirname "$0")/lib.sh"
 
 uv_need uvirtio-blk setpriv fio
@@ -21,9 +24,16 @@ for q in 1 4; do
 	bv_verify_set "ram q$q" "$UV_NODE" 8M
 	uv_blk_stop || uv_fail "emulator did not stop cleanly"
 done
-for opts in "--coalesce-us 1000 --poll-us 10000" "--coalesce-us 0 --no-poll"; do
+for opts in "--coalesce-us 1000 --poll-us 10000" "--coalesce-us 0 --no-poll" \
+	"--no-indirect"; do
 	# shellcheck disable=SC2086
 	uv_blk_start --user $opts ram:64M || uv_fail "emulator ($opts) did not start"
+	# the driver's features, one character a bit: 28 is INDIRECT_DESC
+	f=$(cat "/sys/block/$UV_DISK/device/features")
+	want=1
+	[ "$opts" != --no-indirect ] || want=0
+	[ "${f:28:1}" = $want ] ||
+		uv_fail "ram $opts: VIRTIO_RING_F_INDIRECT_DESC is '${f:28:1}' in the driver's features, not $want"
 	bv_fio "ram $opts" "$UV_NODE" 8M --rw=randwrite --bsrange=512-1M --iodepth=1
 	bv_fio "ram $opts" "$UV_NODE" 8M --rw=randrw --bsrange=512-1M --iodepth=64 \
 		--verify_backlog=16

@@ -92,6 +92,7 @@
  * @readonly:	--readonly
  * @direct:	--direct
  * @zero_buffers: --zero-buffers: no UVIRTIO_CREATE_F_USED_LEN
+ * @indirect:	--indirect: offer VIRTIO_RING_F_INDIRECT_DESC
  * @pin:	--pin (1), --no-pin (0), neither (-1)
  * @io:		--io
  * @fault_ignore_kicks: --fault-ignore-kicks queue, or -1
@@ -114,6 +115,7 @@ struct opts {
 	bool readonly;
 	bool direct;
 	bool zero_buffers;
+	bool indirect;
 	int pin;
 	enum { IO_AUTO, IO_URING, IO_SYNC } io;
 	enum { NOTIFY_AUTO, NOTIFY_URING, NOTIFY_EVENTFD } notify;
@@ -234,6 +236,12 @@ static void usage(FILE *f)
 "                      pool of 4M or more whose pins fit half that limit\n"
 "                      (on Linux 6.5 and later: before, io_uring pins no\n"
 "                      device memory, and the default stays)\n"
+"  --indirect          offer indirect descriptors (default): a request takes\n"
+"                      one ring entry, whatever its size\n"
+"  --no-indirect       do not: a request takes one ring entry per segment\n"
+"                      and two more, and the driver maps no table for it\n"
+"                      (small writes were faster; raise --queue-size with\n"
+"                      it, or large requests fill the ring)\n"
 "  --zero-buffers      have the module zero every read buffer when the\n"
 "                      driver maps it (default: it zeroes only what a\n"
 "                      completion says was not written, in the driver's\n"
@@ -306,7 +314,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	enum { OPT_QS = 256, OPT_SERIAL, OPT_RO, OPT_DEV, OPT_VERSION,
 	       OPT_QUEUES, OPT_BS, OPT_DIRECT, OPT_NOPOLL, OPT_POLLUS, OPT_COALESCE,
 	       OPT_PIN, OPT_NOPIN, OPT_BOUNCE, OPT_IO, OPT_F_KICKS, OPT_F_IRQ, OPT_F_DELAY, OPT_STATFS,
-	       OPT_RECOVERY, OPT_ATTACH, OPT_NOTIFY, OPT_ZERO };
+	       OPT_RECOVERY, OPT_ATTACH, OPT_NOTIFY, OPT_ZERO, OPT_INDIRECT,
+	       OPT_NOINDIRECT };
 	static const struct option longopts[] = {
 		{ "queue-size",	required_argument, NULL, OPT_QS },
 		{ "queues",	required_argument, NULL, OPT_QUEUES },
@@ -323,6 +332,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "notify",	required_argument, NULL, OPT_NOTIFY },
 		{ "bounce-size", required_argument, NULL, OPT_BOUNCE },
 		{ "zero-buffers", no_argument,	   NULL, OPT_ZERO },
+		{ "indirect",	no_argument,	   NULL, OPT_INDIRECT },
+		{ "no-indirect", no_argument,	   NULL, OPT_NOINDIRECT },
 		{ "dev",	required_argument, NULL, OPT_DEV },
 		{ "statfs",	required_argument, NULL, OPT_STATFS },
 		{ "recovery",	no_argument,	   NULL, OPT_RECOVERY },
@@ -338,6 +349,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	int c;
 
 	o->queue_size = DEF_QUEUE_SIZE;
+	o->indirect = true;
 	o->num_queues = 1;
 	o->block_size = BLK_SECTOR_SIZE;
 	o->poll_us = DEF_POLL_US;
@@ -437,6 +449,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_ZERO:
 			o->zero_buffers = true;
+			break;
+		case OPT_INDIRECT:
+			o->indirect = true;
+			break;
+		case OPT_NOINDIRECT:
+			o->indirect = false;
 			break;
 		case OPT_BOUNCE:
 			if (args_parse_size(optarg, &v))
@@ -774,7 +792,6 @@ static void attach_device(struct emu *e)
 static void create_device(struct emu *e)
 {
 	uint64_t feat = 1ULL << VIRTIO_F_VERSION_1 |
-			1ULL << VIRTIO_RING_F_INDIRECT_DESC |
 			1ULL << VIRTIO_RING_F_EVENT_IDX |
 			1ULL << VIRTIO_BLK_F_SIZE_MAX |
 			1ULL << VIRTIO_BLK_F_SEG_MAX |
@@ -814,6 +831,8 @@ static void create_device(struct emu *e)
 		e->bd.discard = true;
 		e->bd.write_zeroes = true;
 	}
+	if (e->o.indirect)
+		feat |= 1ULL << VIRTIO_RING_F_INDIRECT_DESC;
 	if (e->o.num_queues > 1) {
 		feat |= 1ULL << VIRTIO_BLK_F_MQ;
 		cfg->num_queues = htole16(e->o.num_queues);
