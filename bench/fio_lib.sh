@@ -28,7 +28,7 @@ say() {
 # uv_start PATH ARG... - start uvirtio-blk as uid 1000 for PATH, wait for
 # its node; sets NODE and records the pid (not to be run in a subshell)
 uv_start() {
-	local path=$1 out=$DIR/$1.out n pid
+	local path=$1 out=$DIR/$1.out n pid warn
 	shift
 	: > "$out"
 	NODE=
@@ -46,8 +46,8 @@ uv_start() {
 			# every emulator of uid 1000 count against one
 			# RLIMIT_MEMLOCK): that path's figures are not
 			# comparable with the others'
-			n=$(grep -m 1 "registered as fixed buffer by" "$DIR/$path.err")
-			[ -z "$n" ] || say "warning: $path: ${n#*: }"
+			warn=$(grep -m 1 "registered as fixed buffer by" "$DIR/$path.err")
+			[ -z "$warn" ] || say "warning: $path: ${warn#*: }"
 			return 0
 		fi
 		kill -0 $pid 2>/dev/null || break
