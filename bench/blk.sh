@@ -14,7 +14,8 @@
 #                 dry, one more wake-up per request at low depth
 #   uv-null-2q    uvirtio-blk null:1G --queues 2
 #   vduse         qemu-storage-daemon's vduse-blk export of a null-co node
-#   uv-file       uvirtio-blk on a 512 MiB file on tmpfs (--notify uring)
+#   uv-file       uvirtio-blk on a 512 MiB file on tmpfs (--notify uring;
+#                 --io auto maps the file)
 #   uv-file-efd   the same on the eventfds
 #   loop          the kernel loop device on the same file
 # Tests: 4k randread QD1 (IOPS and mean latency), 4k randread QD32,

@@ -5,9 +5,12 @@
 # through io_uring (--io uring: tmpfs alone would get the mixed path):
 # buffered (page cache) with 1 queue, O_DIRECT (--direct)
 # with 4 queues; afterwards the backing file holds what the disk showed.
-# Then the default (--io auto) on the tmpfs file, which serves requests
-# under 64 KiB in the queue's thread and larger ones through io_uring: the
-# same verification, and the exit counters show both ways were taken.
+# Then the default (--io auto) on the tmpfs file, which maps it: the same
+# verification, the exit counters show reads and writes through the
+# mapping and others (reads of holes) not, and reading the whole disk
+# back did not grow the file. With --direct (where tmpfs has O_DIRECT,
+# 6.6 on) the file is not mapped and requests under 64 KiB are served in
+# the queue's thread, larger ones through io_uring: the counters show both.
 # Then the default pool under an 8 MiB RLIMIT_MEMLOCK: sized to 4 MiB and
 # registered as the io_uring's fixed buffer where the kernel allows it
 # (6.5 on; before, the default 32 MiB stays): the same verification, and
@@ -44,20 +47,25 @@ uv_log "buffered file, 1 queue: $UV_NODE"
 bv_verify_set "file buffered q1" "$UV_NODE" 8M
 stop_and_compare "buffered"
 
+# --io auto on tmpfs maps the file: reads and writes are copies in the
+# queue's thread, but reads of holes go by preadv and allocate nothing
 uv_blk_start --user "$img" || uv_fail "emulator (--io auto) did not start"
-grep -q "tmpfs: reads and writes under 64 KiB in the queue threads" "$UV_ERR" ||
-	uv_fail "--io auto on tmpfs did not choose the mixed path: $(cat "$UV_ERR")"
-uv_log "tmpfs file, --io auto: $UV_NODE"
-bv_verify_set "file auto (tmpfs, mixed)" "$UV_NODE" 8M
-stop_and_compare "--io auto"
-stats=$(grep -o "[0-9]* requests, .* [0-9]* through io_uring" "$UV_ERR")
+grep -q "reads and writes copied through a mapping of the file in the queue threads" "$UV_ERR" ||
+	uv_fail "--io auto on tmpfs did not map the file: $(cat "$UV_ERR")"
+uv_log "tmpfs file, --io auto (mapped): $UV_NODE"
+bv_verify_set "file auto (tmpfs, mapped)" "$UV_NODE" 8M
+blocks=$(stat -c %b "$img")
+stop_and_compare "--io auto (mapped)"
+[ "$(stat -c %b "$img")" = "$blocks" ] ||
+	uv_fail "--io auto (mapped): reading the whole disk grew the file from $blocks to $(stat -c %b "$img") blocks"
+stats=$(grep -o "[0-9]* requests, .* [0-9]* through the file's mapping" "$UV_ERR")
 nreq=${stats%% requests*}
-nuring=${stats##*, }
-nuring=${nuring%% through*}
-[ -n "$nreq" ] && [ -n "$nuring" ] || uv_fail "no queue counters at exit: $(tail -n 3 "$UV_ERR")"
-[ "$nuring" -gt 0 ] && [ "$nuring" -lt "$nreq" ] ||
-	uv_fail "--io auto on tmpfs: $nuring of $nreq requests through io_uring, expected some but not all"
-uv_log "--io auto: $nuring of $nreq requests through io_uring, the rest in the queue's thread"
+nmap=${stats##*io_uring_enter, }
+nmap=${nmap%% through*}
+[ -n "$nreq" ] && [ -n "$nmap" ] || uv_fail "no queue counters at exit: $(tail -n 3 "$UV_ERR")"
+[ "$nmap" -gt 0 ] && [ "$nmap" -lt "$nreq" ] ||
+	uv_fail "--io auto (mapped): $nmap of $nreq requests through the mapping, expected some (the data) but not all (the holes)"
+uv_log "--io auto (mapped): $nmap of $nreq requests through the mapping, the rest (holes, flushes) by system calls; the file's $blocks blocks did not grow"
 
 # The bounce pool as the io_uring's fixed buffer. Without --bounce-size,
 # an ordinary user's file disk gets the largest pool whose pins take at
@@ -119,7 +127,22 @@ ulimit -S -l "$memlock" || uv_fail "cannot restore RLIMIT_MEMLOCK"
 
 # a directory where O_DIRECT works
 ddir=$UV_TMP
-if ! dd if=/dev/zero of="$UV_TMP/probe" bs=4k count=1 oflag=direct status=none 2>/dev/null; then
+if dd if=/dev/zero of="$UV_TMP/probe" bs=4k count=1 oflag=direct status=none 2>/dev/null; then
+	# --direct: tmpfs is not mapped, --io auto takes the mixed path
+	uv_blk_start --user --direct "$img" || uv_fail "emulator (--io auto --direct) did not start"
+	grep -q "tmpfs: reads and writes under 64 KiB in the queue threads" "$UV_ERR" ||
+		uv_fail "--io auto --direct on tmpfs did not choose the mixed path: $(cat "$UV_ERR")"
+	bv_verify_set "file auto --direct (tmpfs, mixed)" "$UV_NODE" 8M
+	stop_and_compare "--io auto --direct"
+	stats=$(grep -o "[0-9]* requests, .* [0-9]* through io_uring" "$UV_ERR")
+	nreq=${stats%% requests*}
+	nuring=${stats##*, }
+	nuring=${nuring%% through*}
+	[ -n "$nreq" ] && [ -n "$nuring" ] || uv_fail "no queue counters at exit: $(tail -n 3 "$UV_ERR")"
+	[ "$nuring" -gt 0 ] && [ "$nuring" -lt "$nreq" ] ||
+		uv_fail "--io auto --direct on tmpfs: $nuring of $nreq requests through io_uring, expected some but not all"
+	uv_log "--io auto --direct: $nuring of $nreq requests through io_uring, the rest in the queue's thread"
+else
 	truncate -s 160M "$UV_TMP/ext4.img"
 	mkfs.ext4 -q -F "$UV_TMP/ext4.img" || uv_fail "mkfs.ext4 on a file failed"
 	mkdir -p "$UV_TMP/ext4"

@@ -133,6 +133,14 @@ static inline int tap_done(void)
 	}								\
 } while (0)
 
+/* CHECK() in a test that must clean up: go to @label instead of returning. */
+#define CHECK_GOTO(c, label) do {					\
+	if (!(c)) {							\
+		tap_diag("line %d: %s", __LINE__, #c);			\
+		goto label;						\
+	}								\
+} while (0)
+
 #define CHECK_EQ(a, b) do {						\
 	long long a_ = (long long)(a), b_ = (long long)(b);		\
 	if (a_ != b_) {							\

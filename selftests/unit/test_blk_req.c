@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -293,6 +294,102 @@ out:
 	return ok;
 }
 
+/* st_blocks of @fd: what the file holds, to see that a read allocated nothing */
+static long long file_blocks(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? -1 : (long long)st.st_blocks;
+}
+
+/* One read or write of @len bytes at @off through backend_rw()'s callers. */
+static int be_io(struct backend *b, uint64_t off, void *buf, size_t len,
+		 bool write)
+{
+	struct iovec iov = { buf, len };
+
+	return write ? backend_write(b, off, &iov, 1) :
+		       backend_read(b, off, &iov, 1);
+}
+
+/*
+ * A file on tmpfs (/dev/shm) mapped whole (--io map): reads and writes
+ * are copies through the mapping, but a read of a hole goes by preadv()
+ * and allocates nothing; a discard makes its pages holes again; data
+ * written around the mapping is read right; a file shrunk under us fails
+ * the requests past its end with -EIO (the SIGBUS handler), and the next
+ * copies still work. A file elsewhere is not mapped.
+ */
+static bool t_mapped_file(void)
+{
+	char path[] = "/dev/shm/uvirtio-unit-XXXXXX";
+	char dpath[] = "uvirtio-unit-XXXXXX";
+	uint8_t w[8192], r[8192], z[8192] = { 0 };
+	struct backend fb, db;
+	long long blocks;
+	int fd = mkstemp(path), dfd;
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	if (ftruncate(fd, 64 << 10) < 0 || backend_open_file(&fb, path, false, false))
+		goto out;
+	CHECK_GOTO(backend_on_memfs(&fb), out_close);
+	CHECK_GOTO(backend_map(&fb) == 0 && fb.map && fb.map_size == 64 << 10, out_close);
+	/* a hole: read by preadv, zeros, nothing allocated */
+	blocks = file_blocks(fd);
+	memset(r, 0xaa, sizeof(r));
+	CHECK_GOTO(be_io(&fb, 0, r, 8192, false) == 0, out_close);
+	CHECK_GOTO(!memcmp(r, z, 8192) && file_blocks(fd) == blocks, out_close);
+	/* written through the mapping, seen by pread and read back mapped */
+	fill(w, sizeof(w), 7);
+	CHECK_GOTO(be_io(&fb, 4096, w, 4096, true) == BACKEND_MAPPED, out_close);
+	CHECK_GOTO(pread(fd, r, 4096, 4096) == 4096 && !memcmp(r, w, 4096), out_close);
+	memset(r, 0, sizeof(r));
+	CHECK_GOTO(be_io(&fb, 4096, r, 4096, false) == BACKEND_MAPPED &&
+		   !memcmp(r, w, 4096), out_close);
+	/* half hole, half data: preadv, both halves right */
+	CHECK_GOTO(be_io(&fb, 0, r, 8192, false) == 0 &&
+		   !memcmp(r, z, 4096) && !memcmp(r + 4096, w, 4096), out_close);
+	/* written by someone else: not known to be there, read by preadv */
+	CHECK_GOTO(pwrite(fd, w + 100, 4096, 3 * 4096) == 4096, out_close);
+	CHECK_GOTO(be_io(&fb, 3 * 4096, r, 4096, false) == 0 &&
+		   !memcmp(r, w + 100, 4096), out_close);
+	/* 512 bytes inside a page: the page is now known */
+	CHECK_GOTO(be_io(&fb, 8 * 4096 + 512, w, 512, true) == BACKEND_MAPPED, out_close);
+	CHECK_GOTO(be_io(&fb, 8 * 4096, r, 1024, false) == BACKEND_MAPPED &&
+		   !memcmp(r, z, 512) && !memcmp(r + 512, w, 512), out_close);
+	/* a discard punches the page: zeros again, by preadv, freed */
+	blocks = file_blocks(fd);
+	CHECK_GOTO(backend_discard(&fb, 4096, 4096) == 0, out_close);
+	CHECK_GOTO(file_blocks(fd) < blocks, out_close);
+	memset(r, 0xaa, sizeof(r));
+	CHECK_GOTO(be_io(&fb, 4096, r, 4096, false) == 0 && !memcmp(r, z, 4096), out_close);
+	/* shrunk under us: past the end is -EIO, not a dead process */
+	CHECK_GOTO(ftruncate(fd, 8 * 4096) == 0, out_close);
+	CHECK_GOTO(be_io(&fb, 8 * 4096 + 512, r, 512, false) == -EIO, out_close);
+	CHECK_GOTO(be_io(&fb, 9 * 4096, w, 4096, true) == -EIO, out_close);
+	/* and the copies before the end still work */
+	CHECK_GOTO(be_io(&fb, 2 * 4096, w, 4096, true) == BACKEND_MAPPED, out_close);
+	CHECK_GOTO(be_io(&fb, 2 * 4096, r, 4096, false) == BACKEND_MAPPED &&
+		   !memcmp(r, w, 4096), out_close);
+	/* a file on a disk file system (the build directory) is not mapped */
+	dfd = mkstemp(dpath);
+	CHECK_GOTO(dfd >= 0 && ftruncate(dfd, 4096) == 0, out_close);
+	close(dfd);
+	if (!backend_open_file(&db, dpath, false, false)) {
+		ok = backend_map(&db) == (backend_on_memfs(&db) ? 0 : -EOPNOTSUPP);
+		backend_close(&db);
+	}
+	unlink(dpath);
+out_close:
+	backend_close(&fb);
+out:
+	close(fd);
+	unlink(path);
+	return ok;
+}
+
 /* io_uring completions: short transfers and transient errors go on */
 static bool t_io_progress(void)
 {
@@ -563,6 +660,7 @@ static const struct tap_test tests[] = {
 	{ t_readonly_write,	"write to a read-only disk -> IOERR" },
 	{ t_malformed,		"no whole header or no status byte -> EBADMSG" },
 	{ t_file_backend,	"file backend: write, read, flush, short file" },
+	{ t_mapped_file,	"tmpfs file mapped: holes by preadv, discards, shrinking" },
 	{ t_parse_size,		"size and number parsing" },
 	{ t_io_progress,	"io_uring: short transfers and EAGAIN go on" },
 	{ t_iov_advance,	"io_uring: the remainder's iovecs" },

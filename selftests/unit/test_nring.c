@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "copy.h"
 #include "ring.h"
 #include "tap.h"
 
@@ -286,7 +287,7 @@ static bool t_bad_offers(void)
 	return true;
 }
 
-/* nring_copy() for every length up to 300 at every alignment up to 16. */
+/* uvcopy() (lib/copy.h, the rings' copy) for every length up to 300 at every alignment up to 16. */
 static bool t_copy(void)
 {
 	uint8_t src[400], dst[400], want[400];
@@ -299,7 +300,7 @@ static bool t_copy(void)
 				memset(dst, 0xee, sizeof(dst));
 				memset(want, 0xee, sizeof(want));
 				memcpy(want + b, src + a, n);
-				nring_copy(dst + b, src + a, n);
+				uvcopy(dst + b, src + a, n);
 				CHECK(!memcmp(dst, want, sizeof(dst)));
 			}
 	return true;
@@ -313,7 +314,7 @@ static const struct tap_test tests[] = {
 	{ t_hostile_producer, "a producer's corruptions are -EPROTO" },
 	{ t_hostile_consumer, "a consumer's corruptions are -EPROTO" },
 	{ t_bad_offers, "bad offers are refused" },
-	{ t_copy, "nring_copy copies every length and alignment" },
+	{ t_copy, "uvcopy copies every length and alignment" },
 };
 
 int main(void)

@@ -5,15 +5,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <linux/fs.h>
+#include <linux/magic.h>
 
 #include "backend.h"
+#include "copy.h"
 
 /**
  * backend_open_ram() - a zero-filled RAM disk
@@ -150,6 +156,289 @@ static struct iovec *iov_advance(struct iovec *iov, unsigned int *cnt,
 }
 
 /**
+ * backend_on_memfs() - is the file on a file system that lives in memory
+ * @b:		backend
+ *
+ * Return: true for a regular file on tmpfs or ramfs
+ */
+bool backend_on_memfs(const struct backend *b)
+{
+	struct statfs sfs;
+
+	if (b->type != BACKEND_FILE || fstatfs(b->fd, &sfs))
+		return false;
+	return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+}
+
+/* Largest file mapped: its page bitmap stays within 32 MiB. */
+#define BACKEND_MAP_MAX		(1ULL << 40)
+
+/*
+ * The copy a queue thread is in, for the SIGBUS handler: a page of the
+ * mapping that is gone (the file was truncated under us, or its file
+ * system is full when a write needs a page) ends the copy with -EIO
+ * instead of the process.
+ */
+static __thread sigjmp_buf *volatile map_fault;
+
+static void map_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	(void)si;
+	(void)uc;
+	if (map_fault)
+		siglongjmp(*map_fault, 1);
+	/* not one of our copies: die of it as without the handler */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * SA_NODEFER: the handler leaves by siglongjmp() without restoring the
+ * signal mask (sigsetjmp(, 0) saves none, which costs a system call), so
+ * SIGBUS must not be blocked while it runs.
+ */
+static int map_sigbus_install(void)
+{
+	static bool done;
+	struct sigaction sa;
+
+	if (done)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = map_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL))
+		return -errno;
+	done = true;
+	return 0;
+}
+
+/**
+ * present_range() - test, set or clear the present bits of pages
+ * @b:		mapped backend
+ * @first:	first page
+ * @end:	page after the last
+ * @op:		0: test, 1: set, -1: clear
+ *
+ * Queue threads race on these bits only for requests that overlap, whose
+ * outcome the driver leaves open anyway; a wrong bit costs memory (a read
+ * that allocates a page) or a system call, never data.
+ *
+ * Return: for a test, whether every page is present; else true
+ */
+static bool present_range(struct backend *b, uint64_t first, uint64_t end,
+			  int op)
+{
+	uint64_t w, mask, bits;
+
+	while (first < end) {
+		w = first / 64;
+		bits = end - first < 64 - first % 64 ? end - first :
+						       64 - first % 64;
+		mask = (bits == 64 ? ~0ULL : ((1ULL << bits) - 1)) << first % 64;
+		if (op == 0 &&
+		    (atomic_load_explicit(&b->present[w], memory_order_relaxed) &
+		     mask) != mask)
+			return false;
+		if (op > 0 &&
+		    (atomic_load_explicit(&b->present[w], memory_order_relaxed) &
+		     mask) != mask)
+			atomic_fetch_or_explicit(&b->present[w], mask,
+						 memory_order_relaxed);
+		if (op < 0)
+			atomic_fetch_and_explicit(&b->present[w], ~mask,
+						  memory_order_relaxed);
+		first += bits;
+	}
+	return true;
+}
+
+/* Pages that bytes [@off, @off + @len) touch, as [first, end). */
+static void page_span(const struct backend *b, uint64_t off, uint64_t len,
+		      uint64_t *first, uint64_t *end)
+{
+	uint64_t page = 1ULL << b->page_shift;
+
+	*first = off >> b->page_shift;
+	*end = (off + len + page - 1) >> b->page_shift;
+}
+
+/*
+ * Mark what the file holds: SEEK_DATA and SEEK_HOLE name its data runs
+ * (tmpfs at page granularity; ramfs calls the whole file data).
+ */
+static int present_scan(struct backend *b)
+{
+	off_t data, hole = 0;
+	uint64_t first, end;
+
+	while ((uint64_t)hole < b->size) {
+		data = lseek(b->fd, hole, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno;
+		hole = lseek(b->fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if ((uint64_t)hole > b->size)
+			hole = b->size;
+		page_span(b, data, hole - data, &first, &end);
+		present_range(b, first, end, 1);
+	}
+	return 0;
+}
+
+/**
+ * backend_map() - map a file on tmpfs or ramfs whole, so that reads and
+ * writes are copies in the calling thread, with no system call
+ * @b:		a file backend, not O_DIRECT
+ *
+ * preadv() and pwritev() of such a file are a system call and a page
+ * cache lookup per request, and the kernel's user copy, which QEMU's TCG
+ * runs a byte per step (docs/benchmarks.md, "The file backend through a
+ * mapping"). A read of a page the file does not hold (a hole) still goes
+ * by preadv(), which returns zeros without allocating: through the
+ * mapping it would allocate the page. Holes are found with SEEK_DATA at
+ * mapping time, and followed as writes fill them and discards punch them.
+ * A file shrunk under us fails the requests past its end with -EIO, as
+ * preadv() would (a SIGBUS handler ends the copy).
+ *
+ * Return: 0; -EOPNOTSUPP for anything but a regular file on a memory file
+ * system opened without O_DIRECT; -EFBIG for a file over 1 TiB; -ENOMEM;
+ * or -errno from mmap(), lseek() or sigaction()
+ */
+int backend_map(struct backend *b)
+{
+	uint64_t pages;
+	long page;
+	void *p;
+	int ret;
+
+	if (b->type != BACKEND_FILE || b->direct || !backend_on_memfs(b))
+		return -EOPNOTSUPP;
+	if (b->size > BACKEND_MAP_MAX || (size_t)b->size != b->size)
+		return -EFBIG;
+	page = sysconf(_SC_PAGESIZE);
+	if (page <= 0 || (page & (page - 1)))
+		return -EINVAL;
+	ret = map_sigbus_install();
+	if (ret)
+		return ret;
+	b->page_shift = __builtin_ctzl((unsigned long)page);
+	pages = (b->size + page - 1) >> b->page_shift;
+	b->present = calloc((pages + 63) / 64, sizeof(*b->present));
+	if (!b->present)
+		return -ENOMEM;
+	ret = present_scan(b);
+	if (ret)
+		goto err;
+	p = mmap(NULL, b->size, PROT_READ | (b->readonly ? 0 : PROT_WRITE),
+		 MAP_SHARED, b->fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto err;
+	}
+	b->map = p;
+	b->map_size = b->size;
+	return 0;
+err:
+	free(b->present);
+	b->present = NULL;
+	return ret;
+}
+
+/* Not inlined: nothing of it lives in registers across the siglongjmp(). */
+static __attribute__((noinline)) void map_copy_iov(uint8_t *at,
+						   const struct iovec *iov,
+						   unsigned int cnt, bool write)
+{
+	unsigned int i;
+
+	for (i = 0; i < cnt; i++) {
+		if (write)
+			uvcopy(at, iov[i].iov_base, iov[i].iov_len);
+		else
+			uvcopy(iov[i].iov_base, at, iov[i].iov_len);
+		at += iov[i].iov_len;
+	}
+}
+
+/* The copy under the SIGBUS handler's watch. Return: 0 or -EIO. */
+static int map_copy(uint8_t *at, const struct iovec *iov, unsigned int cnt,
+		    bool write)
+{
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 0)) {
+		map_fault = NULL;
+		return -EIO;
+	}
+	map_fault = &jb;
+	atomic_signal_fence(memory_order_seq_cst);
+	map_copy_iov(at, iov, cnt, write);
+	atomic_signal_fence(memory_order_seq_cst);
+	map_fault = NULL;
+	return 0;
+}
+
+/**
+ * map_rw() - a read or write through the mapping, where it may go
+ * @b:		mapped backend
+ * @off:	byte offset
+ * @iov:	buffers
+ * @cnt:	entries
+ * @write:	direction
+ *
+ * Return: BACKEND_MAPPED; 0 if it must go by system calls (a read of a
+ * page the file does not hold, or bytes past the mapping: the file grew);
+ * -EIO if the file shrank under the copy
+ */
+static int map_rw(struct backend *b, uint64_t off, const struct iovec *iov,
+		  unsigned int cnt, bool write)
+{
+	uint64_t len = 0, first, end;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < cnt; i++)
+		len += iov[i].iov_len;
+	if (off > b->map_size || len > b->map_size - off)
+		return 0;
+	page_span(b, off, len, &first, &end);
+	if (!write && !present_range(b, first, end, 0))
+		return 0;
+	ret = map_copy(b->map + off, iov, cnt, write);
+	if (ret)
+		return ret;
+	if (write)
+		present_range(b, first, end, 1);
+	return BACKEND_MAPPED;
+}
+
+/**
+ * backend_punching() - a hole is about to be punched in a mapped file
+ * @b:		backend (anything but a mapped file: nothing to do)
+ * @off:	byte offset
+ * @len:	bytes
+ *
+ * The whole pages of the range will be holes: reads of them go by
+ * preadv() from now on. Call it before the hole is punched.
+ */
+void backend_punching(struct backend *b, uint64_t off, uint64_t len)
+{
+	uint64_t page, first, end;
+
+	if (!b->map || off >= b->map_size)
+		return;
+	if (len > b->map_size - off)
+		len = b->map_size - off;
+	page = 1ULL << b->page_shift;
+	first = (off + page - 1) >> b->page_shift;
+	end = (off + len) >> b->page_shift;
+	present_range(b, first, end, -1);
+}
+
+/**
  * backend_rw() - transfer a whole iovec array at an offset
  * @b:		backend
  * @off:	byte offset
@@ -157,16 +446,23 @@ static struct iovec *iov_advance(struct iovec *iov, unsigned int *cnt,
  * @cnt:	entries
  * @write:	direction
  *
- * Return: 0, -errno, or -EIO at end of file
+ * Return: 0, BACKEND_MAPPED if copied through the file's mapping, -errno,
+ * or -EIO at end of file
  */
 static int backend_rw(struct backend *b, uint64_t off, struct iovec *iov,
 		      unsigned int cnt, bool write)
 {
 	unsigned int i;
 	ssize_t n;
+	int ret;
 
 	if (b->type == BACKEND_NULL)
 		return 0;
+	if (b->map) {
+		ret = map_rw(b, off, iov, cnt, write);
+		if (ret)
+			return ret;
+	}
 	if (b->type == BACKEND_RAM) {
 		for (i = 0; i < cnt; i++) {
 			if (off > b->size || iov[i].iov_len > b->size - off)
@@ -209,7 +505,7 @@ static int backend_rw(struct backend *b, uint64_t off, struct iovec *iov,
  * @iov:	buffers (contents of the array are changed)
  * @cnt:	entries
  *
- * Return: 0 or -errno
+ * Return: 0, BACKEND_MAPPED (copied through the file's mapping) or -errno
  */
 int backend_read(struct backend *b, uint64_t off, struct iovec *iov,
 		 unsigned int cnt)
@@ -224,7 +520,8 @@ int backend_read(struct backend *b, uint64_t off, struct iovec *iov,
  * @iov:	buffers (contents of the array are changed)
  * @cnt:	entries
  *
- * Return: 0, -EROFS if read-only, or -errno
+ * Return: 0, BACKEND_MAPPED (copied through the file's mapping), -EROFS
+ * if read-only, or -errno
  */
 int backend_write(struct backend *b, uint64_t off, struct iovec *iov,
 		  unsigned int cnt)
@@ -345,6 +642,7 @@ static int backend_deallocate(struct backend *b, uint64_t off, uint64_t len,
 			return -errno;
 		return 0;
 	case BACKEND_FILE:
+		backend_punching(b, off, len);
 		if (!fallocate(b->fd, FALLOC_FL_PUNCH_HOLE |
 			       FALLOC_FL_KEEP_SIZE, off, len))
 			return 0;
@@ -403,8 +701,13 @@ void backend_close(struct backend *b)
 {
 	if (b->ram)
 		munmap(b->ram, b->size);
+	if (b->map)
+		munmap(b->map, b->map_size);
+	free(b->present);
 	if (b->fd >= 0)
 		close(b->fd);
 	b->ram = NULL;
+	b->map = NULL;
+	b->present = NULL;
 	b->fd = -1;
 }

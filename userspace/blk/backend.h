@@ -7,6 +7,7 @@
 #ifndef UVIRTIO_BLK_BACKEND_H
 #define UVIRTIO_BLK_BACKEND_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -26,6 +27,13 @@ enum backend_type {
  * @size:	bytes
  * @readonly:	opened read-only
  * @direct:	opened with O_DIRECT
+ * @map:	a file on a memory file system mapped whole (backend_map()),
+ *		else NULL
+ * @map_size:	its bytes: the file's size when it was mapped
+ * @present:	one bit per page of @map: set where the file is known to
+ *		hold the page (not a hole), so that a read through @map
+ *		allocates nothing
+ * @page_shift:	log2 of the page size
  */
 struct backend {
 	enum backend_type type;
@@ -34,13 +42,23 @@ struct backend {
 	uint64_t size;
 	bool readonly;
 	bool direct;
+	uint8_t *map;
+	uint64_t map_size;
+	_Atomic uint64_t *present;
+	unsigned int page_shift;
 };
+
+/* backend_read() and backend_write(): served by copying through @map */
+#define BACKEND_MAPPED	1
 
 int backend_open_ram(struct backend *b, uint64_t size);
 int backend_open_null(struct backend *b, uint64_t size);
 int backend_open_file(struct backend *b, const char *path, bool readonly,
 		      bool direct);
 int backend_refresh_size(struct backend *b);
+bool backend_on_memfs(const struct backend *b);
+int backend_map(struct backend *b);
+void backend_punching(struct backend *b, uint64_t off, uint64_t len);
 int backend_read(struct backend *b, uint64_t off, struct iovec *iov,
 		 unsigned int cnt);
 int backend_write(struct backend *b, uint64_t off, struct iovec *iov,

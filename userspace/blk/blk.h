@@ -75,6 +75,8 @@
  * @fixed_pieces: those of them in several pieces of the pool (one
  *		READV_FIXED / WRITEV_FIXED, or one operation per piece)
  * @enters:	io_uring_enter() calls of the queue's thread
+ * @mapped:	reads and writes copied through the file's mapping in the
+ *		queue's thread (backend_map(): a file on tmpfs or ramfs)
  */
 struct blk_qstats {
 	_Atomic uint64_t kicks;
@@ -90,6 +92,7 @@ struct blk_qstats {
 	_Atomic uint64_t fixed;
 	_Atomic uint64_t fixed_pieces;
 	_Atomic uint64_t enters;
+	_Atomic uint64_t mapped;
 } __attribute__((aligned(BLK_CACHELINE)));
 
 /**
@@ -221,6 +224,9 @@ struct blk_queue {
  *		instead of the kick and call eventfds
  * @uring_min:	with @use_uring, reads and writes of fewer data bytes are
  *		served in the queue's thread (0: every one through io_uring)
+ * @mapped:	the file is mapped (backend_map()): reads and writes are
+ *		copies in the queue's thread, and the pool is not registered
+ *		with io_uring (only discards and flushes go there)
  * @faults:	device-wide fault switches
  * @q:		queues
  * @w:		their threads (&q[i].w), for the uvworker_*_all() calls
@@ -237,6 +243,7 @@ struct blk_engine {
 	bool use_uring;
 	bool ring_cmds;
 	uint32_t uring_min;
+	bool mapped;
 	struct blk_faults faults;
 	struct blk_queue *q;
 	struct uvworker **w;

@@ -117,7 +117,7 @@ struct opts {
 	bool zero_buffers;
 	bool indirect;
 	int pin;
-	enum { IO_AUTO, IO_URING, IO_SYNC } io;
+	enum { IO_AUTO, IO_URING, IO_SYNC, IO_MAP } io;
 	enum { NOTIFY_AUTO, NOTIFY_URING, NOTIFY_EVENTFD } notify;
 	int fault_ignore_kicks;
 	int fault_withhold_irq;
@@ -201,9 +201,11 @@ static void usage(FILE *f)
 "  --direct            open PATH with O_DIRECT (no page cache)\n"
 "  --io MODE           how PATH is read and written: uring (one io_uring\n"
 "                      per queue), sync (preadv/pwritev in the queue's\n"
-"                      thread) or auto (default: uring; on tmpfs, which\n"
-"                      io_uring can only serve from worker threads, sync\n"
-"                      for reads and writes under 64 KiB)\n"
+"                      thread), map (a file on tmpfs or ramfs only:\n"
+"                      copies through a shared mapping of the file in\n"
+"                      the queue's thread; reads of holes by preadv) or\n"
+"                      auto (default: map on tmpfs and ramfs without\n"
+"                      --direct, else uring)\n"
 "  --notify MODE       how queue threads hear of requests and hand back\n"
 "                      completions: uring (io_uring commands on the device\n"
 "                      fd, one io_uring per queue), eventfd (kick and call\n"
@@ -418,10 +420,12 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 				o->io = IO_URING;
 			else if (!strcmp(optarg, "sync"))
 				o->io = IO_SYNC;
+			else if (!strcmp(optarg, "map"))
+				o->io = IO_MAP;
 			else if (!strcmp(optarg, "auto"))
 				o->io = IO_AUTO;
 			else
-				uvemu_die(2, "--io: '%s' is not uring, sync or auto",
+				uvemu_die(2, "--io: '%s' is not uring, sync, map or auto",
 					  optarg);
 			break;
 		case OPT_NOTIFY:
@@ -619,6 +623,37 @@ static bool can_lock_memory(void)
 }
 
 /**
+ * map_backing() - --io map, or --io auto on tmpfs and ramfs: map the file
+ * @e:		emulator, its backing open
+ *
+ * A file that lives in memory is read and written by copies through a
+ * shared mapping of it, in the queue's thread: no system call, no page
+ * cache lookup and no worker thread per request (docs/uvirtio-blk.md,
+ * "Files on tmpfs"). Exits with 1 if --io map cannot be had; --io auto
+ * then says why and goes on with io_uring.
+ */
+static void map_backing(struct emu *e)
+{
+	int ret;
+
+	if (e->be.fd < 0 || (e->o.io != IO_MAP && e->o.io != IO_AUTO))
+		return;
+	if (e->o.io == IO_AUTO && (e->o.direct || !backend_on_memfs(&e->be)))
+		return;
+	ret = backend_map(&e->be);
+	if (!ret)
+		return;
+	if (e->o.io == IO_MAP && ret == -EOPNOTSUPP)
+		uvemu_die(1, "--io map: %s is not a file on tmpfs or ramfs%s",
+			  e->o.backing, e->o.direct ? " (or --direct was given)" : "");
+	if (e->o.io == IO_MAP)
+		uvemu_die(1, "--io map: cannot map %s: %s", e->o.backing,
+			  strerror(-ret));
+	uvemu_log("%s: cannot map the file (%s): served as a tmpfs file through io_uring",
+		  e->o.backing, strerror(-ret));
+}
+
+/**
  * probe_uring() - may the backing file's I/O go through io_uring, and may
  * its rings pin the pool
  * @e:		emulator, its backing open
@@ -634,6 +669,9 @@ static void probe_uring(struct emu *e)
 		e->uring_err = blk_uring_probe(e->be.fd, e->o.queue_size,
 					       &e->uring_pins,
 					       &e->uring_shares);
+	/* reads and writes of a mapped file never use the pool there */
+	if (e->be.map)
+		e->uring_pins = false;
 }
 
 /**
@@ -921,7 +959,6 @@ static void setup_engine(struct emu *e)
 {
 	struct blk_engine *eng = &e->eng;
 	bool sync_told = false;
-	struct statfs sfs;
 	int ret;
 
 	eng->bd = &e->bd;
@@ -939,8 +976,10 @@ static void setup_engine(struct emu *e)
 			uvemu_die(1, "uvirtio-%u: --io uring: io_uring is not available here: %s",
 				  e->em.dev.index, strerror(-ret));
 		if (ret) {
-			uvemu_log("uvirtio-%u: io_uring is not available here (%s): synchronous file I/O in the queue threads",
-				  e->em.dev.index, strerror(-ret));
+			uvemu_log("uvirtio-%u: io_uring is not available here (%s): %s in the queue threads",
+				  e->em.dev.index, strerror(-ret),
+				  e->be.map ? "discards and flushes" :
+					      "synchronous file I/O");
 			eng->use_uring = false;
 			sync_told = true;
 		}
@@ -952,7 +991,8 @@ static void setup_engine(struct emu *e)
 	 * reads of a tmpfs file: 4.5k IOPS through io_uring, where loop on
 	 * the same file did 11.7k), so they are served in the queue's
 	 * thread; large ones gain from the workers copying in parallel with
-	 * it (see BLK_TMPFS_URING_MIN).
+	 * it (see BLK_TMPFS_URING_MIN). A mapped file (map_backing()) needs
+	 * neither: every read and write is a copy in the queue's thread.
 	 */
 	if (e->o.notify != NOTIFY_EVENTFD) {
 		ret = blk_uring_cmd_probe(e->em.dev.fd);
@@ -964,9 +1004,12 @@ static void setup_engine(struct emu *e)
 				  e->em.dev.index, strerror(-ret));
 		eng->ring_cmds = !ret;
 	}
-	if (eng->use_uring && e->o.io == IO_AUTO && fstatfs(e->be.fd, &sfs) == 0 &&
-	    (sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC))
+	if (eng->use_uring && e->be.map)
+		eng->uring_min = UINT32_MAX;
+	else if (eng->use_uring && e->o.io == IO_AUTO &&
+		 backend_on_memfs(&e->be))
 		eng->uring_min = BLK_TMPFS_URING_MIN;
+	eng->mapped = e->be.map != NULL;
 	ret = blk_engine_init(eng, &e->em.dev,
 			      (uint8_t *)e->em.dev.map + e->em.dev.layout.bounce_offset,
 			      e->em.dev.layout.bounce_size);
@@ -974,16 +1017,20 @@ static void setup_engine(struct emu *e)
 		uvemu_die(1, "uvirtio-%u: cannot set up the queues%s: %s",
 			  e->em.dev.index, eng->use_uring ? " (io_uring)" : "",
 			  strerror(-ret));
-	if (!eng->use_uring && e->be.fd >= 0 && !sync_told)
+	if (e->be.map)
+		uvemu_log("uvirtio-%u: %s: reads and writes copied through a mapping of the file in the queue threads (reads of holes by preadv)%s",
+			  e->em.dev.index, e->o.backing,
+			  eng->use_uring ? ", discards and flushes through io_uring" : "");
+	else if (!eng->use_uring && e->be.fd >= 0 && !sync_told)
 		uvemu_log("uvirtio-%u: synchronous file I/O in the queue threads",
 			  e->em.dev.index);
-	if (eng->use_uring && eng->uring_min)
+	if (eng->use_uring && eng->uring_min && !e->be.map)
 		uvemu_log("uvirtio-%u: tmpfs: reads and writes under %u KiB in the queue threads, larger ones through io_uring",
 			  e->em.dev.index, eng->uring_min >> 10);
 	if (eng->ring_cmds)
 		uvemu_log("uvirtio-%u: queues driven by io_uring commands",
 			  e->em.dev.index);
-	if (eng->use_uring)
+	if (eng->use_uring && !e->be.map)
 		log_fixed(e, eng);
 }
 
@@ -1059,7 +1106,7 @@ static void print_stats(struct emu *e)
 	for (i = 0; e->eng.q && i < e->eng.num_queues; i++) {
 		struct blk_qstats *s = &e->eng.q[i].stats;
 
-		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring (%llu on the pool as fixed buffer, %llu of them in several pieces), %llu io_uring_enter",
+		uvemu_log("uvirtio-%u: queue %u: %llu requests, %llu MiB, %llu errors, %llu kick wake-ups, %llu interrupts, %llu completions without one (EVENT_IDX), polls %llu hit %llu missed, %llu holds saved an interrupt, %llu through io_uring (%llu on the pool as fixed buffer, %llu of them in several pieces), %llu io_uring_enter, %llu through the file's mapping",
 			  e->em.dev.index, i,
 			  (unsigned long long)uvcounter_read(&s->requests),
 			  (unsigned long long)(uvcounter_read(&s->bytes) >> 20),
@@ -1073,7 +1120,8 @@ static void print_stats(struct emu *e)
 			  (unsigned long long)uvcounter_read(&s->uring),
 			  (unsigned long long)uvcounter_read(&s->fixed),
 			  (unsigned long long)uvcounter_read(&s->fixed_pieces),
-			  (unsigned long long)uvcounter_read(&s->enters));
+			  (unsigned long long)uvcounter_read(&s->enters),
+			  (unsigned long long)uvcounter_read(&s->mapped));
 	}
 }
 
@@ -1377,6 +1425,7 @@ int main(int argc, char **argv)
 	uvemu_init(&e->em, PROG, &blk_emu_ops, e, "disk node");
 	parse_opts(argc, argv, &e->o);
 	open_backing(e);
+	map_backing(e);
 	probe_uring(e);
 	fit_bounce(e);
 

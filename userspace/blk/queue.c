@@ -492,6 +492,10 @@ static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
 	ret = blk_req_parse(eng->bd, el->iov, el->out_num, uvq_elem_in(el),
 			    el->in_num, r->data, eng->seg_max + 4, &r->ri);
 	inflight_set(q, r, el->head);
+	if (ret == 0 && (r->ri.type == VIRTIO_BLK_T_DISCARD ||
+			 r->ri.type == VIRTIO_BLK_T_WRITE_ZEROES))
+		backend_punching(eng->be, r->ri.sector * BLK_SECTOR_SIZE,
+				 r->ri.len);
 	if (ret == 0 && eng->use_uring &&
 	    ((r->ri.type != VIRTIO_BLK_T_IN && r->ri.type != VIRTIO_BLK_T_OUT) ||
 	     r->ri.len >= eng->uring_min) &&
@@ -504,6 +508,8 @@ static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
 		blk_req_serve_info(eng->bd, &r->ri, el->iov, el->out_num,
 				   uvq_elem_in(el), el->in_num, r->data,
 				   eng->seg_max + 4, &len);
+	if (r->ri.mapped)
+		uvcounter_add(&q->stats.mapped, 1);
 	r->used_len = len;
 	q_complete(q, eng, r);
 	return 0;
@@ -819,6 +825,8 @@ static int q_uring_init(struct blk_queue *q, struct blk_engine *eng,
 	const struct blk_uring *share = q->index ? &eng->q[0].io : NULL;
 	int ret;
 
+	if (eng->mapped)
+		pool = NULL;	/* its reads and writes are not io_uring's */
 	if (eng->ring_cmds)
 		return blk_uring_init(&q->io, eng->queue_size,
 				      eng->use_uring ? eng->be->fd : -1, -1,

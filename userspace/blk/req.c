@@ -136,12 +136,13 @@ static int blk_dealloc_parse(const struct blk_dev *bd, struct iovc *c,
  * @write:	OUT (true) or IN
  * @scratch:	iovecs for the data part
  * @cap:	entries in @scratch
+ * @mapped:	out: set if the data went through the file's mapping
  *
  * Return: VIRTIO_BLK_S_OK or VIRTIO_BLK_S_IOERR
  */
 static int blk_transfer(struct blk_dev *bd, struct iovc *c, uint64_t len,
 			uint64_t sector, bool write, struct iovec *scratch,
-			unsigned int cap)
+			unsigned int cap, bool *mapped)
 {
 	int n, ret;
 
@@ -156,7 +157,8 @@ static int blk_transfer(struct blk_dev *bd, struct iovc *c, uint64_t len,
 		ret = backend_write(bd->be, sector * BLK_SECTOR_SIZE, scratch, n);
 	else
 		ret = backend_read(bd->be, sector * BLK_SECTOR_SIZE, scratch, n);
-	return ret ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+	*mapped = ret == BACKEND_MAPPED;
+	return ret < 0 ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
 }
 
 /**
@@ -230,7 +232,7 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
  * blk_req_serve_info() - execute a request whose header blk_req_parse()
  * (or blk_req_serve()) already read, and write its status byte
  * @bd:		disk
- * @ri:		the request's @type and @sector
+ * @ri:		the request's @type and @sector; @mapped is set here
  * @out:	device-readable buffers (the header is skipped, not read)
  * @out_num:	entries in @out
  * @in:		device-writable buffers, at least one byte
@@ -241,7 +243,7 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
  *
  * Return: the VIRTIO_BLK_S_* status written
  */
-int blk_req_serve_info(struct blk_dev *bd, const struct blk_req_info *ri,
+int blk_req_serve_info(struct blk_dev *bd, struct blk_req_info *ri,
 		       const struct iovec *out, unsigned int out_num,
 		       const struct iovec *in, unsigned int in_num,
 		       struct iovec *scratch, unsigned int scratch_cap,
@@ -260,7 +262,7 @@ int blk_req_serve_info(struct blk_dev *bd, const struct blk_req_info *ri,
 	switch (ri->type) {
 	case VIRTIO_BLK_T_IN:
 		status = blk_transfer(bd, &ic, in_len - 1, sector, false,
-				      scratch, scratch_cap);
+				      scratch, scratch_cap, &ri->mapped);
 		if (status == VIRTIO_BLK_S_OK && backend_fills(bd->be))
 			data_in = in_len - 1;
 		break;
@@ -270,7 +272,7 @@ int blk_req_serve_info(struct blk_dev *bd, const struct blk_req_info *ri,
 			break;
 		}
 		status = blk_transfer(bd, &oc, iovc_left(&oc), sector, true,
-				      scratch, scratch_cap);
+				      scratch, scratch_cap, &ri->mapped);
 		break;
 	case VIRTIO_BLK_T_FLUSH:
 		status = backend_flush(bd->be) ? VIRTIO_BLK_S_IOERR :

@@ -42,6 +42,8 @@ struct blk_dev {
  * @len:	data bytes (IN: writable bytes but the status byte)
  * @data_num:	iovecs of the data part
  * @status:	the status byte (last device-writable byte)
+ * @mapped:	set by blk_req_serve_info(): the data was copied through the
+ *		file's mapping (backend_map())
  */
 struct blk_req_info {
 	uint32_t type;
@@ -49,6 +51,7 @@ struct blk_req_info {
 	uint64_t len;
 	unsigned int data_num;
 	uint8_t *status;
+	bool mapped;
 };
 
 int blk_req_parse(struct blk_dev *bd, const struct iovec *out,
@@ -61,7 +64,7 @@ int blk_req_serve(struct blk_dev *bd, const struct iovec *out,
 		  unsigned int in_num, struct iovec *scratch,
 		  unsigned int scratch_cap, uint32_t *used_len);
 
-int blk_req_serve_info(struct blk_dev *bd, const struct blk_req_info *ri,
+int blk_req_serve_info(struct blk_dev *bd, struct blk_req_info *ri,
 		       const struct iovec *out, unsigned int out_num,
 		       const struct iovec *in, unsigned int in_num,
 		       struct iovec *scratch, unsigned int scratch_cap,

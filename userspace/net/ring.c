@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "copy.h"
 #include "ring.h"
 #include "shm.h"
 
@@ -21,45 +22,6 @@ _Static_assert(!(NR_DATA_SIZE & (NR_DATA_SIZE - 1)), "power of two");
 _Static_assert(sizeof(struct nr_msg) == 16, "control message size");
 
 #define NR_MASK			(NR_DATA_SIZE - 1)
-
-/**
- * nring_copy() - copy a frame's bytes
- * @dst:	destination
- * @src:	source
- * @n:		bytes
- *
- * Plain 8-byte moves, 32 bytes a turn. glibc's memcpy() moves anything
- * over a few KiB with rep movsb on CPUs that advertise ERMS, and QEMU's
- * TCG, which runs our VMs, executes that one byte per step; it runs 16-byte
- * SSE moves through the vector registers it keeps in memory. Measured side
- * by side in one boot (iperf3 between two uvirtio-net peers,
- * docs/uvirtio-net.md), this loop beat an SSE2 one by 6-15%; memcpy()
- * itself was not tried here, but the kernel's rep movsb user copies cost
- * about 7.5 times what its 8-byte loop does per byte under TCG
- * (docs/benchmarks.md). The empty asm keeps the compiler from turning the
- * loop back into vector moves.
- * On hardware memcpy() would be at least as fast: the frames are at most
- * 64 KiB and sit in the cache.
- */
-void nring_copy(void *dst, const void *src, size_t n)
-{
-	uint8_t *d = dst;
-	const uint8_t *s = src;
-	uint64_t a, b, c, e;
-
-	for (; n >= 32; n -= 32, d += 32, s += 32) {
-		memcpy(&a, s, 8);
-		memcpy(&b, s + 8, 8);
-		memcpy(&c, s + 16, 8);
-		memcpy(&e, s + 24, 8);
-		__asm__("" : "+r"(a), "+r"(b), "+r"(c), "+r"(e));
-		memcpy(d, &a, 8);
-		memcpy(d + 8, &b, 8);
-		memcpy(d + 16, &c, 8);
-		memcpy(d + 24, &e, 8);
-	}
-	memcpy(d, s, n);
-}
 
 static uint32_t nr_align(uint32_t n)
 {
@@ -281,7 +243,7 @@ int nring_push(struct nring *r, const struct iovec *iov, unsigned int cnt,
 	shm_store32((uint32_t *)p, len, memory_order_relaxed);
 	p += NR_REC_HDR;
 	for (i = 0; i < cnt; i++) {
-		nring_copy(p, iov[i].iov_base, iov[i].iov_len);
+		uvcopy(p, iov[i].iov_base, iov[i].iov_len);
 		p += iov[i].iov_len;
 	}
 	r->pos += need;
@@ -326,7 +288,7 @@ static void nr_copy_out(const uint8_t *src, size_t len,
 
 	for (i = 0; i < cnt && len; i++) {
 		n = iov[i].iov_len < len ? iov[i].iov_len : len;
-		nring_copy(iov[i].iov_base, src, n);
+		uvcopy(iov[i].iov_base, src, n);
 		src += n;
 		len -= n;
 	}

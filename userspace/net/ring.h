@@ -126,6 +126,5 @@ int nring_push(struct nring *r, const struct iovec *iov, unsigned int cnt,
 	       size_t len);
 int nring_pop(struct nring *r, const struct iovec *iov, unsigned int cnt);
 bool nring_stalled(struct nring *r);
-void nring_copy(void *dst, const void *src, size_t n);
 
 #endif /* UVIRTIO_NET_RING_H */
