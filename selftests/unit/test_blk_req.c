@@ -332,12 +332,20 @@ static bool t_mapped_file(void)
 
 	if (fd < 0)
 		return false;
-	if (ftruncate(fd, 64 << 10) < 0 || backend_open_file(&fb, path, false, false))
+	/* one page of data at 16 KiB before the mapping, the rest holes */
+	fill(w, sizeof(w), 3);
+	if (ftruncate(fd, 64 << 10) < 0 || pwrite(fd, w, 4096, 4 * 4096) != 4096 ||
+	    backend_open_file(&fb, path, false, false))
 		goto out;
 	CHECK_GOTO(backend_on_memfs(&fb), out_close);
-	CHECK_GOTO(backend_map(&fb) == 0 && fb.map && fb.map_size == 64 << 10, out_close);
-	/* a hole: read by preadv, zeros, nothing allocated */
 	blocks = file_blocks(fd);
+	CHECK_GOTO(backend_map(&fb) == 0 && fb.map && fb.map_size == 64 << 10, out_close);
+	/* mapping (and filling its page tables) allocated no hole */
+	CHECK_GOTO(file_blocks(fd) == blocks, out_close);
+	/* the page found by SEEK_DATA is read through the mapping */
+	CHECK_GOTO(be_io(&fb, 4 * 4096, r, 4096, false) == BACKEND_MAPPED &&
+		   !memcmp(r, w, 4096), out_close);
+	/* a hole: read by preadv, zeros, nothing allocated */
 	memset(r, 0xaa, sizeof(r));
 	CHECK_GOTO(be_io(&fb, 0, r, 8192, false) == 0, out_close);
 	CHECK_GOTO(!memcmp(r, z, 8192) && file_blocks(fd) == blocks, out_close);

@@ -264,14 +264,23 @@ static void page_span(const struct backend *b, uint64_t off, uint64_t len,
 	*end = (off + len + page - 1) >> b->page_shift;
 }
 
+/* Page tables filled at start for at most this much of a file's data. */
+#define BACKEND_POPULATE_MAX	(1ULL << 30)
+
 /*
  * Mark what the file holds: SEEK_DATA and SEEK_HOLE name its data runs
- * (tmpfs at page granularity; ramfs calls the whole file data).
+ * (tmpfs at page granularity; ramfs calls the whole file data). The first
+ * BACKEND_POPULATE_MAX bytes of them get their page table entries now
+ * (MADV_POPULATE_WRITE, 5.14 on; best effort): else the first copy to or
+ * from each page takes a page fault, which made the first 5 s of 4k
+ * random reads of a 512 MiB file a third slower than the third
+ * (docs/benchmarks.md). Never a hole: that would allocate it.
  */
-static int present_scan(struct backend *b)
+static int present_scan(struct backend *b, uint8_t *map)
 {
+	int advice = b->readonly ? MADV_POPULATE_READ : MADV_POPULATE_WRITE;
+	uint64_t first, end, budget = BACKEND_POPULATE_MAX, n;
 	off_t data, hole = 0;
-	uint64_t first, end;
 
 	while ((uint64_t)hole < b->size) {
 		data = lseek(b->fd, hole, SEEK_DATA);
@@ -284,6 +293,12 @@ static int present_scan(struct backend *b)
 			hole = b->size;
 		page_span(b, data, hole - data, &first, &end);
 		present_range(b, first, end, 1);
+		n = (uint64_t)(hole - data) < budget ? (uint64_t)(hole - data) :
+						       budget;
+		/* data is page-aligned on tmpfs; on ramfs it is 0 */
+		if (n && !(data & ((1LL << b->page_shift) - 1)) &&
+		    !madvise(map + data, n, advice))
+			budget -= n;
 	}
 	return 0;
 }
@@ -329,13 +344,15 @@ int backend_map(struct backend *b)
 	b->present = calloc((pages + 63) / 64, sizeof(*b->present));
 	if (!b->present)
 		return -ENOMEM;
-	ret = present_scan(b);
-	if (ret)
-		goto err;
 	p = mmap(NULL, b->size, PROT_READ | (b->readonly ? 0 : PROT_WRITE),
 		 MAP_SHARED, b->fd, 0);
 	if (p == MAP_FAILED) {
 		ret = -errno;
+		goto err;
+	}
+	ret = present_scan(b, p);
+	if (ret) {
+		munmap(p, b->size);
 		goto err;
 	}
 	b->map = p;
