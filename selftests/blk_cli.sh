@@ -54,6 +54,17 @@ bad "fault on a queue that does not exist" --queues 2 --fault-ignore-kicks=2 nul
 bad "no BACKING" --queues 2
 bad "coalescing hold above 1000 us" --coalesce-us 1001 null:1M
 bad "coalescing hold not a number" --coalesce-us x null:1M
+bad "unknown --io mode" --io mmap ram:64M
+# --io map takes only a file on tmpfs or ramfs: the root file system here
+# is an overlay (virtio-9p under a tmpfs upper layer)
+disk=$(mktemp /var/tmp/blk_cli.XXXXXX) || uv_fail "mktemp in /var/tmp"
+uv_defer "rm -f '$disk'"
+truncate -s 1M "$disk" && chown $UV_USER_UID:$UV_USER_UID "$disk" || uv_fail "cannot create $disk"
+bad "--io map on a file that is not on tmpfs ($(stat -f -c %T "$disk"))" --io map "$disk"
+if ! grep -q -- "--io map: $disk is not a file on tmpfs or ramfs" "$UV_TMP/err"; then
+	echo "not ok: --io map on $disk: not the reason expected: $(cat "$UV_TMP/err")"
+	failures=$((failures + 1))
+fi
 
 if uvirtio-blk --help > "$UV_TMP/help" 2>&1; then
 	missing=""
