@@ -214,12 +214,19 @@ static int map_sigbus_install(void)
 	return 0;
 }
 
+/* What present_range() does with the bits of a run of pages */
+enum present_op {
+	PRESENT_TEST,	/* are they all set */
+	PRESENT_SET,	/* the file holds these pages now */
+	PRESENT_CLEAR,	/* they are about to be holes */
+};
+
 /**
  * present_range() - test, set or clear the present bits of pages
  * @b:		mapped backend
  * @first:	first page
  * @end:	page after the last
- * @op:		0: test, 1: set, -1: clear
+ * @op:		what to do
  *
  * Queue threads race on these bits only for requests that overlap, whose
  * outcome the driver leaves open anyway; a wrong bit costs memory (a read
@@ -228,27 +235,34 @@ static int map_sigbus_install(void)
  * Return: for a test, whether every page is present; else true
  */
 static bool present_range(struct backend *b, uint64_t first, uint64_t end,
-			  int op)
+			  enum present_op op)
 {
-	uint64_t w, mask, bits;
+	uint64_t mask, bits, now;
+	_Atomic uint64_t *w;
 
 	while (first < end) {
-		w = first / 64;
+		w = &b->present[first / 64];
 		bits = end - first < 64 - first % 64 ? end - first :
 						       64 - first % 64;
 		mask = (bits == 64 ? ~0ULL : ((1ULL << bits) - 1)) << first % 64;
-		if (op == 0 &&
-		    (atomic_load_explicit(&b->present[w], memory_order_relaxed) &
-		     mask) != mask)
-			return false;
-		if (op > 0 &&
-		    (atomic_load_explicit(&b->present[w], memory_order_relaxed) &
-		     mask) != mask)
-			atomic_fetch_or_explicit(&b->present[w], mask,
-						 memory_order_relaxed);
-		if (op < 0)
-			atomic_fetch_and_explicit(&b->present[w], ~mask,
-						  memory_order_relaxed);
+		now = atomic_load_explicit(w, memory_order_relaxed);
+		switch (op) {
+		case PRESENT_TEST:
+			if ((now & mask) != mask)
+				return false;
+			break;
+		case PRESENT_SET:
+			/* a locked OR only the first time */
+			if ((now & mask) != mask)
+				atomic_fetch_or_explicit(w, mask,
+							 memory_order_relaxed);
+			break;
+		case PRESENT_CLEAR:
+			if (now & mask)
+				atomic_fetch_and_explicit(w, ~mask,
+							  memory_order_relaxed);
+			break;
+		}
 		first += bits;
 	}
 	return true;
@@ -272,8 +286,8 @@ static void page_span(const struct backend *b, uint64_t off, uint64_t len,
  * (tmpfs at page granularity; ramfs calls the whole file data). The first
  * BACKEND_POPULATE_MAX bytes of them get their page table entries now
  * (MADV_POPULATE_WRITE, 5.14 on; best effort): else the first copy to or
- * from each page takes a page fault, which made the first 5 s of 4k
- * random reads of a 512 MiB file a third slower than the third
+ * from each page takes a page fault: of three 5 s runs of 4k random reads
+ * of a 512 MiB file, the first was 30% slower than the third
  * (docs/benchmarks.md). Never a hole: that would allocate it.
  */
 static int present_scan(struct backend *b, uint8_t *map)
@@ -292,7 +306,7 @@ static int present_scan(struct backend *b, uint8_t *map)
 		if ((uint64_t)hole > b->size)
 			hole = b->size;
 		page_span(b, data, hole - data, &first, &end);
-		present_range(b, first, end, 1);
+		present_range(b, first, end, PRESENT_SET);
 		n = (uint64_t)(hole - data) < budget ? (uint64_t)(hole - data) :
 						       budget;
 		/* data is page-aligned on tmpfs; on ramfs it is 0 */
@@ -422,13 +436,13 @@ static int map_rw(struct backend *b, uint64_t off, const struct iovec *iov,
 	if (off > b->map_size || len > b->map_size - off)
 		return 0;
 	page_span(b, off, len, &first, &end);
-	if (!write && !present_range(b, first, end, 0))
+	if (!write && !present_range(b, first, end, PRESENT_TEST))
 		return 0;
 	ret = map_copy(b->map + off, iov, cnt, write);
 	if (ret)
 		return ret;
 	if (write)
-		present_range(b, first, end, 1);
+		present_range(b, first, end, PRESENT_SET);
 	return BACKEND_MAPPED;
 }
 
@@ -452,7 +466,7 @@ void backend_punching(struct backend *b, uint64_t off, uint64_t len)
 	page = 1ULL << b->page_shift;
 	first = (off + page - 1) >> b->page_shift;
 	end = (off + len) >> b->page_shift;
-	present_range(b, first, end, -1);
+	present_range(b, first, end, PRESENT_CLEAR);
 }
 
 /**
