@@ -55,6 +55,7 @@ bad "no BACKING" --queues 2
 bad "coalescing hold above 1000 us" --coalesce-us 1001 null:1M
 bad "coalescing hold not a number" --coalesce-us x null:1M
 bad "unknown --io mode" --io mmap ram:64M
+bad "--io map with --direct" --io map --direct ram:64M
 # --io map takes only a file on tmpfs or ramfs: the root file system here
 # is an overlay (virtio-9p under a tmpfs upper layer)
 disk=$(mktemp /var/tmp/blk_cli.XXXXXX) || uv_fail "mktemp in /var/tmp"

@@ -201,11 +201,11 @@ static void usage(FILE *f)
 "  --direct            open PATH with O_DIRECT (no page cache)\n"
 "  --io MODE           how PATH is read and written: uring (one io_uring\n"
 "                      per queue), sync (preadv/pwritev in the queue's\n"
-"                      thread), map (a file on tmpfs or ramfs only:\n"
-"                      copies through a shared mapping of the file in\n"
-"                      the queue's thread; reads of holes by preadv) or\n"
-"                      auto (default: map on tmpfs and ramfs without\n"
-"                      --direct, else uring)\n"
+"                      thread), map (a file on tmpfs or ramfs only, not\n"
+"                      with --direct: copies through a shared mapping of\n"
+"                      the file in the queue's thread; reads of holes by\n"
+"                      preadv) or auto (default: map on tmpfs and ramfs\n"
+"                      without --direct, else uring)\n"
 "  --notify MODE       how queue threads hear of requests and hand back\n"
 "                      completions: uring (io_uring commands on the device\n"
 "                      fd, one io_uring per queue), eventfd (kick and call\n"
@@ -500,6 +500,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 	if (o->fault_withhold_irq >= (int)o->num_queues)
 		uvemu_die(2, "--fault-withhold-irq: queue %d does not exist (--queues %u)",
 			  o->fault_withhold_irq, o->num_queues);
+	if (o->io == IO_MAP && o->direct)
+		uvemu_die(2, "--io map and --direct exclude each other: the mapping is the page cache");
 	/*
 	 * Pinning puts a queue's thread on the CPU whose requests it serves,
 	 * i.e. beside its submitter, which then waits for a CPU it holds.
@@ -644,12 +646,12 @@ static void map_backing(struct emu *e)
 	if (!ret)
 		return;
 	if (e->o.io == IO_MAP && ret == -EOPNOTSUPP)
-		uvemu_die(1, "--io map: %s is not a file on tmpfs or ramfs%s",
-			  e->o.backing, e->o.direct ? " (or --direct was given)" : "");
+		uvemu_die(1, "--io map: %s is not a file on tmpfs or ramfs",
+			  e->o.backing);
 	if (e->o.io == IO_MAP)
 		uvemu_die(1, "--io map: cannot map %s: %s", e->o.backing,
 			  strerror(-ret));
-	uvemu_log("%s: cannot map the file (%s): served as a tmpfs file through io_uring",
+	uvemu_log("%s: cannot map the file (%s): reads and writes by system calls",
 		  e->o.backing, strerror(-ret));
 }
 
