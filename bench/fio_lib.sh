@@ -147,7 +147,7 @@ uring_enters() {
 	done
 	[ "$n" -gt "$n0" ] || return 0
 	grep ': queue [0-9]*:' "$err" | tail -n $((n - n0)) |
-		sed -n 's/.* \([0-9][0-9]*\) io_uring_enter$/\1/p' |
+		sed -n 's/.* \([0-9][0-9]*\) io_uring_enter\(, .*\)\{0,1\}$/\1/p' |
 		awk '{ s += $1 } END { print s + 0 }'
 }
 
