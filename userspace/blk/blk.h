@@ -223,10 +223,9 @@ struct blk_queue {
  *		UVIRTIO_URING_WAIT and completes through UVIRTIO_URING_COMMIT
  *		instead of the kick and call eventfds
  * @uring_min:	with @use_uring, reads and writes of fewer data bytes are
- *		served in the queue's thread (0: every one through io_uring)
- * @mapped:	the file is mapped (backend_map()): reads and writes are
- *		copies in the queue's thread, and the pool is not registered
- *		with io_uring (only discards and flushes go there)
+ *		served in the queue's thread (0: every one through io_uring;
+ *		UINT32_MAX for a mapped file, whose reads and writes are
+ *		copies in the thread and whose pool io_uring does not get)
  * @faults:	device-wide fault switches
  * @q:		queues
  * @w:		their threads (&q[i].w), for the uvworker_*_all() calls
@@ -243,7 +242,6 @@ struct blk_engine {
 	bool use_uring;
 	bool ring_cmds;
 	uint32_t uring_min;
-	bool mapped;
 	struct blk_faults faults;
 	struct blk_queue *q;
 	struct uvworker **w;

@@ -1011,7 +1011,6 @@ static void setup_engine(struct emu *e)
 	else if (eng->use_uring && e->o.io == IO_AUTO &&
 		 backend_on_memfs(&e->be))
 		eng->uring_min = BLK_TMPFS_URING_MIN;
-	eng->mapped = e->be.map != NULL;
 	ret = blk_engine_init(eng, &e->em.dev,
 			      (uint8_t *)e->em.dev.map + e->em.dev.layout.bounce_offset,
 			      e->em.dev.layout.bounce_size);

@@ -456,6 +456,32 @@ static unsigned int q_reap(struct blk_queue *q, struct blk_engine *eng)
 }
 
 /**
+ * q_to_uring() - hand a parsed request to the queue's io_uring, where it
+ * goes there: flushes, discards and write-zeroes, and reads and writes of
+ * at least @eng->uring_min bytes
+ * @q:		queue
+ * @eng:	engine
+ * @r:		the request, blk_req_parse() done
+ *
+ * Return: true if queued; false to serve it in the queue's thread
+ */
+static bool q_to_uring(struct blk_queue *q, struct blk_engine *eng,
+		       struct blk_req *r)
+{
+	uint32_t type = r->ri.type;
+
+	if (!eng->use_uring ||
+	    ((type == VIRTIO_BLK_T_IN || type == VIRTIO_BLK_T_OUT) &&
+	     r->ri.len < eng->uring_min))
+		return false;
+	/* served in the thread instead, backend_deallocate() does this */
+	if (type == VIRTIO_BLK_T_DISCARD || type == VIRTIO_BLK_T_WRITE_ZEROES)
+		backend_punching(eng->be, r->ri.sector * BLK_SECTOR_SIZE,
+				 r->ri.len);
+	return q_io_queue(q, r) == 0;
+}
+
+/**
  * q_start_req() - take on one chain from the avail ring
  * @q:		queue
  * @eng:	engine
@@ -492,14 +518,7 @@ static int q_start_req(struct blk_queue *q, struct blk_engine *eng,
 	ret = blk_req_parse(eng->bd, el->iov, el->out_num, uvq_elem_in(el),
 			    el->in_num, r->data, eng->seg_max + 4, &r->ri);
 	inflight_set(q, r, el->head);
-	if (ret == 0 && (r->ri.type == VIRTIO_BLK_T_DISCARD ||
-			 r->ri.type == VIRTIO_BLK_T_WRITE_ZEROES))
-		backend_punching(eng->be, r->ri.sector * BLK_SECTOR_SIZE,
-				 r->ri.len);
-	if (ret == 0 && eng->use_uring &&
-	    ((r->ri.type != VIRTIO_BLK_T_IN && r->ri.type != VIRTIO_BLK_T_OUT) ||
-	     r->ri.len >= eng->uring_min) &&
-	    q_io_queue(q, r) == 0) {
+	if (ret == 0 && q_to_uring(q, eng, r)) {
 		uvcounter_add(&q->stats.uring, 1);
 		return 1;
 	}
@@ -825,7 +844,7 @@ static int q_uring_init(struct blk_queue *q, struct blk_engine *eng,
 	const struct blk_uring *share = q->index ? &eng->q[0].io : NULL;
 	int ret;
 
-	if (eng->mapped)
+	if (eng->be->map)
 		pool = NULL;	/* its reads and writes are not io_uring's */
 	if (eng->ring_cmds)
 		return blk_uring_init(&q->io, eng->queue_size,
