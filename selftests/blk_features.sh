@@ -8,11 +8,12 @@
 #   the file, and the data around them is untouched;
 # - GET_ID: /sys/block/vdX/serial shows --serial;
 # - resize: the file grows, SIGHUP, and /sys/block/vdX/size follows while
-#   ext4 is mounted on the disk (and resize2fs can grow it online);
+#   ext4 is mounted on the disk (and resize2fs can grow it online); the
+#   file is on tmpfs, so mapped, and its mapping grows with it;
 # - --block-size 4096: the kernel sees 4 KiB logical blocks, data round-trips.
 . "$(dirname "$0")/lib.sh"
 
-uv_need uvirtio-blk setpriv dd cmp truncate blkdiscard blockdev mkfs.ext4 resize2fs
+uv_need uvirtio-blk setpriv dd cmp truncate blkdiscard blockdev mkfs.ext4 resize2fs e2fsck
 uv_tmpdir
 img=$UV_TMP/disk.img
 mnt=$UV_TMP/mnt
@@ -76,12 +77,18 @@ done
 size=$(cat "/sys/block/$disk/size")
 [ "$size" = 98304 ] || uv_fail "after growing the file to 48 MiB and SIGHUP, /sys/block/$disk/size is $size"
 uv_log "resize: /sys/block/$disk/size is 98304 while mounted"
+# the file is on tmpfs, so mapped: the mapping grew with it
+grep -q "resized to 98304 sectors, the file's mapping with it" "$UV_ERR" ||
+	uv_fail "the tmpfs file's mapping did not grow with the disk: $(grep -h 'resize' "$UV_ERR")"
 resize2fs "$UV_NODE" > "$UV_TMP/resize.out" 2>&1 || { cat "$UV_TMP/resize.out"; uv_fail "online resize2fs failed"; }
 blocks=$(df -k "$mnt" | awk 'NR == 2 { print $2 }')
 [ "$blocks" -gt 40000 ] || uv_fail "filesystem has $blocks KiB after resize2fs"
 [ "$(cat "$mnt/hello")" = hello ] || uv_fail "file changed across the resize"
 umount "$mnt" || uv_fail "umount failed"
-uv_log "online resize2fs grew ext4 to $blocks KiB"
+# what resize2fs wrote into the grown part reads back consistent
+e2fsck -fn "$UV_NODE" > "$UV_TMP/fsck.out" 2>&1 ||
+	{ cat "$UV_TMP/fsck.out"; uv_fail "e2fsck finds errors after the online resize"; }
+uv_log "online resize2fs grew ext4 to $blocks KiB; e2fsck clean"
 uv_blk_stop || uv_fail "emulator did not stop cleanly"
 
 # 4 KiB logical blocks

@@ -2,15 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # fio --verify=crc32c against an unprivileged uvirtio-blk on a file, served
-# through io_uring (--io uring: tmpfs alone would get the mixed path):
+# through io_uring (--io uring: tmpfs alone would be mapped):
 # buffered (page cache) with 1 queue, O_DIRECT (--direct)
 # with 4 queues; afterwards the backing file holds what the disk showed.
 # Then the default (--io auto) on the tmpfs file, which maps it: the same
 # verification, the exit counters show reads and writes through the
 # mapping and others (reads of holes) not, and reading the whole disk
 # back did not grow the file. With --direct (where tmpfs has O_DIRECT,
-# 6.6 on) the file is not mapped and requests under 64 KiB are served in
-# the queue's thread, larger ones through io_uring: the counters show both.
+# 6.6 on), and on every kernel for a sparse tmpfs file too large to map
+# (over 1 TiB), the file is not mapped and requests under 64 KiB are
+# served in the queue's thread, larger ones through io_uring: the
+# counters show both.
 # Then the default pool under an 8 MiB RLIMIT_MEMLOCK: sized to 4 MiB and
 # registered as the io_uring's fixed buffer where the kernel allows it
 # (6.5 on; before, the default 32 MiB stays): the same verification, and
@@ -28,15 +30,31 @@ uv_tmpdir
 
 img=$UV_TMP/disk.img
 
-# stop_and_compare WHAT - read the whole disk back, stop the emulator, and
-# check that the backing file holds exactly what the disk returned
+# stop_and_compare WHAT [FILE] - read the disk's first 64 MiB (all of
+# $img) back, stop the emulator, and check that the backing file (default
+# $img) holds exactly what the disk returned
 stop_and_compare() {
 	dd if="$UV_NODE" of="$UV_TMP/seen" bs=1M count=64 iflag=direct status=none ||
 		uv_fail "$1: reading $UV_NODE back failed"
 	uv_blk_stop || uv_fail "$1: emulator did not stop cleanly"
-	cmp -s "$UV_TMP/seen" "$img" ||
+	cmp -s -n $((64 << 20)) "$UV_TMP/seen" "${2:-$img}" ||
 		uv_fail "$1: the backing file differs from what the disk returned"
 	uv_log "$1: backing file identical to the disk's contents"
+}
+
+# check_mixed WHAT - after the emulator stopped: its exit counters show
+# some requests but not all through io_uring (the others, under 64 KiB,
+# served in the queue's thread)
+check_mixed() {
+	local stats nreq nuring
+	stats=$(grep -o "[0-9]* requests, .* [0-9]* through io_uring" "$UV_ERR")
+	nreq=${stats%% requests*}
+	nuring=${stats##*, }
+	nuring=${nuring%% through*}
+	[ -n "$nreq" ] && [ -n "$nuring" ] || uv_fail "no queue counters at exit: $(tail -n 3 "$UV_ERR")"
+	[ "$nuring" -gt 0 ] && [ "$nuring" -lt "$nreq" ] ||
+		uv_fail "$1: $nuring of $nreq requests through io_uring, expected some but not all"
+	uv_log "$1: $nuring of $nreq requests through io_uring, the rest in the queue's thread"
 }
 truncate -s 64M "$img" || uv_fail "cannot create $img"
 chown $UV_USER_UID:$UV_USER_UID "$img"
@@ -66,6 +84,21 @@ nmap=${nmap%% through*}
 [ "$nmap" -gt 0 ] && [ "$nmap" -lt "$nreq" ] ||
 	uv_fail "--io auto (mapped): $nmap of $nreq requests through the mapping, expected some (the data) but not all (the holes)"
 uv_log "--io auto (mapped): $nmap of $nreq requests through the mapping, the rest (holes, flushes) by system calls; the file's $blocks blocks did not grow"
+
+# A tmpfs file too large to map (over 1 TiB, sparse): --io auto says it
+# goes by system calls, and takes the same mixed path as --direct does
+big=$UV_TMP/big.img
+truncate -s 1025G "$big" && chown $UV_USER_UID:$UV_USER_UID "$big" ||
+	uv_fail "cannot create a sparse 1025 GiB file on tmpfs"
+uv_blk_start --user "$big" || uv_fail "emulator (--io auto, 1025 GiB file) did not start"
+grep -q "$big: cannot map the file (File too large): reads and writes by system calls" "$UV_ERR" ||
+	uv_fail "--io auto on a 1025 GiB tmpfs file should say it cannot map it: $(cat "$UV_ERR")"
+grep -q "tmpfs: reads and writes under 64 KiB in the queue threads" "$UV_ERR" ||
+	uv_fail "--io auto on an unmapped tmpfs file did not choose the mixed path: $(cat "$UV_ERR")"
+bv_verify_set "file auto (tmpfs over 1 TiB, mixed)" "$UV_NODE" 8M
+stop_and_compare "--io auto (unmapped)" "$big"
+check_mixed "--io auto on a tmpfs file too large to map"
+rm -f "$big"
 
 # The bounce pool as the io_uring's fixed buffer. Without --bounce-size,
 # an ordinary user's file disk gets the largest pool whose pins take at
@@ -134,14 +167,7 @@ if dd if=/dev/zero of="$UV_TMP/probe" bs=4k count=1 oflag=direct status=none 2>/
 		uv_fail "--io auto --direct on tmpfs did not choose the mixed path: $(cat "$UV_ERR")"
 	bv_verify_set "file auto --direct (tmpfs, mixed)" "$UV_NODE" 8M
 	stop_and_compare "--io auto --direct"
-	stats=$(grep -o "[0-9]* requests, .* [0-9]* through io_uring" "$UV_ERR")
-	nreq=${stats%% requests*}
-	nuring=${stats##*, }
-	nuring=${nuring%% through*}
-	[ -n "$nreq" ] && [ -n "$nuring" ] || uv_fail "no queue counters at exit: $(tail -n 3 "$UV_ERR")"
-	[ "$nuring" -gt 0 ] && [ "$nuring" -lt "$nreq" ] ||
-		uv_fail "--io auto --direct on tmpfs: $nuring of $nreq requests through io_uring, expected some but not all"
-	uv_log "--io auto --direct: $nuring of $nreq requests through io_uring, the rest in the queue's thread"
+	check_mixed "--io auto --direct on tmpfs"
 else
 	truncate -s 160M "$UV_TMP/ext4.img"
 	mkfs.ext4 -q -F "$UV_TMP/ext4.img" || uv_fail "mkfs.ext4 on a file failed"

@@ -3,7 +3,8 @@
 #
 # Writing DIR/capacity grows the disk: ext4 on a 64 MiB disk, capacity
 # written as 128 MiB: the backing file grows, /sys/block/vdX/size and
-# blockdev --getsize64 follow, resize2fs grows the mounted filesystem,
+# blockdev --getsize64 follow, the file's mapping grows with it (the file
+# is on tmpfs), resize2fs grows the mounted filesystem, 8 MiB more go in,
 # the file written before is intact, e2fsck is clean. Bad values are
 # refused with EINVAL.
 . "$(dirname "$0")/lib.sh"
@@ -40,7 +41,9 @@ done
 [ "$(blockdev --getsize64 "$UV_NODE")" = 134217728 ] || uv_fail "blockdev --getsize64 says $(blockdev --getsize64 "$UV_NODE")"
 [ "$(stat -c %s "$DISK")" = 134217728 ] || uv_fail "backing file is $(stat -c %s "$DISK") bytes"
 [ "$(st_read capacity)" = 262144 ] || uv_fail "capacity reads '$(st_read capacity)'"
-uv_log "disk grew: size 262144 sectors, 134217728 bytes, backing file too"
+grep -q "resized to 262144 sectors, the file's mapping with it" "$UV_ERR" ||
+	uv_fail "the tmpfs file's mapping did not grow with the disk: $(grep -h 'resize' "$UV_ERR")"
+uv_log "disk grew: size 262144 sectors, 134217728 bytes, backing file and its mapping too"
 
 resize2fs "$UV_NODE" > "$UV_TMP/resize.out" 2>&1 || { cat "$UV_TMP/resize.out"; uv_fail "resize2fs"; }
 after=$(df -k "$UV_TMP/mnt" | awk 'NR == 2 { print $2 }')

@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -398,6 +401,106 @@ out:
 	return ok;
 }
 
+/*
+ * A mapped tmpfs file grown underneath (SIGHUP): until backend_map_grow()
+ * the new bytes go by system calls; after it, by the mapping, which did
+ * not move, and data written there before is known; holes still read by
+ * preadv and nothing is allocated; past the room kept for growing, by
+ * system calls again. In a child under an RLIMIT_AS, no room is kept:
+ * the file is still mapped, and growing says it cannot.
+ */
+static bool t_mapped_grow(void)
+{
+	char path[] = "/dev/shm/uvirtio-unit-XXXXXX";
+	uint8_t w[4096], r[4096], z[4096] = { 0 };
+	struct backend fb;
+	long long blocks;
+	uint8_t *map;
+	int fd = mkstemp(path), status;
+	bool ok = false;
+	pid_t pid;
+
+	if (fd < 0)
+		return false;
+	fill(w, sizeof(w), 5);
+	if (ftruncate(fd, 64 << 10) < 0 || pwrite(fd, w, 4096, 4096) != 4096 ||
+	    backend_open_file(&fb, path, false, false))
+		goto out;
+	CHECK_GOTO(backend_map(&fb) == 0, out_close);
+	CHECK_GOTO(fb.map_room == (64 << 10) + (1ULL << 30), out_close);
+	map = fb.map;
+	/* grown: the new bytes go by system calls until the mapping grows */
+	CHECK_GOTO(ftruncate(fd, 256 << 10) == 0 && backend_refresh_size(&fb) == 0,
+		   out_close);
+	CHECK_GOTO(be_io(&fb, 128 << 10, w, 4096, true) == 0, out_close);
+	blocks = file_blocks(fd);
+	CHECK_GOTO(backend_map_grow(&fb) == 0 && fb.map == map &&
+		   fb.map_size == 256 << 10, out_close);
+	/* growing allocated nothing */
+	CHECK_GOTO(file_blocks(fd) == blocks, out_close);
+	/* what was written before is known to be there: mapped */
+	memset(r, 0, sizeof(r));
+	CHECK_GOTO(be_io(&fb, 128 << 10, r, 4096, false) == BACKEND_MAPPED &&
+		   !memcmp(r, w, 4096), out_close);
+	/* a hole of the new part: preadv, zeros, nothing allocated */
+	memset(r, 0xaa, sizeof(r));
+	CHECK_GOTO(be_io(&fb, 192 << 10, r, 4096, false) == 0 &&
+		   !memcmp(r, z, 4096) && file_blocks(fd) == blocks, out_close);
+	/* a write there goes through the mapping and reaches the file */
+	fill(w, sizeof(w), 9);
+	CHECK_GOTO(be_io(&fb, 200 << 10, w, 4096, true) == BACKEND_MAPPED, out_close);
+	CHECK_GOTO(pread(fd, r, 4096, 200 << 10) == 4096 && !memcmp(r, w, 4096),
+		   out_close);
+	/* the old part is still mapped */
+	CHECK_GOTO(be_io(&fb, 4096, r, 4096, false) == BACKEND_MAPPED, out_close);
+	/* past the room: mapped up to it, the rest by system calls */
+	CHECK_GOTO(ftruncate(fd, fb.map_room + (64 << 10)) == 0 &&
+		   backend_refresh_size(&fb) == 0, out_close);
+	CHECK_GOTO(backend_map_grow(&fb) == -EFBIG && fb.map_size == fb.map_room,
+		   out_close);
+	CHECK_GOTO(be_io(&fb, fb.map_room - 4096, w, 4096, true) == BACKEND_MAPPED,
+		   out_close);
+	CHECK_GOTO(be_io(&fb, fb.map_room + 4096, w, 4096, true) == 0 &&
+		   pread(fd, r, 4096, fb.map_room + 4096) == 4096 &&
+		   !memcmp(r, w, 4096), out_close);
+	/* shrunk again: the grown part fails with -EIO, not a dead process */
+	CHECK_GOTO(ftruncate(fd, 160 << 10) == 0, out_close);
+	CHECK_GOTO(be_io(&fb, 200 << 10, r, 4096, false) == -EIO, out_close);
+	backend_close(&fb);
+
+	/* an address space limit: no room kept, growing says -EFBIG */
+	CHECK_GOTO(ftruncate(fd, 4 << 20) == 0, out);
+	pid = fork();
+	if (!pid) {
+		struct rlimit rl;
+		unsigned long vsz;
+		FILE *f = fopen("/proc/self/statm", "r");
+
+		if (!f || fscanf(f, "%lu", &vsz) != 1)
+			_exit(2);
+		fclose(f);
+		rl.rlim_cur = rl.rlim_max = vsz * sysconf(_SC_PAGESIZE) + (64 << 20);
+		if (setrlimit(RLIMIT_AS, &rl) ||
+		    backend_open_file(&fb, path, false, false) ||
+		    backend_map(&fb) || fb.map_room != 4 << 20 ||
+		    ftruncate(fd, 8 << 20) || backend_refresh_size(&fb) ||
+		    backend_map_grow(&fb) != -EFBIG || fb.map_size != 4 << 20 ||
+		    be_io(&fb, 4 << 20, w, 4096, true) != 0)
+			_exit(1);
+		_exit(0);
+	}
+	CHECK_GOTO(pid > 0 && waitpid(pid, &status, 0) == pid &&
+		   WIFEXITED(status) && WEXITSTATUS(status) == 0, out);
+	ok = true;
+	goto out;
+out_close:
+	backend_close(&fb);
+out:
+	close(fd);
+	unlink(path);
+	return ok;
+}
+
 /* io_uring completions: short transfers and transient errors go on */
 static bool t_io_progress(void)
 {
@@ -669,6 +772,7 @@ static const struct tap_test tests[] = {
 	{ t_malformed,		"no whole header or no status byte -> EBADMSG" },
 	{ t_file_backend,	"file backend: write, read, flush, short file" },
 	{ t_mapped_file,	"tmpfs file mapped: holes by preadv, discards, shrinking" },
+	{ t_mapped_grow,	"tmpfs file mapped: grown underneath, past the room" },
 	{ t_parse_size,		"size and number parsing" },
 	{ t_io_progress,	"io_uring: short transfers and EAGAIN go on" },
 	{ t_iov_advance,	"io_uring: the remainder's iovecs" },

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -172,6 +173,8 @@ bool backend_on_memfs(const struct backend *b)
 
 /* Largest file mapped: its page bitmap stays within 32 MiB. */
 #define BACKEND_MAP_MAX		(1ULL << 40)
+/* A mapped file may grow by this much, or to 4 times its size if more. */
+#define BACKEND_GROW_MIN	(1ULL << 30)
 
 /*
  * The copy a queue thread is in, for the SIGBUS handler: a page of the
@@ -282,29 +285,32 @@ static void page_span(const struct backend *b, uint64_t off, uint64_t len,
 #define BACKEND_POPULATE_MAX	(1ULL << 30)
 
 /*
- * Mark what the file holds: SEEK_DATA and SEEK_HOLE name its data runs
- * (tmpfs at page granularity; ramfs calls the whole file data). The first
- * BACKEND_POPULATE_MAX bytes of them get their page table entries now
- * (MADV_POPULATE_WRITE, 5.14 on; best effort): else the first copy to or
- * from each page takes a page fault: of three 5 s runs of 4k random reads
- * of a 512 MiB file, the first was 30% slower than the third
- * (docs/benchmarks.md). Never a hole: that would allocate it.
+ * Mark what the file holds in bytes [@from, @to): SEEK_DATA and SEEK_HOLE
+ * name its data runs (tmpfs at page granularity; ramfs calls the whole
+ * file data). The first BACKEND_POPULATE_MAX bytes of them get their page
+ * table entries now (MADV_POPULATE_WRITE, 5.14 on; best effort): else the
+ * first copy to or from each page takes a page fault: of three 5 s runs
+ * of 4k random reads of a 512 MiB file, the first was 30% slower than the
+ * third (docs/benchmarks.md). Never a hole: that would allocate it.
  */
-static int present_scan(struct backend *b, uint8_t *map)
+static int present_scan(struct backend *b, uint8_t *map, uint64_t from,
+			uint64_t to)
 {
 	int advice = b->readonly ? MADV_POPULATE_READ : MADV_POPULATE_WRITE;
 	uint64_t first, end, budget = BACKEND_POPULATE_MAX, n;
-	off_t data, hole = 0;
+	off_t data, hole = from;
 
-	while ((uint64_t)hole < b->size) {
+	while ((uint64_t)hole < to) {
 		data = lseek(b->fd, hole, SEEK_DATA);
 		if (data < 0)
 			return errno == ENXIO ? 0 : -errno;
+		if ((uint64_t)data >= to)
+			return 0;
 		hole = lseek(b->fd, data, SEEK_HOLE);
 		if (hole < 0)
 			return -errno;
-		if ((uint64_t)hole > b->size)
-			hole = b->size;
+		if ((uint64_t)hole > to)
+			hole = to;
 		page_span(b, data, hole - data, &first, &end);
 		present_range(b, first, end, PRESENT_SET);
 		n = (uint64_t)(hole - data) < budget ? (uint64_t)(hole - data) :
@@ -338,15 +344,19 @@ static int present_scan(struct backend *b, uint8_t *map)
  */
 int backend_map(struct backend *b)
 {
-	uint64_t pages;
+	int prot = PROT_READ | (b->readonly ? 0 : PROT_WRITE);
+	uint64_t pages, room;
+	struct rlimit rl;
+	void *base, *p;
 	long page;
-	void *p;
 	int ret;
 
 	if (b->type != BACKEND_FILE || b->direct || !backend_on_memfs(b))
 		return -EOPNOTSUPP;
 	if (b->size > BACKEND_MAP_MAX || (size_t)b->size != b->size)
 		return -EFBIG;
+	if (!b->size)
+		return -EINVAL;
 	page = sysconf(_SC_PAGESIZE);
 	if (page <= 0 || (page & (page - 1)))
 		return -EINVAL;
@@ -354,28 +364,91 @@ int backend_map(struct backend *b)
 	if (ret)
 		return ret;
 	b->page_shift = __builtin_ctzl((unsigned long)page);
-	pages = (b->size + page - 1) >> b->page_shift;
+	/*
+	 * Room to grow into (SIGHUP) without moving the mapping under the
+	 * queue threads: address space only (PROT_NONE, no memory, no
+	 * commit charge). Not under an address space limit (RLIMIT_AS),
+	 * where it would count: the file is mapped as it is, and what it
+	 * grows by goes by system calls.
+	 */
+	room = b->size * 4 > b->size + BACKEND_GROW_MIN ? b->size * 4 :
+							  b->size + BACKEND_GROW_MIN;
+	if (room > BACKEND_MAP_MAX)
+		room = BACKEND_MAP_MAX;
+	if (getrlimit(RLIMIT_AS, &rl) || rl.rlim_cur != RLIM_INFINITY)
+		room = b->size;
+	base = mmap(NULL, room, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED) {
+		room = b->size;
+		base = NULL;
+	}
+	pages = (room + page - 1) >> b->page_shift;
 	b->present = calloc((pages + 63) / 64, sizeof(*b->present));
-	if (!b->present)
-		return -ENOMEM;
-	p = mmap(NULL, b->size, PROT_READ | (b->readonly ? 0 : PROT_WRITE),
-		 MAP_SHARED, b->fd, 0);
+	if (!b->present) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	p = mmap(base, b->size, prot, MAP_SHARED | (base ? MAP_FIXED : 0),
+		 b->fd, 0);
 	if (p == MAP_FAILED) {
 		ret = -errno;
 		goto err;
 	}
-	ret = present_scan(b, p);
-	if (ret) {
-		munmap(p, b->size);
+	base = p;
+	ret = present_scan(b, p, 0, b->size);
+	if (ret)
 		goto err;
-	}
 	b->map = p;
-	b->map_size = b->size;
+	b->map_room = room;
+	atomic_store_explicit(&b->map_size, b->size, memory_order_relaxed);
 	return 0;
 err:
+	if (base)
+		munmap(base, room);
 	free(b->present);
 	b->present = NULL;
 	return ret;
+}
+
+/**
+ * backend_map_grow() - extend a mapped file's mapping to its new size
+ * (after backend_refresh_size() found it grown)
+ * @b:		backend (anything but a mapped file: nothing to do)
+ *
+ * The new pages are mapped into the room backend_map() kept behind the
+ * mapping, which does not move, so the queue threads go on copying while
+ * it grows; they see the new size (@b->map_size, release) only once its
+ * pages are mapped and what the file holds there is marked. Bytes past
+ * the room go by system calls.
+ *
+ * Return: 0 (the whole file is mapped, or nothing to do), -EFBIG if the
+ * file grew past the room, or -errno from mmap(), lseek()
+ */
+int backend_map_grow(struct backend *b)
+{
+	int prot = PROT_READ | (b->readonly ? 0 : PROT_WRITE);
+	uint64_t old, to, from, page;
+	int ret;
+
+	if (!b->map)
+		return 0;
+	/* only the resizing thread (under the emulator's resize lock) stores */
+	old = atomic_load_explicit(&b->map_size, memory_order_relaxed);
+	if (b->size <= old)
+		return 0;
+	to = b->size < b->map_room ? b->size : b->map_room;
+	page = 1ULL << b->page_shift;
+	/* the last page of the mapping is mapped whole already */
+	from = (old + page - 1) & ~(page - 1);
+	if (to > from && mmap(b->map + from, to - from, prot,
+			      MAP_SHARED | MAP_FIXED, b->fd, from) == MAP_FAILED)
+		return -errno;
+	ret = present_scan(b, b->map, old, to);
+	if (ret)
+		return ret;
+	atomic_store_explicit(&b->map_size, to, memory_order_release);
+	return b->size > to ? -EFBIG : 0;
 }
 
 /* Not inlined: nothing of it lives in registers across the siglongjmp(). */
@@ -427,13 +500,15 @@ static int map_copy(uint8_t *at, const struct iovec *iov, unsigned int cnt,
 static int map_rw(struct backend *b, uint64_t off, const struct iovec *iov,
 		  unsigned int cnt, bool write)
 {
-	uint64_t len = 0, first, end;
+	uint64_t len = 0, size, first, end;
 	unsigned int i;
 	int ret;
 
 	for (i = 0; i < cnt; i++)
 		len += iov[i].iov_len;
-	if (off > b->map_size || len > b->map_size - off)
+	/* acquire: pages and bits behind a grown size are in place */
+	size = atomic_load_explicit(&b->map_size, memory_order_acquire);
+	if (off > size || len > size - off)
 		return 0;
 	page_span(b, off, len, &first, &end);
 	if (!write && !present_range(b, first, end, PRESENT_TEST))
@@ -457,12 +532,15 @@ static int map_rw(struct backend *b, uint64_t off, const struct iovec *iov,
  */
 void backend_punching(struct backend *b, uint64_t off, uint64_t len)
 {
-	uint64_t page, first, end;
+	uint64_t page, first, end, size;
 
-	if (!b->map || off >= b->map_size)
+	if (!b->map)
 		return;
-	if (len > b->map_size - off)
-		len = b->map_size - off;
+	size = atomic_load_explicit(&b->map_size, memory_order_acquire);
+	if (off >= size)
+		return;
+	if (len > size - off)
+		len = size - off;
 	page = 1ULL << b->page_shift;
 	first = (off + page - 1) >> b->page_shift;
 	end = (off + len) >> b->page_shift;
@@ -733,7 +811,7 @@ void backend_close(struct backend *b)
 	if (b->ram)
 		munmap(b->ram, b->size);
 	if (b->map)
-		munmap(b->map, b->map_size);
+		munmap(b->map, b->map_room);
 	free(b->present);
 	if (b->fd >= 0)
 		close(b->fd);

@@ -29,7 +29,10 @@ enum backend_type {
  * @direct:	opened with O_DIRECT
  * @map:	a file on a memory file system mapped whole (backend_map()),
  *		else NULL
- * @map_size:	its bytes: the file's size when it was mapped
+ * @map_size:	its bytes: the file's size when it was mapped or last grew
+ *		(backend_map_grow()), at most @map_room; queue threads load it
+ *		with acquire
+ * @map_room:	address space kept at @map for the file to grow into
  * @present:	one bit per page of @map: set where the file is known to
  *		hold the page (not a hole), so that a read through @map
  *		allocates nothing
@@ -43,7 +46,8 @@ struct backend {
 	bool readonly;
 	bool direct;
 	uint8_t *map;
-	uint64_t map_size;
+	_Atomic uint64_t map_size;
+	uint64_t map_room;
 	_Atomic uint64_t *present;
 	unsigned int page_shift;
 };
@@ -58,6 +62,7 @@ int backend_open_file(struct backend *b, const char *path, bool readonly,
 int backend_refresh_size(struct backend *b);
 bool backend_on_memfs(const struct backend *b);
 int backend_map(struct backend *b);
+int backend_map_grow(struct backend *b);
 void backend_punching(struct backend *b, uint64_t off, uint64_t len);
 int backend_read(struct backend *b, uint64_t off, struct iovec *iov,
 		 unsigned int cnt);

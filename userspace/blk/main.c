@@ -201,11 +201,11 @@ static void usage(FILE *f)
 "  --direct            open PATH with O_DIRECT (no page cache)\n"
 "  --io MODE           how PATH is read and written: uring (one io_uring\n"
 "                      per queue), sync (preadv/pwritev in the queue's\n"
-"                      thread), map (a file on tmpfs or ramfs only, not\n"
-"                      with --direct: copies through a shared mapping of\n"
-"                      the file in the queue's thread; reads of holes by\n"
-"                      preadv) or auto (default: map on tmpfs and ramfs\n"
-"                      without --direct, else uring)\n"
+"                      thread), map (a file on tmpfs or ramfs of at most\n"
+"                      1 TiB only, not with --direct: copies through a\n"
+"                      shared mapping of the file in the queue's thread;\n"
+"                      reads of holes by preadv) or auto (default: map on\n"
+"                      tmpfs and ramfs without --direct, else uring)\n"
 "  --notify MODE       how queue threads hear of requests and hand back\n"
 "                      completions: uring (io_uring commands on the device\n"
 "                      fd, one io_uring per queue), eventfd (kick and call\n"
@@ -1081,6 +1081,14 @@ static void resize_locked(struct emu *e)
 	sectors = e->be.size / BLK_SECTOR_SIZE;
 	if (sectors == e->bd.sectors)
 		return;
+	/* before the driver learns of the new sectors */
+	ret = backend_map_grow(&e->be);
+	if (ret)
+		uvemu_log("uvirtio-%u: resize: %s: the mapping covers the first %llu MiB; the rest goes by system calls%s%s",
+			  e->em.dev.index, e->o.backing,
+			  (unsigned long long)(atomic_load(&e->be.map_size) >> 20),
+			  ret == -EFBIG ? "" : ": ",
+			  ret == -EFBIG ? "" : strerror(-ret));
 	atomic_store(&e->bd.sectors, sectors);
 	cap = htole64(sectors);
 	memset(&u, 0, sizeof(u));
@@ -1092,8 +1100,9 @@ static void resize_locked(struct emu *e)
 			  e->em.dev.index, strerror(errno));
 		return;
 	}
-	uvemu_log("uvirtio-%u: resized to %llu sectors", e->em.dev.index,
-		  (unsigned long long)sectors);
+	uvemu_log("uvirtio-%u: resized to %llu sectors%s", e->em.dev.index,
+		  (unsigned long long)sectors,
+		  e->be.map && !ret ? ", the file's mapping with it" : "");
 }
 
 /**
