@@ -395,6 +395,7 @@ int backend_map(struct backend *b)
 		ret = -errno;
 		goto err;
 	}
+	/* what err: unmaps: the reservation, or the mapping made without one */
 	base = p;
 	ret = present_scan(b, p, 0, b->size);
 	if (ret)
