@@ -8,13 +8,16 @@
 # The two trade shared rings (ring.h): both must say so, and nearly all
 # frames must have gone through them. With NET_NO_RING=1 (net_dgram_sock.sh)
 # both run --no-ring: every frame goes through the sockets, in batches
-# (sendmmsg()), and none through a ring.
+# (sendmmsg()), and none through a ring. With rings, A copies frames with
+# memcpy() (--copy memcpy) and B with what it measured faster at start,
+# and each says so; with --no-ring neither copies, measures or says.
 . "$(dirname "$0")/lib.sh"
 . "$UV_DIR/net_lib.sh"
 
 mtu=${NET_MTU:-1500}
 size_mb=${NET_SIZE_MB:-64}
 ring_opt=()
+copy_a=(--copy memcpy)
 [ "${NET_NO_RING:-0}" = 1 ] && ring_opt=(--no-ring)
 uv_need uvirtio-net setpriv unshare nsenter ip ping busybox sha256sum
 uv_tmpdir
@@ -22,7 +25,7 @@ mkdir -m 1777 "$UV_TMP/sock"
 sa=$UV_TMP/sock/a
 sb=$UV_TMP/sock/b
 
-net_start userns --mtu "$mtu" "${ring_opt[@]}" "dgram:$sa,$sb" || uv_fail "emulator A did not start"
+net_start userns --mtu "$mtu" "${ring_opt[@]}" "${copy_a[@]}" "dgram:$sa,$sb" || uv_fail "emulator A did not start"
 pa=$NET_PID ia=$NET_IF ea=$NET_ERR
 net_start userns --mtu "$mtu" "${ring_opt[@]}" "dgram:$sb,$sa" || uv_fail "emulator B did not start"
 pb=$NET_PID ib=$NET_IF eb=$NET_ERR
@@ -92,11 +95,18 @@ if [ ${#ring_opt[@]} -gt 0 ]; then
 		uv_fail "with --no-ring, frames went through a ring: A $txr, B $rxr"
 	! grep -q "through a shared ring" "$ea" "$eb" ||
 		uv_fail "with --no-ring, a shared ring was set up"
+	! grep -q "bulk copies by" "$ea" "$eb" ||
+		uv_fail "with --no-ring, an emulator chose a ring copy"
 else
 	for f in "$ea" "$eb"; do
 		grep -q "frames go to the peer through a shared ring" "$f" ||
 			{ cat "$f"; uv_fail "$f: no shared ring was set up"; }
 	done
+	grep -q "uvirtio-[0-9]*: bulk copies by memcpy() (--copy memcpy)" "$ea" ||
+		{ cat "$ea"; uv_fail "A does not say it copies with memcpy()"; }
+	grep -q "uvirtio-[0-9]*: bulk copies by .* (measured: memcpy() [0-9.]* us, the loop [0-9.]* us)" "$eb" ||
+		{ cat "$eb"; uv_fail "B does not say which copy it measured faster"; }
+	uv_log "A: $(grep -o "bulk copies by .*" "$ea"); B: $(grep -o "bulk copies by .*" "$eb")"
 	# A handful of frames (ARP, the first pings) may precede the handshake.
 	[ $(( ${txr:-0} + 20 )) -ge "${tx:-0}" ] && [ $(( ${rxr:-0} + 20 )) -ge "${rx:-0}" ] ||
 		uv_fail "too few frames went through the ring: A $txr of $tx, B $rxr of $rx"

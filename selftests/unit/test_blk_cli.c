@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 {
 	static const char *const opts[] = {
 		"--queue-size", "--serial", "--readonly", "--dev", "--help",
-		"--version", "ram:SIZE", "Exit status",
+		"--version", "--copy", "ram:SIZE", "Exit status",
 	};
 	char *odd, *empty, *ro, *noread, *nodev;
 	struct result r;
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
 	noread = make_file("noread.img", 1 << 20, 0);
 	nodev = make_file("uvirtio", 0, 0);
 
-	tap_plan(23);
+	tap_plan(24);
 
 	run(&r, false, "--help", (char *)NULL);
 	for (all = true, i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
@@ -212,6 +212,8 @@ int main(int argc, char **argv)
 	       false, "--serial", NULL, NULL);
 	expect("queue size not a power of two", 2, "300 is not a power of two",
 	       false, "--queue-size", "300", "ram:1M");
+	expect("--copy not a mode", 2, "--copy: 'rep' is not memcpy, loop or auto",
+	       false, "--copy", "rep", "ram:1M");
 	expect("queue size not a number", 2, "'12x' is not a number", false,
 	       "--queue-size", "12x", "ram:1M");
 	expect("queue size too large", 2, "2048 is not a power of two", false,

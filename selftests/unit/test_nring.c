@@ -287,22 +287,64 @@ static bool t_bad_offers(void)
 	return true;
 }
 
-/* uvcopy() (lib/copy.h, the rings' copy) for every length up to 300 at every alignment up to 16. */
+/* uvcopy() (lib/copy.h, the rings' copy), both routines, for every length up to 300 at every alignment up to 16. */
 static bool t_copy(void)
 {
 	uint8_t src[400], dst[400], want[400];
 	size_t n, a, b;
+	int loop;
 
 	fill(src, sizeof(src), 5);
-	for (n = 0; n <= 300; n++)
-		for (a = 0; a < 16; a++)
-			for (b = 0; b < 16; b += 5) {
-				memset(dst, 0xee, sizeof(dst));
-				memset(want, 0xee, sizeof(want));
-				memcpy(want + b, src + a, n);
-				uvcopy(dst + b, src + a, n);
-				CHECK(!memcmp(dst, want, sizeof(dst)));
-			}
+	for (loop = 0; loop < 2; loop++) {
+		uvcopy_by_loop = loop;
+		for (n = 0; n <= 300; n++)
+			for (a = 0; a < 16; a++)
+				for (b = 0; b < 16; b += 5) {
+					memset(dst, 0xee, sizeof(dst));
+					memset(want, 0xee, sizeof(want));
+					memcpy(want + b, src + a, n);
+					uvcopy(dst + b, src + a, n);
+					CHECK(!memcmp(dst, want, sizeof(dst)));
+				}
+	}
+	return true;
+}
+
+/* --copy: its arguments, the forced modes, and a measured choice that
+ * follows its own rule (the loop only at 1.25 times memcpy()'s speed). */
+static bool t_copy_choose(void)
+{
+	static const char *const bad[] = { "", "Loop", "memcpy2", "rep", "auto " };
+	struct uvcopy_choice c;
+	enum uvcopy_mode m;
+	char buf[128];
+	unsigned int i;
+
+	CHECK(uvcopy_parse("auto", &m) == 0 && m == UVCOPY_AUTO);
+	CHECK(uvcopy_parse("loop", &m) == 0 && m == UVCOPY_LOOP);
+	CHECK(uvcopy_parse("memcpy", &m) == 0 && m == UVCOPY_MEMCPY);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(uvcopy_parse(bad[i], &m) == -EINVAL);
+
+	uvcopy_choose(UVCOPY_LOOP, &c);
+	CHECK(c.loop && !c.measured && uvcopy_by_loop);
+	CHECK(!strcmp(uvcopy_describe(&c, buf, sizeof(buf)),
+		      "bulk copies by the 8-byte loop (--copy loop)"));
+	uvcopy_choose(UVCOPY_MEMCPY, &c);
+	CHECK(!c.loop && !c.measured && !uvcopy_by_loop);
+	CHECK(!strcmp(uvcopy_describe(&c, buf, sizeof(buf)),
+		      "bulk copies by memcpy() (--copy memcpy)"));
+
+	uvcopy_by_loop = true;
+	uvcopy_choose(UVCOPY_AUTO, &c);
+	CHECK(c.measured && c.loop_ns > 0 && c.memcpy_ns > 0);
+	CHECK(c.loop_ns != UINT64_MAX && c.memcpy_ns != UINT64_MAX);
+	CHECK(c.loop == (c.loop_ns * 5 < c.memcpy_ns * 4));
+	CHECK(uvcopy_by_loop == c.loop);
+	uvcopy_describe(&c, buf, sizeof(buf));
+	CHECK(strstr(buf, c.loop ? "by the 8-byte loop (measured: memcpy() " :
+				   "by memcpy() (measured: memcpy() "));
+	tap_diag("%s", buf);
 	return true;
 }
 
@@ -315,6 +357,7 @@ static const struct tap_test tests[] = {
 	{ t_hostile_consumer, "a consumer's corruptions are -EPROTO" },
 	{ t_bad_offers, "bad offers are refused" },
 	{ t_copy, "uvcopy copies every length and alignment" },
+	{ t_copy_choose, "--copy parses, forces and measures" },
 };
 
 int main(void)

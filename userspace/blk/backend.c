@@ -578,10 +578,10 @@ static int backend_rw(struct backend *b, uint64_t off, struct iovec *iov,
 			if (off > b->size || iov[i].iov_len > b->size - off)
 				return -EIO;
 			if (write)
-				memcpy(b->ram + off, iov[i].iov_base,
+				uvcopy(b->ram + off, iov[i].iov_base,
 				       iov[i].iov_len);
 			else
-				memcpy(iov[i].iov_base, b->ram + off,
+				uvcopy(iov[i].iov_base, b->ram + off,
 				       iov[i].iov_len);
 			off += iov[i].iov_len;
 		}
