@@ -406,8 +406,9 @@ out:
  * the new bytes go by system calls; after it, by the mapping, which did
  * not move, and data written there before is known; holes still read by
  * preadv and nothing is allocated; past the room kept for growing, by
- * system calls again. In a child under an RLIMIT_AS, no room is kept:
- * the file is still mapped, and growing says it cannot.
+ * system calls again. In a child under an RLIMIT_AS, room as far as the
+ * limit spares it; with nothing to spare none: the file is still mapped,
+ * and growing says it cannot.
  */
 static bool t_mapped_grow(void)
 {
@@ -468,25 +469,50 @@ static bool t_mapped_grow(void)
 	CHECK_GOTO(be_io(&fb, 200 << 10, r, 4096, false) == -EIO, out_close);
 	backend_close(&fb);
 
-	/* an address space limit: no room kept, growing says -EFBIG */
+	/*
+	 * An address space limit: room only as far as the limit spares it
+	 * beyond 1 GiB for the rest of the process, half of what is left;
+	 * with nothing to spare, none, and growing says -EFBIG.
+	 */
 	CHECK_GOTO(ftruncate(fd, 4 << 20) == 0, out);
 	pid = fork();
 	if (!pid) {
+		/* limits above the present size: room to spare, in MiB */
+		static const struct { unsigned int above; uint64_t lo, hi; } lim[] = {
+			{ 4096, 1024, 1024 },	/* all it wants: the file and 1 GiB */
+			{ 2048, 400, 520 },	/* about (2 GiB - 4 MiB - 1 GiB) / 2 */
+			{ 64, 0, 0 },		/* none */
+		};
 		struct rlimit rl;
 		unsigned long vsz;
-		FILE *f = fopen("/proc/self/statm", "r");
+		unsigned int i;
+		FILE *f;
 
-		if (!f || fscanf(f, "%lu", &vsz) != 1)
-			_exit(2);
-		fclose(f);
-		rl.rlim_cur = rl.rlim_max = vsz * sysconf(_SC_PAGESIZE) + (64 << 20);
-		if (setrlimit(RLIMIT_AS, &rl) ||
-		    backend_open_file(&fb, path, false, false) ||
-		    backend_map(&fb) || fb.map_room != 4 << 20 ||
-		    ftruncate(fd, 8 << 20) || backend_refresh_size(&fb) ||
-		    backend_map_grow(&fb) != -EFBIG || fb.map_size != 4 << 20 ||
-		    be_io(&fb, 4 << 20, w, 4096, true) != 0)
-			_exit(1);
+		for (i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+			f = fopen("/proc/self/statm", "r");
+			if (!f || fscanf(f, "%lu", &vsz) != 1)
+				_exit(2);
+			fclose(f);
+			if (getrlimit(RLIMIT_AS, &rl))
+				_exit(2);
+			rl.rlim_cur = vsz * sysconf(_SC_PAGESIZE) +
+				      ((uint64_t)lim[i].above << 20);
+			if (setrlimit(RLIMIT_AS, &rl) ||
+			    backend_open_file(&fb, path, false, false) ||
+			    backend_map(&fb) ||
+			    fb.map_room < (4 << 20) + (lim[i].lo << 20) ||
+			    fb.map_room > (4 << 20) + (lim[i].hi << 20))
+				_exit(10 + i);
+			if (ftruncate(fd, 8 << 20) || backend_refresh_size(&fb) ||
+			    backend_map_grow(&fb) != (lim[i].hi ? 0 : -EFBIG) ||
+			    fb.map_size != (lim[i].hi ? 8 << 20 : 4 << 20) ||
+			    be_io(&fb, 4 << 20, w, 4096, true) !=
+				    (lim[i].hi ? BACKEND_MAPPED : 0))
+				_exit(20 + i);
+			backend_close(&fb);
+			if (ftruncate(fd, 4 << 20))
+				_exit(2);
+		}
 		_exit(0);
 	}
 	CHECK_GOTO(pid > 0 && waitpid(pid, &status, 0) == pid &&

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -175,6 +176,44 @@ bool backend_on_memfs(const struct backend *b)
 #define BACKEND_MAP_MAX		(1ULL << 40)
 /* A mapped file may grow by this much, or to 4 times its size if more. */
 #define BACKEND_GROW_MIN	(1ULL << 30)
+/* Under RLIMIT_AS: address space left for what is mapped after the file
+ * (the device's rings and bounce pool, the queue threads' stacks, their
+ * io_uring rings) before any room to grow is kept. */
+#define BACKEND_AS_SPARE	(1ULL << 30)
+
+/*
+ * How much address space to reserve for a file of @size that may grow to
+ * @want. Without an address space limit (RLIMIT_AS), @want. Under one,
+ * the room counts against it: keep at most half of what the limit leaves
+ * above the process's present size, the file and BACKEND_AS_SPARE, and
+ * none if that is nothing or the present size cannot be read.
+ */
+static uint64_t map_room_allowed(uint64_t size, uint64_t want, long page)
+{
+	unsigned long long pages;
+	uint64_t used, spare;
+	struct rlimit rl;
+	FILE *f;
+	int n;
+
+	if (getrlimit(RLIMIT_AS, &rl))
+		return size;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return want;
+	f = fopen("/proc/self/statm", "re");
+	if (!f)
+		return size;
+	n = fscanf(f, "%llu", &pages);
+	fclose(f);
+	if (n != 1)
+		return size;
+	used = pages * (uint64_t)page;
+	if (used + size + BACKEND_AS_SPARE >= rl.rlim_cur)
+		return size;
+	spare = ((rl.rlim_cur - used - size - BACKEND_AS_SPARE) / 2) &
+		~((uint64_t)page - 1);
+	return want - size > spare ? size + spare : want;
+}
 
 /*
  * The copy a queue thread is in, for the SIGBUS handler: a page of the
@@ -346,7 +385,6 @@ int backend_map(struct backend *b)
 {
 	int prot = PROT_READ | (b->readonly ? 0 : PROT_WRITE);
 	uint64_t pages, room;
-	struct rlimit rl;
 	void *base, *p;
 	long page;
 	int ret;
@@ -367,16 +405,15 @@ int backend_map(struct backend *b)
 	/*
 	 * Room to grow into (SIGHUP) without moving the mapping under the
 	 * queue threads: address space only (PROT_NONE, no memory, no
-	 * commit charge). Not under an address space limit (RLIMIT_AS),
-	 * where it would count: the file is mapped as it is, and what it
-	 * grows by goes by system calls.
+	 * commit charge). Under an address space limit (RLIMIT_AS), where
+	 * it counts, only what the limit can spare (map_room_allowed());
+	 * what the file grows by past the room goes by system calls.
 	 */
 	room = b->size * 4 > b->size + BACKEND_GROW_MIN ? b->size * 4 :
 							  b->size + BACKEND_GROW_MIN;
 	if (room > BACKEND_MAP_MAX)
 		room = BACKEND_MAP_MAX;
-	if (getrlimit(RLIMIT_AS, &rl) || rl.rlim_cur != RLIM_INFINITY)
-		room = b->size;
+	room = map_room_allowed(b->size, room, page);
 	base = mmap(NULL, room, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED) {
