@@ -33,6 +33,17 @@ bv_verify_set() {
 		--verify_backlog=16
 }
 
+# bv_check_copy WHAT PATTERN - the emulator's log names its bulk copy
+bv_check_copy() {
+	grep -q "uvirtio-[0-9]*: bulk copies by $2" "$UV_ERR" ||
+		{ cat "$UV_ERR"; uv_fail "$1: no 'bulk copies by $2' line"; }
+}
+
+# what the log says of a copy chosen by measuring (--copy auto); used by
+# the scripts that source this
+# shellcheck disable=SC2034
+BV_COPY_MEASURED=".* (measured: memcpy() [0-9.]* us, the loop [0-9.]* us)"
+
 # bv_check_dmesg - fail on kernel log errors since the test started
 bv_check_dmesg() {
 	local errors

@@ -19,12 +19,6 @@ uv_need uvirtio-blk setpriv fio
 uv_tmpdir
 . "$UV_DIR/blk_verify_lib.sh"
 
-# bv_check_copy WHAT PATTERN - the emulator's log names its bulk copy
-bv_check_copy() {
-	grep -q "uvirtio-[0-9]*: bulk copies by $2" "$UV_ERR" ||
-		{ cat "$UV_ERR"; uv_fail "$1: no 'bulk copies by $2' line"; }
-}
-
 for q in 1 4; do
 	copy=loop
 	[ $q = 1 ] || copy=memcpy
@@ -44,7 +38,7 @@ for opts in "--coalesce-us 1000 --poll-us 10000" "--coalesce-us 0 --no-poll" \
 	"--no-indirect"; do
 	# shellcheck disable=SC2086
 	uv_blk_start --user $opts ram:64M || uv_fail "emulator ($opts) did not start"
-	bv_check_copy "ram $opts" ".* (measured: memcpy() [0-9.]* us, the loop [0-9.]* us)"
+	bv_check_copy "ram $opts" "$BV_COPY_MEASURED"
 	grep "bulk copies by" "$UV_ERR" | sed 's/^/  /'
 	# the driver's features, one character a bit: 28 is INDIRECT_DESC
 	f=$(cat "/sys/block/$UV_DISK/device/features")

@@ -439,9 +439,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 					  optarg);
 			break;
 		case OPT_COPY:
-			if (uvcopy_parse(optarg, &o->copy))
-				uvemu_die(2, "--copy: '%s' is not memcpy, loop or auto",
-					  optarg);
+			o->copy = uvcopy_option(optarg);
 			break;
 		case OPT_NOTIFY:
 			if (!strcmp(optarg, "uring"))
@@ -967,25 +965,6 @@ static void log_fixed(const struct emu *e, const struct blk_engine *eng)
 }
 
 /**
- * choose_copy() - pick the queue threads' bulk copy before they start
- * @e:		emulator, its backend open and mapped
- *
- * Only a mapped file and the RAM disk copy in userspace; the rest never
- * call uvcopy(), so nothing is measured or said for them.
- */
-static void choose_copy(struct emu *e)
-{
-	struct uvcopy_choice c;
-	char what[128];
-
-	if (!e->be.map && e->be.type != BACKEND_RAM)
-		return;
-	uvcopy_choose(e->o.copy, &c);
-	uvemu_log("uvirtio-%u: %s", e->em.dev.index,
-		  uvcopy_describe(&c, what, sizeof(what)));
-}
-
-/**
  * setup_engine() - queue threads' state, io_uring rings, fault switches
  * @e:		emulator
  *
@@ -1065,7 +1044,9 @@ static void setup_engine(struct emu *e)
 	if (eng->ring_cmds)
 		uvemu_log("uvirtio-%u: queues driven by io_uring commands",
 			  e->em.dev.index);
-	choose_copy(e);
+	/* only a mapped file and the RAM disk copy in the queue threads */
+	if (e->be.map || e->be.type == BACKEND_RAM)
+		uvcopy_start(e->o.copy, e->em.dev.index);
 	if (eng->use_uring && !e->be.map)
 		log_fixed(e, eng);
 }

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "clock.h"
 #include "dev.h"
 
 /* Completions published per batch while a queue is busy. */
@@ -105,19 +106,6 @@ struct blk_status *blk_status(void)
 }
 
 /**
- * now_ns() - CLOCK_MONOTONIC in nanoseconds
- *
- * Return: nanoseconds
- */
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/**
  * inflight_set() - record a request in its head's in-flight slot
  * @q:		queue
  * @r:		request, or NULL to clear the slot of @head
@@ -138,7 +126,7 @@ static void inflight_set(struct blk_queue *q, const struct blk_req *r,
 		atomic_store_explicit(&s->sector, r->ri.sector,
 				      memory_order_relaxed);
 		atomic_store_explicit(&s->len, r->ri.len, memory_order_relaxed);
-		atomic_store_explicit(&s->start_ns, now_ns(),
+		atomic_store_explicit(&s->start_ns, uv_now_ns(),
 				      memory_order_relaxed);
 	}
 	atomic_store_explicit(&s->active, r ? 1 : 0, memory_order_relaxed);
@@ -212,7 +200,7 @@ static void q_complete(struct blk_queue *q, struct blk_engine *eng,
 		r->done_ns = atomic_load_explicit(
 				&q->inflight[r->el.head].start_ns,
 				memory_order_relaxed) + delay * 1000000ULL;
-		if (r->done_ns > now_ns()) {
+		if (r->done_ns > uv_now_ns()) {
 			r->next = NULL;
 			if (q->delayed_tail)
 				q->delayed_tail->next = r;
@@ -234,7 +222,7 @@ static void q_complete(struct blk_queue *q, struct blk_engine *eng,
  */
 static unsigned int q_release_delayed(struct blk_queue *q, bool all)
 {
-	uint64_t now = q->delayed ? now_ns() : 0;
+	uint64_t now = q->delayed ? uv_now_ns() : 0;
 	unsigned int n = 0;
 
 	while (q->delayed && (all || q->delayed->done_ns <= now)) {
@@ -576,7 +564,7 @@ static bool q_has_work(struct blk_queue *q)
 {
 	if (blk_uring_has_done(&q->io))
 		return true;
-	if (q->delayed && q->delayed->done_ns <= now_ns())
+	if (q->delayed && q->delayed->done_ns <= uv_now_ns())
 		return true;
 	if (atomic_load_explicit(&q->faults.ignore_kicks,
 				 memory_order_relaxed))
@@ -596,7 +584,7 @@ static bool q_has_work(struct blk_queue *q)
  */
 static int q_spin(struct blk_queue *q, uint64_t *budget, uint64_t max)
 {
-	uint64_t end = now_ns() + *budget;
+	uint64_t end = uv_now_ns() + *budget;
 	unsigned int turn = 0;
 
 	for (;;) {
@@ -606,7 +594,7 @@ static int q_spin(struct blk_queue *q, uint64_t *budget, uint64_t max)
 		}
 		if (uvworker_pausing(&q->w))
 			return -1;
-		if (!(++turn & BLK_SPIN_CLOCK_MASK) && now_ns() >= end)
+		if (!(++turn & BLK_SPIN_CLOCK_MASK) && uv_now_ns() >= end)
 			break;
 		uvworker_relax();
 	}
@@ -759,7 +747,7 @@ static int q_timeout_ms(struct blk_queue *q)
 
 	if (!q->delayed)
 		return -1;
-	now = now_ns();
+	now = uv_now_ns();
 	if (q->delayed->done_ns <= now)
 		return 0;
 	return (q->delayed->done_ns - now) / 1000000 + 1;

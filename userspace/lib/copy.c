@@ -6,9 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
+#include "clock.h"
 #include "copy.h"
+#include "emu.h"
 
 bool uvcopy_by_loop;
 
@@ -31,20 +32,12 @@ static void copy_by_memcpy(void *dst, const void *src, size_t n)
 	memcpy(dst, src, n);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* One round of one routine, in ns. Called through a volatile pointer, so
  * the compiler can neither drop the copies nor inline another routine. */
 static uint64_t time_round(uvcopy_fn volatile fn, uint8_t *dst,
 			   const uint8_t *src)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = uv_now_ns();
 	size_t off;
 
 	fn(dst, src, UVCOPY_BUF);
@@ -52,7 +45,7 @@ static uint64_t time_round(uvcopy_fn volatile fn, uint8_t *dst,
 		fn(dst + off, src + off, UVCOPY_PAGE);
 	for (off = 0; off + UVCOPY_FRAME <= UVCOPY_BUF; off += UVCOPY_FRAME)
 		fn(dst + off, src + off, UVCOPY_FRAME);
-	return now_ns() - t0;
+	return uv_now_ns() - t0;
 }
 
 /**
@@ -73,6 +66,21 @@ int uvcopy_parse(const char *arg, enum uvcopy_mode *mode)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+/**
+ * uvcopy_option() - --copy's argument, or exit 2 with one line
+ * @arg:	the argument
+ *
+ * Return: the mode it names
+ */
+enum uvcopy_mode uvcopy_option(const char *arg)
+{
+	enum uvcopy_mode mode;
+
+	if (uvcopy_parse(arg, &mode))
+		uvemu_die(2, "--copy: '%s' is not memcpy, loop or auto", arg);
+	return mode;
 }
 
 /*
@@ -151,4 +159,22 @@ const char *uvcopy_describe(const struct uvcopy_choice *c, char *buf,
 		snprintf(buf, len, "bulk copies by %s (--copy %s)", what,
 			 c->loop ? "loop" : "memcpy");
 	return buf;
+}
+
+/**
+ * uvcopy_start() - choose the copy before any thread copies, and say which
+ * @mode:	--copy
+ * @index:	the device's index, for the log line
+ *
+ * For an emulator whose backend copies in userspace; one that never calls
+ * uvcopy() need not measure or say anything.
+ */
+void uvcopy_start(enum uvcopy_mode mode, unsigned int index)
+{
+	struct uvcopy_choice c;
+	char what[128];
+
+	uvcopy_choose(mode, &c);
+	uvemu_log("uvirtio-%u: %s", index,
+		  uvcopy_describe(&c, what, sizeof(what)));
 }

@@ -35,6 +35,8 @@ struct uvcopy_choice {
 extern bool uvcopy_by_loop;
 
 int uvcopy_parse(const char *arg, enum uvcopy_mode *mode);
+enum uvcopy_mode uvcopy_option(const char *arg);
+void uvcopy_start(enum uvcopy_mode mode, unsigned int index);
 void uvcopy_choose(enum uvcopy_mode mode, struct uvcopy_choice *c);
 const char *uvcopy_describe(const struct uvcopy_choice *c, char *buf,
 			    size_t len);

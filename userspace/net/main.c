@@ -188,25 +188,6 @@ void net_faults_clear(struct net_shared *s)
 }
 
 /**
- * choose_copy() - pick the pair threads' ring copy before they start
- * @e:		emulator
- *
- * Only the dgram backend's shared rings copy frames in userspace; nothing
- * is measured or said for the other backends or with --no-ring.
- */
-static void choose_copy(struct emu *e)
-{
-	struct uvcopy_choice c;
-	char what[128];
-
-	if (e->b.kind != NB_DGRAM || !e->o.ring)
-		return;
-	uvcopy_choose(e->o.copy, &c);
-	uvemu_log("uvirtio-%u: %s", e->em.dev.index,
-		  uvcopy_describe(&c, what, sizeof(what)));
-}
-
-/**
  * usage() - print the help text
  * @f:		stream
  */
@@ -278,11 +259,12 @@ static void usage(FILE *f)
 "MTU allows are dropped and counted, both ways.\n"
 "\n"
 "Two uvirtio-net processes cabled with dgram trade shared rings, each\n"
-"queue pair with the peer's: each passes the other a sealed memfd over the socket, writes\n"
-"the frames it sends into it, and reads the other's, so no frame costs a\n"
-"system call or a socket buffer. The sockets still carry wake-ups and tell\n"
-"a dead peer. A ring that breaks its layout is dropped and the frames go\n"
-"through the sockets again; so they do with any other dgram peer.\n"
+"queue pair with the peer's: each passes the other a sealed memfd over\n"
+"the socket, writes the frames it sends into it, and reads the other's,\n"
+"so no frame costs a system call or a socket buffer. The sockets still\n"
+"carry wake-ups and tell a dead peer. A ring that breaks its layout is\n"
+"dropped and the frames go through the sockets again; so they do with\n"
+"any other dgram peer.\n"
 "\n"
 "With --queues N the driver starts on one pair and enables more with\n"
 "ethtool -L IF combined M (VQ_PAIRS_SET; Linux enables as many as it has\n"
@@ -461,9 +443,7 @@ static void parse_opts(int argc, char **argv, struct emu *e)
 			o->ring = false;
 			break;
 		case OPT_COPY:
-			if (uvcopy_parse(optarg, &o->copy))
-				uvemu_die(2, "--copy: '%s' is not memcpy, loop or auto",
-					  optarg);
+			o->copy = uvcopy_option(optarg);
 			break;
 		case OPT_ZERO:
 			o->zero_buffers = true;
@@ -1154,7 +1134,9 @@ int main(int argc, char **argv)
 		uvemu_die(1, "uvirtio-%u: cannot set the queue pairs up: %s",
 			  e->em.dev.index, strerror(-ret));
 	statfs_mount(e);
-	choose_copy(e);
+	/* only the dgram backend's shared rings copy frames in userspace */
+	if (e->b.kind == NB_DGRAM && e->o.ring)
+		uvcopy_start(e->o.copy, e->em.dev.index);
 	ret = net_pairs_run(&e->dp);
 	if (ret)
 		uvemu_die(1, "uvirtio-%u: cannot start the queue pair threads: %s",

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "uvstatfs_int.h"
 
 #define STOP_JOIN_MS		2000
@@ -30,10 +31,7 @@
  */
 uint64_t uvstatfs_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return uv_now_ns();
 }
 
 /**
